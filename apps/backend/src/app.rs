@@ -1,0 +1,231 @@
+//! The application: shared state, the router, and a server that stops gracefully.
+
+use std::future::{Future, IntoFuture};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::{middleware, Router};
+use solace_ai::CrisisDirectory;
+use tokio::net::TcpListener;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+use crate::cache::{self, Cache};
+use crate::config::Config;
+use crate::db::Db;
+use crate::error::{Error, Result};
+use crate::{crisis, events, health, web};
+
+/// Everything a request handler may need, built once at start-up.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub cache: Arc<dyn Cache>,
+    pub crisis: Arc<CrisisDirectory>,
+}
+
+impl AppState {
+    /// Connects to the database (running migrations) and the cache.
+    pub async fn build(config: Config) -> Result<Self> {
+        let db = Db::connect(&config.database_url, config.database_max_connections)
+            .await
+            .map_err(|e| Error::Startup(e.to_string()))?;
+        db.migrate().await?;
+        let cache = cache::connect(
+            config.redis_url.as_ref(),
+            &config.cache_key_prefix,
+            config.cache_max_entries,
+        )
+        .await
+        .map_err(|e| Error::Startup(format!("cannot connect to Redis at REDIS_URL: {}", e.to_string().trim_start_matches("cache error: "))))?;
+        Ok(Self {
+            config: Arc::new(config),
+            db,
+            cache,
+            crisis: Arc::new(CrisisDirectory::default()),
+        })
+    }
+}
+
+/// The JSON API, mounted under `/api`.
+fn api() -> Router<AppState> {
+    Router::new()
+        .merge(crisis::router())
+        .merge(events::router())
+        // An unknown API path is a JSON 404, never the web app's HTML page.
+        .fallback(|| async { StatusCode::NOT_FOUND })
+}
+
+/// The whole HTTP surface: probes, the API and the web app, with the shared middleware.
+pub fn router(state: AppState) -> Router {
+    let request_id = HeaderName::from_static("x-request-id");
+    let static_site = web::static_site(&state.config.static_dir);
+    let max_body = state.config.max_body_bytes;
+    let timeout = state.config.request_timeout;
+
+    Router::new()
+        .merge(health::router())
+        .nest("/api", api())
+        .with_state(state)
+        .fallback_service(static_site)
+        .layer(
+            // Listed outermost first: the request id exists before the span that records it.
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                )
+                .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(security_headers())
+                .layer(middleware::from_fn(web::json_errors))
+                .layer(CatchPanicLayer::custom(web::panic_response))
+                .layer(CompressionLayer::new())
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                .layer(DefaultBodyLimit::max(max_body)),
+        )
+}
+
+/// The span every request runs in. It names the route pattern, never the concrete
+/// path or query, so ids and search terms in URLs stay out of the logs.
+fn request_span(request: &Request) -> tracing::Span {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str)
+        .unwrap_or("static");
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!("request", method = %request.method(), route, request_id)
+}
+
+fn security_headers() -> ServiceBuilder<
+    tower::layer::util::Stack<
+        SetResponseHeaderLayer<HeaderValue>,
+        tower::layer::util::Stack<
+            SetResponseHeaderLayer<HeaderValue>,
+            tower::layer::util::Stack<SetResponseHeaderLayer<HeaderValue>, tower::layer::util::Identity>,
+        >,
+    >,
+> {
+    use axum::http::header;
+    ServiceBuilder::new()
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("strict-origin-when-cross-origin"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+}
+
+/// A bound server, ready to run. Tests bind port 0 and read the port back.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+}
+
+impl Application {
+    /// Builds the state and binds the listener; fails before serving if anything is wrong.
+    pub async fn build(config: Config) -> Result<Self> {
+        let addr = SocketAddr::new(config.host, config.port);
+        let state = AppState::build(config).await?;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|e| Error::Startup(format!("cannot listen on {addr}: {e}")))?;
+        Ok(Self { listener, state })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGTERM or Ctrl-C, then drains.
+    pub async fn run_until_stopped(self) -> Result<()> {
+        self.run_until(shutdown_signal()).await
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting connections and gives the
+    /// open ones a grace period to finish before closing the database.
+    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+        const DRAIN_GRACE: Duration = Duration::from_secs(20);
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, database = self.state.db.kind().as_str(), cache = self.state.cache.backend(), "Solace is listening on http://{addr}");
+
+        let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+        let service = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let server = axum::serve(self.listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = stop_rx.wait_for(|stop| *stop).await;
+            })
+            .into_future();
+        let mut server = tokio::spawn(server);
+
+        let outcome = tokio::select! {
+            served = &mut server => served,
+            () = shutdown => {
+                tracing::info!("shutting down: draining open connections");
+                let _ = stop_tx.send(true);
+                match tokio::time::timeout(DRAIN_GRACE, &mut server).await {
+                    Ok(served) => served,
+                    Err(_) => {
+                        tracing::warn!("connections still open after the grace period; closing them");
+                        server.abort();
+                        Ok(Ok(()))
+                    }
+                }
+            }
+        };
+        self.state.db.close().await;
+        match outcome {
+            Ok(served) => served.map_err(Error::Io),
+            Err(join) => Err(Error::Startup(format!("server task failed: {join}"))),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

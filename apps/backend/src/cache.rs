@@ -1,0 +1,289 @@
+//! Short-lived shared state: conversation memory, presence and rate-limit counters.
+//!
+//! One trait, two implementations: an in-process cache (bounded, per-entry TTL) for the
+//! single-binary deployment, and Redis when `REDIS_URL` is set so that every replica
+//! sees the same values.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use moka::Expiry;
+use redis::aio::ConnectionManager;
+use redis::AsyncCommands;
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::error::{Error, Result};
+
+/// A key/value store whose entries expire.
+#[async_trait]
+pub trait Cache: Send + Sync + 'static {
+    /// The value under `key`, if present and not expired.
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Stores `value` under `key` for `ttl`, replacing what was there.
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()>;
+    /// Removes `key`; removing a missing key is not an error.
+    async fn delete(&self, key: &str) -> Result<()>;
+    /// Adds one to the counter under `key` and returns the new value. The first increment
+    /// starts the counter's `ttl`; later ones keep it, which gives fixed-window rate limits.
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64>;
+    /// Checks that the cache answers, for readiness.
+    async fn ping(&self) -> Result<()>;
+    /// "memory" or "redis", for readiness output and logs.
+    fn backend(&self) -> &'static str;
+}
+
+/// Builds the cache chosen by configuration.
+pub async fn connect(
+    redis_url: Option<&SecretString>,
+    key_prefix: &str,
+    max_entries: u64,
+) -> Result<Arc<dyn Cache>> {
+    Ok(match redis_url {
+        Some(url) => Arc::new(RedisCache::connect(url, key_prefix).await?),
+        None => Arc::new(MemoryCache::new(max_entries)),
+    })
+}
+
+#[derive(Clone)]
+struct Entry {
+    value: Arc<Vec<u8>>,
+    expires_at: Instant,
+}
+
+struct ExpireAt;
+
+impl Expiry<String, Entry> for ExpireAt {
+    fn expire_after_create(&self, _key: &String, entry: &Entry, now: Instant) -> Option<Duration> {
+        Some(entry.expires_at.saturating_duration_since(now))
+    }
+
+    fn expire_after_update(
+        &self,
+        _key: &String,
+        entry: &Entry,
+        now: Instant,
+        _current: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(entry.expires_at.saturating_duration_since(now))
+    }
+}
+
+/// The embedded cache: bounded in entries, each entry with its own expiry.
+pub struct MemoryCache {
+    inner: moka::future::Cache<String, Entry>,
+}
+
+impl MemoryCache {
+    pub fn new(max_entries: u64) -> Self {
+        Self {
+            inner: moka::future::Cache::builder()
+                .max_capacity(max_entries)
+                .expire_after(ExpireAt)
+                .build(),
+        }
+    }
+}
+
+#[async_trait]
+impl Cache for MemoryCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        Ok(self
+            .inner
+            .get(key)
+            .await
+            .filter(|entry| entry.expires_at > Instant::now())
+            .map(|entry| entry.value.as_ref().clone()))
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
+        let entry = Entry {
+            value: Arc::new(value.to_vec()),
+            expires_at: Instant::now() + ttl,
+        };
+        self.inner.insert(key.to_owned(), entry).await;
+        Ok(())
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        self.inner.invalidate(key).await;
+        Ok(())
+    }
+
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64> {
+        use moka::ops::compute::Op;
+        let now = Instant::now();
+        let result = self
+            .inner
+            .entry(key.to_owned())
+            .and_compute_with(|current| {
+                let next = match current.map(|e| e.into_value()) {
+                    Some(entry) if entry.expires_at > now => Entry {
+                        value: Arc::new((decode_counter(&entry.value) + 1).to_string().into_bytes()),
+                        expires_at: entry.expires_at,
+                    },
+                    _ => Entry {
+                        value: Arc::new(b"1".to_vec()),
+                        expires_at: now + ttl,
+                    },
+                };
+                std::future::ready(Op::Put(next))
+            })
+            .await;
+        let value = match result {
+            moka::ops::compute::CompResult::Inserted(e)
+            | moka::ops::compute::CompResult::ReplacedWith(e) => decode_counter(&e.into_value().value),
+            _ => 0,
+        };
+        Ok(value)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+}
+
+fn decode_counter(bytes: &[u8]) -> i64 {
+    std::str::from_utf8(bytes)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// The scale-mode cache on Redis; reconnects on its own after a dropped connection.
+pub struct RedisCache {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl RedisCache {
+    pub async fn connect(url: &SecretString, prefix: &str) -> Result<Self> {
+        let client = redis::Client::open(url.expose_secret())
+            .map_err(|e| Error::Cache(format!("invalid REDIS_URL: {e}")))?;
+        // A plain connection first: its error names the cause (refused, auth, DNS), where the
+        // connection manager would retry and only report a timeout.
+        let probe = tokio::time::timeout(Duration::from_secs(5), client.get_multiplexed_async_connection())
+            .await
+            .map_err(|_| Error::Cache("timed out after 5 s".into()))?
+            .map_err(redis_error)?;
+        drop(probe);
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(5))
+            .set_response_timeout(Duration::from_secs(5))
+            .set_number_of_retries(2);
+        let conn = ConnectionManager::new_with_config(client, config)
+            .await
+            .map_err(redis_error)?;
+        Ok(Self {
+            conn,
+            prefix: prefix.to_owned(),
+        })
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{}", self.prefix, key)
+    }
+}
+
+fn redis_error(err: redis::RedisError) -> Error {
+    Error::Cache(err.to_string())
+}
+
+fn ttl_ms(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+#[async_trait]
+impl Cache for RedisCache {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        let mut conn = self.conn.clone();
+        conn.get(self.key(key)).await.map_err(redis_error)
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("SET")
+            .arg(self.key(key))
+            .arg(value)
+            .arg("PX")
+            .arg(ttl_ms(ttl))
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn delete(&self, key: &str) -> Result<()> {
+        let mut conn = self.conn.clone();
+        conn.del::<_, ()>(self.key(key)).await.map_err(redis_error)
+    }
+
+    async fn incr(&self, key: &str, ttl: Duration) -> Result<i64> {
+        let mut conn = self.conn.clone();
+        // INCR and the first expiry in one round trip; NX keeps the window fixed.
+        let (count, _): (i64, i64) = redis::pipe()
+            .atomic()
+            .incr(self.key(key), 1)
+            .cmd("PEXPIRE")
+            .arg(self.key(key))
+            .arg(ttl_ms(ttl))
+            .arg("NX")
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(count)
+    }
+
+    async fn ping(&self) -> Result<()> {
+        let mut conn = self.conn.clone();
+        redis::cmd("PING")
+            .query_async::<String>(&mut conn)
+            .await
+            .map(|_| ())
+            .map_err(redis_error)
+    }
+
+    fn backend(&self) -> &'static str {
+        "redis"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_cache_returns_what_was_set_until_it_expires() {
+        let cache = MemoryCache::new(100);
+        cache.set("k", b"v", Duration::from_millis(50)).await.ok();
+        assert_eq!(cache.get("k").await.ok().flatten(), Some(b"v".to_vec()));
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(cache.get("k").await.ok().flatten(), None);
+    }
+
+    #[tokio::test]
+    async fn memory_cache_counters_restart_after_their_window() {
+        let cache = MemoryCache::new(100);
+        let ttl = Duration::from_millis(60);
+        let mut counts = Vec::new();
+        for _ in 0..3 {
+            counts.push(cache.incr("hits", ttl).await.unwrap_or_default());
+        }
+        assert_eq!(counts, vec![1, 2, 3]);
+        tokio::time::sleep(Duration::from_millis(90)).await;
+        assert_eq!(cache.incr("hits", ttl).await.unwrap_or_default(), 1);
+    }
+
+    #[tokio::test]
+    async fn memory_cache_stays_within_its_bound() {
+        let cache = MemoryCache::new(10);
+        for i in 0..100 {
+            cache.set(&format!("k{i}"), b"v", Duration::from_secs(60)).await.ok();
+        }
+        cache.inner.run_pending_tasks().await;
+        assert!(cache.inner.entry_count() <= 10, "{}", cache.inner.entry_count());
+    }
+}

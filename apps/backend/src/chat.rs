@@ -1,0 +1,374 @@
+//! Conversations with the AI supporter: chat sessions and their messages.
+//!
+//! Every function takes the owner's id and filters by it, so one person can never
+//! read, change or learn of another person's conversation: a session that is not
+//! the caller's is simply "not found".
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use crate::db::{col, new_id, now_ms, Db};
+use crate::error::{Error, Result};
+
+/// A conversation's title, trimmed and bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionTitle(String);
+
+impl SessionTitle {
+    pub const MAX_CHARS: usize = 120;
+
+    pub fn parse(raw: &str) -> Result<Self> {
+        let title = raw.trim();
+        if title.is_empty() {
+            return Err(Error::validation("title_empty", "A title cannot be empty."));
+        }
+        if title.chars().count() > Self::MAX_CHARS {
+            return Err(Error::validation(
+                "title_too_long",
+                format!("A title can be at most {} characters.", Self::MAX_CHARS),
+            ));
+        }
+        Ok(Self(title.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Who wrote a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    Assistant,
+    System,
+}
+
+impl Role {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Assistant => "assistant",
+            Self::System => "system",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self> {
+        match raw {
+            "user" => Ok(Self::User),
+            "assistant" => Ok(Self::Assistant),
+            "system" => Ok(Self::System),
+            other => Err(decode_error(format!("unknown message role '{other}'"))),
+        }
+    }
+}
+
+/// Whether a message was written out in full or cut short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageStatus {
+    Complete,
+    Incomplete,
+}
+
+impl MessageStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Complete => "complete",
+            Self::Incomplete => "incomplete",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self> {
+        match raw {
+            "complete" => Ok(Self::Complete),
+            "incomplete" => Ok(Self::Incomplete),
+            other => Err(decode_error(format!("unknown message status '{other}'"))),
+        }
+    }
+}
+
+fn decode_error(message: String) -> Error {
+    Error::Database(sqlx::Error::Decode(message.into()))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChatSession {
+    pub id: String,
+    #[serde(skip)]
+    pub owner_id: String,
+    pub title: String,
+    #[serde(with = "crate::db::rfc3339_ms::option")]
+    pub flagged_at: Option<i64>,
+    #[serde(with = "crate::db::rfc3339_ms")]
+    pub created_at: i64,
+    #[serde(with = "crate::db::rfc3339_ms")]
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    pub id: String,
+    pub session_id: String,
+    pub role: Role,
+    pub content: String,
+    pub status: MessageStatus,
+    #[serde(with = "crate::db::rfc3339_ms")]
+    pub created_at: i64,
+}
+
+const SESSION_COLUMNS: &str = "id, owner_id, title, flagged_at, created_at, updated_at";
+const MESSAGE_COLUMNS: &str = "id, session_id, role, content, status, created_at";
+
+fn session_from_row(row: &AnyRow) -> Result<ChatSession> {
+    Ok(ChatSession {
+        id: col(row, "id")?,
+        owner_id: col(row, "owner_id")?,
+        title: col(row, "title")?,
+        flagged_at: col(row, "flagged_at")?,
+        created_at: col(row, "created_at")?,
+        updated_at: col(row, "updated_at")?,
+    })
+}
+
+fn message_from_row(row: &AnyRow) -> Result<Message> {
+    Ok(Message {
+        id: col(row, "id")?,
+        session_id: col(row, "session_id")?,
+        role: Role::parse(&col::<String>(row, "role")?)?,
+        content: col(row, "content")?,
+        status: MessageStatus::parse(&col::<String>(row, "status")?)?,
+        created_at: col(row, "created_at")?,
+    })
+}
+
+/// A page of a list: at most `limit` rows after skipping `offset`.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Page {
+    pub const MAX_LIMIT: i64 = 100;
+
+    pub fn new(limit: Option<i64>, offset: Option<i64>) -> Result<Self> {
+        let limit = limit.unwrap_or(20);
+        let offset = offset.unwrap_or(0);
+        if !(1..=Self::MAX_LIMIT).contains(&limit) {
+            return Err(Error::validation(
+                "invalid_limit",
+                format!("limit must be between 1 and {}.", Self::MAX_LIMIT),
+            ));
+        }
+        if offset < 0 {
+            return Err(Error::validation("invalid_offset", "offset cannot be negative."));
+        }
+        Ok(Self { limit, offset })
+    }
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn create_session(db: &Db, owner_id: &str, title: &SessionTitle) -> Result<ChatSession> {
+    let sql = format!(
+        "INSERT INTO chat_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $4) RETURNING {SESSION_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(new_id())
+        .bind(owner_id.to_owned())
+        .bind(title.as_str().to_owned())
+        .bind(now_ms())
+        .fetch_one(db.pool())
+        .await?;
+    session_from_row(&row)
+}
+
+/// The owner's sessions, most recently active first.
+pub async fn list_sessions(db: &Db, owner_id: &str, page: Page) -> Result<Vec<ChatSession>> {
+    let sql = format!(
+        "SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE owner_id = $1 \
+         ORDER BY updated_at DESC, id DESC LIMIT $2 OFFSET $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(owner_id.to_owned())
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(session_from_row).collect()
+}
+
+/// One of the owner's sessions; another person's session is `NotFound`.
+pub async fn get_session(db: &Db, owner_id: &str, id: &str) -> Result<ChatSession> {
+    let sql = format!("SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE id = $1 AND owner_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(id.to_owned())
+        .bind(owner_id.to_owned())
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(Error::NotFound)?;
+    session_from_row(&row)
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn rename_session(
+    db: &Db,
+    owner_id: &str,
+    id: &str,
+    title: &SessionTitle,
+) -> Result<ChatSession> {
+    let sql = format!(
+        "UPDATE chat_sessions SET title = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 \
+         RETURNING {SESSION_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(title.as_str().to_owned())
+        .bind(now_ms())
+        .bind(id.to_owned())
+        .bind(owner_id.to_owned())
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(Error::NotFound)?;
+    session_from_row(&row)
+}
+
+/// Deletes the session and its messages.
+#[tracing::instrument(skip_all)]
+pub async fn delete_session(db: &Db, owner_id: &str, id: &str) -> Result<()> {
+    let done = sqlx::query("DELETE FROM chat_sessions WHERE id = $1 AND owner_id = $2")
+        .bind(id.to_owned())
+        .bind(owner_id.to_owned())
+        .execute(db.pool())
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
+/// Marks the session as one where the safety layer saw a crisis; the first mark stays.
+#[tracing::instrument(skip_all)]
+pub async fn flag_session(db: &Db, owner_id: &str, id: &str) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE chat_sessions SET flagged_at = COALESCE(flagged_at, $1), updated_at = $1 \
+         WHERE id = $2 AND owner_id = $3",
+    )
+    .bind(now_ms())
+    .bind(id.to_owned())
+    .bind(owner_id.to_owned())
+    .execute(db.pool())
+    .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
+/// A message to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewMessage<'a> {
+    pub role: Role,
+    pub content: &'a str,
+    pub status: MessageStatus,
+}
+
+/// Appends a message to one of the owner's sessions and marks the session active.
+///
+/// Ownership is checked inside the same transaction as the insert, so a message can
+/// never land in someone else's conversation.
+#[tracing::instrument(skip_all, fields(role = ?new.role))]
+pub async fn append_message(
+    db: &Db,
+    owner_id: &str,
+    session_id: &str,
+    new: NewMessage<'_>,
+) -> Result<Message> {
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
+    let touched = sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2 AND owner_id = $3")
+        .bind(now)
+        .bind(session_id.to_owned())
+        .bind(owner_id.to_owned())
+        .execute(&mut *tx)
+        .await?;
+    if touched.rows_affected() == 0 {
+        return Err(Error::NotFound);
+    }
+    let sql = format!(
+        "INSERT INTO messages (id, session_id, owner_id, role, content, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {MESSAGE_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(new_id())
+        .bind(session_id.to_owned())
+        .bind(owner_id.to_owned())
+        .bind(new.role.as_str())
+        .bind(new.content.to_owned())
+        .bind(new.status.as_str())
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    message_from_row(&row)
+}
+
+/// The newest `limit` messages of one of the owner's sessions, oldest first.
+pub async fn recent_messages(
+    db: &Db,
+    owner_id: &str,
+    session_id: &str,
+    limit: i64,
+) -> Result<Vec<Message>> {
+    // Fails with NotFound before reading anything when the session is not the owner's.
+    get_session(db, owner_id, session_id).await?;
+    let sql = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = $1 AND owner_id = $2 \
+         ORDER BY created_at DESC, id DESC LIMIT $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(session_id.to_owned())
+        .bind(owner_id.to_owned())
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    let mut messages = rows.iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
+    messages.reverse();
+    Ok(messages)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn titles_are_trimmed() {
+        let title = SessionTitle::parse("  Sleep worries  ").map(|t| t.as_str().to_owned());
+        assert_eq!(title.ok().as_deref(), Some("Sleep worries"));
+    }
+
+    #[test]
+    fn blank_titles_are_rejected() {
+        assert!(matches!(
+            SessionTitle::parse(" \n "),
+            Err(Error::Validation { code: "title_empty", .. })
+        ));
+    }
+
+    #[test]
+    fn overlong_titles_are_rejected_by_characters_not_bytes() {
+        assert!(SessionTitle::parse(&"é".repeat(SessionTitle::MAX_CHARS)).is_ok());
+        assert!(matches!(
+            SessionTitle::parse(&"é".repeat(SessionTitle::MAX_CHARS + 1)),
+            Err(Error::Validation { code: "title_too_long", .. })
+        ));
+    }
+
+    #[test]
+    fn pages_are_bounded() {
+        assert!(Page::new(None, None).is_ok());
+        assert!(Page::new(Some(0), None).is_err());
+        assert!(Page::new(Some(Page::MAX_LIMIT + 1), None).is_err());
+        assert!(Page::new(Some(10), Some(-1)).is_err());
+    }
+}

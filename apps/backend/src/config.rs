@@ -1,0 +1,439 @@
+//! Typed configuration, read once at start-up from defaults, `.env` and the environment.
+//!
+//! Every key is listed in `.env.example`. Validation happens here so that a bad value
+//! stops the process with one line that names the key, before anything connects.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret, SecretString};
+use url::Url;
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{key}: {reason}")]
+    Invalid { key: &'static str, reason: String },
+    #[error("cannot read .env: {0}")]
+    DotEnv(String),
+}
+
+fn invalid(key: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        reason: reason.into(),
+    }
+}
+
+/// Which kind of deployment this is; production switches logs to JSON and cookies to `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppEnv {
+    Development,
+    Test,
+    Production,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable, coloured when attached to a terminal.
+    Pretty,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// The relational database behind the app.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl DatabaseKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Sqlite => "sqlite",
+            Self::Postgres => "postgres",
+        }
+    }
+}
+
+/// A database URL with its kind; the URL may hold a password, so it is secret.
+#[derive(Debug, Clone)]
+pub struct DatabaseUrl {
+    kind: DatabaseKind,
+    url: SecretString,
+}
+
+impl DatabaseUrl {
+    pub fn parse(raw: &str) -> Result<Self, ConfigError> {
+        let kind = if raw.starts_with("sqlite:") {
+            DatabaseKind::Sqlite
+        } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
+            Url::parse(raw).map_err(|e| invalid("DATABASE_URL", format!("not a valid URL ({e})")))?;
+            DatabaseKind::Postgres
+        } else {
+            return Err(invalid(
+                "DATABASE_URL",
+                format!(
+                    "expected sqlite://… or postgres://…, got '{}'",
+                    redact_url(raw)
+                ),
+            ));
+        };
+        Ok(Self {
+            kind,
+            url: SecretString::from(raw.to_owned()),
+        })
+    }
+
+    pub fn kind(&self) -> DatabaseKind {
+        self.kind
+    }
+
+    /// The full URL, for the driver only.
+    pub fn expose(&self) -> &str {
+        self.url.expose_secret()
+    }
+
+    /// The URL with any password replaced, safe for logs and error lines.
+    pub fn redacted(&self) -> String {
+        redact_url(self.url.expose_secret())
+    }
+}
+
+/// Hides the password part of a URL so it can appear in a log or an error line.
+pub fn redact_url(raw: &str) -> String {
+    match Url::parse(raw) {
+        Ok(mut url) if url.password().is_some() => {
+            // Setting a password only fails for URLs that cannot have one.
+            let _ = url.set_password(Some("****"));
+            url.to_string()
+        }
+        _ => raw.to_owned(),
+    }
+}
+
+/// An OpenAI-compatible chat upstream.
+#[derive(Debug, Clone)]
+pub struct LlmUpstream {
+    pub base_url: Url,
+    pub api_key: Option<SecretString>,
+    pub model: Option<String>,
+}
+
+/// LiveKit credentials; present only when all three keys are set.
+#[derive(Debug, Clone)]
+pub struct LiveKit {
+    pub url: Url,
+    pub api_key: String,
+    pub api_secret: SecretString,
+}
+
+/// An external OpenID Connect identity provider.
+#[derive(Debug, Clone)]
+pub struct Oidc {
+    pub issuer_url: Url,
+    pub client_id: String,
+    pub client_secret: SecretString,
+}
+
+/// Everything the backend needs to start, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub host: IpAddr,
+    /// 0 asks the OS for a free port (tests do this).
+    pub port: u16,
+    pub app_env: AppEnv,
+    pub log_format: LogFormat,
+    pub database_url: DatabaseUrl,
+    /// Size of the database connection pool.
+    pub database_max_connections: u32,
+    pub redis_url: Option<SecretString>,
+    /// Prefix for every cache key, so several deployments can share one Redis.
+    pub cache_key_prefix: String,
+    /// Upper bound on entries held by the in-process cache.
+    pub cache_max_entries: u64,
+    /// Where the frontend's static export lives.
+    pub static_dir: PathBuf,
+    /// Where local state (the SQLite file, models, audio) lives.
+    pub data_dir: PathBuf,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// Longest time a request may take before it is answered with 408.
+    pub request_timeout: Duration,
+    pub llm: Option<LlmUpstream>,
+    pub llm_gguf_path: Option<PathBuf>,
+    pub livekit: Option<LiveKit>,
+    pub oidc: Option<Oidc>,
+    pub elevenlabs_api_key: Option<SecretString>,
+    pub sentry_dsn: Option<SecretString>,
+    pub posthog_key: Option<SecretString>,
+}
+
+impl Config {
+    /// Reads `.env` (when present) and the process environment; the environment wins.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        match dotenvy::dotenv() {
+            Ok(_) => {}
+            Err(e) if e.not_found() => {}
+            Err(e) => return Err(ConfigError::DotEnv(e.to_string().replace('\n', " ").trim().to_owned())),
+        }
+        Self::from_vars(std::env::vars())
+    }
+
+    /// Builds the configuration from key/value pairs; empty values count as unset.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+        let vars: HashMap<String, String> = vars
+            .into_iter()
+            .filter(|(_, v)| !v.trim().is_empty())
+            .collect();
+        let get = |key: &str| vars.get(key).map(|v| v.trim().to_owned());
+
+        let app_env = match get("APP_ENV").as_deref() {
+            None | Some("development") | Some("dev") => AppEnv::Development,
+            Some("test") => AppEnv::Test,
+            Some("production") | Some("prod") => AppEnv::Production,
+            Some(other) => {
+                return Err(invalid(
+                    "APP_ENV",
+                    format!("expected development, test or production, got '{other}'"),
+                ))
+            }
+        };
+        let log_format = match get("LOG_FORMAT").as_deref() {
+            None if app_env == AppEnv::Production => LogFormat::Json,
+            None => LogFormat::Pretty,
+            Some("json") => LogFormat::Json,
+            Some("pretty") => LogFormat::Pretty,
+            Some(other) => {
+                return Err(invalid(
+                    "LOG_FORMAT",
+                    format!("expected json or pretty, got '{other}'"),
+                ))
+            }
+        };
+
+        let host = match get("HOST") {
+            None => IpAddr::from([127, 0, 0, 1]),
+            Some(raw) => raw
+                .parse()
+                .map_err(|_| invalid("HOST", format!("expected an IP address, got '{raw}'")))?,
+        };
+        let port = parse_number("PORT", get("PORT"), 8080u16)?;
+
+        let data_dir = PathBuf::from(get("DATA_DIR").unwrap_or_else(|| "./data".into()));
+        let database_url = match get("DATABASE_URL") {
+            Some(raw) => DatabaseUrl::parse(&raw)?,
+            None => DatabaseUrl::parse(&format!(
+                "sqlite://{}",
+                data_dir.join("solace.db").display()
+            ))?,
+        };
+        let database_max_connections =
+            parse_number("DATABASE_MAX_CONNECTIONS", get("DATABASE_MAX_CONNECTIONS"), 10u32)?;
+        if database_max_connections == 0 {
+            return Err(invalid("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
+        }
+
+        let redis_url = match get("REDIS_URL") {
+            None => None,
+            Some(raw) => {
+                let url = Url::parse(&raw)
+                    .map_err(|e| invalid("REDIS_URL", format!("not a valid URL ({e})")))?;
+                if !matches!(url.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
+                    return Err(invalid(
+                        "REDIS_URL",
+                        format!("expected redis://… or rediss://…, got '{}'", redact_url(&raw)),
+                    ));
+                }
+                Some(SecretString::from(raw))
+            }
+        };
+
+        let llm = match get("LLM_BASE_URL") {
+            None => None,
+            Some(raw) => Some(LlmUpstream {
+                base_url: parse_http_url("LLM_BASE_URL", &raw)?,
+                api_key: get("LLM_API_KEY").map(SecretString::from),
+                model: get("LLM_MODEL"),
+            }),
+        };
+
+        let livekit = match (get("LIVEKIT_URL"), get("LIVEKIT_API_KEY"), get("LIVEKIT_API_SECRET")) {
+            (None, None, None) => None,
+            (Some(url), Some(api_key), Some(secret)) => {
+                let url = Url::parse(&url)
+                    .map_err(|e| invalid("LIVEKIT_URL", format!("not a valid URL ({e})")))?;
+                if !matches!(url.scheme(), "ws" | "wss" | "http" | "https") {
+                    return Err(invalid("LIVEKIT_URL", "expected ws(s):// or http(s)://"));
+                }
+                Some(LiveKit {
+                    url,
+                    api_key,
+                    api_secret: SecretString::from(secret),
+                })
+            }
+            _ => {
+                return Err(invalid(
+                    "LIVEKIT_URL",
+                    "LIVEKIT_URL, LIVEKIT_API_KEY and LIVEKIT_API_SECRET must be set together",
+                ))
+            }
+        };
+
+        let oidc = match (
+            get("OIDC_ISSUER_URL"),
+            get("OIDC_CLIENT_ID"),
+            get("OIDC_CLIENT_SECRET"),
+        ) {
+            (None, None, None) => None,
+            (Some(issuer), Some(client_id), Some(secret)) => Some(Oidc {
+                issuer_url: parse_http_url("OIDC_ISSUER_URL", &issuer)?,
+                client_id,
+                client_secret: SecretString::from(secret),
+            }),
+            _ => {
+                return Err(invalid(
+                    "OIDC_ISSUER_URL",
+                    "OIDC_ISSUER_URL, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set together",
+                ))
+            }
+        };
+
+        let request_timeout_secs = parse_number("REQUEST_TIMEOUT_SECS", get("REQUEST_TIMEOUT_SECS"), 30u64)?;
+        if request_timeout_secs == 0 {
+            return Err(invalid("REQUEST_TIMEOUT_SECS", "must be at least 1"));
+        }
+
+        Ok(Self {
+            host,
+            port,
+            app_env,
+            log_format,
+            database_url,
+            database_max_connections,
+            redis_url,
+            cache_key_prefix: get("CACHE_KEY_PREFIX").unwrap_or_else(|| "solace:".into()),
+            cache_max_entries: parse_number("CACHE_MAX_ENTRIES", get("CACHE_MAX_ENTRIES"), 100_000u64)?,
+            static_dir: PathBuf::from(get("STATIC_DIR").unwrap_or_else(|| "apps/frontend/out".into())),
+            data_dir,
+            max_body_bytes: parse_number("MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1_048_576usize)?,
+            request_timeout: Duration::from_secs(request_timeout_secs),
+            llm,
+            llm_gguf_path: get("LLM_GGUF_PATH").map(PathBuf::from),
+            livekit,
+            oidc,
+            elevenlabs_api_key: get("ELEVENLABS_API_KEY").map(SecretString::from),
+            sentry_dsn: get("SENTRY_DSN").map(SecretString::from),
+            posthog_key: get("POSTHOG_KEY").map(SecretString::from),
+        })
+    }
+}
+
+fn parse_number<T: std::str::FromStr>(
+    key: &'static str,
+    raw: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse()
+            .map_err(|_| invalid(key, format!("expected a whole number, got '{raw}'"))),
+    }
+}
+
+fn parse_http_url(key: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| invalid(key, format!("not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(invalid(key, format!("expected http(s)://…, got '{}'", redact_url(raw))));
+    }
+    Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn defaults_run_embedded_on_sqlite_at_localhost_8080() {
+        let config = config(&[]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.host.to_string(), "127.0.0.1");
+        assert_eq!(config.port, 8080);
+        assert_eq!(config.database_url.kind(), DatabaseKind::Sqlite);
+        assert_eq!(config.database_url.expose(), "sqlite://./data/solace.db");
+        assert!(config.redis_url.is_none());
+        assert!(config.livekit.is_none());
+        assert_eq!(config.log_format, LogFormat::Pretty);
+    }
+
+    #[test]
+    fn postgres_url_switches_the_database_kind() {
+        let config = config(&[("DATABASE_URL", "postgres://u:p@db:5432/solace")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.database_url.kind(), DatabaseKind::Postgres);
+    }
+
+    #[test]
+    fn unknown_database_scheme_is_rejected_with_the_key_name() {
+        let err = config(&[("DATABASE_URL", "mysql://root:hunter2@db/solace")])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(err.starts_with("DATABASE_URL: expected sqlite"), "{err}");
+        assert!(!err.contains("hunter2"), "password leaked: {err}");
+    }
+
+    #[test]
+    fn a_port_that_is_not_a_number_is_rejected() {
+        let err = config(&[("PORT", "eighty")]).err().map(|e| e.to_string());
+        assert_eq!(err.as_deref(), Some("PORT: expected a whole number, got 'eighty'"));
+    }
+
+    #[test]
+    fn livekit_keys_must_come_together() {
+        let err = config(&[("LIVEKIT_URL", "wss://lk.example.org")]).err();
+        assert!(matches!(err, Some(ConfigError::Invalid { key: "LIVEKIT_URL", .. })));
+    }
+
+    #[test]
+    fn production_defaults_to_json_logs() {
+        let config = config(&[("APP_ENV", "production")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(config.log_format, LogFormat::Json);
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let config = config(&[("REDIS_URL", ""), ("PORT", " ")]).unwrap_or_else(|e| panic!("{e}"));
+        assert!(config.redis_url.is_none());
+        assert_eq!(config.port, 8080);
+    }
+
+    #[test]
+    fn secrets_do_not_appear_in_debug_output() {
+        let config = config(&[
+            ("DATABASE_URL", "postgres://u:topsecret@db/solace"),
+            ("LLM_BASE_URL", "http://127.0.0.1:9000/v1"),
+            ("LLM_API_KEY", "sk-topsecret"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        let debug = format!("{config:?}");
+        assert!(!debug.contains("topsecret"), "{debug}");
+    }
+
+    #[test]
+    fn redaction_hides_only_the_password() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db:5432/solace"),
+            "postgres://app:****@db:5432/solace"
+        );
+        assert_eq!(redact_url("sqlite://./data/solace.db"), "sqlite://./data/solace.db");
+    }
+}

@@ -1,0 +1,145 @@
+//! The crate's one error type and its single mapping to HTTP responses.
+//!
+//! Every API error body has the shape `{"error": "snake_case_code", "message": "…"}`.
+//! Internal causes are logged with the request's span and never sent to the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::config::ConfigError;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid configuration: {0}")]
+    Config(#[from] ConfigError),
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The app cannot start: a dependency is unreachable or a setting is unusable.
+    #[error("{0}")]
+    Startup(String),
+    #[error("cache error: {0}")]
+    Cache(String),
+    #[error("i/o error: {0}")]
+    Io(#[from] std::io::Error),
+    /// The resource does not exist, or it is not the caller's (we never say which).
+    #[error("We could not find that.")]
+    NotFound,
+    #[error("{message}")]
+    BadRequest { code: &'static str, message: String },
+    #[error("{message}")]
+    Validation { code: &'static str, message: String },
+    #[error("{message}")]
+    Conflict { code: &'static str, message: String },
+    #[error("The request body is too large.")]
+    PayloadTooLarge,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+}
+
+impl Error {
+    pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Validation {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+        Self::BadRequest {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// Turns a unique-constraint violation into a 409 with the given code; anything
+    /// else stays a database error. One helper so every insert maps duplicates alike.
+    pub fn conflict_on_unique(err: sqlx::Error, code: &'static str, message: &str) -> Self {
+        match &err {
+            sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict {
+                code,
+                message: message.to_owned(),
+            },
+            _ => Self::Database(err),
+        }
+    }
+
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
+            Self::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::UnsupportedMediaType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
+            Self::Config(_) | Self::Startup(_) | Self::Database(_) | Self::Migrate(_) | Self::Cache(_) | Self::Io(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
+            }
+        }
+    }
+}
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize)]
+pub struct ErrorBody<'a> {
+    pub error: &'a str,
+    pub message: &'a str,
+}
+
+/// Builds an error response in the house format.
+pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let mut response = (
+        status,
+        axum::Json(ErrorBody {
+            error: code,
+            message,
+        }),
+    )
+        .into_response();
+    // Error bodies can describe the caller's own data; keep them out of shared caches.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+            return error_response(status, code, "Something went wrong on our side. Please try again.");
+        }
+        error_response(status, code, &self.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_hide_their_cause() {
+        let response = Error::Cache("connection refused to 10.0.0.7".into()).into_response();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn validation_errors_are_422_with_their_code() {
+        let (status, code) = Error::validation("title_too_long", "x").status_and_code();
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(code, "title_too_long");
+    }
+
+    #[test]
+    fn non_unique_database_errors_are_not_conflicts() {
+        let err = Error::conflict_on_unique(sqlx::Error::RowNotFound, "email_taken", "taken");
+        assert!(matches!(err, Error::Database(_)));
+    }
+}

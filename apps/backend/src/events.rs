@@ -1,0 +1,152 @@
+//! First-party product analytics: page views, clicks and funnel steps.
+//!
+//! Only what was used is recorded — an event name, the page path without its query
+//! string and a few small properties — never what anyone said, their IP or their agent.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use crate::app::AppState;
+use crate::db::{new_id, now_ms};
+use crate::error::{Error, Result};
+use crate::extract::ApiJson;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/events", post(record))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventInput {
+    name: String,
+    path: Option<String>,
+    #[serde(default)]
+    properties: Map<String, Value>,
+}
+
+/// An analytics event that passed validation.
+#[derive(Debug, PartialEq)]
+pub struct Event {
+    pub name: String,
+    pub path: Option<String>,
+    pub properties: Option<String>,
+}
+
+impl Event {
+    const MAX_NAME: usize = 64;
+    const MAX_PATH: usize = 512;
+    const MAX_PROPERTIES_BYTES: usize = 2048;
+
+    fn parse(input: EventInput) -> Result<Self> {
+        let name = input.name.trim();
+        let name_ok = name.len() <= Self::MAX_NAME
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+        if !name_ok {
+            return Err(Error::validation(
+                "invalid_event_name",
+                "name must be lower-case letters, digits, '_' or '.', at most 64 characters, e.g. pageview.",
+            ));
+        }
+        let path = match input.path {
+            None => None,
+            Some(path) => {
+                // The query string and fragment can carry personal data; keep only the route.
+                let route = path.split(['?', '#']).next().unwrap_or_default();
+                if !route.starts_with('/') || route.len() > Self::MAX_PATH {
+                    return Err(Error::validation(
+                        "invalid_event_path",
+                        "path must start with '/' and be at most 512 characters.",
+                    ));
+                }
+                Some(route.to_owned())
+            }
+        };
+        if input.properties.values().any(|v| v.is_object() || v.is_array()) {
+            return Err(Error::validation(
+                "invalid_event_properties",
+                "properties must be a flat object of strings, numbers, booleans or null.",
+            ));
+        }
+        let properties = if input.properties.is_empty() {
+            None
+        } else {
+            let text = Value::Object(input.properties).to_string();
+            if text.len() > Self::MAX_PROPERTIES_BYTES {
+                return Err(Error::validation(
+                    "invalid_event_properties",
+                    "properties can be at most 2048 bytes of JSON.",
+                ));
+            }
+            Some(text)
+        };
+        Ok(Self {
+            name: name.to_owned(),
+            path,
+            properties,
+        })
+    }
+}
+
+async fn record(
+    State(state): State<AppState>,
+    ApiJson(input): ApiJson<EventInput>,
+) -> Result<(StatusCode, Json<Value>)> {
+    let event = Event::parse(input)?;
+    let id = new_id();
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO analytics_events (id, user_id, name, path, properties, created_at, updated_at) \
+         VALUES ($1, NULL, $2, $3, $4, $5, $5)",
+    )
+    .bind(id.clone())
+    .bind(event.name)
+    .bind(event.path)
+    .bind(event.properties)
+    .bind(now)
+    .execute(state.db.pool())
+    .await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id }))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(value: Value) -> EventInput {
+        serde_json::from_value(value).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    #[test]
+    fn page_views_keep_the_route_but_not_the_query() {
+        let event = Event::parse(input(json!({"name": "pageview", "path": "/chat?email=a@b.c#x"})));
+        assert_eq!(event.ok().and_then(|e| e.path).as_deref(), Some("/chat"));
+    }
+
+    #[test]
+    fn event_names_are_lower_snake_case() {
+        for bad in ["", "PageView", "1st", "page view", &"a".repeat(65)] {
+            assert!(Event::parse(input(json!({"name": bad}))).is_err(), "{bad:?}");
+        }
+        assert!(Event::parse(input(json!({"name": "funnel_step.signup"}))).is_ok());
+    }
+
+    #[test]
+    fn nested_or_large_properties_are_rejected() {
+        let nested = input(json!({"name": "click", "properties": {"a": {"b": 1}}}));
+        assert!(Event::parse(nested).is_err());
+        let large = input(json!({"name": "click", "properties": {"a": "x".repeat(3000)}}));
+        assert!(Event::parse(large).is_err());
+    }
+
+    #[test]
+    fn relative_paths_are_rejected() {
+        assert!(Event::parse(input(json!({"name": "pageview", "path": "chat"}))).is_err());
+    }
+}

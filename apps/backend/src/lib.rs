@@ -1,0 +1,20 @@
+//! Solace's API server: accounts, chat, rooms, jobs and the web app, in one binary.
+#![forbid(unsafe_code)]
+
+pub mod app;
+pub mod cache;
+pub mod chat;
+pub mod config;
+pub mod crisis;
+pub mod db;
+pub mod error;
+pub mod events;
+pub mod extract;
+pub mod health;
+pub mod telemetry;
+pub mod users;
+pub mod web;
+
+pub use app::{router, AppState, Application};
+pub use config::Config;
+pub use error::{Error, Result};

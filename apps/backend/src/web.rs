@@ -1,0 +1,109 @@
+//! Serving the web app's static export and keeping API errors in one JSON shape.
+
+use std::path::Path;
+
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::Router;
+use tower_http::services::{ServeDir, ServeFile};
+
+use crate::error::error_response;
+
+/// The frontend's static export, or a page that says how to build it.
+///
+/// Unknown paths get the export's own 404 page with a 404 status.
+pub fn static_site(dir: &Path) -> Router {
+    if !dir.join("index.html").is_file() {
+        tracing::warn!(
+            dir = %dir.display(),
+            "the web app is not built; serving a notice at / (run `make run` or `pnpm build`)"
+        );
+        return Router::new().fallback(not_built);
+    }
+    let site = ServeDir::new(dir)
+        .append_index_html_on_directories(true)
+        .precompressed_gzip()
+        .not_found_service(ServeFile::new(dir.join("404.html")));
+    Router::new()
+        .fallback_service(site)
+        .layer(middleware::from_fn(cache_headers))
+}
+
+async fn not_built() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        Html(
+            "<!doctype html><meta charset=utf-8><title>Solace</title>\
+             <h1>Solace's web app has not been built</h1>\
+             <p>The API is running. Build the web app with <code>make run</code> \
+             (or <code>pnpm build</code>), or point <code>STATIC_DIR</code> at its export.</p>\
+             <p>If you are struggling right now, please call or text 988 (US), \
+             call Samaritans on 116 123 (UK &amp; Ireland), or find a line at \
+             <a href=\"https://findahelpline.com\">findahelpline.com</a>.</p>",
+        ),
+    )
+        .into_response()
+}
+
+/// Hashed build assets never change, so browsers may keep them; pages must revalidate.
+async fn cache_headers(request: Request, next: Next) -> Response {
+    let immutable = request.uri().path().starts_with("/_next/static/");
+    let mut response = next.run(request).await;
+    let value = if immutable && response.status().is_success() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static(value));
+    response
+}
+
+/// Gives error responses under `/api` and the probes the house JSON body, including the
+/// ones axum and tower produce on their own (unknown route, wrong method, timeout).
+pub async fn json_errors(request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    let is_api = path == "/api" || path.starts_with("/api/");
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !is_api || !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("not_found", "There is no such API endpoint."),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This endpoint does not accept that method."),
+        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long."),
+        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "That content type is not supported."),
+        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests; please slow down."),
+        s if s.is_server_error() => ("internal_error", "Something went wrong on our side. Please try again."),
+        _ => ("bad_request", "The request could not be understood."),
+    };
+    let mut replacement = error_response(status, code, message);
+    // Keep headers such as Allow and Retry-After that tell the client what to do next.
+    for (name, value) in response.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replacement.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    replacement
+}
+
+/// The response for a handler that panicked: logged, and a generic 500 for the client.
+pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Response<Body> {
+    tracing::error!("a request handler panicked");
+    error_response(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal_error",
+        "Something went wrong on our side. Please try again.",
+    )
+}
