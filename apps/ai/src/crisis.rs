@@ -41,7 +41,9 @@ pub struct CrisisDirectory {
 
 impl Default for CrisisDirectory {
     fn default() -> Self {
-        Self { lines: default_lines() }
+        Self {
+            lines: default_lines(),
+        }
     }
 }
 

@@ -7,4 +7,4 @@
 
 pub mod crisis;
 
-pub use crisis::{CrisisLine, CrisisDirectory};
+pub use crisis::{CrisisDirectory, CrisisLine};

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::{middleware, Router};
 use solace_ai::CrisisDirectory;
 use tokio::net::TcpListener;
@@ -47,7 +47,12 @@ impl AppState {
             config.cache_max_entries,
         )
         .await
-        .map_err(|e| Error::Startup(format!("cannot connect to Redis at REDIS_URL: {}", e.to_string().trim_start_matches("cache error: "))))?;
+        .map_err(|e| {
+            Error::Startup(format!(
+                "cannot connect to Redis at REDIS_URL: {}",
+                e.to_string().trim_start_matches("cache error: ")
+            ))
+        })?;
         Ok(Self {
             config: Arc::new(config),
             db,
@@ -88,11 +93,25 @@ pub fn router(state: AppState) -> Router {
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
-                .layer(security_headers())
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("strict-origin-when-cross-origin"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::X_FRAME_OPTIONS,
+                    HeaderValue::from_static("DENY"),
+                ))
                 .layer(middleware::from_fn(web::json_errors))
                 .layer(CatchPanicLayer::custom(web::panic_response))
                 .layer(CompressionLayer::new())
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                ))
                 .layer(DefaultBodyLimit::max(max_body)),
         )
 }
@@ -113,31 +132,6 @@ fn request_span(request: &Request) -> tracing::Span {
     tracing::info_span!("request", method = %request.method(), route, request_id)
 }
 
-fn security_headers() -> ServiceBuilder<
-    tower::layer::util::Stack<
-        SetResponseHeaderLayer<HeaderValue>,
-        tower::layer::util::Stack<
-            SetResponseHeaderLayer<HeaderValue>,
-            tower::layer::util::Stack<SetResponseHeaderLayer<HeaderValue>, tower::layer::util::Identity>,
-        >,
-    >,
-> {
-    use axum::http::header;
-    ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_CONTENT_TYPE_OPTIONS,
-            HeaderValue::from_static("nosniff"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::REFERRER_POLICY,
-            HeaderValue::from_static("strict-origin-when-cross-origin"),
-        ))
-        .layer(SetResponseHeaderLayer::if_not_present(
-            header::X_FRAME_OPTIONS,
-            HeaderValue::from_static("DENY"),
-        ))
-}
-
 /// A bound server, ready to run. Tests bind port 0 and read the port back.
 pub struct Application {
     listener: TcpListener,
@@ -156,7 +150,10 @@ impl Application {
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
     }
 
     pub fn state(&self) -> &AppState {
@@ -170,13 +167,17 @@ impl Application {
 
     /// Serves until `shutdown` resolves, then stops accepting connections and gives the
     /// open ones a grace period to finish before closing the database.
-    pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<()> {
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
         const DRAIN_GRACE: Duration = Duration::from_secs(20);
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, database = self.state.db.kind().as_str(), cache = self.state.cache.backend(), "Solace is listening on http://{addr}");
 
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let service = router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let service =
+            router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let server = axum::serve(self.listener, service)
             .with_graceful_shutdown(async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;

@@ -119,7 +119,9 @@ impl Cache for MemoryCache {
             .and_compute_with(|current| {
                 let next = match current.map(|e| e.into_value()) {
                     Some(entry) if entry.expires_at > now => Entry {
-                        value: Arc::new((decode_counter(&entry.value) + 1).to_string().into_bytes()),
+                        value: Arc::new(
+                            (decode_counter(&entry.value) + 1).to_string().into_bytes(),
+                        ),
                         expires_at: entry.expires_at,
                     },
                     _ => Entry {
@@ -132,7 +134,9 @@ impl Cache for MemoryCache {
             .await;
         let value = match result {
             moka::ops::compute::CompResult::Inserted(e)
-            | moka::ops::compute::CompResult::ReplacedWith(e) => decode_counter(&e.into_value().value),
+            | moka::ops::compute::CompResult::ReplacedWith(e) => {
+                decode_counter(&e.into_value().value)
+            }
             _ => 0,
         };
         Ok(value)
@@ -166,10 +170,13 @@ impl RedisCache {
             .map_err(|e| Error::Cache(format!("invalid REDIS_URL: {e}")))?;
         // A plain connection first: its error names the cause (refused, auth, DNS), where the
         // connection manager would retry and only report a timeout.
-        let probe = tokio::time::timeout(Duration::from_secs(5), client.get_multiplexed_async_connection())
-            .await
-            .map_err(|_| Error::Cache("timed out after 5 s".into()))?
-            .map_err(redis_error)?;
+        let probe = tokio::time::timeout(
+            Duration::from_secs(5),
+            client.get_multiplexed_async_connection(),
+        )
+        .await
+        .map_err(|_| Error::Cache("timed out after 5 s".into()))?
+        .map_err(redis_error)?;
         drop(probe);
         let config = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Duration::from_secs(5))
@@ -281,9 +288,16 @@ mod tests {
     async fn memory_cache_stays_within_its_bound() {
         let cache = MemoryCache::new(10);
         for i in 0..100 {
-            cache.set(&format!("k{i}"), b"v", Duration::from_secs(60)).await.ok();
+            cache
+                .set(&format!("k{i}"), b"v", Duration::from_secs(60))
+                .await
+                .ok();
         }
         cache.inner.run_pending_tasks().await;
-        assert!(cache.inner.entry_count() <= 10, "{}", cache.inner.entry_count());
+        assert!(
+            cache.inner.entry_count() <= 10,
+            "{}",
+            cache.inner.entry_count()
+        );
     }
 }

@@ -163,7 +163,10 @@ impl Page {
             ));
         }
         if offset < 0 {
-            return Err(Error::validation("invalid_offset", "offset cannot be negative."));
+            return Err(Error::validation(
+                "invalid_offset",
+                "offset cannot be negative.",
+            ));
         }
         Ok(Self { limit, offset })
     }
@@ -201,7 +204,8 @@ pub async fn list_sessions(db: &Db, owner_id: &str, page: Page) -> Result<Vec<Ch
 
 /// One of the owner's sessions; another person's session is `NotFound`.
 pub async fn get_session(db: &Db, owner_id: &str, id: &str) -> Result<ChatSession> {
-    let sql = format!("SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE id = $1 AND owner_id = $2");
+    let sql =
+        format!("SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE id = $1 AND owner_id = $2");
     let row = sqlx::query(&sql)
         .bind(id.to_owned())
         .bind(owner_id.to_owned())
@@ -286,12 +290,13 @@ pub async fn append_message(
 ) -> Result<Message> {
     let now = now_ms();
     let mut tx = db.pool().begin().await?;
-    let touched = sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2 AND owner_id = $3")
-        .bind(now)
-        .bind(session_id.to_owned())
-        .bind(owner_id.to_owned())
-        .execute(&mut *tx)
-        .await?;
+    let touched =
+        sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2 AND owner_id = $3")
+            .bind(now)
+            .bind(session_id.to_owned())
+            .bind(owner_id.to_owned())
+            .execute(&mut *tx)
+            .await?;
     if touched.rows_affected() == 0 {
         return Err(Error::NotFound);
     }
@@ -332,7 +337,10 @@ pub async fn recent_messages(
         .bind(limit)
         .fetch_all(db.pool())
         .await?;
-    let mut messages = rows.iter().map(message_from_row).collect::<Result<Vec<_>>>()?;
+    let mut messages = rows
+        .iter()
+        .map(message_from_row)
+        .collect::<Result<Vec<_>>>()?;
     messages.reverse();
     Ok(messages)
 }
@@ -351,7 +359,10 @@ mod tests {
     fn blank_titles_are_rejected() {
         assert!(matches!(
             SessionTitle::parse(" \n "),
-            Err(Error::Validation { code: "title_empty", .. })
+            Err(Error::Validation {
+                code: "title_empty",
+                ..
+            })
         ));
     }
 
@@ -360,7 +371,10 @@ mod tests {
         assert!(SessionTitle::parse(&"é".repeat(SessionTitle::MAX_CHARS)).is_ok());
         assert!(matches!(
             SessionTitle::parse(&"é".repeat(SessionTitle::MAX_CHARS + 1)),
-            Err(Error::Validation { code: "title_too_long", .. })
+            Err(Error::Validation {
+                code: "title_too_long",
+                ..
+            })
         ));
     }
 

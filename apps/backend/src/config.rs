@@ -72,7 +72,8 @@ impl DatabaseUrl {
         let kind = if raw.starts_with("sqlite:") {
             DatabaseKind::Sqlite
         } else if raw.starts_with("postgres://") || raw.starts_with("postgresql://") {
-            Url::parse(raw).map_err(|e| invalid("DATABASE_URL", format!("not a valid URL ({e})")))?;
+            Url::parse(raw)
+                .map_err(|e| invalid("DATABASE_URL", format!("not a valid URL ({e})")))?;
             DatabaseKind::Postgres
         } else {
             return Err(invalid(
@@ -179,13 +180,19 @@ impl Config {
         match dotenvy::dotenv() {
             Ok(_) => {}
             Err(e) if e.not_found() => {}
-            Err(e) => return Err(ConfigError::DotEnv(e.to_string().replace('\n', " ").trim().to_owned())),
+            Err(e) => {
+                return Err(ConfigError::DotEnv(
+                    e.to_string().replace('\n', " ").trim().to_owned(),
+                ))
+            }
         }
         Self::from_vars(std::env::vars())
     }
 
     /// Builds the configuration from key/value pairs; empty values count as unset.
-    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
+    pub fn from_vars(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
         let vars: HashMap<String, String> = vars
             .into_iter()
             .filter(|(_, v)| !v.trim().is_empty())
@@ -232,8 +239,11 @@ impl Config {
                 data_dir.join("solace.db").display()
             ))?,
         };
-        let database_max_connections =
-            parse_number("DATABASE_MAX_CONNECTIONS", get("DATABASE_MAX_CONNECTIONS"), 10u32)?;
+        let database_max_connections = parse_number(
+            "DATABASE_MAX_CONNECTIONS",
+            get("DATABASE_MAX_CONNECTIONS"),
+            10u32,
+        )?;
         if database_max_connections == 0 {
             return Err(invalid("DATABASE_MAX_CONNECTIONS", "must be at least 1"));
         }
@@ -246,7 +256,10 @@ impl Config {
                 if !matches!(url.scheme(), "redis" | "rediss" | "redis+unix" | "unix") {
                     return Err(invalid(
                         "REDIS_URL",
-                        format!("expected redis://… or rediss://…, got '{}'", redact_url(&raw)),
+                        format!(
+                            "expected redis://… or rediss://…, got '{}'",
+                            redact_url(&raw)
+                        ),
                     ));
                 }
                 Some(SecretString::from(raw))
@@ -262,7 +275,11 @@ impl Config {
             }),
         };
 
-        let livekit = match (get("LIVEKIT_URL"), get("LIVEKIT_API_KEY"), get("LIVEKIT_API_SECRET")) {
+        let livekit = match (
+            get("LIVEKIT_URL"),
+            get("LIVEKIT_API_KEY"),
+            get("LIVEKIT_API_SECRET"),
+        ) {
             (None, None, None) => None,
             (Some(url), Some(api_key), Some(secret)) => {
                 let url = Url::parse(&url)
@@ -284,26 +301,26 @@ impl Config {
             }
         };
 
-        let oidc = match (
-            get("OIDC_ISSUER_URL"),
-            get("OIDC_CLIENT_ID"),
-            get("OIDC_CLIENT_SECRET"),
-        ) {
-            (None, None, None) => None,
-            (Some(issuer), Some(client_id), Some(secret)) => Some(Oidc {
-                issuer_url: parse_http_url("OIDC_ISSUER_URL", &issuer)?,
-                client_id,
-                client_secret: SecretString::from(secret),
-            }),
-            _ => {
-                return Err(invalid(
+        let oidc =
+            match (
+                get("OIDC_ISSUER_URL"),
+                get("OIDC_CLIENT_ID"),
+                get("OIDC_CLIENT_SECRET"),
+            ) {
+                (None, None, None) => None,
+                (Some(issuer), Some(client_id), Some(secret)) => Some(Oidc {
+                    issuer_url: parse_http_url("OIDC_ISSUER_URL", &issuer)?,
+                    client_id,
+                    client_secret: SecretString::from(secret),
+                }),
+                _ => return Err(invalid(
                     "OIDC_ISSUER_URL",
                     "OIDC_ISSUER_URL, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set together",
-                ))
-            }
-        };
+                )),
+            };
 
-        let request_timeout_secs = parse_number("REQUEST_TIMEOUT_SECS", get("REQUEST_TIMEOUT_SECS"), 30u64)?;
+        let request_timeout_secs =
+            parse_number("REQUEST_TIMEOUT_SECS", get("REQUEST_TIMEOUT_SECS"), 30u64)?;
         if request_timeout_secs == 0 {
             return Err(invalid("REQUEST_TIMEOUT_SECS", "must be at least 1"));
         }
@@ -317,8 +334,14 @@ impl Config {
             database_max_connections,
             redis_url,
             cache_key_prefix: get("CACHE_KEY_PREFIX").unwrap_or_else(|| "solace:".into()),
-            cache_max_entries: parse_number("CACHE_MAX_ENTRIES", get("CACHE_MAX_ENTRIES"), 100_000u64)?,
-            static_dir: PathBuf::from(get("STATIC_DIR").unwrap_or_else(|| "apps/frontend/out".into())),
+            cache_max_entries: parse_number(
+                "CACHE_MAX_ENTRIES",
+                get("CACHE_MAX_ENTRIES"),
+                100_000u64,
+            )?,
+            static_dir: PathBuf::from(
+                get("STATIC_DIR").unwrap_or_else(|| "apps/frontend/out".into()),
+            ),
             data_dir,
             max_body_bytes: parse_number("MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1_048_576usize)?,
             request_timeout: Duration::from_secs(request_timeout_secs),
@@ -349,7 +372,10 @@ fn parse_number<T: std::str::FromStr>(
 fn parse_http_url(key: &'static str, raw: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw).map_err(|e| invalid(key, format!("not a valid URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(invalid(key, format!("expected http(s)://…, got '{}'", redact_url(raw))));
+        return Err(invalid(
+            key,
+            format!("expected http(s)://…, got '{}'", redact_url(raw)),
+        ));
     }
     Ok(url)
 }
@@ -394,13 +420,22 @@ mod tests {
     #[test]
     fn a_port_that_is_not_a_number_is_rejected() {
         let err = config(&[("PORT", "eighty")]).err().map(|e| e.to_string());
-        assert_eq!(err.as_deref(), Some("PORT: expected a whole number, got 'eighty'"));
+        assert_eq!(
+            err.as_deref(),
+            Some("PORT: expected a whole number, got 'eighty'")
+        );
     }
 
     #[test]
     fn livekit_keys_must_come_together() {
         let err = config(&[("LIVEKIT_URL", "wss://lk.example.org")]).err();
-        assert!(matches!(err, Some(ConfigError::Invalid { key: "LIVEKIT_URL", .. })));
+        assert!(matches!(
+            err,
+            Some(ConfigError::Invalid {
+                key: "LIVEKIT_URL",
+                ..
+            })
+        ));
     }
 
     #[test]
@@ -434,6 +469,9 @@ mod tests {
             redact_url("postgres://app:s3cret@db:5432/solace"),
             "postgres://app:****@db:5432/solace"
         );
-        assert_eq!(redact_url("sqlite://./data/solace.db"), "sqlite://./data/solace.db");
+        assert_eq!(
+            redact_url("sqlite://./data/solace.db"),
+            "sqlite://./data/solace.db"
+        );
     }
 }

@@ -38,7 +38,12 @@ async fn resources(
             .and_then(|v| v.to_str().ok())
             .and_then(region_from_accept_language),
     };
-    let lines = state.crisis.for_region(region.as_deref()).into_iter().cloned().collect();
+    let lines = state
+        .crisis
+        .for_region(region.as_deref())
+        .into_iter()
+        .cloned()
+        .collect();
     Ok(Json(Resources { region, lines }))
 }
 
@@ -71,8 +76,14 @@ mod tests {
 
     #[test]
     fn region_comes_from_the_first_tag_that_has_one() {
-        assert_eq!(region_from_accept_language("en-GB,en;q=0.8").as_deref(), Some("GB"));
-        assert_eq!(region_from_accept_language("fr;q=0.9, en_us").as_deref(), Some("US"));
+        assert_eq!(
+            region_from_accept_language("en-GB,en;q=0.8").as_deref(),
+            Some("GB")
+        );
+        assert_eq!(
+            region_from_accept_language("fr;q=0.9, en_us").as_deref(),
+            Some("US")
+        );
         assert_eq!(region_from_accept_language("zh-Hant-TW"), None);
         assert_eq!(region_from_accept_language("de"), None);
     }

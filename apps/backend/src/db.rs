@@ -42,7 +42,11 @@ impl Db {
         if kind == DatabaseKind::Sqlite {
             prepare_sqlite_file(&raw).map_err(|e| connect_error(e.to_string()))?;
             if !raw.contains("mode=") {
-                raw.push_str(if raw.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+                raw.push_str(if raw.contains('?') {
+                    "&mode=rwc"
+                } else {
+                    "?mode=rwc"
+                });
             }
         }
 
@@ -52,7 +56,10 @@ impl Db {
             .await
             .map_err(|_| connect_error("timed out after 10 s".into()))?
             .map_err(|e| connect_error(e.to_string()))?;
-        probe.close().await.map_err(|e| connect_error(e.to_string()))?;
+        probe
+            .close()
+            .await
+            .map_err(|e| connect_error(e.to_string()))?;
 
         let pool = AnyPoolOptions::new()
             .max_connections(max_connections)
@@ -157,7 +164,10 @@ pub mod rfc3339_ms {
     pub mod option {
         use serde::Serializer;
 
-        pub fn serialize<S: Serializer>(ms: &Option<i64>, serializer: S) -> Result<S::Ok, S::Error> {
+        pub fn serialize<S: Serializer>(
+            ms: &Option<i64>,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
             match ms {
                 Some(ms) => super::serialize(ms, serializer),
                 None => serializer.serialize_none(),
@@ -182,7 +192,8 @@ mod tests {
     fn sqlite_folder_is_created_for_a_nested_file() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let file = dir.path().join("a/b/solace.db");
-        prepare_sqlite_file(&format!("sqlite://{}", file.display())).unwrap_or_else(|e| panic!("{e}"));
+        prepare_sqlite_file(&format!("sqlite://{}", file.display()))
+            .unwrap_or_else(|e| panic!("{e}"));
         assert!(dir.path().join("a/b").is_dir());
     }
 

@@ -78,9 +78,12 @@ impl Error {
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
-            Self::Config(_) | Self::Startup(_) | Self::Database(_) | Self::Migrate(_) | Self::Cache(_) | Self::Io(_) => {
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
-            }
+            Self::Config(_)
+            | Self::Startup(_)
+            | Self::Database(_)
+            | Self::Migrate(_)
+            | Self::Cache(_)
+            | Self::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
 }
@@ -114,7 +117,11 @@ impl IntoResponse for Error {
         let (status, code) = self.status_and_code();
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
-            return error_response(status, code, "Something went wrong on our side. Please try again.");
+            return error_response(
+                status,
+                code,
+                "Something went wrong on our side. Please try again.",
+            );
         }
         error_response(status, code, &self.to_string())
     }

@@ -68,7 +68,11 @@ impl Event {
                 Some(route.to_owned())
             }
         };
-        if input.properties.values().any(|v| v.is_object() || v.is_array()) {
+        if input
+            .properties
+            .values()
+            .any(|v| v.is_object() || v.is_array())
+        {
             return Err(Error::validation(
                 "invalid_event_properties",
                 "properties must be a flat object of strings, numbers, booleans or null.",
@@ -125,14 +129,19 @@ mod tests {
 
     #[test]
     fn page_views_keep_the_route_but_not_the_query() {
-        let event = Event::parse(input(json!({"name": "pageview", "path": "/chat?email=a@b.c#x"})));
+        let event = Event::parse(input(
+            json!({"name": "pageview", "path": "/chat?email=a@b.c#x"}),
+        ));
         assert_eq!(event.ok().and_then(|e| e.path).as_deref(), Some("/chat"));
     }
 
     #[test]
     fn event_names_are_lower_snake_case() {
         for bad in ["", "PageView", "1st", "page view", &"a".repeat(65)] {
-            assert!(Event::parse(input(json!({"name": bad}))).is_err(), "{bad:?}");
+            assert!(
+                Event::parse(input(json!({"name": bad}))).is_err(),
+                "{bad:?}"
+            );
         }
         assert!(Event::parse(input(json!({"name": "funnel_step.signup"}))).is_ok());
     }

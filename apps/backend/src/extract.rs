@@ -30,10 +30,12 @@ fn json_rejection(rejection: JsonRejection) -> Error {
     match rejection {
         JsonRejection::JsonDataError(e) => Error::validation("invalid_body", e.body_text()),
         JsonRejection::JsonSyntaxError(e) => Error::bad_request("malformed_json", e.body_text()),
-        JsonRejection::MissingJsonContentType(_) => {
-            Error::UnsupportedMediaType("Expected a body with Content-Type: application/json.".into())
-        }
-        JsonRejection::BytesRejection(e) if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE => {
+        JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType(
+            "Expected a body with Content-Type: application/json.".into(),
+        ),
+        JsonRejection::BytesRejection(e)
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE =>
+        {
             Error::PayloadTooLarge
         }
         other => Error::bad_request("invalid_body", other.body_text()),

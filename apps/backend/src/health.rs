@@ -36,7 +36,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
         "cache": { "status": check(cache.is_ok()), "engine": state.cache.backend() },
     });
     if database.is_ok() && cache.is_ok() {
-        (StatusCode::OK, Json(json!({ "status": "ready", "checks": checks }))).into_response()
+        (
+            StatusCode::OK,
+            Json(json!({ "status": "ready", "checks": checks })),
+        )
+            .into_response()
     } else {
         (
             StatusCode::SERVICE_UNAVAILABLE,

@@ -8,7 +8,11 @@ use solace_backend::{telemetry, Application, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Parser)]
-#[command(name = "solace", version, about = "Solace: an AI therapist and social audio spaces")]
+#[command(
+    name = "solace",
+    version,
+    about = "Solace: an AI therapist and social audio spaces"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -53,7 +57,9 @@ fn fail(message: &str) -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), String> {
-    let app = Application::build(config).await.map_err(|e| e.to_string())?;
+    let app = Application::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 

@@ -89,21 +89,30 @@ pub async fn create(db: &Db, new: NewUser<'_>) -> Result<User> {
     let row = sqlx::query(&sql)
         .bind(new_id())
         .bind(new.kind.as_str())
-        .bind(new.email.map(str::to_owned))
+        .bind(new.email.map(str::to_lowercase))
         .bind(new.password_hash.map(str::to_owned))
         .bind(new.display_name.map(str::to_owned))
         .bind(new.pseudonym.to_owned())
         .bind(now)
         .fetch_one(db.pool())
         .await
-        .map_err(|e| Error::conflict_on_unique(e, "email_taken", "An account with this email already exists."))?;
+        .map_err(|e| {
+            Error::conflict_on_unique(
+                e,
+                "email_taken",
+                "An account with this email already exists.",
+            )
+        })?;
     from_row(&row)
 }
 
 /// The user with this id, if any.
 pub async fn find(db: &Db, id: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE id = $1");
-    let row = sqlx::query(&sql).bind(id.to_owned()).fetch_optional(db.pool()).await?;
+    let row = sqlx::query(&sql)
+        .bind(id.to_owned())
+        .fetch_optional(db.pool())
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 

@@ -80,19 +80,30 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
     }
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("not_found", "There is no such API endpoint."),
-        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "This endpoint does not accept that method."),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "This endpoint does not accept that method.",
+        ),
         StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long."),
         StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "That content type is not supported."),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "unsupported_media_type",
+            "That content type is not supported.",
+        ),
         StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests; please slow down."),
-        s if s.is_server_error() => ("internal_error", "Something went wrong on our side. Please try again."),
+        s if s.is_server_error() => (
+            "internal_error",
+            "Something went wrong on our side. Please try again.",
+        ),
         _ => ("bad_request", "The request could not be understood."),
     };
     let mut replacement = error_response(status, code, message);
     // Keep headers such as Allow and Retry-After that tell the client what to do next.
     for (name, value) in response.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            replacement.headers_mut().insert(name.clone(), value.clone());
+            replacement
+                .headers_mut()
+                .insert(name.clone(), value.clone());
         }
     }
     replacement

@@ -1,0 +1,79 @@
+use crate::helpers::{spawn_app, using_postgres, using_redis};
+
+#[tokio::test]
+async fn healthz_answers_ok_with_the_version() {
+    let app = spawn_app().await;
+
+    let response = app.get("/healthz").await;
+
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn readyz_checks_the_configured_database_and_cache() {
+    let app = spawn_app().await;
+
+    let response = app.get("/readyz").await;
+
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["status"], "ready");
+    let database = if using_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    let cache = if using_redis() { "redis" } else { "memory" };
+    assert_eq!(body["checks"]["database"]["engine"], database);
+    assert_eq!(body["checks"]["database"]["status"], "ok");
+    assert_eq!(body["checks"]["cache"]["engine"], cache);
+    assert_eq!(body["checks"]["cache"]["status"], "ok");
+}
+
+#[tokio::test]
+async fn readyz_is_503_once_the_database_is_gone() {
+    let app = spawn_app().await;
+    app.state.db.close().await;
+
+    let response = app.get("/readyz").await;
+
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["error"], "not_ready");
+    assert_eq!(body["checks"]["database"]["status"], "failing");
+}
+
+#[tokio::test]
+async fn every_response_gets_a_request_id_and_keeps_a_given_one() {
+    let app = spawn_app().await;
+
+    let generated = app.get("/healthz").await;
+    let given = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-123")
+        .send()
+        .await
+        .unwrap();
+
+    let id = generated.headers()["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 36, "a UUID: {id}");
+    assert_eq!(given.headers()["x-request-id"], "trace-me-123");
+}
+
+#[tokio::test]
+async fn responses_carry_security_headers() {
+    let app = spawn_app().await;
+
+    let response = app.get("/").await;
+
+    assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+    assert_eq!(response.headers()["x-frame-options"], "DENY");
+    assert_eq!(
+        response.headers()["referrer-policy"],
+        "strict-origin-when-cross-origin"
+    );
+}

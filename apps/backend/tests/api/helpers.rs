@@ -1,0 +1,184 @@
+use std::path::{Path, PathBuf};
+
+use solace_backend::{AppState, Application, Config};
+use sqlx::{Connection, Executor};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+
+/// A running app and what a test needs to talk to it.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub server: Option<tokio::task::JoinHandle<solace_backend::Result<()>>>,
+    _dirs: TempDir,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &serde_json::Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request failed")
+    }
+
+    /// Asks the server to stop and waits for it to finish draining.
+    pub async fn stop(&mut self) -> solace_backend::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        match self.server.take() {
+            Some(handle) => handle.await.expect("server task panicked"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Which engines this run of the suite uses.
+pub fn using_postgres() -> bool {
+    std::env::var("TEST_DATABASE_URL").is_ok_and(|v| !v.is_empty())
+}
+
+pub fn using_redis() -> bool {
+    std::env::var("TEST_REDIS_URL").is_ok_and(|v| !v.is_empty())
+}
+
+/// Starts the app with default test settings and a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&[]).await
+}
+
+/// Starts the app with extra configuration pairs (they win over the defaults).
+pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let dirs = tempfile::tempdir().expect("temp dir");
+    let static_dir = dirs.path().join("site");
+    write_fake_site(&static_dir);
+    let mut vars = base_vars(&dirs, &static_dir).await;
+    for (key, value) in extra {
+        vars.retain(|(k, _)| k != key);
+        vars.push((key.to_string(), value.to_string()));
+    }
+    let config = Config::from_vars(vars).expect("test configuration is valid");
+    let app = Application::build(config)
+        .await
+        .expect("app failed to start");
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .build()
+            .expect("http client"),
+        state,
+        shutdown: Some(tx),
+        server: Some(server),
+        _dirs: dirs,
+    }
+}
+
+/// The configuration every test starts from: loopback, a random port, a fresh database
+/// and, with Redis, a key prefix of its own so tests never see each other's keys.
+pub async fn base_vars(dirs: &TempDir, static_dir: &Path) -> Vec<(String, String)> {
+    let database_url = if using_postgres() {
+        fresh_postgres_database().await
+    } else {
+        format!("sqlite://{}", dirs.path().join("solace.db").display())
+    };
+    let mut vars = vec![
+        ("APP_ENV", "test".to_owned()),
+        ("HOST", "127.0.0.1".to_owned()),
+        ("PORT", "0".to_owned()),
+        ("DATABASE_URL", database_url),
+        ("DATABASE_MAX_CONNECTIONS", "4".to_owned()),
+        ("DATA_DIR", dirs.path().join("data").display().to_string()),
+        ("STATIC_DIR", static_dir.display().to_string()),
+        (
+            "CACHE_KEY_PREFIX",
+            format!("test:{}:", uuid::Uuid::new_v4().simple()),
+        ),
+    ];
+    if using_redis() {
+        vars.push((
+            "REDIS_URL",
+            std::env::var("TEST_REDIS_URL").unwrap_or_default(),
+        ));
+    }
+    vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+/// Creates an empty database on the PostgreSQL server named by `TEST_DATABASE_URL`.
+/// An unreachable server fails the test loudly: a configured engine is never skipped.
+async fn fresh_postgres_database() -> String {
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
+    let name = format!("solace_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url)
+        .await
+        .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .expect("create test database");
+    let mut url = url::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a URL");
+    url.set_path(&name);
+    url.to_string()
+}
+
+/// A tiny stand-in for the frontend's static export, so these tests do not depend on
+/// the JS build (the end-to-end tests cover the real one).
+pub fn write_fake_site(dir: &Path) {
+    let files: [(PathBuf, &str); 4] = [
+        (
+            dir.join("index.html"),
+            "<!doctype html><h1>Solace home</h1>",
+        ),
+        (
+            dir.join("about/index.html"),
+            "<!doctype html><h1>About Solace</h1>",
+        ),
+        (
+            dir.join("404.html"),
+            "<!doctype html><h1>Page not found</h1>",
+        ),
+        (
+            dir.join("_next/static/chunks/app-abc123.js"),
+            "console.log('solace');",
+        ),
+    ];
+    for (path, body) in files {
+        std::fs::create_dir_all(path.parent().expect("has a parent")).expect("mkdir");
+        std::fs::write(path, body).expect("write fake site");
+    }
+}
+
+/// The body of an error response, checked for the house shape.
+pub async fn error_code(response: reqwest::Response) -> String {
+    let body: serde_json::Value = response.json().await.expect("error body is JSON");
+    assert!(
+        body["message"].is_string(),
+        "error body has a message: {body}"
+    );
+    body["error"]
+        .as_str()
+        .expect("error body has a code")
+        .to_owned()
+}

@@ -1,0 +1,107 @@
+//! Start-up and shutdown: clear errors for bad settings, graceful stop.
+
+use std::process::Command;
+
+use solace_backend::{Application, Config};
+
+use crate::helpers::spawn_app;
+
+#[tokio::test]
+async fn the_server_stops_cleanly_when_asked() {
+    let mut app = spawn_app().await;
+    assert_eq!(app.get("/healthz").await.status(), 200);
+
+    let stopped = app.stop().await;
+
+    assert!(stopped.is_ok(), "{stopped:?}");
+    let after = reqwest::get(app.url("/healthz")).await;
+    assert!(after.is_err(), "nothing listens after shutdown");
+}
+
+#[tokio::test]
+async fn an_unreachable_database_stops_start_up_with_a_clear_error() {
+    let config = Config::from_vars([
+        ("PORT".to_owned(), "0".to_owned()),
+        (
+            "DATABASE_URL".to_owned(),
+            "postgres://solace:secret@127.0.0.1:1/solace".to_owned(),
+        ),
+    ])
+    .unwrap();
+
+    let error = Application::build(config)
+        .await
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+
+    assert!(
+        error.starts_with("cannot open the database at postgres://solace:****@127.0.0.1:1/solace"),
+        "{error}"
+    );
+    assert!(!error.contains("secret"));
+}
+
+fn run_solace(env: &[(&str, &str)]) -> std::process::Output {
+    let dir = tempfile::tempdir().unwrap();
+    Command::new(env!("CARGO_BIN_EXE_solace"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env_clear()
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_binary_exits_non_zero_with_one_line_for_a_bad_database_url() {
+    let output = run_solace(&[("DATABASE_URL", "mysql://root@db/solace")]);
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("solace: invalid configuration: DATABASE_URL:"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_binary_exits_non_zero_with_one_line_for_an_unreadable_env_file() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join(".env"), "PORT=\"never closed\n").unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_solace"))
+        .current_dir(dir.path())
+        .env_clear()
+        .output()
+        .unwrap();
+
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("solace: invalid configuration: cannot read .env"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn the_migrate_command_creates_the_sqlite_database_under_the_data_dir() {
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = Command::new(env!("CARGO_BIN_EXE_solace"))
+        .arg("migrate")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DATA_DIR", dir.path().join("state"))
+        .output()
+        .unwrap();
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(dir.path().join("state/solace.db").is_file());
+}

@@ -1,0 +1,18 @@
+//! Integration tests: each test starts the real app on a random port with a fresh
+//! database and talks HTTP to it.
+//!
+//! By default they run on SQLite and the in-process cache. With `TEST_DATABASE_URL`
+//! (a PostgreSQL server URL) and `TEST_REDIS_URL` set, the same tests run on
+//! PostgreSQL and Redis; `make test` and `.ci/run` do both.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod helpers;
+
+mod api_errors;
+mod cache;
+mod crisis;
+mod events;
+mod health;
+mod lifecycle;
+mod static_site;
+mod store;
