@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks for building and testing the Rust side.
+set -euo pipefail
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing_apt=()
+command -v make >/dev/null 2>&1 || missing_apt+=(make)
+command -v cc >/dev/null 2>&1 || missing_apt+=(build-essential)
+command -v pg_isready >/dev/null 2>&1 || missing_apt+=(postgresql-client)
+command -v redis-cli >/dev/null 2>&1 || missing_apt+=(redis-tools)
+command -v shellcheck >/dev/null 2>&1 || missing_apt+=(shellcheck)
+if [ "${#missing_apt[@]}" -gt 0 ]; then
+  echo "ensure-tools: installing ${missing_apt[*]}"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_apt[@]}"
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  echo "ensure-tools: cargo is missing — install Rust from https://rustup.rs first" >&2
+  exit 1
+fi
+rustup component list --installed 2>/dev/null | grep -q '^rustfmt' || rustup component add rustfmt clippy
+if ! cargo nextest --version >/dev/null 2>&1; then
+  echo "ensure-tools: installing cargo-nextest from crates.io"
+  cargo install --locked cargo-nextest
+fi
+echo "ensure-tools: $(cargo --version), $(cargo nextest --version | head -n 1)"

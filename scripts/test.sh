@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Every test Solace has, in the order that fails fastest: formatting and lints, Rust
+# unit + integration tests on SQLite, the same on PostgreSQL + Redis, the frontend's
+# lint and unit tests, static checks of the container files, then the end-to-end
+# tests in a real Chromium against the real binary. `make test` and `.ci/run` run this.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
+step() { printf '\n==> %s\n' "$*"; }
+
+step "tools"
+bash scripts/ensure-tools.sh
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "Rust tests on SQLite + in-process cache"
+cargo nextest run --workspace --locked --no-fail-fast
+
+step "Rust tests on PostgreSQL + Redis"
+if services=$(bash scripts/ensure-services.sh); then
+  # shellcheck disable=SC2046
+  env $(echo "$services" | tr '\n' ' ') cargo nextest run --workspace --locked --no-fail-fast
+elif [ "${CI:-}" = "true" ]; then
+  exit 1
+else
+  echo "!! SKIPPED the PostgreSQL + Redis run: start them (see scripts/ensure-services.sh) to test the scale path" >&2
+fi
+
+step "frontend: install, lint, unit tests, static export"
+bash scripts/ensure-js.sh
+pnpm lint
+pnpm test
+pnpm build
+
+step "container and workflow files (hadolint, compose, actionlint, shellcheck)"
+bash scripts/lint-infra.sh
+
+step "end-to-end tests in Chromium"
+bash scripts/ensure-chromium.sh
+cargo build --locked -p solace-backend
+SOLACE_BIN="$target_dir/debug/solace" pnpm e2e
