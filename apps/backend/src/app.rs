@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::routing::get;
 use axum::{middleware, Router};
 use solace_ai::CrisisDirectory;
 use tokio::net::TcpListener;
@@ -23,6 +24,7 @@ use crate::cache::{self, Cache};
 use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
+use crate::metrics::{self, Metrics};
 use crate::{crisis, events, health, web};
 
 /// Everything a request handler may need, built once at start-up.
@@ -32,6 +34,7 @@ pub struct AppState {
     pub db: Db,
     pub cache: Arc<dyn Cache>,
     pub crisis: Arc<CrisisDirectory>,
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
             db,
             cache,
             crisis: Arc::new(CrisisDirectory::default()),
+            metrics: Arc::new(Metrics::default()),
         })
     }
 }
@@ -77,9 +81,11 @@ pub fn router(state: AppState) -> Router {
     let static_site = web::static_site(&state.config.static_dir);
     let max_body = state.config.max_body_bytes;
     let timeout = state.config.request_timeout;
+    let metrics = state.metrics.clone();
 
     Router::new()
         .merge(health::router())
+        .route("/metrics", get(metrics::expose))
         .nest("/api", api())
         .with_state(state)
         .fallback_service(static_site)
@@ -93,6 +99,7 @@ pub fn router(state: AppState) -> Router {
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
+                .layer(middleware::from_fn_with_state(metrics, metrics::track))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),

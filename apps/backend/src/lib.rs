@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod metrics;
 pub mod telemetry;
 pub mod users;
 pub mod web;

@@ -77,3 +77,28 @@ async fn responses_carry_security_headers() {
         "strict-origin-when-cross-origin"
     );
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_pattern() {
+    let app = spawn_app().await;
+    app.get("/healthz").await;
+    app.get("/api/crisis/resources?region=US").await;
+    app.get("/some/page/with/an/id-123").await;
+
+    let response = app.get("/metrics").await;
+
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains(
+            r#"solace_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
+        ),
+        "{text}"
+    );
+    assert!(text.contains(r#"route="/api/crisis/resources""#), "{text}");
+    assert!(
+        !text.contains("id-123"),
+        "concrete paths never become labels: {text}"
+    );
+    assert!(!text.contains("region=US"));
+}
