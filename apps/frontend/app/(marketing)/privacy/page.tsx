@@ -1,0 +1,60 @@
+import type { Metadata } from "next";
+import Link from "next/link";
+
+import { Prose } from "@/components/ui/prose";
+
+export const metadata: Metadata = { title: "Privacy" };
+
+export default function PrivacyPage() {
+  return (
+    <Prose>
+      <h1>Privacy</h1>
+      <p>
+        What you tell Solace is health information. We treat it with the care that deserves, and we
+        built the software so that the people who run it cannot be careless with it by accident.
+      </p>
+      <h2>What is stored</h2>
+      <ul>
+        <li>
+          Your account, if you make one: email address, a password hash (never the password), a
+          display name.
+        </li>
+        <li>Your pseudonym, whether you have an account or visit as a guest.</li>
+        <li>Your conversations with the AI supporter, so it can remember them for you.</li>
+        <li>
+          When you joined and left audio rooms, and moderation actions taken there. Audio is never
+          recorded.
+        </li>
+        <li>
+          Anonymous product events such as “a page was viewed”: the page’s route only — never what
+          you wrote, your IP address or your browser’s identity.
+        </li>
+      </ul>
+      <h2>What is never done</h2>
+      <ul>
+        <li>Your conversations are never written to logs, and never used for advertising.</li>
+        <li>
+          Other people only ever see your pseudonym (or the display name you choose to show), never
+          your email.
+        </li>
+        <li>Searches over past conversations only ever look at your own.</li>
+      </ul>
+      <h2>Your rights</h2>
+      <p>
+        You can export everything Solace holds about you as a file, and delete your account and all
+        of its content permanently, from your account page. Deletion cannot be undone.
+      </p>
+      <h2>Who holds your data</h2>
+      <p>
+        Solace is self-hostable: the organisation running this server holds your data, on
+        infrastructure they choose. If they connect an outside language model or speech service, the
+        text sent to it is governed by that provider’s terms as well; ask your operator which
+        services are enabled.
+      </p>
+      <p>
+        Questions? Contact the operator of this Solace server. If you are struggling right now,
+        please visit <Link href="/crisis/">crisis resources</Link>.
+      </p>
+    </Prose>
+  );
+}

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+
+import { ApiError, apiFetch, getCrisisResources, getHealth, trackEvent } from "./api";
+
+type Call = { url: string; init: RequestInit };
+
+/** A stand-in for `fetch` that records calls and answers with a fixed response. */
+function fakeFetch(status: number, body: string | null, calls: Call[] = []) {
+  return async (input: RequestInfo | URL, init: RequestInit = {}) => {
+    calls.push({ url: String(input), init });
+    return new Response(body, { status, headers: { "Content-Type": "application/json" } });
+  };
+}
+
+describe("apiFetch", () => {
+  it("prefixes /api, asks for JSON and returns the decoded body", async () => {
+    const calls: Call[] = [];
+    const result = await apiFetch<{ ok: boolean }>(
+      "/things",
+      {},
+      fakeFetch(200, '{"ok":true}', calls),
+    );
+
+    expect(result).toEqual({ ok: true });
+    expect(calls[0]?.url).toBe("/api/things");
+    expect(new Headers(calls[0]?.init.headers).get("Accept")).toBe("application/json");
+  });
+
+  it("sends JSON bodies with a JSON content type", async () => {
+    const calls: Call[] = [];
+    await apiFetch("/things", { method: "POST", body: "{}" }, fakeFetch(202, '{"id":"1"}', calls));
+
+    expect(new Headers(calls[0]?.init.headers).get("Content-Type")).toBe("application/json");
+  });
+
+  it("turns the house error body into an ApiError with status and code", async () => {
+    const failing = fakeFetch(422, '{"error":"invalid_region","message":"Use two letters."}');
+
+    const error = await apiFetch("/crisis/resources", {}, failing).catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({
+      status: 422,
+      code: "invalid_region",
+      message: "Use two letters.",
+    });
+    expect((error as ApiError).retryable).toBe(false);
+  });
+
+  it("reports a non-JSON error page as an unexpected, retryable response", async () => {
+    const error = await apiFetch("/x", {}, fakeFetch(502, "<html>Bad gateway</html>")).catch(
+      (e: unknown) => e,
+    );
+
+    expect(error).toMatchObject({ status: 502, code: "unexpected_response" });
+    expect((error as ApiError).retryable).toBe(true);
+  });
+
+  it("reports an unreachable server as a network error", async () => {
+    const offline = async () => {
+      throw new TypeError("Failed to fetch");
+    };
+
+    const error = await apiFetch("/x", {}, offline).catch((e: unknown) => e);
+
+    expect(error).toMatchObject({ status: 0, code: "network_error" });
+  });
+});
+
+describe("endpoints", () => {
+  it("getHealth calls /healthz outside /api", async () => {
+    const calls: Call[] = [];
+    const health = await getHealth(fakeFetch(200, '{"status":"ok","version":"0.1.0"}', calls));
+
+    expect(health.version).toBe("0.1.0");
+    expect(calls[0]?.url).toBe("/healthz");
+  });
+
+  it("getCrisisResources passes the region as a query parameter", async () => {
+    const calls: Call[] = [];
+    await getCrisisResources("GB", fakeFetch(200, '{"region":"GB","lines":[]}', calls));
+
+    expect(calls[0]?.url).toBe("/api/crisis/resources?region=GB");
+  });
+
+  it("trackEvent never throws, even when the server fails", async () => {
+    await expect(trackEvent({ name: "pageview" }, fakeFetch(500, "oops"))).resolves.toBeUndefined();
+  });
+});

@@ -1,0 +1,126 @@
+/**
+ * The one typed client for Solace's backend. The web app is served from the same
+ * origin as the API, so paths are relative and the login cookie travels along.
+ */
+
+/** An error the API answered with: `{"error": "snake_case_code", "message": "…"}`. */
+export class ApiError extends Error {
+  readonly status: number;
+  readonly code: string;
+
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.name = "ApiError";
+    this.status = status;
+    this.code = code;
+  }
+
+  /** Worth trying again later: the server or the network had a problem, not the request. */
+  get retryable(): boolean {
+    return this.status === 0 || this.status === 408 || this.status === 429 || this.status >= 500;
+  }
+}
+
+type Fetch = typeof fetch;
+
+function isErrorBody(value: unknown): value is { error: string; message: string } {
+  return (
+    typeof value === "object" &&
+    value !== null &&
+    typeof (value as Record<string, unknown>).error === "string" &&
+    typeof (value as Record<string, unknown>).message === "string"
+  );
+}
+
+async function request<T>(url: string, init: RequestInit, fetchImpl: Fetch): Promise<T> {
+  const headers = new Headers(init.headers);
+  headers.set("Accept", "application/json");
+  if (init.body !== undefined && !headers.has("Content-Type")) {
+    headers.set("Content-Type", "application/json");
+  }
+  let response: Response;
+  try {
+    response = await fetchImpl(url, { credentials: "same-origin", ...init, headers });
+  } catch {
+    throw new ApiError(0, "network_error", "Solace could not be reached. Check your connection.");
+  }
+  const text = await response.text();
+  let body: unknown = undefined;
+  if (text.length > 0) {
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+  }
+  if (!response.ok) {
+    if (isErrorBody(body)) throw new ApiError(response.status, body.error, body.message);
+    throw new ApiError(
+      response.status,
+      "unexpected_response",
+      `The server answered ${response.status}.`,
+    );
+  }
+  return body as T;
+}
+
+/** Calls `/api{path}` and returns the decoded JSON body, or throws an {@link ApiError}. */
+export function apiFetch<T>(
+  path: string,
+  init: RequestInit = {},
+  fetchImpl: Fetch = fetch,
+): Promise<T> {
+  return request<T>(`/api${path}`, init, fetchImpl);
+}
+
+export interface Health {
+  status: "ok";
+  version: string;
+}
+
+/** Liveness of the backend. */
+export function getHealth(fetchImpl: Fetch = fetch): Promise<Health> {
+  return request<Health>("/healthz", {}, fetchImpl);
+}
+
+export interface CrisisLine {
+  regions: string[];
+  name: string;
+  contact: string;
+  how: string;
+  hours: string;
+  url: string;
+}
+
+export interface CrisisResources {
+  region: string | null;
+  lines: CrisisLine[];
+}
+
+/** Crisis lines for a region, or for the browser's language region when none is given. */
+export function getCrisisResources(
+  region?: string,
+  fetchImpl: Fetch = fetch,
+): Promise<CrisisResources> {
+  const query = region ? `?region=${encodeURIComponent(region)}` : "";
+  return apiFetch<CrisisResources>(`/crisis/resources${query}`, {}, fetchImpl);
+}
+
+export type AnalyticsEvent = {
+  name: string;
+  path?: string;
+  properties?: Record<string, string | number | boolean | null>;
+};
+
+/** First-party analytics; failures are ignored because they must never disturb the user. */
+export async function trackEvent(event: AnalyticsEvent, fetchImpl: Fetch = fetch): Promise<void> {
+  try {
+    await apiFetch<{ id: string }>(
+      "/events",
+      { method: "POST", body: JSON.stringify(event) },
+      fetchImpl,
+    );
+  } catch {
+    // Analytics are best effort.
+  }
+}

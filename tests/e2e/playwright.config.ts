@@ -1,0 +1,89 @@
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+import { defineConfig, devices } from "@playwright/test";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repoRoot = path.resolve(here, "../..");
+const port = Number(process.env.E2E_PORT ?? 18080);
+// E2E_BASE_URL points the tests at a server that is already running (no webServer).
+const externalBaseUrl = process.env.E2E_BASE_URL;
+const baseURL = externalBaseUrl ?? `http://127.0.0.1:${port}`;
+
+function solaceServer() {
+  const bin = process.env.SOLACE_BIN;
+  if (!bin) {
+    throw new Error(
+      "SOLACE_BIN must point at the built `solace` binary (make test sets it), or set E2E_BASE_URL",
+    );
+  }
+  const dataDir = mkdtempSync(path.join(tmpdir(), "solace-e2e-"));
+  return {
+    command: `"${bin}" serve`,
+    url: `${baseURL}/healthz`,
+    reuseExistingServer: false,
+    timeout: 60_000,
+    stdout: "pipe" as const,
+    stderr: "pipe" as const,
+    env: {
+      HOST: "127.0.0.1",
+      PORT: String(port),
+      APP_ENV: "test",
+      DATABASE_URL: `sqlite://${path.join(dataDir, "e2e.db")}`,
+      DATA_DIR: dataDir,
+      STATIC_DIR: path.join(repoRoot, "apps/frontend/out"),
+      RUST_LOG: "warn",
+    },
+  };
+}
+
+// Debian's chromium, never a downloaded browser. The flags keep it from reaching for the
+// network (this machine has none) and let it run as root in a container.
+const chromium = {
+  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
+  args: [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-quic",
+    "--disable-sync",
+    "--no-first-run",
+  ],
+};
+
+export default defineConfig({
+  testDir: "./tests",
+  outputDir: "./test-results",
+  fullyParallel: true,
+  workers: process.env.CI ? 2 : undefined,
+  retries: process.env.CI ? 1 : 0,
+  reporter: "list",
+  use: {
+    baseURL,
+    headless: true,
+    trace: "retain-on-failure",
+    launchOptions: chromium,
+  },
+  projects: [
+    {
+      name: "desktop",
+      testIgnore: /responsive\.spec\.ts/,
+      use: { ...devices["Desktop Chrome"], launchOptions: chromium },
+    },
+    {
+      name: "mobile",
+      testMatch: /responsive\.spec\.ts/,
+      use: {
+        viewport: { width: 390, height: 844 },
+        isMobile: true,
+        hasTouch: true,
+        launchOptions: chromium,
+      },
+    },
+  ],
+  webServer: externalBaseUrl ? undefined : solaceServer(),
+});

@@ -1,0 +1,91 @@
+import { expect, test } from "@playwright/test";
+
+import { snapshot } from "./helpers";
+
+test("the crisis page is reachable from the footer and lists 988 and Samaritans", async ({
+  page,
+}) => {
+  await page.goto("/");
+
+  await page.getByRole("contentinfo").getByRole("link", { name: "Crisis resources" }).click();
+
+  await expect(page).toHaveURL(/\/crisis\/$/);
+  await expect(page.getByRole("heading", { level: 1, name: "Crisis resources" })).toBeVisible();
+  const lines = page.getByTestId("crisis-lines");
+  await expect(lines.getByRole("link", { name: "988" }).first()).toHaveAttribute("href", "tel:988");
+  await expect(lines.getByRole("link", { name: "116 123" })).toHaveAttribute("href", "tel:116123");
+  await expect(page.getByRole("link", { name: "findahelpline.com" })).toBeVisible();
+  await snapshot(page, "crisis");
+});
+
+test("the crisis page puts the lines for the browser's region first", async ({ browser }) => {
+  const context = await browser.newContext({ locale: "en-GB" });
+  const page = await context.newPage();
+
+  await page.goto("/crisis/");
+
+  const nearby = page.getByTestId("nearby-lines");
+  await expect(nearby.getByRole("link", { name: "116 123" })).toBeVisible();
+  await context.close();
+});
+
+test("the crisis link in the navbar is on every page", async ({ page }) => {
+  for (const path of [
+    "/",
+    "/about/",
+    "/privacy/",
+    "/terms/",
+    "/chat/",
+    "/rooms/",
+    "/no-such-page/",
+  ]) {
+    await page.goto(path);
+    await expect(
+      page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Get help now" }),
+    ).toHaveAttribute("href", "/crisis/");
+  }
+});
+
+for (const [name, heading] of [
+  ["About", "About Solace"],
+  ["Privacy", "Privacy"],
+  ["Terms", "Terms of use"],
+]) {
+  test(`the ${name} page opens from the footer with its heading`, async ({ page }) => {
+    await page.goto("/");
+
+    await page.getByRole("contentinfo").getByRole("link", { name }).click();
+
+    await expect(page.getByRole("heading", { level: 1, name: heading })).toBeVisible();
+    await snapshot(page, name.toLowerCase());
+  });
+}
+
+test("an unknown page shows a friendly 404 with a way back", async ({ page }) => {
+  const response = await page.goto("/this/page/does/not/exist");
+
+  expect(response?.status()).toBe(404);
+  await expect(page.getByRole("heading", { name: "We could not find that page" })).toBeVisible();
+  await expect(page.getByRole("link", { name: "Go to the start" })).toBeVisible();
+});
+
+test("the API and the web app share one origin", async ({ request }) => {
+  const health = await request.get("/healthz");
+  const unknownApi = await request.get("/api/nothing-here");
+
+  expect(health.ok()).toBe(true);
+  expect(await health.json()).toMatchObject({ status: "ok" });
+  expect(unknownApi.status()).toBe(404);
+  expect(await unknownApi.json()).toMatchObject({ error: "not_found" });
+});
+
+test("the skip link moves keyboard focus to the main content", async ({ page }) => {
+  await page.goto("/about/");
+
+  await page.keyboard.press("Tab");
+  const skip = page.getByRole("link", { name: "Skip to content" });
+  await expect(skip).toBeFocused();
+  await page.keyboard.press("Enter");
+
+  await expect(page).toHaveURL(/#main$/);
+});
