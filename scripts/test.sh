@@ -38,7 +38,7 @@ pnpm lint
 pnpm test
 pnpm build
 
-step "container and workflow files (hadolint, compose, actionlint, shellcheck)"
+step "container and workflow files (hadolint, docker-compose config, workflow, shellcheck)"
 bash scripts/lint-infra.sh
 
 step "end-to-end tests in Chromium"

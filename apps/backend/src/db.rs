@@ -52,10 +52,18 @@ impl Db {
 
         // One direct connection first: its error says why (refused, bad password, no such
         // database), where a pool would only report that it timed out.
-        let probe = tokio::time::timeout(Duration::from_secs(10), AnyConnection::connect(&raw))
-            .await
-            .map_err(|_| connect_error("timed out after 10 s".into()))?
-            .map_err(|e| connect_error(e.to_string()))?;
+        let probe = match probe(&raw).await {
+            Err(ProbeError::Db(e)) if kind == DatabaseKind::Postgres && is_missing_database(&e) => {
+                // A fresh server without the app's database: create it, as `make run` would
+                // on SQLite, so the scale path also starts with one command.
+                create_postgres_database(&raw)
+                    .await
+                    .map_err(connect_error)?;
+                probe(&raw).await
+            }
+            other => other,
+        }
+        .map_err(|e| connect_error(e.to_string()))?;
         probe
             .close()
             .await
@@ -108,6 +116,52 @@ impl Db {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ProbeError {
+    #[error("timed out after 10 s")]
+    Timeout,
+    #[error(transparent)]
+    Db(sqlx::Error),
+}
+
+async fn probe(url: &str) -> Result<AnyConnection, ProbeError> {
+    tokio::time::timeout(Duration::from_secs(10), AnyConnection::connect(url))
+        .await
+        .map_err(|_| ProbeError::Timeout)?
+        .map_err(ProbeError::Db)
+}
+
+/// PostgreSQL's "invalid_catalog_name": the database in the URL does not exist.
+fn is_missing_database(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.code().as_deref() == Some("3D000"))
+}
+
+/// Creates the database named in `url` through the server's `postgres` maintenance database.
+async fn create_postgres_database(url: &str) -> Result<(), String> {
+    let mut maintenance = url::Url::parse(url).map_err(|e| e.to_string())?;
+    let name = maintenance.path().trim_start_matches('/').to_owned();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "database '{name}' does not exist and its name is not one Solace creates"
+        ));
+    }
+    maintenance.set_path("/postgres");
+    let cannot =
+        |e: sqlx::Error| format!("database '{name}' does not exist and cannot be created: {e}");
+    let mut conn = AnyConnection::connect(maintenance.as_str())
+        .await
+        .map_err(cannot)?;
+    conn.execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .map_err(cannot)?;
+    tracing::info!(database = %name, "created the PostgreSQL database");
+    conn.close().await.map_err(|e| e.to_string())
 }
 
 fn prepare_sqlite_file(url: &str) -> std::io::Result<()> {

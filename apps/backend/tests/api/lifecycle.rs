@@ -105,3 +105,35 @@ fn the_migrate_command_creates_the_sqlite_database_under_the_data_dir() {
     );
     assert!(dir.path().join("state/solace.db").is_file());
 }
+
+#[tokio::test]
+async fn a_missing_postgres_database_is_created_on_start() {
+    if !crate::helpers::using_postgres() {
+        // The SQLite counterpart is the migrate test above, which creates the file.
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("new/solace.db").display());
+        let config = Config::from_vars([
+            ("PORT".to_owned(), "0".to_owned()),
+            ("DATABASE_URL".to_owned(), url),
+        ])
+        .unwrap();
+        assert!(Application::build(config).await.is_ok());
+        assert!(dir.path().join("new/solace.db").is_file());
+        return;
+    }
+    let admin = std::env::var("TEST_DATABASE_URL").unwrap();
+    let mut url = url::Url::parse(&admin).unwrap();
+    let name = format!("solace_test_{}", uuid::Uuid::new_v4().simple());
+    url.set_path(&name);
+    let config = Config::from_vars([
+        ("PORT".to_owned(), "0".to_owned()),
+        ("DATABASE_URL".to_owned(), url.to_string()),
+    ])
+    .unwrap();
+
+    let app = Application::build(config).await;
+
+    assert!(app.is_ok(), "{:?}", app.err().map(|e| e.to_string()));
+    let ready = app.unwrap().state().db.ping().await;
+    assert!(ready.is_ok());
+}
