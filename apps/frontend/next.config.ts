@@ -14,7 +14,8 @@ const nextConfig: NextConfig = isProduction
       poweredByHeader: false,
     }
   : {
-      trailingSlash: true,
+      // The API's paths have no trailing slash; don't let Next redirect them to one.
+      skipTrailingSlashRedirect: true,
       images: { unoptimized: true },
       async rewrites() {
         return [
