@@ -7,7 +7,7 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::db::{col, new_id, now_ms, Db};
+use crate::db::{col, new_id, now_ms, touched_a_row, Db};
 use crate::error::{Error, Result};
 
 /// A conversation's title, trimmed and bounded.
@@ -245,10 +245,7 @@ pub async fn delete_session(db: &Db, owner_id: &str, id: &str) -> Result<()> {
         .bind(owner_id.to_owned())
         .execute(db.pool())
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound);
-    }
-    Ok(())
+    touched_a_row(&done)
 }
 
 /// Marks the session as one where the safety layer saw a crisis; the first mark stays.
@@ -263,10 +260,7 @@ pub async fn flag_session(db: &Db, owner_id: &str, id: &str) -> Result<()> {
     .bind(owner_id.to_owned())
     .execute(db.pool())
     .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound);
-    }
-    Ok(())
+    touched_a_row(&done)
 }
 
 /// A message to store.
@@ -297,9 +291,7 @@ pub async fn append_message(
             .bind(owner_id.to_owned())
             .execute(&mut *tx)
             .await?;
-    if touched.rows_affected() == 0 {
-        return Err(Error::NotFound);
-    }
+    touched_a_row(&touched)?;
     let sql = format!(
         "INSERT INTO messages (id, session_id, owner_id, role, content, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {MESSAGE_COLUMNS}"

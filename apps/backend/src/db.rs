@@ -180,6 +180,15 @@ fn prepare_sqlite_file(url: &str) -> std::io::Result<()> {
     }
 }
 
+/// `NotFound` unless the statement touched a row: how owner-scoped updates and deletes
+/// report "not yours or not there" without saying which.
+pub fn touched_a_row(done: &sqlx::any::AnyQueryResult) -> Result<()> {
+    if done.rows_affected() == 0 {
+        return Err(crate::Error::NotFound);
+    }
+    Ok(())
+}
+
 /// Milliseconds since the Unix epoch: the one timestamp format in the schema.
 pub fn now_ms() -> i64 {
     SystemTime::now()

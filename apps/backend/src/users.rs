@@ -5,7 +5,7 @@
 use serde::Serialize;
 use sqlx::any::AnyRow;
 
-use crate::db::{col, new_id, now_ms, Db};
+use crate::db::{col, new_id, now_ms, touched_a_row, Db};
 use crate::error::{Error, Result};
 
 /// Whether someone has an account or is visiting anonymously.
@@ -133,8 +133,5 @@ pub async fn delete(db: &Db, id: &str) -> Result<()> {
         .bind(id.to_owned())
         .execute(db.pool())
         .await?;
-    if done.rows_affected() == 0 {
-        return Err(Error::NotFound);
-    }
-    Ok(())
+    touched_a_row(&done)
 }

@@ -42,11 +42,11 @@ async fn an_unreachable_database_stops_start_up_with_a_clear_error() {
     assert!(!error.contains("secret"));
 }
 
-fn run_solace(env: &[(&str, &str)]) -> std::process::Output {
-    let dir = tempfile::tempdir().unwrap();
+/// Runs the real binary in an empty folder with only the given environment.
+fn run_solace(args: &[&str], dir: &std::path::Path, env: &[(&str, &str)]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_solace"))
-        .arg("serve")
-        .current_dir(dir.path())
+        .args(args)
+        .current_dir(dir)
         .env_clear()
         .envs(env.iter().copied())
         .output()
@@ -55,7 +55,13 @@ fn run_solace(env: &[(&str, &str)]) -> std::process::Output {
 
 #[test]
 fn the_binary_exits_non_zero_with_one_line_for_a_bad_database_url() {
-    let output = run_solace(&[("DATABASE_URL", "mysql://root@db/solace")]);
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = run_solace(
+        &["serve"],
+        dir.path(),
+        &[("DATABASE_URL", "mysql://root@db/solace")],
+    );
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
@@ -71,11 +77,7 @@ fn the_binary_exits_non_zero_with_one_line_for_an_unreadable_env_file() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join(".env"), "PORT=\"never closed\n").unwrap();
 
-    let output = Command::new(env!("CARGO_BIN_EXE_solace"))
-        .current_dir(dir.path())
-        .env_clear()
-        .output()
-        .unwrap();
+    let output = run_solace(&[], dir.path(), &[]);
 
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
@@ -89,21 +91,20 @@ fn the_binary_exits_non_zero_with_one_line_for_an_unreadable_env_file() {
 #[test]
 fn the_migrate_command_creates_the_sqlite_database_under_the_data_dir() {
     let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().join("state");
 
-    let output = Command::new(env!("CARGO_BIN_EXE_solace"))
-        .arg("migrate")
-        .current_dir(dir.path())
-        .env_clear()
-        .env("DATA_DIR", dir.path().join("state"))
-        .output()
-        .unwrap();
+    let output = run_solace(
+        &["migrate"],
+        dir.path(),
+        &[("DATA_DIR", data_dir.to_str().unwrap())],
+    );
 
     assert!(
         output.status.success(),
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(dir.path().join("state/solace.db").is_file());
+    assert!(data_dir.join("solace.db").is_file());
 }
 
 #[tokio::test]
