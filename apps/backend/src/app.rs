@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metrics};
-use crate::{crisis, events, health, web};
+use crate::{account, auth, crisis, events, health, web};
 
 /// Everything a request handler may need, built once at start-up.
 #[derive(Clone)]
@@ -69,6 +69,8 @@ impl AppState {
 /// The JSON API, mounted under `/api`.
 fn api() -> Router<AppState> {
     Router::new()
+        .merge(auth::router())
+        .merge(account::router())
         .merge(crisis::router())
         .merge(events::router())
         // An unknown API path is a JSON 404, never the web app's HTML page.
@@ -113,6 +115,7 @@ pub fn router(state: AppState) -> Router {
                     HeaderValue::from_static("DENY"),
                 ))
                 .layer(middleware::from_fn(web::json_errors))
+                .layer(middleware::from_fn(auth::same_origin_only))
                 .layer(CatchPanicLayer::custom(web::panic_response))
                 .layer(CompressionLayer::new())
                 .layer(TimeoutLayer::with_status_code(

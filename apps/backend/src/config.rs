@@ -165,6 +165,14 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// Longest time a request may take before it is answered with 408.
     pub request_timeout: Duration,
+    /// The address people use to reach Solace; `https://` turns on `Secure` cookies.
+    pub public_url: Url,
+    /// How long a login session lasts without use.
+    pub session_ttl: Duration,
+    /// Emails that become administrators when they sign up or log in.
+    pub admin_emails: Vec<String>,
+    /// Take the client address from the last `X-Forwarded-For` hop (behind a proxy only).
+    pub trust_forwarded_for: bool,
     pub llm: Option<LlmUpstream>,
     pub llm_gguf_path: Option<PathBuf>,
     pub livekit: Option<LiveKit>,
@@ -325,7 +333,39 @@ impl Config {
             return Err(invalid("REQUEST_TIMEOUT_SECS", "must be at least 1"));
         }
 
+        let public_url = match get("PUBLIC_URL") {
+            None => Url::parse(&format!("http://localhost:{port}"))
+                .map_err(|e| invalid("PORT", e.to_string()))?,
+            Some(raw) => parse_http_url("PUBLIC_URL", &raw)?,
+        };
+        let session_ttl_days = parse_number("SESSION_TTL_DAYS", get("SESSION_TTL_DAYS"), 30u64)?;
+        if session_ttl_days == 0 {
+            return Err(invalid("SESSION_TTL_DAYS", "must be at least 1"));
+        }
+        let trust_forwarded_for = match get("TRUST_FORWARDED_FOR").as_deref() {
+            None | Some("false") | Some("0") => false,
+            Some("true") | Some("1") => true,
+            Some(other) => {
+                return Err(invalid(
+                    "TRUST_FORWARDED_FOR",
+                    format!("expected true or false, got '{other}'"),
+                ))
+            }
+        };
+        let admin_emails = get("ADMIN_EMAILS")
+            .map(|raw| {
+                raw.split(',')
+                    .map(|e| e.trim().to_lowercase())
+                    .filter(|e| !e.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+
         Ok(Self {
+            public_url,
+            session_ttl: Duration::from_secs(session_ttl_days * 86_400),
+            admin_emails,
+            trust_forwarded_for,
             host,
             port,
             app_env,
@@ -436,6 +476,25 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn cookies_are_secure_only_behind_https() {
+        let local = config(&[]).unwrap_or_else(|e| panic!("{e}"));
+        let public = config(&[("PUBLIC_URL", "https://solace.example.org")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(local.public_url.scheme(), "http");
+        assert_eq!(public.public_url.scheme(), "https");
+    }
+
+    #[test]
+    fn admin_emails_are_a_lower_cased_list() {
+        let config = config(&[("ADMIN_EMAILS", " Ada@Example.org, ,sam@example.org")])
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            config.admin_emails,
+            vec!["ada@example.org", "sam@example.org"]
+        );
     }
 
     #[test]

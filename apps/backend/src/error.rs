@@ -35,6 +35,15 @@ pub enum Error {
     Validation { code: &'static str, message: String },
     #[error("{message}")]
     Conflict { code: &'static str, message: String },
+    /// No valid login session, or the credentials are wrong.
+    #[error("{message}")]
+    Unauthorized { code: &'static str, message: String },
+    /// Signed in, but not allowed to do this.
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
+    /// Slow down; `retry_after_secs` goes into the Retry-After header.
+    #[error("Too many attempts. Please wait a little and try again.")]
+    TooManyRequests { retry_after_secs: u64 },
     #[error("The request body is too large.")]
     PayloadTooLarge,
     #[error("{0}")]
@@ -44,6 +53,20 @@ pub enum Error {
 impl Error {
     pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
         Self::Validation {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Unauthorized {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+        Self::Forbidden {
             code,
             message: message.into(),
         }
@@ -74,6 +97,9 @@ impl Error {
             Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
             Self::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
             Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            Self::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
+            Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
+            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
@@ -123,7 +149,13 @@ impl IntoResponse for Error {
                 "Something went wrong on our side. Please try again.",
             );
         }
-        error_response(status, code, &self.to_string())
+        let mut response = error_response(status, code, &self.to_string());
+        if let Self::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
     }
 }
 

@@ -1,7 +1,9 @@
 //! Solace's API server: accounts, chat, rooms, jobs and the web app, in one binary.
 #![forbid(unsafe_code)]
 
+pub mod account;
 pub mod app;
+pub mod auth;
 pub mod cache;
 pub mod chat;
 pub mod config;

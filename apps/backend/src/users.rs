@@ -135,3 +135,115 @@ pub async fn delete(db: &Db, id: &str) -> Result<()> {
         .await?;
     touched_a_row(&done)
 }
+
+/// Turns a guest into a registered account in place, keeping its pseudonym and content.
+#[tracing::instrument(skip_all)]
+pub async fn upgrade_guest(
+    db: &Db,
+    guest_id: &str,
+    email: &str,
+    password_hash: &str,
+    display_name: Option<&str>,
+) -> Result<User> {
+    let sql = format!(
+        "UPDATE users SET kind = 'registered', email = $1, password_hash = $2, display_name = $3, updated_at = $4 \
+         WHERE id = $5 AND kind = 'guest' RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(email.to_lowercase())
+        .bind(password_hash.to_owned())
+        .bind(display_name.map(str::to_owned))
+        .bind(now_ms())
+        .bind(guest_id.to_owned())
+        .fetch_optional(db.pool())
+        .await
+        .map_err(|e| {
+            Error::conflict_on_unique(
+                e,
+                "email_taken",
+                "An account with this email already exists.",
+            )
+        })?
+        .ok_or(Error::NotFound)?;
+    from_row(&row)
+}
+
+/// Moves everything a guest owns to an existing account, then removes the guest.
+///
+/// Runs in one transaction: either all of the guest's conversations and room history
+/// arrive in the account, or nothing changes.
+#[tracing::instrument(skip_all)]
+pub async fn merge_guest_into(db: &Db, guest_id: &str, account_id: &str) -> Result<()> {
+    let mut tx = db.pool().begin().await?;
+    let guest = guest_id.to_owned();
+    let account = account_id.to_owned();
+    // A room both identities were in keeps the account's own participation row.
+    sqlx::query(
+        "DELETE FROM room_participants WHERE user_id = $1 \
+         AND room_id IN (SELECT room_id FROM room_participants WHERE user_id = $2)",
+    )
+    .bind(guest.clone())
+    .bind(account.clone())
+    .execute(&mut *tx)
+    .await?;
+    for statement in [
+        "UPDATE chat_sessions SET owner_id = $1 WHERE owner_id = $2",
+        "UPDATE messages SET owner_id = $1 WHERE owner_id = $2",
+        "UPDATE rooms SET host_id = $1 WHERE host_id = $2",
+        "UPDATE room_participants SET user_id = $1 WHERE user_id = $2",
+        "UPDATE room_events SET actor_id = $1 WHERE actor_id = $2",
+        "UPDATE room_events SET subject_id = $1 WHERE subject_id = $2",
+        "UPDATE analytics_events SET user_id = $1 WHERE user_id = $2",
+    ] {
+        sqlx::query(statement)
+            .bind(account.clone())
+            .bind(guest.clone())
+            .execute(&mut *tx)
+            .await?;
+    }
+    sqlx::query("DELETE FROM users WHERE id = $1 AND kind = 'guest'")
+        .bind(guest)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Sets a user's role ("user" or "admin").
+pub async fn set_role(db: &Db, id: &str, role: &str) -> Result<()> {
+    let done = sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
+        .bind(role.to_owned())
+        .bind(now_ms())
+        .bind(id.to_owned())
+        .execute(db.pool())
+        .await?;
+    touched_a_row(&done)
+}
+
+/// Replaces a registered user's password hash.
+pub async fn set_password_hash(db: &Db, id: &str, password_hash: &str) -> Result<()> {
+    let done = sqlx::query(
+        "UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3 AND kind = 'registered'",
+    )
+    .bind(password_hash.to_owned())
+    .bind(now_ms())
+    .bind(id.to_owned())
+    .execute(db.pool())
+    .await?;
+    touched_a_row(&done)
+}
+
+/// Sets or clears the name a registered user may choose to show instead of a pseudonym.
+pub async fn set_display_name(db: &Db, id: &str, display_name: Option<&str>) -> Result<User> {
+    let sql = format!(
+        "UPDATE users SET display_name = $1, updated_at = $2 WHERE id = $3 RETURNING {COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(display_name.map(str::to_owned))
+        .bind(now_ms())
+        .bind(id.to_owned())
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(Error::NotFound)?;
+    from_row(&row)
+}

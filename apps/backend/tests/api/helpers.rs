@@ -182,3 +182,95 @@ pub async fn error_code(response: reqwest::Response) -> String {
         .expect("error body has a code")
         .to_owned()
 }
+
+/// A browser-like client that keeps cookies and the CSRF token it was given.
+pub struct Browser {
+    pub client: reqwest::Client,
+    pub csrf: Option<String>,
+    base: String,
+}
+
+impl TestApp {
+    pub fn browser(&self) -> Browser {
+        Browser {
+            client: reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .expect("http client"),
+            csrf: None,
+            base: self.address.clone(),
+        }
+    }
+}
+
+impl Browser {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with the CSRF token (when it has one) and remembers a new one.
+    pub async fn send(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(csrf) = &self.csrf {
+            request = request.header("x-csrf-token", csrf);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().await.expect("request failed")
+    }
+
+    /// Sends and, on success, keeps the `csrf_token` from the JSON answer.
+    pub async fn send_json(
+        &mut self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = self.send(method, path, body).await;
+        let status = response.status();
+        let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+        if let Some(csrf) = body["csrf_token"].as_str() {
+            self.csrf = Some(csrf.to_owned());
+        }
+        (status, body)
+    }
+
+    pub async fn post(
+        &mut self,
+        path: &str,
+        body: serde_json::Value,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send_json(reqwest::Method::POST, path, Some(body))
+            .await
+    }
+
+    pub async fn get(&mut self, path: &str) -> (reqwest::StatusCode, serde_json::Value) {
+        self.send_json(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn guest(&mut self) -> serde_json::Value {
+        let (status, body) = self.post("/api/auth/guest", serde_json::json!({})).await;
+        assert_eq!(status, 201, "{body}");
+        body["user"].clone()
+    }
+
+    pub async fn signup(&mut self, email: &str) -> serde_json::Value {
+        let (status, body) = self
+            .post(
+                "/api/auth/signup",
+                serde_json::json!({ "email": email, "password": GOOD_PASSWORD }),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["user"].clone()
+    }
+}
+
+/// A password that passes the rules.
+pub const GOOD_PASSWORD: &str = "river kettle lantern";

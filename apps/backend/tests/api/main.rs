@@ -8,7 +8,9 @@
 
 mod helpers;
 
+mod account;
 mod api_errors;
+mod auth;
 mod cache;
 mod crisis;
 mod events;

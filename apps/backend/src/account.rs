@@ -1,0 +1,190 @@
+//! Your account and your data: profile, password, export, deletion.
+
+use axum::extract::State;
+use axum::http::header::{CONTENT_DISPOSITION, SET_COOKIE};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::{Column, Row};
+
+use crate::app::AppState;
+use crate::auth::{self, sessions, Identity, Password, RegisteredUser};
+use crate::error::{Error, Result};
+use crate::extract::ApiJson;
+use crate::users::{self, User, UserKind};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/me", patch(update_profile).delete(delete_account))
+        .route("/me/password", post(change_password))
+        .route("/me/export", get(export))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProfileInput {
+    /// A name to show instead of the pseudonym; `null` or blank clears it.
+    display_name: Option<String>,
+}
+
+/// `PATCH /api/me`.
+async fn update_profile(
+    State(state): State<AppState>,
+    RegisteredUser(identity): RegisteredUser,
+    ApiJson(input): ApiJson<ProfileInput>,
+) -> Result<Json<User>> {
+    let name = auth::parse_display_name(input.display_name.as_deref())?;
+    let user = users::set_display_name(&state.db, &identity.user.id, name.as_deref()).await?;
+    Ok(Json(user))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PasswordInput {
+    current_password: String,
+    new_password: String,
+}
+
+async fn require_password(identity: &Identity, raw: &str) -> Result<()> {
+    let wrong = || Error::unauthorized("invalid_credentials", "That password is not right.");
+    let attempt = Password::parse_attempt(raw).map_err(|_| wrong())?;
+    if attempt.verify(identity.user.password_hash.clone()).await? {
+        Ok(())
+    } else {
+        Err(wrong())
+    }
+}
+
+/// `POST /api/me/password`: every other session ends; this one gets a new token.
+async fn change_password(
+    State(state): State<AppState>,
+    RegisteredUser(identity): RegisteredUser,
+    ApiJson(input): ApiJson<PasswordInput>,
+) -> Result<Response> {
+    require_password(&identity, &input.current_password).await?;
+    let email = identity
+        .user
+        .email
+        .as_deref()
+        .map(auth::Email::parse)
+        .transpose()?;
+    let hash = Password::parse_new(&input.new_password, email.as_ref())?
+        .hash()
+        .await?;
+    users::set_password_hash(&state.db, &identity.user.id, &hash).await?;
+    sessions::revoke_all(&state.db, &identity.user.id).await?;
+    let token = sessions::create(&state.db, &identity.user.id, state.config.session_ttl).await?;
+    let cookie = sessions::cookie(
+        &token,
+        state.config.public_url.scheme() == "https",
+        state.config.session_ttl,
+    );
+    let mut response = Json(json!({ "csrf_token": sessions::csrf_token(&token) })).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    tracing::info!(user_id = %identity.user.id, "password changed");
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeleteInput {
+    /// Registered users confirm with their password.
+    password: Option<String>,
+    /// Guests, who have no password, confirm by typing their pseudonym.
+    confirm: Option<String>,
+}
+
+/// `DELETE /api/me`: removes the identity and everything it owns, irreversibly.
+async fn delete_account(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiJson(input): ApiJson<DeleteInput>,
+) -> Result<Response> {
+    match identity.user.kind {
+        UserKind::Registered => {
+            let password = input.password.ok_or_else(|| {
+                Error::validation(
+                    "password_required",
+                    "Enter your password to delete your account.",
+                )
+            })?;
+            require_password(&identity, &password).await?;
+        }
+        UserKind::Guest => {
+            if input.confirm.as_deref().map(str::trim) != Some(identity.user.pseudonym.as_str()) {
+                return Err(Error::validation(
+                    "confirmation_required",
+                    format!(
+                        "Type your pseudonym, {}, to confirm.",
+                        identity.user.pseudonym
+                    ),
+                ));
+            }
+        }
+    }
+    users::delete(&state.db, &identity.user.id).await?;
+    tracing::info!(user_id = %identity.user.id, "account deleted");
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    if let Ok(value) = HeaderValue::from_str(&sessions::clearing_cookie(
+        state.config.public_url.scheme() == "https",
+    )) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    Ok(response)
+}
+
+/// A row as a JSON object, whatever its columns (text, numbers or null).
+fn row_to_json(row: &AnyRow) -> Value {
+    let mut object = Map::new();
+    for (index, column) in row.columns().iter().enumerate() {
+        let value = row
+            .try_get::<Option<String>, _>(index)
+            .map(|v| v.map_or(Value::Null, Value::String))
+            .or_else(|_| {
+                row.try_get::<Option<i64>, _>(index)
+                    .map(|v| v.map_or(Value::Null, Value::from))
+            })
+            .unwrap_or(Value::Null);
+        object.insert(column.name().to_owned(), value);
+    }
+    Value::Object(object)
+}
+
+async fn rows(state: &AppState, sql: &str, user_id: &str) -> Result<Vec<Value>> {
+    let rows = sqlx::query(sql)
+        .bind(user_id.to_owned())
+        .fetch_all(state.db.pool())
+        .await?;
+    Ok(rows.iter().map(row_to_json).collect())
+}
+
+/// `GET /api/me/export`: everything Solace holds about the caller, as one JSON file.
+/// Secrets (the password hash, session token hashes) are described, never included.
+async fn export(State(state): State<AppState>, identity: Identity) -> Result<Response> {
+    let id = identity.user.id.as_str();
+    let document = json!({
+        "format": "solace-export/1",
+        "exported_at": crate::db::now_ms(),
+        "account": identity.user,
+        "has_password": identity.user.password_hash.is_some(),
+        "chat_sessions": rows(&state, "SELECT id, title, flagged_at, created_at, updated_at FROM chat_sessions WHERE owner_id = $1 ORDER BY created_at", id).await?,
+        "messages": rows(&state, "SELECT id, session_id, role, content, status, created_at FROM messages WHERE owner_id = $1 ORDER BY created_at, id", id).await?,
+        "rooms_hosted": rows(&state, "SELECT id, title, topic, visibility, capacity, status, closed_at, created_at FROM rooms WHERE host_id = $1 ORDER BY created_at", id).await?,
+        "room_participation": rows(&state, "SELECT room_id, role, shown_name, joined_at, left_at FROM room_participants WHERE user_id = $1 ORDER BY joined_at", id).await?,
+        "room_events": rows(&state, "SELECT id, room_id, kind, detail, created_at, CASE WHEN actor_id = $1 THEN 'actor' ELSE 'subject' END AS your_part FROM room_events WHERE actor_id = $1 OR subject_id = $1 ORDER BY created_at", id).await?,
+        "login_sessions": rows(&state, "SELECT kind, created_at, last_used_at, expires_at FROM tokens WHERE user_id = $1 ORDER BY created_at", id).await?,
+        "analytics_events": rows(&state, "SELECT name, path, properties, created_at FROM analytics_events WHERE user_id = $1 ORDER BY created_at", id).await?,
+    });
+    let mut response = Json(document).into_response();
+    response.headers_mut().insert(
+        CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"solace-export.json\""),
+    );
+    Ok(response)
+}

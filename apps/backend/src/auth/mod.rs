@@ -1,0 +1,290 @@
+//! Accounts, guests and login sessions.
+//!
+//! Everyone who uses Solace has an identity: a guest with a pseudonym, or a registered
+//! account. Signing up as a guest upgrades the guest in place; logging in as a guest
+//! moves the guest's conversations and room history into the account.
+
+pub mod credentials;
+pub mod identity;
+pub mod pseudonym;
+pub mod sessions;
+pub mod throttle;
+
+use axum::extract::State;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+pub use credentials::{Email, Password};
+pub use identity::{Admin, ClientIp, Identity, RegisteredUser};
+
+use crate::app::AppState;
+use crate::error::{Error, Result};
+use crate::extract::ApiJson;
+use crate::users::{self, NewUser, User, UserKind};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/guest", post(guest))
+        .route("/auth/signup", post(signup))
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/logout-all", post(logout_all))
+        .route("/auth/me", get(me))
+}
+
+/// Refuses state-changing API requests sent by another site's page. Browsers mark them
+/// (`Sec-Fetch-Site`, `Origin`); this stops login CSRF and is a second line behind the
+/// CSRF token for signed-in requests.
+pub async fn same_origin_only(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let headers = request.headers();
+    let unsafe_method = !request.method().is_safe();
+    let is_api = request.uri().path().starts_with("/api/");
+    let cross_site = headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes() == b"cross-site");
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|v| v.to_str().ok());
+    let foreign_origin = headers
+        .get(axum::http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|origin| url::Url::parse(origin).ok())
+        .zip(host)
+        .is_some_and(|(origin, host)| {
+            let origin_host = match origin.port() {
+                Some(port) => format!("{}:{port}", origin.host_str().unwrap_or_default()),
+                None => origin.host_str().unwrap_or_default().to_owned(),
+            };
+            !origin_host.eq_ignore_ascii_case(host)
+        });
+    if unsafe_method && is_api && (cross_site || foreign_origin) {
+        return Error::forbidden(
+            "cross_origin_request",
+            "Requests from other sites are not accepted.",
+        )
+        .into_response();
+    }
+    next.run(request).await
+}
+
+/// What the web app learns about the signed-in person: their own details and the
+/// CSRF token to send with state-changing requests.
+#[derive(Debug, Serialize)]
+pub struct Session {
+    pub user: User,
+    pub csrf_token: String,
+}
+
+fn secure_cookies(state: &AppState) -> bool {
+    state.config.public_url.scheme() == "https"
+}
+
+/// A JSON response that also sets the session cookie.
+fn with_session(state: &AppState, status: StatusCode, user: User, token: &str) -> Response {
+    let cookie = sessions::cookie(token, secure_cookies(state), state.config.session_ttl);
+    let body = Session {
+        user,
+        csrf_token: sessions::csrf_token(token),
+    };
+    let mut response = (status, Json(body)).into_response();
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+    response
+}
+
+fn clear_session(state: &AppState) -> Response {
+    let mut headers = HeaderMap::new();
+    if let Ok(value) = HeaderValue::from_str(&sessions::clearing_cookie(secure_cookies(state))) {
+        headers.insert(SET_COOKIE, value);
+    }
+    (StatusCode::NO_CONTENT, headers).into_response()
+}
+
+/// Admins named in configuration get the role whenever they sign up or log in.
+async fn apply_configured_role(state: &AppState, mut user: User) -> Result<User> {
+    let listed = user
+        .email
+        .as_deref()
+        .is_some_and(|email| state.config.admin_emails.iter().any(|a| a == email));
+    if listed && user.role != "admin" {
+        users::set_role(&state.db, &user.id, "admin").await?;
+        user.role = "admin".into();
+    }
+    Ok(user)
+}
+
+/// `POST /api/auth/guest`: an anonymous identity with a fresh pseudonym. Calling it with a
+/// live session returns that session instead of making another guest.
+async fn guest(State(state): State<AppState>, current: Option<Identity>) -> Result<Response> {
+    if let Some(identity) = current {
+        return Ok(with_session(
+            &state,
+            StatusCode::OK,
+            identity.user,
+            &identity.token,
+        ));
+    }
+    let pseudonym = pseudonym::unique(&state.db).await?;
+    let user = users::create(
+        &state.db,
+        NewUser {
+            kind: UserKind::Guest,
+            email: None,
+            password_hash: None,
+            display_name: None,
+            pseudonym: &pseudonym,
+        },
+    )
+    .await?;
+    let token = sessions::create(&state.db, &user.id, state.config.session_ttl).await?;
+    tracing::info!(user_id = %user.id, "guest identity created");
+    Ok(with_session(&state, StatusCode::CREATED, user, &token))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignupInput {
+    email: String,
+    password: String,
+    display_name: Option<String>,
+}
+
+/// A name a person chose to show, trimmed and bounded; blank means none.
+pub fn parse_display_name(raw: Option<&str>) -> Result<Option<String>> {
+    let Some(name) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    if name.chars().count() > 60 || name.chars().any(char::is_control) {
+        return Err(Error::validation(
+            "invalid_display_name",
+            "A display name can be at most 60 characters, without line breaks.",
+        ));
+    }
+    Ok(Some(name.to_owned()))
+}
+
+/// `POST /api/auth/signup`. A guest who signs up keeps everything: the guest becomes the
+/// account. The session is replaced so a token issued before sign-up stops working.
+async fn signup(
+    State(state): State<AppState>,
+    current: Option<Identity>,
+    ApiJson(input): ApiJson<SignupInput>,
+) -> Result<Response> {
+    let email = Email::parse(&input.email)?;
+    let password = Password::parse_new(&input.password, Some(&email))?;
+    let display_name = parse_display_name(input.display_name.as_deref())?;
+    if users::find_by_email(&state.db, email.as_str())
+        .await?
+        .is_some()
+    {
+        return Err(Error::Conflict {
+            code: "email_taken",
+            message: "An account with this email already exists. Log in instead.".into(),
+        });
+    }
+    let hash = password.hash().await?;
+    let user = match current {
+        Some(identity) if identity.user.kind == UserKind::Guest => {
+            let user = users::upgrade_guest(
+                &state.db,
+                &identity.user.id,
+                email.as_str(),
+                &hash,
+                display_name.as_deref(),
+            )
+            .await?;
+            sessions::revoke(&state.db, &identity.token).await?;
+            user
+        }
+        _ => {
+            let pseudonym = pseudonym::unique(&state.db).await?;
+            users::create(
+                &state.db,
+                NewUser {
+                    kind: UserKind::Registered,
+                    email: Some(email.as_str()),
+                    password_hash: Some(&hash),
+                    display_name: display_name.as_deref(),
+                    pseudonym: &pseudonym,
+                },
+            )
+            .await?
+        }
+    };
+    let user = apply_configured_role(&state, user).await?;
+    let token = sessions::create(&state.db, &user.id, state.config.session_ttl).await?;
+    tracing::info!(user_id = %user.id, "account created");
+    Ok(with_session(&state, StatusCode::CREATED, user, &token))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginInput {
+    email: String,
+    password: String,
+}
+
+/// `POST /api/auth/login`. Every failure says the same thing, whether the email is
+/// unknown or the password wrong, and failures are throttled per account and address.
+async fn login(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    current: Option<Identity>,
+    ApiJson(input): ApiJson<LoginInput>,
+) -> Result<Response> {
+    let wrong = || Error::unauthorized("invalid_credentials", "The email or password is wrong.");
+    let email = Email::parse(&input.email).map_err(|_| wrong())?;
+    let keys = throttle::Keys::for_login(email.as_str(), ip);
+    throttle::check(state.cache.as_ref(), &keys).await?;
+    let password = Password::parse_attempt(&input.password)?;
+    let account = users::find_by_email(&state.db, email.as_str()).await?;
+    let stored_hash = account.as_ref().and_then(|u| u.password_hash.clone());
+    if !password.verify(stored_hash).await? {
+        throttle::record_failure(state.cache.as_ref(), &keys).await?;
+        tracing::info!("login failed");
+        return Err(wrong());
+    }
+    let account = account.ok_or_else(wrong)?;
+    throttle::clear(state.cache.as_ref(), &keys).await?;
+    if let Some(identity) = current {
+        if identity.user.kind == UserKind::Guest && identity.user.id != account.id {
+            users::merge_guest_into(&state.db, &identity.user.id, &account.id).await?;
+        } else {
+            sessions::revoke(&state.db, &identity.token).await?;
+        }
+    }
+    let account = apply_configured_role(&state, account).await?;
+    let token = sessions::create(&state.db, &account.id, state.config.session_ttl).await?;
+    tracing::info!(user_id = %account.id, "logged in");
+    Ok(with_session(&state, StatusCode::OK, account, &token))
+}
+
+/// `POST /api/auth/logout`: ends this session.
+async fn logout(State(state): State<AppState>, identity: Identity) -> Result<Response> {
+    sessions::revoke(&state.db, &identity.token).await?;
+    Ok(clear_session(&state))
+}
+
+/// `POST /api/auth/logout-all`: ends every session of this identity, on every device.
+async fn logout_all(State(state): State<AppState>, identity: Identity) -> Result<Response> {
+    let ended = sessions::revoke_all(&state.db, &identity.user.id).await?;
+    tracing::info!(user_id = %identity.user.id, ended, "logged out everywhere");
+    Ok(clear_session(&state))
+}
+
+/// `GET /api/auth/me`.
+async fn me(identity: Identity) -> Json<Session> {
+    let csrf_token = identity.csrf_token();
+    Json(Session {
+        user: identity.user,
+        csrf_token,
+    })
+}
