@@ -25,7 +25,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metrics};
-use crate::{account, auth, crisis, events, health, web};
+use crate::{account, auth, chat, crisis, events, health, web};
 
 /// Everything a request handler may need, built once at start-up.
 #[derive(Clone)]
@@ -71,6 +71,7 @@ fn api() -> Router<AppState> {
     Router::new()
         .merge(auth::router())
         .merge(account::router())
+        .merge(chat::router())
         .merge(crisis::router())
         .merge(events::router())
         // An unknown API path is a JSON 404, never the web app's HTML page.

@@ -4,11 +4,128 @@
 //! read, change or learn of another person's conversation: a session that is not
 //! the caller's is simply "not found".
 
-use serde::Serialize;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 
+use crate::app::AppState;
+use crate::auth::Identity;
 use crate::db::{col, new_id, now_ms, touched_a_row, Db};
 use crate::error::{Error, Result};
+use crate::extract::{ApiJson, ApiQuery};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/chat/sessions", get(list).post(create))
+        .route(
+            "/chat/sessions/{id}",
+            get(show).patch(rename).delete(remove),
+        )
+        .route("/chat/sessions/{id}/messages", get(messages))
+}
+
+#[derive(Debug, Deserialize)]
+struct PageQuery {
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct SessionList {
+    sessions: Vec<ChatSession>,
+}
+
+/// `GET /api/chat/sessions`: the caller's conversations, most recently active first.
+async fn list(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<SessionList>> {
+    let page = Page::new(query.limit, query.offset)?;
+    let sessions = list_sessions(&state.db, &identity.user.id, page).await?;
+    Ok(Json(SessionList { sessions }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TitleInput {
+    title: Option<String>,
+}
+
+/// `POST /api/chat/sessions`.
+async fn create(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiJson(input): ApiJson<TitleInput>,
+) -> Result<(StatusCode, Json<ChatSession>)> {
+    let title = SessionTitle::parse(input.title.as_deref().unwrap_or("New conversation"))?;
+    let session = create_session(&state.db, &identity.user.id, &title).await?;
+    Ok((StatusCode::CREATED, Json(session)))
+}
+
+/// `GET /api/chat/sessions/{id}`.
+async fn show(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<ChatSession>> {
+    Ok(Json(get_session(&state.db, &identity.user.id, &id).await?))
+}
+
+/// `PATCH /api/chat/sessions/{id}`.
+async fn rename(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<TitleInput>,
+) -> Result<Json<ChatSession>> {
+    let title = SessionTitle::parse(input.title.as_deref().unwrap_or_default())?;
+    Ok(Json(
+        rename_session(&state.db, &identity.user.id, &id, &title).await?,
+    ))
+}
+
+/// `DELETE /api/chat/sessions/{id}`.
+async fn remove(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    delete_session(&state.db, &identity.user.id, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+struct MessagesQuery {
+    limit: Option<i64>,
+}
+
+#[derive(Debug, Serialize)]
+struct MessageList {
+    messages: Vec<Message>,
+}
+
+/// `GET /api/chat/sessions/{id}/messages`: the newest `limit` (default 100, at most 500),
+/// oldest first.
+async fn messages(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<MessagesQuery>,
+) -> Result<Json<MessageList>> {
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(Error::validation(
+            "invalid_limit",
+            "limit must be between 1 and 500.",
+        ));
+    }
+    let messages = recent_messages(&state.db, &identity.user.id, &id, limit).await?;
+    Ok(Json(MessageList { messages }))
+}
 
 /// A conversation's title, trimmed and bounded.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,6 +12,7 @@ mod account;
 mod api_errors;
 mod auth;
 mod cache;
+mod chat_sessions;
 mod crisis;
 mod events;
 mod health;
