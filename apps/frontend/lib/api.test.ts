@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { ApiError, apiFetch, getCrisisResources, getHealth, trackEvent } from "./api";
+import { ApiError, apiFetch, getCrisisResources, getHealth, getMe, trackEvent } from "./api";
 
 type Call = { url: string; init: RequestInit };
 
@@ -87,3 +87,41 @@ describe("endpoints", () => {
     await expect(trackEvent({ name: "pageview" }, fakeFetch(500, "oops"))).resolves.toBeUndefined();
   });
 });
+
+describe("sessions and CSRF", () => {
+  it("sends the CSRF token from the last session on state-changing requests only", async () => {
+    const session = '{"user":{"id":"u1"},"csrf_token":"tok-123"}';
+    await getMeWith(fakeFetch(200, session));
+    const calls: Call[] = [];
+    const recorder = fakeFetch(200, "{}", calls);
+
+    await apiFetch("/things", {}, recorder);
+    await apiFetch("/things", { method: "DELETE" }, recorder);
+
+    expect(new Headers(calls[0]?.init.headers).get("X-CSRF-Token")).toBeNull();
+    expect(new Headers(calls[1]?.init.headers).get("X-CSRF-Token")).toBe("tok-123");
+  });
+
+  it("treats a 401 from /auth/me as signed out and forgets the token", async () => {
+    await getMeWith(fakeFetch(200, '{"user":{"id":"u1"},"csrf_token":"tok-123"}'));
+
+    const me = await getMe(fakeFetch(401, '{"error":"not_signed_in","message":"Please sign in."}'));
+    const calls: Call[] = [];
+    await apiFetch("/things", { method: "POST", body: "{}" }, fakeFetch(200, "{}", calls));
+
+    expect(me).toBeNull();
+    expect(new Headers(calls[0]?.init.headers).get("X-CSRF-Token")).toBeNull();
+  });
+
+  it("passes other /auth/me failures on", async () => {
+    const failure = await getMe(fakeFetch(503, '{"error":"not_ready","message":"Down."}')).catch(
+      (e: unknown) => e,
+    );
+
+    expect(failure).toMatchObject({ status: 503 });
+  });
+});
+
+async function getMeWith(fetchImpl: ReturnType<typeof fakeFetch>) {
+  return getMe(fetchImpl);
+}

@@ -23,6 +23,18 @@ export class ApiError extends Error {
 
 type Fetch = typeof fetch;
 
+/**
+ * The CSRF token of the current session. The server hands it out with every session
+ * response; state-changing requests must echo it in a header.
+ */
+let csrfToken: string | null = null;
+
+export function setCsrfToken(token: string | null): void {
+  csrfToken = token;
+}
+
+const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
+
 function isErrorBody(value: unknown): value is { error: string; message: string } {
   return (
     typeof value === "object" &&
@@ -37,6 +49,10 @@ async function request<T>(url: string, init: RequestInit, fetchImpl: Fetch): Pro
   headers.set("Accept", "application/json");
   if (init.body !== undefined && !headers.has("Content-Type")) {
     headers.set("Content-Type", "application/json");
+  }
+  const method = (init.method ?? "GET").toUpperCase();
+  if (csrfToken && !SAFE_METHODS.has(method)) {
+    headers.set("X-CSRF-Token", csrfToken);
   }
   let response: Response;
   try {
@@ -123,4 +139,111 @@ export async function trackEvent(event: AnalyticsEvent, fetchImpl: Fetch = fetch
   } catch {
     // Analytics are best effort.
   }
+}
+
+export type UserKind = "guest" | "registered";
+
+export interface User {
+  id: string;
+  kind: UserKind;
+  email: string | null;
+  display_name: string | null;
+  pseudonym: string;
+  role: "user" | "admin";
+  created_at: string;
+  updated_at: string;
+}
+
+export interface Session {
+  user: User;
+  csrf_token: string;
+}
+
+function remember(session: Session): Session {
+  setCsrfToken(session.csrf_token);
+  return session;
+}
+
+function post<T>(path: string, body: unknown, fetchImpl: Fetch = fetch): Promise<T> {
+  return apiFetch<T>(path, { method: "POST", body: JSON.stringify(body) }, fetchImpl);
+}
+
+/** The signed-in identity, or `null` when there is no live session. */
+export async function getMe(fetchImpl: Fetch = fetch): Promise<Session | null> {
+  try {
+    return remember(await apiFetch<Session>("/auth/me", {}, fetchImpl));
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) {
+      setCsrfToken(null);
+      return null;
+    }
+    throw error;
+  }
+}
+
+export async function continueAsGuest(fetchImpl: Fetch = fetch): Promise<Session> {
+  return remember(await post<Session>("/auth/guest", {}, fetchImpl));
+}
+
+export interface SignupInput {
+  email: string;
+  password: string;
+  display_name?: string;
+}
+
+export async function signup(input: SignupInput, fetchImpl: Fetch = fetch): Promise<Session> {
+  return remember(await post<Session>("/auth/signup", input, fetchImpl));
+}
+
+export async function login(
+  input: { email: string; password: string },
+  fetchImpl: Fetch = fetch,
+): Promise<Session> {
+  return remember(await post<Session>("/auth/login", input, fetchImpl));
+}
+
+export async function logout(everywhere = false, fetchImpl: Fetch = fetch): Promise<void> {
+  await post<void>(everywhere ? "/auth/logout-all" : "/auth/logout", {}, fetchImpl);
+  setCsrfToken(null);
+}
+
+export function updateProfile(displayName: string | null, fetchImpl: Fetch = fetch): Promise<User> {
+  return apiFetch<User>(
+    "/me",
+    { method: "PATCH", body: JSON.stringify({ display_name: displayName }) },
+    fetchImpl,
+  );
+}
+
+export async function changePassword(
+  input: { current_password: string; new_password: string },
+  fetchImpl: Fetch = fetch,
+): Promise<void> {
+  const { csrf_token } = await post<{ csrf_token: string }>("/me/password", input, fetchImpl);
+  setCsrfToken(csrf_token);
+}
+
+/** Everything Solace holds about the caller, as a JSON document. */
+export function exportMyData(fetchImpl: Fetch = fetch): Promise<Record<string, unknown>> {
+  return apiFetch<Record<string, unknown>>("/me/export", {}, fetchImpl);
+}
+
+export async function deleteAccount(
+  confirmation: { password: string } | { confirm: string },
+  fetchImpl: Fetch = fetch,
+): Promise<void> {
+  await apiFetch<void>("/me", { method: "DELETE", body: JSON.stringify(confirmation) }, fetchImpl);
+  setCsrfToken(null);
+}
+
+export interface ChatSession {
+  id: string;
+  title: string;
+  flagged_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export function listChatSessions(fetchImpl: Fetch = fetch): Promise<{ sessions: ChatSession[] }> {
+  return apiFetch<{ sessions: ChatSession[] }>("/chat/sessions", {}, fetchImpl);
 }

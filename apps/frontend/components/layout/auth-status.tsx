@@ -1,14 +1,61 @@
-/**
- * The navbar's identity slot. Accounts and guest pseudonyms arrive with the identity
- * work; until then everyone uses Solace without signing in, and the slot says so.
- */
+"use client";
+
+import Link from "next/link";
+import { useRouter } from "next/navigation";
+
+import { Button } from "@/components/ui/button";
+import { shownName, useUser } from "@/hooks/use-user";
+
+/** The navbar's identity slot: who you are here, or the ways in. */
 export function AuthStatus() {
+  const { user, status, logout } = useUser();
+  const router = useRouter();
+
+  if (status === "loading") {
+    return (
+      <span
+        className="h-9 w-24 animate-pulse rounded-full bg-muted motion-reduce:animate-none"
+        aria-hidden="true"
+      />
+    );
+  }
+  if (!user || user.kind === "guest") {
+    return (
+      <div className="flex items-center gap-1" data-testid="auth-status">
+        {user ? (
+          <span
+            className="hidden px-2 text-sm text-muted-foreground md:inline"
+            title="You are a guest"
+          >
+            {user.pseudonym}
+          </span>
+        ) : null}
+        <Button asChild variant="ghost" size="sm">
+          <Link href="/login/">Log in</Link>
+        </Button>
+        <Button asChild size="sm" className="hidden sm:inline-flex">
+          <Link href="/signup/">Sign up</Link>
+        </Button>
+      </div>
+    );
+  }
   return (
-    <span
-      className="hidden rounded-full bg-muted px-3 py-1 text-sm text-muted-foreground sm:inline-block"
-      data-testid="auth-status"
-    >
-      No sign-in needed
-    </span>
+    <div className="flex items-center gap-1" data-testid="auth-status">
+      <Button asChild variant="ghost" size="sm">
+        <Link href="/account/" aria-label={`Your account (${shownName(user)})`}>
+          {shownName(user)}
+        </Link>
+      </Button>
+      <Button
+        variant="outline"
+        size="sm"
+        onClick={async () => {
+          await logout();
+          router.replace("/");
+        }}
+      >
+        Log out
+      </Button>
+    </div>
   );
 }

@@ -5,7 +5,9 @@ import { MotionConfig } from "framer-motion";
 import { ThemeProvider } from "next-themes";
 import { useState, type ReactNode } from "react";
 
-/** App-wide context: theme (system default, no flash), server state, motion preferences. */
+import { UserProvider } from "@/components/auth/user-provider";
+
+/** App-wide context: theme (system default, no flash), server state, identity, motion. */
 export function Providers({ children }: { children: ReactNode }) {
   const [queryClient] = useState(
     () =>
@@ -16,7 +18,9 @@ export function Providers({ children }: { children: ReactNode }) {
   return (
     <ThemeProvider attribute="class" defaultTheme="system" enableSystem disableTransitionOnChange>
       <QueryClientProvider client={queryClient}>
-        <MotionConfig reducedMotion="user">{children}</MotionConfig>
+        <UserProvider>
+          <MotionConfig reducedMotion="user">{children}</MotionConfig>
+        </UserProvider>
       </QueryClientProvider>
     </ThemeProvider>
   );
