@@ -26,6 +26,19 @@ enum Command {
     Migrate,
     /// Exit 0 when the server on this machine answers /healthz (for container health checks).
     Healthcheck,
+    /// Manage administrators.
+    Admin {
+        #[command(subcommand)]
+        action: AdminAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminAction {
+    /// Make the account with this email an administrator.
+    Grant { email: String },
+    /// Make the account with this email an ordinary user again.
+    Revoke { email: String },
 }
 
 #[tokio::main]
@@ -43,6 +56,7 @@ async fn main() -> ExitCode {
         Command::Serve => serve(config).await,
         Command::Migrate => migrate(config).await,
         Command::Healthcheck => healthcheck(&config).await,
+        Command::Admin { action } => admin(config, action).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -68,6 +82,26 @@ async fn migrate(config: Config) -> Result<(), String> {
         .await
         .map(|_| tracing::info!("migrations are up to date"))
         .map_err(|e| e.to_string())
+}
+
+async fn admin(config: Config, action: AdminAction) -> Result<(), String> {
+    let (email, role) = match &action {
+        AdminAction::Grant { email } => (email, "admin"),
+        AdminAction::Revoke { email } => (email, "user"),
+    };
+    let state = solace_backend::AppState::build(config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let email = solace_backend::auth::Email::parse(email).map_err(|e| e.to_string())?;
+    let user = solace_backend::users::find_by_email(&state.db, email.as_str())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no account has the email {}", email.as_str()))?;
+    solace_backend::users::set_role(&state.db, &user.id, role)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(user_id = %user.id, role, "role changed");
+    Ok(())
 }
 
 async fn healthcheck(config: &Config) -> Result<(), String> {

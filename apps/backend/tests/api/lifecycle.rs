@@ -138,3 +138,32 @@ async fn a_missing_postgres_database_is_created_on_start() {
     let ready = app.unwrap().state().db.ping().await;
     assert!(ready.is_ok());
 }
+
+#[tokio::test]
+async fn the_admin_command_grants_and_revokes_the_role() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}", dir.path().join("solace.db").display());
+    let app = crate::helpers::spawn_app_with(&[("DATABASE_URL", &database_url)]).await;
+    let user = app.browser().signup("ada@example.org").await;
+    let env = [("DATABASE_URL", database_url.as_str())];
+
+    let granted = run_solace(&["admin", "grant", "ADA@example.org"], dir.path(), &env);
+    let role_after_grant = solace_backend::users::find(&app.state.db, user["id"].as_str().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .role;
+    let revoked = run_solace(&["admin", "revoke", "ada@example.org"], dir.path(), &env);
+    let unknown = run_solace(&["admin", "grant", "nobody@example.org"], dir.path(), &env);
+
+    assert!(
+        granted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&granted.stderr)
+    );
+    assert_eq!(role_after_grant, "admin");
+    assert!(revoked.status.success());
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr)
+        .contains("no account has the email nobody@example.org"));
+}
