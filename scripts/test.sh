@@ -12,6 +12,8 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "tools"
 bash scripts/ensure-tools.sh
+# JS dependencies first: the Rust OIDC tests run a real provider from tests/e2e.
+bash scripts/ensure-js.sh
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -32,8 +34,7 @@ else
   echo "!! SKIPPED the PostgreSQL + Redis run: start them (see scripts/ensure-services.sh) to test the scale path" >&2
 fi
 
-step "frontend: install, lint, unit tests, static export"
-bash scripts/ensure-js.sh
+step "frontend: lint, unit tests, static export"
 pnpm lint
 pnpm test
 pnpm build

@@ -35,6 +35,7 @@ pub struct AppState {
     pub cache: Arc<dyn Cache>,
     pub crisis: Arc<CrisisDirectory>,
     pub metrics: Arc<Metrics>,
+    pub oidc: Arc<crate::auth::oidc::OidcProvider>,
 }
 
 impl AppState {
@@ -62,6 +63,7 @@ impl AppState {
             cache,
             crisis: Arc::new(CrisisDirectory::default()),
             metrics: Arc::new(Metrics::default()),
+            oidc: Arc::new(crate::auth::oidc::OidcProvider::default()),
         })
     }
 }
@@ -153,10 +155,17 @@ impl Application {
     /// Builds the state and binds the listener; fails before serving if anything is wrong.
     pub async fn build(config: Config) -> Result<Self> {
         let addr = SocketAddr::new(config.host, config.port);
-        let state = AppState::build(config).await?;
         let listener = TcpListener::bind(addr)
             .await
             .map_err(|e| Error::Startup(format!("cannot listen on {addr}: {e}")))?;
+        Self::build_on(config, listener).await
+    }
+
+    /// Like [`Application::build`] on a listener bound beforehand, for when the address
+    /// must be known before the configuration is complete (tests registering a callback
+    /// URL with an identity provider).
+    pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self> {
+        let state = AppState::build(config).await?;
         Ok(Self { listener, state })
     }
 

@@ -136,6 +136,8 @@ pub struct LiveKit {
 /// An external OpenID Connect identity provider.
 #[derive(Debug, Clone)]
 pub struct Oidc {
+    /// The name on the sign-in button, e.g. "Keycloak" or "your organisation".
+    pub display_name: String,
     pub issuer_url: Url,
     pub client_id: String,
     pub client_secret: SecretString,
@@ -309,23 +311,25 @@ impl Config {
             }
         };
 
-        let oidc =
-            match (
-                get("OIDC_ISSUER_URL"),
-                get("OIDC_CLIENT_ID"),
-                get("OIDC_CLIENT_SECRET"),
-            ) {
-                (None, None, None) => None,
-                (Some(issuer), Some(client_id), Some(secret)) => Some(Oidc {
-                    issuer_url: parse_http_url("OIDC_ISSUER_URL", &issuer)?,
-                    client_id,
-                    client_secret: SecretString::from(secret),
-                }),
-                _ => return Err(invalid(
+        let oidc = match (
+            get("OIDC_ISSUER_URL"),
+            get("OIDC_CLIENT_ID"),
+            get("OIDC_CLIENT_SECRET"),
+        ) {
+            (None, None, None) => None,
+            (Some(issuer), Some(client_id), Some(secret)) => Some(Oidc {
+                display_name: get("OIDC_PROVIDER_NAME").unwrap_or_else(|| "single sign-on".into()),
+                issuer_url: parse_http_url("OIDC_ISSUER_URL", &issuer)?,
+                client_id,
+                client_secret: SecretString::from(secret),
+            }),
+            _ => {
+                return Err(invalid(
                     "OIDC_ISSUER_URL",
                     "OIDC_ISSUER_URL, OIDC_CLIENT_ID and OIDC_CLIENT_SECRET must be set together",
-                )),
-            };
+                ))
+            }
+        };
 
         let request_timeout_secs =
             parse_number("REQUEST_TIMEOUT_SECS", get("REQUEST_TIMEOUT_SECS"), 30u64)?;

@@ -6,6 +6,7 @@
 
 pub mod credentials;
 pub mod identity;
+pub mod oidc;
 pub mod pseudonym;
 pub mod sessions;
 pub mod throttle;
@@ -34,6 +35,19 @@ pub fn router() -> Router<AppState> {
         .route("/auth/logout", post(logout))
         .route("/auth/logout-all", post(logout_all))
         .route("/auth/me", get(me))
+        .route("/auth/providers", get(providers))
+        .route("/auth/oidc/login", get(oidc::start))
+        .route("/auth/oidc/callback", get(oidc::callback))
+}
+
+/// `GET /api/auth/providers`: which ways to sign in this deployment offers.
+async fn providers(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let oidc = state
+        .config
+        .oidc
+        .as_ref()
+        .map(|oidc| serde_json::json!({ "name": oidc.display_name, "login_url": "/api/auth/oidc/login" }));
+    Json(serde_json::json!({ "password": true, "guest": true, "oidc": oidc }))
 }
 
 /// Refuses state-changing API requests sent by another site's page. Browsers mark them

@@ -65,6 +65,14 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with extra configuration pairs (they win over the defaults).
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    spawn_app_on(listener, extra).await
+}
+
+/// Starts the app on a listener the test bound itself (its port is known in advance).
+pub async fn spawn_app_on(listener: tokio::net::TcpListener, extra: &[(&str, &str)]) -> TestApp {
     let dirs = tempfile::tempdir().expect("temp dir");
     let static_dir = dirs.path().join("site");
     write_fake_site(&static_dir);
@@ -74,7 +82,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         vars.push((key.to_string(), value.to_string()));
     }
     let config = Config::from_vars(vars).expect("test configuration is valid");
-    let app = Application::build(config)
+    let app = Application::build_on(config, listener)
         .await
         .expect("app failed to start");
     let address = format!("http://127.0.0.1:{}", app.port());

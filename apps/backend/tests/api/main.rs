@@ -17,5 +17,6 @@ mod crisis;
 mod events;
 mod health;
 mod lifecycle;
+mod oidc;
 mod static_site;
 mod store;
