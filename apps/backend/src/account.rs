@@ -15,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::{self, sessions, Identity, Password, RegisteredUser};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
-use crate::users::{self, User, UserKind};
+use crate::users::{self, User};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -94,9 +94,9 @@ async fn change_password(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeleteInput {
-    /// Registered users confirm with their password.
+    /// Accounts with a password confirm with it.
     password: Option<String>,
-    /// Guests, who have no password, confirm by typing their pseudonym.
+    /// Guests and single-sign-on accounts, who have no password, type their pseudonym.
     confirm: Option<String>,
 }
 
@@ -106,27 +106,23 @@ async fn delete_account(
     identity: Identity,
     ApiJson(input): ApiJson<DeleteInput>,
 ) -> Result<Response> {
-    match identity.user.kind {
-        UserKind::Registered => {
-            let password = input.password.ok_or_else(|| {
-                Error::validation(
-                    "password_required",
-                    "Enter your password to delete your account.",
-                )
-            })?;
-            require_password(&identity, &password).await?;
-        }
-        UserKind::Guest => {
-            if input.confirm.as_deref().map(str::trim) != Some(identity.user.pseudonym.as_str()) {
-                return Err(Error::validation(
-                    "confirmation_required",
-                    format!(
-                        "Type your pseudonym, {}, to confirm.",
-                        identity.user.pseudonym
-                    ),
-                ));
-            }
-        }
+    if identity.user.password_hash.is_some() {
+        let password = input.password.ok_or_else(|| {
+            Error::validation(
+                "password_required",
+                "Enter your password to delete your account.",
+            )
+        })?;
+        require_password(&identity, &password).await?;
+    } else if input.confirm.as_deref().map(str::trim) != Some(identity.user.pseudonym.as_str()) {
+        // Guests and accounts that sign in through an identity provider have no password.
+        return Err(Error::validation(
+            "confirmation_required",
+            format!(
+                "Type your pseudonym, {}, to confirm.",
+                identity.user.pseudonym
+            ),
+        ));
     }
     users::delete(&state.db, &identity.user.id).await?;
     tracing::info!(user_id = %identity.user.id, "account deleted");
@@ -172,12 +168,12 @@ async fn export(State(state): State<AppState>, identity: Identity) -> Result<Res
         "format": "solace-export/1",
         "exported_at": crate::db::now_ms(),
         "account": identity.user,
-        "has_password": identity.user.password_hash.is_some(),
         "chat_sessions": rows(&state, "SELECT id, title, flagged_at, created_at, updated_at FROM chat_sessions WHERE owner_id = $1 ORDER BY created_at", id).await?,
         "messages": rows(&state, "SELECT id, session_id, role, content, status, created_at FROM messages WHERE owner_id = $1 ORDER BY created_at, id", id).await?,
         "rooms_hosted": rows(&state, "SELECT id, title, topic, visibility, capacity, status, closed_at, created_at FROM rooms WHERE host_id = $1 ORDER BY created_at", id).await?,
         "room_participation": rows(&state, "SELECT room_id, role, shown_name, joined_at, left_at FROM room_participants WHERE user_id = $1 ORDER BY joined_at", id).await?,
         "room_events": rows(&state, "SELECT id, room_id, kind, detail, created_at, CASE WHEN actor_id = $1 THEN 'actor' ELSE 'subject' END AS your_part FROM room_events WHERE actor_id = $1 OR subject_id = $1 ORDER BY created_at", id).await?,
+        "linked_sign_ins": rows(&state, "SELECT issuer, subject, email, created_at FROM user_identities WHERE user_id = $1 ORDER BY created_at", id).await?,
         "login_sessions": rows(&state, "SELECT kind, created_at, last_used_at, expires_at FROM tokens WHERE user_id = $1 ORDER BY created_at", id).await?,
         "analytics_events": rows(&state, "SELECT name, path, properties, created_at FROM analytics_events WHERE user_id = $1 ORDER BY created_at", id).await?,
     });

@@ -43,6 +43,8 @@ pub struct User {
     pub email: Option<String>,
     #[serde(skip)]
     pub password_hash: Option<String>,
+    /// Whether the user can sign in with a password (single-sign-on accounts cannot).
+    pub has_password: bool,
     pub display_name: Option<String>,
     pub pseudonym: String,
     pub role: String,
@@ -56,11 +58,13 @@ const COLUMNS: &str =
     "id, kind, email, password_hash, display_name, pseudonym, role, created_at, updated_at";
 
 fn from_row(row: &AnyRow) -> Result<User> {
+    let password_hash: Option<String> = col(row, "password_hash")?;
     Ok(User {
+        has_password: password_hash.is_some(),
         id: col(row, "id")?,
         kind: UserKind::parse(&col::<String>(row, "kind")?)?,
         email: col(row, "email")?,
-        password_hash: col(row, "password_hash")?,
+        password_hash,
         display_name: col(row, "display_name")?,
         pseudonym: col(row, "pseudonym")?,
         role: col(row, "role")?,

@@ -150,6 +150,8 @@ export interface User {
   display_name: string | null;
   pseudonym: string;
   role: "user" | "admin";
+  /** False for guests and for accounts that sign in through an identity provider. */
+  has_password: boolean;
   created_at: string;
   updated_at: string;
 }
@@ -246,4 +248,15 @@ export interface ChatSession {
 
 export function listChatSessions(fetchImpl: Fetch = fetch): Promise<{ sessions: ChatSession[] }> {
   return apiFetch<{ sessions: ChatSession[] }>("/chat/sessions", {}, fetchImpl);
+}
+
+export interface Providers {
+  password: boolean;
+  guest: boolean;
+  oidc: { name: string; login_url: string } | null;
+}
+
+/** The ways to sign in that this deployment offers. */
+export function getProviders(fetchImpl: Fetch = fetch): Promise<Providers> {
+  return apiFetch<Providers>("/auth/providers", {}, fetchImpl);
 }

@@ -291,3 +291,36 @@ async fn without_oidc_configured_its_endpoints_are_404() {
     assert_eq!(login.status(), 404);
     assert!(providers["oidc"].is_null());
 }
+
+#[tokio::test]
+async fn an_account_from_the_provider_deletes_itself_by_typing_its_pseudonym() {
+    let (app, provider) = app_with_provider(&[]).await;
+    let client = browser_client();
+    sign_in_at_provider(&client, &app, &provider, "ada", "/").await;
+    let (_, session) = me(&client, &app).await;
+    let csrf = session["csrf_token"].as_str().unwrap();
+    let pseudonym = session["user"]["pseudonym"].as_str().unwrap();
+
+    let without = client
+        .delete(app.url("/api/me"))
+        .header("x-csrf-token", csrf)
+        .json(&json!({ "password": "there is none" }))
+        .send()
+        .await
+        .unwrap();
+    let confirmed = client
+        .delete(app.url("/api/me"))
+        .header("x-csrf-token", csrf)
+        .json(&json!({ "confirm": pseudonym }))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(without.status(), 422);
+    assert_eq!(confirmed.status(), 204);
+    let links: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM user_identities")
+        .fetch_one(app.state.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(links, 0, "the provider link goes with the account");
+}

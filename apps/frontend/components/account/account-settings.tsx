@@ -194,14 +194,14 @@ function SessionsSection() {
   );
 }
 
-function DeleteSection() {
+function DeleteSection({ user }: { user: User }) {
   const { forget } = useUser();
   const [error, setError] = useState<string>();
   async function onSubmit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
-    const password = String(new FormData(event.currentTarget).get("password") ?? "");
+    const value = String(new FormData(event.currentTarget).get("confirmation") ?? "");
     try {
-      await deleteAccount({ password });
+      await deleteAccount(user.has_password ? { password: value } : { confirm: value });
       forget();
     } catch (e) {
       setError(message(e));
@@ -214,13 +214,21 @@ function DeleteSection() {
     >
       <form className="flex flex-col gap-3 sm:flex-row sm:items-end" onSubmit={onSubmit}>
         <div className="flex-1">
-          <Field
-            label="Confirm with your password"
-            name="password"
-            type="password"
-            autoComplete="current-password"
-            error={error}
-          />
+          {user.has_password ? (
+            <Field
+              label="Confirm with your password"
+              name="confirmation"
+              type="password"
+              autoComplete="current-password"
+              error={error}
+            />
+          ) : (
+            <Field
+              label={`Type your pseudonym, ${user.pseudonym}, to confirm`}
+              name="confirmation"
+              error={error}
+            />
+          )}
         </div>
         <Button type="submit" className="bg-danger text-white hover:bg-danger/90">
           Delete my account
@@ -238,9 +246,9 @@ export function AccountSettings() {
       <h1 className="text-3xl font-semibold tracking-tight">Your account</h1>
       <ProfileSection user={user} />
       <DataSection />
-      <PasswordSection />
+      {user.has_password ? <PasswordSection /> : null}
       <SessionsSection />
-      <DeleteSection />
+      <DeleteSection user={user} />
     </div>
   );
 }

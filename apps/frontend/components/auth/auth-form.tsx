@@ -2,13 +2,14 @@
 
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
+import { useQuery } from "@tanstack/react-query";
 import { useState, type FormEvent } from "react";
 
 import { Alert } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { Field } from "@/components/ui/field";
 import { useUser } from "@/hooks/use-user";
-import { ApiError, continueAsGuest, login, signup } from "@/lib/api";
+import { ApiError, continueAsGuest, getProviders, login, signup } from "@/lib/api";
 import { fieldErrors, loginSchema, signupSchema, type FieldErrors } from "@/lib/validations/auth";
 
 /** Where to go after signing in: a path on this site only, never another origin. */
@@ -16,6 +17,14 @@ export function safeNext(raw: string | null): string {
   if (!raw || !raw.startsWith("/") || raw.startsWith("//") || raw.startsWith("/\\")) return "/";
   return raw;
 }
+
+/** What went wrong when the identity provider sent someone back (`/login/?error=…`). */
+export const providerErrors: Record<string, string> = {
+  oidc_unavailable: "The sign-in service is not answering right now. Please try again in a moment.",
+  oidc_expired: "That sign-in took too long or was started in another window. Please try again.",
+  oidc_denied: "Sign-in was cancelled at the provider.",
+  oidc_failed: "We could not confirm your sign-in with the provider. Please try again.",
+};
 
 /** Maps a server error to the field it concerns, so it shows beside that input. */
 function serverFieldErrors(error: ApiError): FieldErrors {
@@ -28,7 +37,10 @@ function serverFieldErrors(error: ApiError): FieldErrors {
 
 export function AuthForm({ mode }: { mode: "login" | "signup" }) {
   const router = useRouter();
-  const next = safeNext(useSearchParams().get("next"));
+  const params = useSearchParams();
+  const next = safeNext(params.get("next"));
+  const providerError = providerErrors[params.get("error") ?? ""];
+  const { data: providers } = useQuery({ queryKey: ["providers"], queryFn: () => getProviders() });
   const { setSession, user } = useUser();
   const [errors, setErrors] = useState<FieldErrors>({});
   const [pending, setPending] = useState(false);
@@ -89,7 +101,17 @@ export function AuthForm({ mode }: { mode: "login" | "signup" }) {
             : "Log in to pick up where you left off."}
         </p>
       </div>
-      {errors.form ? <Alert>{errors.form}</Alert> : null}
+      {errors.form || providerError ? <Alert>{errors.form ?? providerError}</Alert> : null}
+      {providers?.oidc ? (
+        <>
+          <Button asChild variant="outline">
+            <a href={`${providers.oidc.login_url}?next=${encodeURIComponent(next)}`}>
+              Continue with {providers.oidc.name}
+            </a>
+          </Button>
+          <p className="text-center text-sm text-muted-foreground">or with your email</p>
+        </>
+      ) : null}
       <form
         className="flex flex-col gap-4"
         onSubmit={onSubmit}
