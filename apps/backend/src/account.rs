@@ -1,7 +1,7 @@
 //! Your account and your data: profile, password, export, deletion.
 
 use axum::extract::State;
-use axum::http::header::{CONTENT_DISPOSITION, SET_COOKIE};
+use axum::http::header::CONTENT_DISPOSITION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
@@ -78,15 +78,8 @@ async fn change_password(
     users::set_password_hash(&state.db, &identity.user.id, &hash).await?;
     sessions::revoke_all(&state.db, &identity.user.id).await?;
     let token = sessions::create(&state.db, &identity.user.id, state.config.session_ttl).await?;
-    let cookie = sessions::cookie(
-        &token,
-        state.config.public_url.scheme() == "https",
-        state.config.session_ttl,
-    );
     let mut response = Json(json!({ "csrf_token": sessions::csrf_token(&token) })).into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
+    auth::set_session_cookie(&state, &mut response, &token);
     tracing::info!(user_id = %identity.user.id, "password changed");
     Ok(response)
 }
@@ -127,11 +120,7 @@ async fn delete_account(
     users::delete(&state.db, &identity.user.id).await?;
     tracing::info!(user_id = %identity.user.id, "account deleted");
     let mut response = StatusCode::NO_CONTENT.into_response();
-    if let Ok(value) = HeaderValue::from_str(&sessions::clearing_cookie(
-        state.config.public_url.scheme() == "https",
-    )) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
+    auth::clear_session_cookie(&state, &mut response);
     Ok(response)
 }
 

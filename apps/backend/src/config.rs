@@ -400,6 +400,13 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Cookies get `Secure` when people reach Solace over https.
+    pub fn secure_cookies(&self) -> bool {
+        self.public_url.scheme() == "https"
+    }
+}
+
 fn parse_number<T: std::str::FromStr>(
     key: &'static str,
     raw: Option<String>,

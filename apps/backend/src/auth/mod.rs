@@ -13,7 +13,7 @@ pub mod throttle;
 
 use axum::extract::State;
 use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -96,30 +96,42 @@ pub struct Session {
     pub csrf_token: String,
 }
 
-fn secure_cookies(state: &AppState) -> bool {
-    state.config.public_url.scheme() == "https"
+/// Adds the cookie that stores `token` in the browser.
+pub(crate) fn set_session_cookie(state: &AppState, response: &mut Response, token: &str) {
+    let cookie = sessions::cookie(
+        token,
+        state.config.secure_cookies(),
+        state.config.session_ttl,
+    );
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
+}
+
+/// Adds the header that removes the session cookie.
+pub(crate) fn clear_session_cookie(state: &AppState, response: &mut Response) {
+    if let Ok(value) =
+        HeaderValue::from_str(&sessions::clearing_cookie(state.config.secure_cookies()))
+    {
+        response.headers_mut().insert(SET_COOKIE, value);
+    }
 }
 
 /// A JSON response that also sets the session cookie.
 fn with_session(state: &AppState, status: StatusCode, user: User, token: &str) -> Response {
-    let cookie = sessions::cookie(token, secure_cookies(state), state.config.session_ttl);
     let body = Session {
         user,
         csrf_token: sessions::csrf_token(token),
     };
     let mut response = (status, Json(body)).into_response();
-    if let Ok(value) = HeaderValue::from_str(&cookie) {
-        response.headers_mut().insert(SET_COOKIE, value);
-    }
+    set_session_cookie(state, &mut response, token);
     response
 }
 
 fn clear_session(state: &AppState) -> Response {
-    let mut headers = HeaderMap::new();
-    if let Ok(value) = HeaderValue::from_str(&sessions::clearing_cookie(secure_cookies(state))) {
-        headers.insert(SET_COOKIE, value);
-    }
-    (StatusCode::NO_CONTENT, headers).into_response()
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    clear_session_cookie(state, &mut response);
+    response
 }
 
 /// Admins named in configuration get the role whenever they sign up or log in.

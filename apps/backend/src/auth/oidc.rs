@@ -148,7 +148,7 @@ fn state_cookie(value: &str, secure: bool, max_age: Duration) -> String {
 }
 
 fn failed(state: &AppState, failure: Failure) -> Response {
-    let secure = state.config.public_url.scheme() == "https";
+    let secure = state.config.secure_cookies();
     redirect_to(
         &format!("/login/?error={}", failure.code()),
         &[state_cookie("", secure, Duration::ZERO)],
@@ -212,7 +212,7 @@ pub(super) async fn start(
         .cache
         .set(&format!("oidc-flow:{}", csrf.secret()), &bytes, FLOW_TTL)
         .await?;
-    let secure = state.config.public_url.scheme() == "https";
+    let secure = state.config.secure_cookies();
     Ok(redirect_to(
         url.as_str(),
         &[state_cookie(csrf.secret(), secure, FLOW_TTL)],
@@ -292,7 +292,7 @@ pub(super) async fn callback(
     let user = apply_configured_role(&state, user).await?;
     let token = sessions::create(&state.db, &user.id, state.config.session_ttl).await?;
     tracing::info!(user_id = %user.id, "signed in with OIDC");
-    let secure = state.config.public_url.scheme() == "https";
+    let secure = state.config.secure_cookies();
     Ok(redirect_to(
         &flow.next,
         &[

@@ -95,13 +95,7 @@ async fn deleting_an_account_needs_the_password_and_removes_everything() {
     assert_eq!(left, 0);
     let (me_status, _) = sam.get("/api/auth/me").await;
     assert_eq!(me_status, 401);
-    let (login_status, _) = app
-        .browser()
-        .post(
-            "/api/auth/login",
-            json!({ "email": "sam@example.org", "password": GOOD_PASSWORD }),
-        )
-        .await;
+    let (login_status, _) = app.browser().login("sam@example.org", GOOD_PASSWORD).await;
     assert_eq!(login_status, 401);
 }
 
@@ -138,12 +132,7 @@ async fn changing_the_password_signs_out_other_devices() {
     let mut laptop = app.browser();
     laptop.signup("sam@example.org").await;
     let mut phone = app.browser();
-    phone
-        .post(
-            "/api/auth/login",
-            json!({ "email": "sam@example.org", "password": GOOD_PASSWORD }),
-        )
-        .await;
+    phone.login("sam@example.org", GOOD_PASSWORD).await;
 
     let (status, body) = laptop
         .post(
@@ -155,10 +144,7 @@ async fn changing_the_password_signs_out_other_devices() {
     let (phone_me, _) = phone.get("/api/auth/me").await;
     let (new_login, _) = app
         .browser()
-        .post(
-            "/api/auth/login",
-            json!({ "email": "sam@example.org", "password": "meadow pebble compass" }),
-        )
+        .login("sam@example.org", "meadow pebble compass")
         .await;
 
     assert_eq!(status, 200, "{body}");

@@ -177,24 +177,9 @@ async fn logging_in_works_with_the_right_password_only() {
     app.browser().signup("sam@example.org").await;
     let mut browser = app.browser();
 
-    let (wrong_status, wrong) = browser
-        .post(
-            "/api/auth/login",
-            json!({ "email": "sam@example.org", "password": "not the password" }),
-        )
-        .await;
-    let (unknown_status, unknown) = browser
-        .post(
-            "/api/auth/login",
-            json!({ "email": "nobody@example.org", "password": GOOD_PASSWORD }),
-        )
-        .await;
-    let (status, body) = browser
-        .post(
-            "/api/auth/login",
-            json!({ "email": "sam@example.org", "password": GOOD_PASSWORD }),
-        )
-        .await;
+    let (wrong_status, wrong) = browser.login("sam@example.org", "not the password").await;
+    let (unknown_status, unknown) = browser.login("nobody@example.org", GOOD_PASSWORD).await;
+    let (status, body) = browser.login("sam@example.org", GOOD_PASSWORD).await;
 
     assert_eq!(wrong_status, 401);
     assert_eq!(unknown_status, 401);
@@ -255,12 +240,7 @@ async fn logging_out_everywhere_ends_every_device() {
     let mut laptop = app.browser();
     laptop.signup("sam@example.org").await;
     let mut phone = app.browser();
-    phone
-        .post(
-            "/api/auth/login",
-            json!({ "email": "sam@example.org", "password": GOOD_PASSWORD }),
-        )
-        .await;
+    phone.login("sam@example.org", GOOD_PASSWORD).await;
 
     let response = phone.send(Method::POST, "/api/auth/logout-all", None).await;
     let (laptop_status, _) = laptop.get("/api/auth/me").await;
@@ -376,12 +356,7 @@ async fn logging_in_as_a_guest_brings_the_guests_conversations_along() {
         .await
         .unwrap();
 
-    let (status, body) = browser
-        .post(
-            "/api/auth/login",
-            json!({ "email": "sam@example.org", "password": GOOD_PASSWORD }),
-        )
-        .await;
+    let (status, body) = browser.login("sam@example.org", GOOD_PASSWORD).await;
 
     assert_eq!(status, 200, "{body}");
     let moved = chat::get_session(&app.state.db, account_id, &session.id)

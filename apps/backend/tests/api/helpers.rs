@@ -268,6 +268,18 @@ impl Browser {
         body["user"].clone()
     }
 
+    pub async fn login(
+        &mut self,
+        email: &str,
+        password: &str,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        self.post(
+            "/api/auth/login",
+            serde_json::json!({ "email": email, "password": password }),
+        )
+        .await
+    }
+
     pub async fn signup(&mut self, email: &str) -> serde_json::Value {
         let (status, body) = self
             .post(

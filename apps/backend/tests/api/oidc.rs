@@ -220,13 +220,7 @@ async fn an_unverified_email_never_takes_over_an_existing_account() {
         body["user"]["email"].is_null(),
         "an unverified address is not stored"
     );
-    let (login_status, _) = app
-        .browser()
-        .post(
-            "/api/auth/login",
-            json!({ "email": "eve@example.org", "password": GOOD_PASSWORD }),
-        )
-        .await;
+    let (login_status, _) = app.browser().login("eve@example.org", GOOD_PASSWORD).await;
     assert_eq!(login_status, 200, "the original account is untouched");
 }
 
