@@ -2,10 +2,15 @@
 //!
 //! It is linked in-process by the backend in embedded mode and can run as its own
 //! service at scale. It holds the crisis-line directory and the safety layer (crisis
-//! detection, crisis replies, output checks); models, prompts and speech build on them.
+//! detection, crisis replies, output checks), the language models behind one streaming
+//! trait, and the prompts they read.
 #![forbid(unsafe_code)]
 
 pub mod crisis;
+pub mod model;
+pub mod prompt;
 pub mod safety;
+#[cfg(feature = "test-support")]
+pub mod testing;
 
 pub use crisis::{CrisisDirectory, CrisisLine};

@@ -1,0 +1,264 @@
+//! A fake OpenAI-compatible server for tests and local development, so that the whole
+//! chat path — HTTP, streaming, errors, retries, disconnects — runs against a real
+//! socket without a model. Enabled by the `test-support` feature.
+
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::{Json, Router};
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use tokio::net::TcpListener;
+
+/// What the fake server does with one request.
+#[derive(Debug, Clone)]
+pub enum Behaviour {
+    /// Streams these pieces, `delay` apart, then finishes properly.
+    Reply {
+        tokens: Vec<String>,
+        delay: Duration,
+    },
+    /// Streams these pieces and then drops the connection without finishing.
+    Disconnect { tokens: Vec<String> },
+    /// Answers with this status and a JSON error body, with `Retry-After` when set.
+    Fail {
+        status: u16,
+        retry_after_secs: Option<u64>,
+    },
+    /// Sends the headers and then nothing at all.
+    Stall,
+}
+
+impl Behaviour {
+    /// A reply split into word-sized pieces the way a tokenizer would stream them.
+    pub fn reply(text: &str, delay: Duration) -> Self {
+        Self::Reply {
+            tokens: split_tokens(text),
+            delay,
+        }
+    }
+}
+
+/// Splits text into pieces that keep their leading space, like BPE tokens.
+pub fn split_tokens(text: &str) -> Vec<String> {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    for ch in text.chars() {
+        if ch == ' ' && !current.is_empty() {
+            tokens.push(std::mem::take(&mut current));
+        }
+        current.push(ch);
+    }
+    if !current.is_empty() {
+        tokens.push(current);
+    }
+    tokens
+}
+
+/// The reply given when no behaviour is queued: it repeats the newest message back, so
+/// tests can see which prompt arrived.
+pub fn echo_reply(last_user_message: &str) -> String {
+    format!(
+        "Thank you for telling me. I hear that you said: \"{}\". How are you feeling about it right now?",
+        last_user_message.trim()
+    )
+}
+
+#[derive(Default)]
+struct Shared {
+    script: Mutex<VecDeque<Behaviour>>,
+    requests: Mutex<Vec<Value>>,
+    cancelled: AtomicUsize,
+    default_delay: Mutex<Duration>,
+}
+
+/// A running fake server; it stops when dropped.
+pub struct FakeUpstream {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeUpstream {
+    /// Starts on a random loopback port.
+    pub async fn start() -> std::io::Result<Self> {
+        Self::start_on(TcpListener::bind("127.0.0.1:0").await?).await
+    }
+
+    /// Starts on a listener bound by the caller.
+    pub async fn start_on(listener: TcpListener) -> std::io::Result<Self> {
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared {
+            default_delay: Mutex::new(Duration::from_millis(5)),
+            ..Shared::default()
+        });
+        let app = Router::new()
+            .route("/v1/chat/completions", post(completions))
+            .with_state(shared.clone());
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(Self { addr, shared, task })
+    }
+
+    /// The base URL to configure as `LLM_BASE_URL`.
+    pub fn base_url(&self) -> String {
+        format!("http://{}/v1", self.addr)
+    }
+
+    /// Queues what the next request gets; later requests take later entries.
+    pub fn then(&self, behaviour: Behaviour) -> &Self {
+        lock(&self.shared.script).push_back(behaviour);
+        self
+    }
+
+    /// The pause between pieces of the default echo reply.
+    pub fn set_default_delay(&self, delay: Duration) {
+        *lock(&self.shared.default_delay) = delay;
+    }
+
+    /// Every request body received so far.
+    pub fn requests(&self) -> Vec<Value> {
+        lock(&self.shared.requests).clone()
+    }
+
+    /// How many streams were dropped by the client before they finished.
+    pub fn cancelled(&self) -> usize {
+        self.shared.cancelled.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FakeUpstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn chunk(content: &str) -> Bytes {
+    let event = json!({
+        "object": "chat.completion.chunk",
+        "choices": [{ "index": 0, "delta": { "content": content }, "finish_reason": null }]
+    });
+    Bytes::from(format!("data: {event}\n\n"))
+}
+
+fn finish() -> Bytes {
+    let event = json!({
+        "object": "chat.completion.chunk",
+        "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }]
+    });
+    Bytes::from(format!("data: {event}\n\ndata: [DONE]\n\n"))
+}
+
+/// Counts a stream as cancelled when it is dropped before its end.
+struct CancelGuard {
+    shared: Arc<Shared>,
+    finished: bool,
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.shared.cancelled.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+async fn completions(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
+    let last_user = body
+        .get("messages")
+        .and_then(Value::as_array)
+        .and_then(|m| {
+            m.iter()
+                .rev()
+                .find(|m| m.get("role").and_then(Value::as_str) == Some("user"))
+        })
+        .and_then(|m| m.get("content"))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    lock(&shared.requests).push(body);
+    let next = lock(&shared.script).pop_front();
+    let behaviour = next.unwrap_or_else(|| {
+        let delay = *lock(&shared.default_delay);
+        Behaviour::reply(&echo_reply(&last_user), delay)
+    });
+
+    let (tokens, delay, complete) = match behaviour {
+        Behaviour::Fail {
+            status,
+            retry_after_secs,
+        } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let mut response = (
+                status,
+                Json(json!({ "error": { "message": "fake failure", "code": status.as_u16() } })),
+            )
+                .into_response();
+            if let Some(secs) = retry_after_secs {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, secs.into());
+            }
+            return response;
+        }
+        Behaviour::Stall => (Vec::new(), Duration::from_secs(3600), false),
+        Behaviour::Reply { tokens, delay } => (tokens, delay, true),
+        Behaviour::Disconnect { tokens } => (tokens, Duration::from_millis(5), false),
+    };
+    let stalls = tokens.is_empty() && !complete;
+    let guard = CancelGuard {
+        shared,
+        finished: false,
+    };
+    let pieces = futures_util::stream::iter(tokens.into_iter().map(Some).chain([None]));
+    let stream = pieces
+        .then(move |piece| async move {
+            tokio::time::sleep(delay).await;
+            piece
+        })
+        .scan(guard, move |guard, piece| {
+            let out = match piece {
+                Some(token) => Some(Ok::<_, Infallible>(chunk(&token))),
+                None if complete => {
+                    guard.finished = true;
+                    Some(Ok(finish()))
+                }
+                // Ending the body here drops the connection mid-reply.
+                None => {
+                    guard.finished = !stalls;
+                    None
+                }
+            };
+            std::future::ready(out)
+        });
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_keep_their_leading_space() {
+        assert_eq!(split_tokens("I hear you."), vec!["I", " hear", " you."]);
+    }
+}
