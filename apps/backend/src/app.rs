@@ -9,6 +9,8 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::routing::get;
 use axum::{middleware, Router};
+use solace_ai::model::openai::{OpenAiCompatible, UpstreamConfig};
+use solace_ai::model::ChatModel;
 use solace_ai::CrisisDirectory;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub crisis: Arc<CrisisDirectory>,
     pub metrics: Arc<Metrics>,
     pub oidc: Arc<crate::auth::oidc::OidcProvider>,
+    /// The language model, when one is configured.
+    pub model: Option<Arc<dyn ChatModel>>,
 }
 
 impl AppState {
@@ -57,7 +61,9 @@ impl AppState {
                 e.to_string().trim_start_matches("cache error: ")
             ))
         })?;
+        let model = build_model(&config)?;
         Ok(Self {
+            model,
             config: Arc::new(config),
             db,
             cache,
@@ -68,8 +74,26 @@ impl AppState {
     }
 }
 
-/// The JSON API, mounted under `/api`.
-fn api() -> Router<AppState> {
+/// The language model chosen by configuration: an OpenAI-compatible upstream when
+/// `LLM_BASE_URL` is set, else none.
+fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
+    let settings = &config.llm_settings;
+    if let Some(upstream) = &config.llm {
+        let mut client = UpstreamConfig::new(upstream.base_url.clone(), upstream.model.clone());
+        client.api_key = upstream.api_key.clone();
+        client.token_timeout = settings.timeout;
+        client.max_retries = upstream.max_retries;
+        client.fold_system_prompt = settings.template.is_some_and(|t| !t.has_system_role());
+        let model = OpenAiCompatible::new(client)
+            .map_err(|e| Error::Startup(format!("LLM_BASE_URL: {e}")))?;
+        return Ok(Some(Arc::new(model)));
+    }
+    Ok(None)
+}
+
+/// The JSON API, mounted under `/api`. Every route but the streaming reply has the
+/// request timeout; the reply is bounded by the model's own timeouts instead.
+fn api(timeout: Duration) -> Router<AppState> {
     Router::new()
         .merge(auth::router())
         .merge(account::router())
@@ -78,6 +102,11 @@ fn api() -> Router<AppState> {
         .merge(events::router())
         // An unknown API path is a JSON 404, never the web app's HTML page.
         .fallback(|| async { StatusCode::NOT_FOUND })
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+        .merge(chat::streaming_router())
 }
 
 /// The whole HTTP surface: probes, the API and the web app, with the shared middleware.
@@ -91,7 +120,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .route("/metrics", get(metrics::expose))
-        .nest("/api", api())
+        .nest("/api", api(timeout))
         .with_state(state)
         .fallback_service(static_site)
         .layer(
@@ -121,10 +150,6 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(auth::same_origin_only))
                 .layer(CatchPanicLayer::custom(web::panic_response))
                 .layer(CompressionLayer::new())
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    timeout,
-                ))
                 .layer(DefaultBodyLimit::max(max_body)),
         )
 }

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
+use solace_ai::model::Sampling;
+use solace_ai::prompt::ChatTemplate;
 use url::Url;
 
 /// Why the configuration could not be loaded.
@@ -120,9 +122,40 @@ pub fn redact_url(raw: &str) -> String {
 /// An OpenAI-compatible chat upstream.
 #[derive(Debug, Clone)]
 pub struct LlmUpstream {
+    /// The API root up to and including `/v1`.
     pub base_url: Url,
     pub api_key: Option<SecretString>,
-    pub model: Option<String>,
+    /// The model id the server expects.
+    pub model: String,
+    /// Extra attempts on 429/5xx or a refused connection before the reply starts.
+    pub max_retries: u32,
+}
+
+/// How the language model is asked, whichever model it is.
+#[derive(Debug, Clone)]
+pub struct LlmSettings {
+    /// The chat template: for a GGUF file it overrides the one in its metadata; for an
+    /// upstream, `mistral` folds the system prompt into the first user turn.
+    pub template: Option<ChatTemplate>,
+    /// How long to wait for the reply to start, and then between two of its pieces.
+    pub timeout: Duration,
+    pub sampling: Sampling,
+}
+
+/// The AI therapist's behaviour in this deployment.
+#[derive(Debug, Clone)]
+pub struct ChatSettings {
+    /// What the product calls the AI supporter, e.g. "AI therapist" or "AI companion";
+    /// some jurisdictions restrict the word "therapist".
+    pub label: String,
+    /// How many past turns of a conversation the model sees.
+    pub history_turns: usize,
+    /// The token budget for those turns.
+    pub history_tokens: usize,
+    /// The longest message a person may send, in characters.
+    pub max_message_chars: usize,
+    /// Messages to the AI one identity may send per minute.
+    pub messages_per_minute: u32,
 }
 
 /// LiveKit credentials; present only when all three keys are set.
@@ -177,6 +210,8 @@ pub struct Config {
     pub trust_forwarded_for: bool,
     pub llm: Option<LlmUpstream>,
     pub llm_gguf_path: Option<PathBuf>,
+    pub llm_settings: LlmSettings,
+    pub chat: ChatSettings,
     pub livekit: Option<LiveKit>,
     pub oidc: Option<Oidc>,
     pub elevenlabs_api_key: Option<SecretString>,
@@ -281,9 +316,44 @@ impl Config {
             Some(raw) => Some(LlmUpstream {
                 base_url: parse_http_url("LLM_BASE_URL", &raw)?,
                 api_key: get("LLM_API_KEY").map(SecretString::from),
-                model: get("LLM_MODEL"),
+                model: get("LLM_MODEL").ok_or_else(|| {
+                    invalid(
+                        "LLM_MODEL",
+                        "required when LLM_BASE_URL is set (the model id the server expects)",
+                    )
+                })?,
+                max_retries: parse_number("LLM_MAX_RETRIES", get("LLM_MAX_RETRIES"), 2u32)?,
             }),
         };
+        let llm_settings = llm_settings(&get)?;
+        let chat = ChatSettings {
+            label: get("AI_LABEL").unwrap_or_else(|| "AI therapist".into()),
+            history_turns: parse_number("CHAT_HISTORY_TURNS", get("CHAT_HISTORY_TURNS"), 20usize)?,
+            history_tokens: parse_number(
+                "CHAT_HISTORY_TOKENS",
+                get("CHAT_HISTORY_TOKENS"),
+                3000usize,
+            )?,
+            max_message_chars: parse_number(
+                "CHAT_MAX_MESSAGE_CHARS",
+                get("CHAT_MAX_MESSAGE_CHARS"),
+                4000usize,
+            )?,
+            messages_per_minute: parse_number(
+                "AI_MESSAGES_PER_MINUTE",
+                get("AI_MESSAGES_PER_MINUTE"),
+                20u32,
+            )?,
+        };
+        if chat.history_turns == 0 {
+            return Err(invalid("CHAT_HISTORY_TURNS", "must be at least 1"));
+        }
+        if chat.max_message_chars == 0 || chat.messages_per_minute == 0 {
+            return Err(invalid(
+                "CHAT_MAX_MESSAGE_CHARS",
+                "CHAT_MAX_MESSAGE_CHARS and AI_MESSAGES_PER_MINUTE must be at least 1",
+            ));
+        }
 
         let livekit = match (
             get("LIVEKIT_URL"),
@@ -391,6 +461,8 @@ impl Config {
             request_timeout: Duration::from_secs(request_timeout_secs),
             llm,
             llm_gguf_path: get("LLM_GGUF_PATH").map(PathBuf::from),
+            llm_settings,
+            chat,
             livekit,
             oidc,
             elevenlabs_api_key: get("ELEVENLABS_API_KEY").map(SecretString::from),
@@ -404,6 +476,60 @@ impl Config {
     /// Cookies get `Secure` when people reach Solace over https.
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
+    }
+}
+
+fn llm_settings(get: &impl Fn(&str) -> Option<String>) -> Result<LlmSettings, ConfigError> {
+    let template = match get("LLM_CHAT_TEMPLATE") {
+        None => None,
+        Some(name) => Some(ChatTemplate::from_name(&name).ok_or_else(|| {
+            invalid(
+                "LLM_CHAT_TEMPLATE",
+                format!("expected mistral, chatml or llama3, got '{name}'"),
+            )
+        })?),
+    };
+    let timeout_secs = parse_number("LLM_TIMEOUT_SECS", get("LLM_TIMEOUT_SECS"), 60u64)?;
+    if timeout_secs == 0 {
+        return Err(invalid("LLM_TIMEOUT_SECS", "must be at least 1"));
+    }
+    let defaults = Sampling::default();
+    let max_tokens = parse_number("LLM_MAX_TOKENS", get("LLM_MAX_TOKENS"), defaults.max_tokens)?;
+    if max_tokens == 0 {
+        return Err(invalid("LLM_MAX_TOKENS", "must be at least 1"));
+    }
+    let temperature = parse_decimal(
+        "LLM_TEMPERATURE",
+        get("LLM_TEMPERATURE"),
+        defaults.temperature,
+    )?;
+    if !(0.0..=2.0).contains(&temperature) {
+        return Err(invalid("LLM_TEMPERATURE", "must be between 0 and 2"));
+    }
+    let top_p = parse_decimal("LLM_TOP_P", get("LLM_TOP_P"), defaults.top_p)?;
+    if !(top_p > 0.0 && top_p <= 1.0) {
+        return Err(invalid("LLM_TOP_P", "must be above 0 and at most 1"));
+    }
+    Ok(LlmSettings {
+        template,
+        timeout: Duration::from_secs(timeout_secs),
+        sampling: Sampling {
+            max_tokens,
+            temperature,
+            top_p,
+            ..defaults
+        },
+    })
+}
+
+fn parse_decimal(key: &'static str, raw: Option<String>, default: f32) -> Result<f32, ConfigError> {
+    match raw {
+        None => Ok(default),
+        Some(raw) => raw
+            .parse::<f32>()
+            .ok()
+            .filter(|v| v.is_finite())
+            .ok_or_else(|| invalid(key, format!("expected a number such as 0.7, got '{raw}'"))),
     }
 }
 
@@ -478,6 +604,42 @@ mod tests {
     }
 
     #[test]
+    fn an_upstream_model_needs_its_model_id() {
+        let err = config(&[("LLM_BASE_URL", "http://127.0.0.1:11434/v1")])
+            .err()
+            .map(|e| e.to_string());
+        assert!(err.is_some_and(|e| e.starts_with("LLM_MODEL:")));
+        let ok = config(&[
+            ("LLM_BASE_URL", "http://127.0.0.1:11434/v1"),
+            ("LLM_MODEL", "mellogpt"),
+            ("LLM_CHAT_TEMPLATE", "Mistral"),
+        ]);
+        assert!(ok.as_ref().is_ok_and(
+            |c| c.llm.is_some() && c.llm_settings.template == Some(ChatTemplate::Mistral)
+        ));
+    }
+
+    #[test]
+    fn sampling_and_chat_limits_are_validated() {
+        for (key, value) in [
+            ("LLM_TEMPERATURE", "hot"),
+            ("LLM_TEMPERATURE", "3"),
+            ("LLM_TOP_P", "0"),
+            ("LLM_CHAT_TEMPLATE", "gpt"),
+            ("CHAT_HISTORY_TURNS", "0"),
+            ("AI_MESSAGES_PER_MINUTE", "0"),
+        ] {
+            assert!(
+                config(&[(key, value)]).is_err(),
+                "{key}={value} was accepted"
+            );
+        }
+        let c = config(&[("AI_LABEL", "AI companion"), ("LLM_TEMPERATURE", "0.2")]);
+        assert!(c.is_ok_and(|c| c.chat.label == "AI companion"
+            && (c.llm_settings.sampling.temperature - 0.2).abs() < f32::EPSILON));
+    }
+
+    #[test]
     fn livekit_keys_must_come_together() {
         let err = config(&[("LIVEKIT_URL", "wss://lk.example.org")]).err();
         assert!(matches!(
@@ -527,6 +689,7 @@ mod tests {
             ("DATABASE_URL", "postgres://u:topsecret@db/solace"),
             ("LLM_BASE_URL", "http://127.0.0.1:9000/v1"),
             ("LLM_API_KEY", "sk-topsecret"),
+            ("LLM_MODEL", "m"),
         ])
         .unwrap_or_else(|e| panic!("{e}"));
         let debug = format!("{config:?}");

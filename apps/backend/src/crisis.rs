@@ -61,7 +61,7 @@ fn parse_region(raw: &str) -> Result<String> {
 }
 
 /// The region of the first language tag that names one: `en-GB,en;q=0.8` → `GB`.
-fn region_from_accept_language(value: &str) -> Option<String> {
+pub fn region_from_accept_language(value: &str) -> Option<String> {
     value
         .split(',')
         .filter_map(|part| part.split(';').next())

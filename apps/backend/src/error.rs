@@ -7,6 +7,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+use solace_ai::model::ModelError;
+
 use crate::config::ConfigError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -46,6 +48,15 @@ pub enum Error {
     TooManyRequests { retry_after_secs: u64 },
     #[error("The request body is too large.")]
     PayloadTooLarge,
+    /// One field is longer than allowed (413 with its own code, e.g. `message_too_long`).
+    #[error("{message}")]
+    TooLong { code: &'static str, message: String },
+    /// The language model failed or timed out; the body says whether trying again may help.
+    #[error("{0}")]
+    Model(#[from] solace_ai::model::ModelError),
+    /// No language model is configured on this server.
+    #[error("No language model is set up on this server yet. An administrator can set LLM_BASE_URL or LLM_GGUF_PATH.")]
+    ModelNotConfigured,
     #[error("{0}")]
     UnsupportedMediaType(String),
 }
@@ -101,6 +112,10 @@ impl Error {
             Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::TooLong { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
+            Self::Model(ModelError::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "model_timeout"),
+            Self::Model(_) => (StatusCode::BAD_GATEWAY, "model_unavailable"),
+            Self::ModelNotConfigured => (StatusCode::SERVICE_UNAVAILABLE, "model_not_configured"),
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -119,6 +134,18 @@ impl Error {
 pub struct ErrorBody<'a> {
     pub error: &'a str,
     pub message: &'a str,
+    /// Set on model failures: whether sending the same message again may work.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retryable: Option<bool>,
+}
+
+/// What a person is told when the model failed; the technical cause goes to the log.
+pub fn model_failure_message(error: &ModelError) -> &'static str {
+    match error {
+        ModelError::Timeout => "The AI took too long to answer. Please try again.",
+        e if e.is_retryable() => "The AI is unavailable right now. Please try again in a moment.",
+        _ => "The AI could not answer because of a problem on our side. We've logged it.",
+    }
 }
 
 /// Builds an error response in the house format.
@@ -128,6 +155,7 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
         axum::Json(ErrorBody {
             error: code,
             message,
+            retryable: None,
         }),
     )
         .into_response();
@@ -141,6 +169,25 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
+        if let Self::Model(error) = &self {
+            tracing::warn!(%error, "the model failed before replying");
+            let mut response = (
+                status,
+                axum::Json(ErrorBody {
+                    error: code,
+                    message: model_failure_message(error),
+                    retryable: Some(error.is_retryable()),
+                }),
+            )
+                .into_response();
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            return response;
+        }
+        if matches!(self, Self::ModelNotConfigured) {
+            return error_response(status, code, &self.to_string());
+        }
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
             return error_response(

@@ -9,6 +9,7 @@
 mod helpers;
 
 mod account;
+mod ai_chat;
 mod api_errors;
 mod auth;
 mod cache;

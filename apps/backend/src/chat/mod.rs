@@ -1,4 +1,5 @@
-//! Conversations with the AI supporter: chat sessions and their messages.
+//! Conversations with the AI supporter: chat sessions, their messages, the model's
+//! memory of them and the streaming reply.
 //!
 //! Every function takes the owner's id and filters by it, so one person can never
 //! read, change or learn of another person's conversation: a session that is not
@@ -17,8 +18,15 @@ use crate::db::{col, new_id, now_ms, touched_a_row, Db};
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 
+mod memory;
+mod reply;
+
+pub use memory::Memory;
+pub use reply::streaming_router;
+
 pub fn router() -> Router<AppState> {
     Router::new()
+        .merge(reply::router())
         .route("/chat/sessions", get(list).post(create))
         .route(
             "/chat/sessions/{id}",
@@ -95,6 +103,9 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     delete_session(&state.db, &identity.user.id, &id).await?;
+    Memory::new(state.cache.clone(), state.config.chat.history_turns)
+        .forget(&id)
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -1,0 +1,89 @@
+//! What the model remembers of a conversation: its newest turns, kept in the cache
+//! (Redis in scale mode, in-process otherwise) and rebuilt from the database on a miss.
+//!
+//! Callers check that the session is the caller's before touching its memory; keys are
+//! per session and the entries expire, so a deleted conversation does not linger.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use solace_ai::model::{ChatMessage, ChatRole};
+
+use super::{recent_messages, Message, Role};
+use crate::cache::Cache;
+use crate::db::Db;
+use crate::error::Result;
+
+/// How long an idle conversation's memory stays in the cache.
+const TTL: Duration = Duration::from_secs(60 * 60);
+
+#[derive(Clone)]
+pub struct Memory {
+    cache: Arc<dyn Cache>,
+    turns: usize,
+}
+
+impl Memory {
+    pub fn new(cache: Arc<dyn Cache>, turns: usize) -> Self {
+        Self { cache, turns }
+    }
+
+    fn key(session_id: &str) -> String {
+        format!("chat:memory:{session_id}")
+    }
+
+    /// The newest turns of one of the owner's sessions, oldest first.
+    pub async fn recall(
+        &self,
+        db: &Db,
+        owner_id: &str,
+        session_id: &str,
+    ) -> Result<Vec<ChatMessage>> {
+        let key = Self::key(session_id);
+        match self.cache.get(&key).await {
+            Ok(Some(bytes)) => {
+                if let Ok(turns) = serde_json::from_slice::<Vec<ChatMessage>>(&bytes) {
+                    return Ok(turns);
+                }
+            }
+            Ok(None) => {}
+            // Memory is an optimisation: a cache outage falls back to the database.
+            Err(error) => {
+                tracing::warn!(%error, "conversation memory unavailable; reading the database")
+            }
+        }
+        let limit = i64::try_from(self.turns).unwrap_or(i64::MAX);
+        let messages = recent_messages(db, owner_id, session_id, limit).await?;
+        let turns: Vec<ChatMessage> = messages.iter().filter_map(as_turn).collect();
+        self.store(session_id, &turns).await;
+        Ok(turns)
+    }
+
+    /// Replaces the remembered turns, keeping only the newest.
+    pub async fn store(&self, session_id: &str, turns: &[ChatMessage]) {
+        let newest = &turns[turns.len().saturating_sub(self.turns)..];
+        let Ok(bytes) = serde_json::to_vec(newest) else {
+            return;
+        };
+        if let Err(error) = self.cache.set(&Self::key(session_id), &bytes, TTL).await {
+            tracing::warn!(%error, "could not remember the conversation");
+        }
+    }
+
+    /// Drops what is remembered, e.g. when the conversation is deleted.
+    pub async fn forget(&self, session_id: &str) {
+        if let Err(error) = self.cache.delete(&Self::key(session_id)).await {
+            tracing::warn!(%error, "could not forget the conversation");
+        }
+    }
+}
+
+/// A stored message as a turn the model sees; system notes are not part of it.
+pub fn as_turn(message: &Message) -> Option<ChatMessage> {
+    let role = match message.role {
+        Role::User => ChatRole::User,
+        Role::Assistant => ChatRole::Assistant,
+        Role::System => return None,
+    };
+    Some(ChatMessage::new(role, message.content.clone()))
+}

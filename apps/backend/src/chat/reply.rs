@@ -1,0 +1,551 @@
+//! `POST /api/ai/message`: one turn with the AI supporter.
+//!
+//! The person's message is stored before anything else happens. The safety layer reads
+//! it first: a crisis gets the crisis reply at once, without the model. Otherwise the
+//! model's reply streams back as Server-Sent Events (or one JSON body), each piece
+//! checked by the output rules before it is sent. A spawned task owns the generation,
+//! so the reply is stored — complete, or marked incomplete with what arrived — whether
+//! the person stays, the model fails or the connection drops.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::{Stream, StreamExt};
+use serde::Serialize;
+use serde_json::json;
+use solace_ai::model::{ChatMessage, ChatRequest, ChatRole, ModelError, TokenStream};
+use solace_ai::prompt::{estimate_tokens, fit_history, system_prompt};
+use solace_ai::safety::{self, RiskCategory};
+use solace_ai::CrisisLine;
+use tokio::sync::mpsc;
+
+use super::memory::{as_turn, Memory};
+use super::{
+    append_message, create_session, flag_session, get_session, Message, MessageStatus, NewMessage,
+    Role, SessionTitle,
+};
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::crisis::region_from_accept_language;
+use crate::error::{model_failure_message, Error, ErrorBody, Result};
+use crate::extract::ApiJson;
+
+/// The streaming route; it is mounted outside the request timeout, which would cut
+/// long replies short. The model's own timeout bounds the wait for each piece.
+pub fn streaming_router() -> Router<AppState> {
+    Router::new().route("/ai/message", post(send))
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/ai/info", get(info))
+}
+
+/// `GET /api/ai/info`: how the UI must present the supporter here.
+async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let label = &state.config.chat.label;
+    Json(json!({
+        "label": label,
+        "disclosure": format!(
+            "Your {label} is an AI, not a person and not a licensed clinician. It can make \
+             mistakes and is not a substitute for professional care or emergency help."
+        ),
+        "model": {
+            "configured": state.model.is_some(),
+            "name": state.model.as_ref().map(|m| m.name()),
+        },
+        "max_message_chars": state.config.chat.max_message_chars,
+    }))
+}
+
+/// A message to the AI: trimmed, not empty, not too long.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessageText(String);
+
+impl MessageText {
+    pub fn parse(raw: &str, max_chars: usize) -> Result<Self> {
+        let text = raw.trim();
+        if text.is_empty() {
+            return Err(Error::validation(
+                "message_empty",
+                "Write something before sending.",
+            ));
+        }
+        if text.chars().count() > max_chars {
+            return Err(Error::TooLong {
+                code: "message_too_long",
+                message: format!("A message can be at most {max_chars} characters."),
+            });
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A title for a new conversation: its first words.
+    fn title(&self) -> SessionTitle {
+        const MAX: usize = 48;
+        let first_line = self.0.lines().next().unwrap_or_default();
+        let mut title = String::new();
+        for word in first_line.split_whitespace() {
+            let gap = usize::from(!title.is_empty());
+            if title.chars().count() + gap + word.chars().count() > MAX {
+                if title.is_empty() {
+                    title = word.chars().take(MAX - 1).collect();
+                }
+                title.push('…');
+                break;
+            }
+            if gap == 1 {
+                title.push(' ');
+            }
+            title.push_str(word);
+        }
+        SessionTitle::parse(&title).unwrap_or_else(|_| SessionTitle("New conversation".into()))
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SendInput {
+    session_id: Option<String>,
+    content: String,
+}
+
+/// Shown with a crisis reply so the app can put the lines, the safety plan and the
+/// grounding exercises on screen.
+#[derive(Debug, Clone, Serialize)]
+struct CrisisNotice {
+    categories: Vec<RiskCategory>,
+    lines: Vec<CrisisLine>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Done {
+    session_id: String,
+    message: Message,
+    crisis: Option<CrisisNotice>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+struct Failure {
+    error: &'static str,
+    message: &'static str,
+    retryable: bool,
+    /// The stored partial reply, when anything arrived before the failure.
+    message_id: Option<String>,
+}
+
+/// What the client hears while a reply is made.
+#[derive(Debug, Clone)]
+enum ReplyEvent {
+    /// The next piece of the reply.
+    Token(String),
+    /// The text so far broke an output rule; this replaces all of it.
+    Replace(String),
+    Done(Box<Done>),
+    Failed(Failure),
+}
+
+impl ReplyEvent {
+    fn into_sse(self) -> Event {
+        let (name, data) = match self {
+            Self::Token(text) => ("token", json!({ "text": text })),
+            Self::Replace(text) => ("replace", json!({ "text": text })),
+            Self::Done(done) => ("done", json!(done)),
+            Self::Failed(failure) => ("error", json!(failure)),
+        };
+        Event::default().event(name).data(data.to_string())
+    }
+}
+
+/// `POST /api/ai/message`.
+async fn send(
+    State(state): State<AppState>,
+    identity: Identity,
+    headers: HeaderMap,
+    ApiJson(input): ApiJson<SendInput>,
+) -> Result<Response> {
+    let owner_id = identity.user.id;
+    let text = MessageText::parse(&input.content, state.config.chat.max_message_chars)?;
+    rate_limit(&state, &owner_id).await?;
+    let session = match input.session_id {
+        Some(id) => get_session(&state.db, &owner_id, &id).await?,
+        None => create_session(&state.db, &owner_id, &text.title()).await?,
+    };
+    let memory = Memory::new(state.cache.clone(), state.config.chat.history_turns);
+    let mut history = memory.recall(&state.db, &owner_id, &session.id).await?;
+    let user_message = append_message(
+        &state.db,
+        &owner_id,
+        &session.id,
+        NewMessage {
+            role: Role::User,
+            content: text.as_str(),
+            status: MessageStatus::Complete,
+        },
+    )
+    .await?;
+    let earlier: Vec<&str> = history
+        .iter()
+        .filter(|m| m.role == ChatRole::User)
+        .map(|m| m.content.as_str())
+        .collect();
+    let assessment = safety::assess(text.as_str(), &earlier);
+    history.extend(as_turn(&user_message));
+
+    let turn = Turn {
+        state: state.clone(),
+        memory,
+        owner_id,
+        session_id: session.id.clone(),
+        history,
+    };
+    let start = json!({ "session_id": session.id, "user_message": user_message });
+    let wants_json = wants_json(&headers);
+
+    if assessment.is_crisis() {
+        flag_session(&state.db, &turn.owner_id, &session.id).await?;
+        let region = headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(region_from_accept_language);
+        let lines = state.crisis.for_region(region.as_deref());
+        let reply = safety::crisis_reply(&assessment, &lines);
+        let notice = CrisisNotice {
+            categories: assessment.categories.clone(),
+            lines: lines.into_iter().cloned().collect(),
+        };
+        tracing::info!(categories = ?notice.categories, "crisis reply sent");
+        let done = turn
+            .finish(reply.clone(), MessageStatus::Complete, Some(notice))
+            .await?;
+        let events = futures_util::stream::iter([ReplyEvent::Token(reply), done]);
+        return respond(wants_json, start, events).await;
+    }
+
+    let model = state.model.clone().ok_or(Error::ModelNotConfigured)?;
+    let request = ChatRequest {
+        messages: turn.prompt(),
+        sampling: state.config.llm_settings.sampling,
+    };
+    let mut stream = model.stream(request).await?;
+    // Wait for the first piece, so that a model that fails straight away is a clean
+    // 502/504 rather than a 200 that carries an error.
+    let first = match stream.next().await {
+        Some(Ok(piece)) => piece,
+        Some(Err(error)) => return Err(error.into()),
+        None => return Err(ModelError::Protocol("the reply was empty".into()).into()),
+    };
+    let (tx, rx) = mpsc::channel(64);
+    tokio::spawn(turn.generate(first, stream, tx));
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|event| (event, rx))
+    });
+    respond(wants_json, start, events).await
+}
+
+/// JSON when the client asks for it and not for an event stream.
+fn wants_json(headers: &HeaderMap) -> bool {
+    let accept = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    accept.contains("application/json") && !accept.contains("text/event-stream")
+}
+
+/// A fixed window of `messages_per_minute` messages per identity. The limiter fails
+/// open: a cache outage must not silence people who need to talk.
+async fn rate_limit(state: &AppState, owner_id: &str) -> Result<()> {
+    const WINDOW: Duration = Duration::from_secs(60);
+    let key = format!("ratelimit:ai:{owner_id}");
+    match state.cache.incr(&key, WINDOW).await {
+        Ok(count) if count > i64::from(state.config.chat.messages_per_minute) => {
+            Err(Error::TooManyRequests {
+                retry_after_secs: WINDOW.as_secs(),
+            })
+        }
+        Ok(_) => Ok(()),
+        Err(error) => {
+            tracing::warn!(%error, "rate limiter unavailable; letting the message through");
+            Ok(())
+        }
+    }
+}
+
+async fn respond(
+    wants_json: bool,
+    start: serde_json::Value,
+    events: impl Stream<Item = ReplyEvent> + Send + 'static,
+) -> Result<Response> {
+    if wants_json {
+        return Ok(collect_json(start, events).await);
+    }
+    let start = Event::default().event("start").data(start.to_string());
+    let body = futures_util::stream::once(std::future::ready(start))
+        .chain(events.map(ReplyEvent::into_sse))
+        .map(Ok::<_, Infallible>);
+    let mut response = Sse::new(body)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Tells nginx and similar proxies not to hold the stream back.
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+/// The whole reply as one JSON body, for clients that do not stream.
+async fn collect_json(
+    start: serde_json::Value,
+    events: impl Stream<Item = ReplyEvent> + Send + 'static,
+) -> Response {
+    let mut events = std::pin::pin!(events);
+    while let Some(event) = events.next().await {
+        match event {
+            ReplyEvent::Token(_) | ReplyEvent::Replace(_) => {}
+            ReplyEvent::Done(done) => {
+                let mut body = start;
+                body["message"] = json!(done.message);
+                body["crisis"] = json!(done.crisis);
+                return Json(body).into_response();
+            }
+            ReplyEvent::Failed(failure) => {
+                let status = if failure.error == "model_timeout" {
+                    StatusCode::GATEWAY_TIMEOUT
+                } else {
+                    StatusCode::BAD_GATEWAY
+                };
+                return (
+                    status,
+                    Json(ErrorBody {
+                        error: failure.error,
+                        message: failure.message,
+                        retryable: Some(failure.retryable),
+                    }),
+                )
+                    .into_response();
+            }
+        }
+    }
+    Error::Model(ModelError::Protocol(
+        "the reply ended without a result".into(),
+    ))
+    .into_response()
+}
+
+/// One reply being made, with everything needed to store it.
+struct Turn {
+    state: AppState,
+    memory: Memory,
+    owner_id: String,
+    session_id: String,
+    /// The conversation so far, ending with the person's new message.
+    history: Vec<ChatMessage>,
+}
+
+/// How the model's stream ended.
+enum Outcome {
+    Finished,
+    /// An output rule was broken and the reply replaced.
+    Replaced,
+    Failed(ModelError),
+    /// The person closed the connection.
+    Abandoned,
+}
+
+impl Turn {
+    /// The system prompt and as much of the conversation as the budget allows.
+    fn prompt(&self) -> Vec<ChatMessage> {
+        let chat = &self.state.config.chat;
+        let mut messages = vec![ChatMessage::new(
+            ChatRole::System,
+            system_prompt(&chat.label),
+        )];
+        messages.extend(fit_history(
+            &self.history,
+            chat.history_turns,
+            chat.history_tokens,
+            estimate_tokens,
+        ));
+        messages
+    }
+
+    /// Runs the model's stream to its end, relaying each piece that passes the output
+    /// checks, then stores the reply and says how it ended.
+    async fn generate(self, first: String, mut stream: TokenStream, tx: mpsc::Sender<ReplyEvent>) {
+        let mut text = String::new();
+        let mut next = Some(Ok(first));
+        let outcome = loop {
+            let piece = match next.take() {
+                Some(piece) => piece,
+                None => tokio::select! {
+                    () = tx.closed() => break Outcome::Abandoned,
+                    piece = stream.next() => match piece {
+                        Some(piece) => piece,
+                        None => break Outcome::Finished,
+                    },
+                },
+            };
+            let piece = match piece {
+                Ok(piece) => piece,
+                Err(error) => break Outcome::Failed(error),
+            };
+            text.push_str(&piece);
+            if let Some(violation) = safety::check_output(&text).first() {
+                tracing::warn!(?violation, "model output replaced by the safety layer");
+                text = safety::replacement(*violation).to_owned();
+                let _ = tx.send(ReplyEvent::Replace(text.clone())).await;
+                break Outcome::Replaced;
+            }
+            if tx.send(ReplyEvent::Token(piece)).await.is_err() {
+                break Outcome::Abandoned;
+            }
+        };
+        // Dropping the stream stops the model.
+        drop(stream);
+
+        let status = match outcome {
+            Outcome::Finished | Outcome::Replaced => MessageStatus::Complete,
+            Outcome::Failed(_) | Outcome::Abandoned => MessageStatus::Incomplete,
+        };
+        let event = match (outcome, text.trim().is_empty()) {
+            (Outcome::Failed(error), nothing_arrived) => {
+                tracing::warn!(%error, "the model failed mid-reply");
+                let message_id = if nothing_arrived {
+                    None
+                } else {
+                    self.store(&text, status).await.ok().map(|m| m.id)
+                };
+                ReplyEvent::Failed(Failure {
+                    error: if error == ModelError::Timeout {
+                        "model_timeout"
+                    } else {
+                        "model_unavailable"
+                    },
+                    message: model_failure_message(&error),
+                    retryable: error.is_retryable(),
+                    message_id,
+                })
+            }
+            (Outcome::Abandoned, true) => return,
+            (_, _) => match self.finish(text, status, None).await {
+                Ok(done) => done,
+                Err(error) => {
+                    tracing::error!(%error, "could not store the reply");
+                    ReplyEvent::Failed(Failure {
+                        error: "internal_error",
+                        message: "Something went wrong on our side. Please try again.",
+                        retryable: true,
+                        message_id: None,
+                    })
+                }
+            },
+        };
+        let _ = tx.send(event).await;
+    }
+
+    async fn store(&self, text: &str, status: MessageStatus) -> Result<Message> {
+        let message = append_message(
+            &self.state.db,
+            &self.owner_id,
+            &self.session_id,
+            NewMessage {
+                role: Role::Assistant,
+                content: text,
+                status,
+            },
+        )
+        .await;
+        if let Err(error) = &message {
+            tracing::error!(%error, "could not store the reply");
+        }
+        message
+    }
+
+    /// Stores the reply, remembers it for the next turn and builds the `done` event.
+    async fn finish(
+        self,
+        text: String,
+        status: MessageStatus,
+        crisis: Option<CrisisNotice>,
+    ) -> Result<ReplyEvent> {
+        let message = self.store(&text, status).await?;
+        let mut turns = self.history;
+        turns.extend(as_turn(&message));
+        self.memory.store(&self.session_id, &turns).await;
+        Ok(ReplyEvent::Done(Box::new(Done {
+            session_id: self.session_id,
+            message,
+            crisis,
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_trimmed_and_must_have_text() {
+        assert_eq!(
+            MessageText::parse("  hello \n", 10).ok().map(|t| t.0),
+            Some("hello".to_owned())
+        );
+        assert!(matches!(
+            MessageText::parse(" \n\t", 10),
+            Err(Error::Validation {
+                code: "message_empty",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn overlong_messages_are_413_by_characters() {
+        assert!(MessageText::parse(&"ü".repeat(10), 10).is_ok());
+        assert!(matches!(
+            MessageText::parse(&"ü".repeat(11), 10),
+            Err(Error::TooLong {
+                code: "message_too_long",
+                ..
+            })
+        ));
+    }
+
+    #[test]
+    fn titles_are_the_first_words_of_the_first_line() {
+        let text = MessageText::parse(
+            "I keep waking up at 4am and cannot get back to sleep at all\nsecond line",
+            500,
+        );
+        let title = text.map(|t| t.title().as_str().to_owned()).ok();
+        assert_eq!(
+            title.as_deref(),
+            Some("I keep waking up at 4am and cannot get back to…")
+        );
+        let one_word =
+            MessageText::parse(&"a".repeat(80), 500).map(|t| t.title().as_str().chars().count());
+        assert_eq!(one_word.ok(), Some(48));
+    }
+
+    #[test]
+    fn json_is_chosen_only_when_asked_for() {
+        let mut headers = HeaderMap::new();
+        assert!(!wants_json(&headers));
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        assert!(wants_json(&headers));
+        headers.insert(
+            header::ACCEPT,
+            HeaderValue::from_static("text/event-stream, application/json"),
+        );
+        assert!(!wants_json(&headers));
+    }
+}
