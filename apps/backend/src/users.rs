@@ -198,6 +198,10 @@ pub async fn merge_guest_into(db: &Db, guest_id: &str, account_id: &str) -> Resu
         "UPDATE room_events SET actor_id = $1 WHERE actor_id = $2",
         "UPDATE room_events SET subject_id = $1 WHERE subject_id = $2",
         "UPDATE analytics_events SET user_id = $1 WHERE user_id = $2",
+        // The account's own safety plan wins; a guest's plan moves only into an account
+        // that has none.
+        "UPDATE safety_plans SET user_id = $1 WHERE user_id = $2 \
+         AND NOT EXISTS (SELECT 1 FROM safety_plans WHERE user_id = $1)",
     ] {
         sqlx::query(statement)
             .bind(account.clone())

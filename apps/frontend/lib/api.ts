@@ -1,3 +1,5 @@
+import { readSse } from "./sse";
+
 /**
  * The one typed client for Solace's backend. The web app is served from the same
  * origin as the API, so paths are relative and the login cookie travels along.
@@ -238,18 +240,6 @@ export async function deleteAccount(
   setCsrfToken(null);
 }
 
-export interface ChatSession {
-  id: string;
-  title: string;
-  flagged_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export function listChatSessions(fetchImpl: Fetch = fetch): Promise<{ sessions: ChatSession[] }> {
-  return apiFetch<{ sessions: ChatSession[] }>("/chat/sessions", {}, fetchImpl);
-}
-
 export interface Providers {
   password: boolean;
   guest: boolean;
@@ -259,4 +249,148 @@ export interface Providers {
 /** The ways to sign in that this deployment offers. */
 export function getProviders(fetchImpl: Fetch = fetch): Promise<Providers> {
   return apiFetch<Providers>("/auth/providers", {}, fetchImpl);
+}
+
+export interface ChatSession {
+  id: string;
+  title: string;
+  flagged_at: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface ChatMessage {
+  id: string;
+  session_id: string;
+  role: "user" | "assistant" | "system";
+  content: string;
+  status: "complete" | "incomplete";
+  created_at: string;
+}
+
+/** The caller's conversations, most recently active first. */
+export async function listChatSessions(fetchImpl: Fetch = fetch): Promise<ChatSession[]> {
+  const body = await apiFetch<{ sessions: ChatSession[] }>(
+    "/chat/sessions?limit=100",
+    {},
+    fetchImpl,
+  );
+  return body.sessions;
+}
+
+export function renameChatSession(
+  id: string,
+  title: string,
+  fetchImpl: Fetch = fetch,
+): Promise<ChatSession> {
+  return apiFetch<ChatSession>(
+    `/chat/sessions/${encodeURIComponent(id)}`,
+    { method: "PATCH", body: JSON.stringify({ title }) },
+    fetchImpl,
+  );
+}
+
+export function deleteChatSession(id: string, fetchImpl: Fetch = fetch): Promise<void> {
+  return apiFetch<void>(
+    `/chat/sessions/${encodeURIComponent(id)}`,
+    { method: "DELETE" },
+    fetchImpl,
+  );
+}
+
+export async function getChatMessages(
+  sessionId: string,
+  fetchImpl: Fetch = fetch,
+): Promise<ChatMessage[]> {
+  const body = await apiFetch<{ messages: ChatMessage[] }>(
+    `/chat/sessions/${encodeURIComponent(sessionId)}/messages?limit=500`,
+    {},
+    fetchImpl,
+  );
+  return body.messages;
+}
+
+export interface AiInfo {
+  /** What this deployment calls the supporter, e.g. "AI therapist". */
+  label: string;
+  /** The sentence the UI must always show. */
+  disclosure: string;
+  model: { configured: boolean; name: string | null };
+  max_message_chars: number;
+}
+
+export function getAiInfo(fetchImpl: Fetch = fetch): Promise<AiInfo> {
+  return apiFetch<AiInfo>("/ai/info", {}, fetchImpl);
+}
+
+export type RiskCategory =
+  "suicidal_ideation" | "self_harm" | "harm_to_others" | "abuse" | "medical_emergency";
+
+export interface CrisisNotice {
+  categories: RiskCategory[];
+  lines: CrisisLine[];
+}
+
+/** What the reply stream tells the page, in order. */
+export type ReplyEvent =
+  | { type: "start"; session_id: string; user_message: ChatMessage }
+  | { type: "token"; text: string }
+  | { type: "replace"; text: string }
+  | { type: "done"; session_id: string; message: ChatMessage; crisis: CrisisNotice | null }
+  | {
+      type: "error";
+      error: string;
+      message: string;
+      retryable: boolean;
+      message_id: string | null;
+    };
+
+/**
+ * Sends a message to the AI and yields the reply as it streams. Errors before the reply
+ * starts (validation, rate limits, the model being down) throw an {@link ApiError};
+ * errors after it started arrive as an `error` event. Aborting `signal` stops the reply.
+ */
+export async function* sendChatMessage(
+  input: { session_id?: string; content: string },
+  signal?: AbortSignal,
+  fetchImpl: Fetch = fetch,
+): AsyncGenerator<ReplyEvent> {
+  const headers = new Headers({
+    Accept: "text/event-stream",
+    "Content-Type": "application/json",
+  });
+  if (csrfToken) headers.set("X-CSRF-Token", csrfToken);
+  let response: Response;
+  try {
+    response = await fetchImpl("/api/ai/message", {
+      method: "POST",
+      credentials: "same-origin",
+      headers,
+      body: JSON.stringify(input),
+      signal,
+    });
+  } catch (error) {
+    if (signal?.aborted) return;
+    throw error instanceof ApiError
+      ? error
+      : new ApiError(0, "network_error", "Solace could not be reached. Check your connection.");
+  }
+  if (!response.ok || !response.body) {
+    const body: unknown = await response.json().catch(() => undefined);
+    if (isErrorBody(body)) throw new ApiError(response.status, body.error, body.message);
+    throw new ApiError(
+      response.status,
+      "unexpected_response",
+      `The server answered ${response.status}.`,
+    );
+  }
+  try {
+    for await (const message of readSse(response.body)) {
+      const data: unknown = JSON.parse(message.data);
+      yield { type: message.event, ...(data as object) } as ReplyEvent;
+    }
+  } catch {
+    if (signal?.aborted) return;
+    throw new ApiError(0, "network_error", "The connection was lost while the reply arrived.");
+  }
 }

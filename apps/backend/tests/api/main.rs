@@ -19,5 +19,6 @@ mod events;
 mod health;
 mod lifecycle;
 mod oidc;
+mod safety_plan;
 mod static_site;
 mod store;

@@ -108,7 +108,7 @@ function DataSection() {
       setError(message(e));
     }
   }
-  const count = data?.sessions.length;
+  const count = data?.length;
   return (
     <Section
       title="Your data"

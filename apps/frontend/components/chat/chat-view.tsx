@@ -1,0 +1,180 @@
+"use client";
+
+import { useQuery } from "@tanstack/react-query";
+import { AlertTriangle, Bot, LifeBuoy, RotateCcw, X } from "lucide-react";
+import Link from "next/link";
+import { useRouter, useSearchParams } from "next/navigation";
+import { useCallback, useEffect, useLayoutEffect, useRef } from "react";
+
+import { Composer } from "@/components/chat/composer";
+import { CrisisCard } from "@/components/chat/crisis-card";
+import { MessageBubble, TypingIndicator } from "@/components/chat/message-bubble";
+import { SessionSidebar } from "@/components/chat/session-sidebar";
+import { Alert } from "@/components/ui/alert";
+import { Button } from "@/components/ui/button";
+import { useChat } from "@/hooks/use-chat";
+import { getAiInfo } from "@/lib/api";
+
+const FALLBACK_LABEL = "AI therapist";
+
+/** The chat page: conversations on the side, the open conversation in the middle. */
+export function ChatView() {
+  const router = useRouter();
+  const params = useSearchParams();
+  const sessionId = params.get("session");
+  const info = useQuery({ queryKey: ["ai-info"], queryFn: () => getAiInfo(), staleTime: 60_000 });
+  const label = info.data?.label ?? FALLBACK_LABEL;
+
+  const select = useCallback(
+    (id: string | null) =>
+      router.replace(id ? `/chat/?session=${encodeURIComponent(id)}` : "/chat/"),
+    [router],
+  );
+  const chat = useChat(sessionId, select);
+  const input = useRef<HTMLTextAreaElement>(null);
+  const list = useRef<HTMLDivElement>(null);
+  const stuckToBottom = useRef(true);
+
+  // Follow the conversation as it grows, unless the person scrolled up to read.
+  useLayoutEffect(() => {
+    const el = list.current;
+    if (el && stuckToBottom.current) el.scrollTop = el.scrollHeight;
+  }, [chat.messages, chat.draft, chat.pending, chat.crisis, chat.error]);
+
+  useEffect(() => {
+    input.current?.focus();
+  }, [sessionId]);
+
+  // Alt+N starts a new conversation from anywhere on the page.
+  useEffect(() => {
+    function onKey(event: KeyboardEvent) {
+      if (event.altKey && event.key.toLowerCase() === "n") {
+        event.preventDefault();
+        select(null);
+        input.current?.focus();
+      }
+    }
+    window.addEventListener("keydown", onKey);
+    return () => window.removeEventListener("keydown", onKey);
+  }, [select]);
+
+  const empty = chat.messages.length === 0 && !chat.pending && !chat.draft && !chat.loading;
+
+  return (
+    <div className="mx-auto grid w-full max-w-6xl flex-1 gap-4 px-4 py-4 md:grid-cols-[16rem_1fr] md:py-6">
+      <aside className="order-2 md:order-1 md:max-h-[calc(100dvh-9rem)]">
+        <SessionSidebar activeId={sessionId} onSelect={select} />
+      </aside>
+
+      <section className="order-1 flex min-h-[70dvh] flex-col gap-3 md:order-2 md:h-[calc(100dvh-9rem)]">
+        <header className="flex flex-wrap items-center justify-between gap-2">
+          <h1 className="flex items-center gap-2 text-xl font-semibold">
+            <Bot aria-hidden className="size-5 text-primary" /> Your {label}
+          </h1>
+          <p
+            className="rounded-full bg-primary-soft px-3 py-1 text-xs font-medium"
+            data-testid="ai-disclosure"
+          >
+            AI · not a licensed clinician
+          </p>
+        </header>
+
+        <div
+          ref={list}
+          onScroll={(event) => {
+            const el = event.currentTarget;
+            stuckToBottom.current = el.scrollHeight - el.scrollTop - el.clientHeight < 48;
+          }}
+          className="min-h-0 flex-1 overflow-y-auto rounded-2xl border border-border bg-muted/30 p-4"
+          aria-live="polite"
+          aria-busy={chat.busy}
+        >
+          {chat.loading && (
+            <p role="status" className="text-sm text-muted-foreground">
+              Loading your conversation…
+            </p>
+          )}
+          {empty && (
+            <div className="mx-auto max-w-md py-10 text-center text-muted-foreground">
+              <p className="text-lg font-medium text-foreground">How are you feeling today?</p>
+              <p className="mt-2 text-sm">
+                Write whatever is on your mind. This conversation is private to you, and you can
+                delete it at any time.
+              </p>
+              {info.data && !info.data.model.configured && (
+                <p className="mt-4 text-sm" data-testid="no-model">
+                  No language model is set up on this server yet, so the {label} cannot answer
+                  ordinary messages. Crisis resources still work.
+                </p>
+              )}
+            </div>
+          )}
+          <ul className="flex flex-col gap-4" data-testid="messages">
+            {chat.messages.map((message) => (
+              <MessageBubble
+                key={message.id}
+                role={message.role}
+                content={message.content}
+                incomplete={message.status === "incomplete"}
+                label={label}
+              />
+            ))}
+            {chat.pending && (
+              <MessageBubble role="user" content={chat.pending.content} label={label} />
+            )}
+            {chat.draft?.phase === "waiting" && <TypingIndicator label={label} />}
+            {chat.draft?.phase === "streaming" && (
+              <MessageBubble role="assistant" content={chat.draft.text} streaming label={label} />
+            )}
+          </ul>
+          {chat.crisis && (
+            <div className="mt-4">
+              <CrisisCard notice={chat.crisis} />
+            </div>
+          )}
+        </div>
+
+        {chat.error && (
+          <Alert className="flex items-start gap-3" data-testid="chat-error">
+            <AlertTriangle aria-hidden className="mt-0.5 size-4 shrink-0" />
+            <p className="flex-1">{chat.error.message}</p>
+            {chat.error.retryable && (
+              <Button size="sm" variant="outline" className="h-8" onClick={chat.retry}>
+                <RotateCcw aria-hidden /> Retry
+              </Button>
+            )}
+            <Button
+              size="icon"
+              variant="ghost"
+              className="size-8"
+              aria-label="Dismiss"
+              onClick={chat.dismissError}
+            >
+              <X aria-hidden />
+            </Button>
+          </Alert>
+        )}
+
+        <Composer
+          ref={input}
+          busy={chat.busy}
+          maxChars={info.data?.max_message_chars ?? 4000}
+          onSend={(text) => void chat.send(text)}
+          onStop={chat.stop}
+        />
+        <p className="flex flex-wrap items-center gap-x-3 gap-y-1 text-xs text-muted-foreground">
+          <span data-testid="not-a-substitute">
+            {info.data?.disclosure ??
+              `Your ${label} is an AI, not a person and not a licensed clinician. It is not a substitute for professional care or emergency help.`}
+          </span>
+          <Link
+            href="/crisis/"
+            className="inline-flex items-center gap-1 font-medium text-primary underline-offset-4 hover:underline"
+          >
+            <LifeBuoy aria-hidden className="size-3.5" /> Crisis resources
+          </Link>
+        </p>
+      </section>
+    </div>
+  );
+}

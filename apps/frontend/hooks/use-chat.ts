@@ -1,0 +1,181 @@
+"use client";
+
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useRef, useState } from "react";
+
+import { useUser } from "@/hooks/use-user";
+import {
+  ApiError,
+  continueAsGuest,
+  getChatMessages,
+  listChatSessions,
+  sendChatMessage,
+  type ChatMessage,
+  type CrisisNotice,
+} from "@/lib/api";
+
+export const SESSIONS_KEY = ["chat-sessions"] as const;
+const messagesKey = (id: string | null) => ["chat-messages", id] as const;
+
+/** The reply being written: nothing yet (waiting) or some text (streaming). */
+export interface Draft {
+  text: string;
+  phase: "waiting" | "streaming";
+}
+
+export interface ChatError {
+  message: string;
+  retryable: boolean;
+  /** What to send again when the person presses retry. */
+  content: string;
+}
+
+/**
+ * One conversation with the AI: its stored messages, the reply streaming in, and the
+ * actions on it. `sessionId` is the conversation shown; `onSessionCreated` hears the id
+ * of a conversation the first message created.
+ */
+export function useChat(sessionId: string | null, onSessionCreated: (id: string) => void) {
+  const queryClient = useQueryClient();
+  const { status, setSession } = useUser();
+  const signedIn = status === "signed-in";
+  const [pending, setPending] = useState<ChatMessage | null>(null);
+  const [draft, setDraft] = useState<Draft | null>(null);
+  const [error, setError] = useState<ChatError | null>(null);
+  const [crisis, setCrisis] = useState<CrisisNotice | null>(null);
+  const controller = useRef<AbortController | null>(null);
+
+  const messages = useQuery({
+    queryKey: messagesKey(sessionId),
+    queryFn: () => getChatMessages(sessionId ?? ""),
+    enabled: signedIn && sessionId !== null,
+  });
+
+  // A different conversation starts with a clean slate (state adjusted during render,
+  // as React recommends over an effect).
+  const [shownSession, setShownSession] = useState(sessionId);
+  const [createdId, setCreatedId] = useState<string | null>(null);
+  if (shownSession !== sessionId) {
+    setShownSession(sessionId);
+    // …except the conversation the message being answered has just created.
+    if (sessionId !== createdId) {
+      setError(null);
+      setCrisis(null);
+    }
+  }
+
+  const refresh = useCallback(
+    async (id: string | null) => {
+      await queryClient.invalidateQueries({ queryKey: SESSIONS_KEY });
+      if (id) await queryClient.invalidateQueries({ queryKey: messagesKey(id) });
+    },
+    [queryClient],
+  );
+
+  const send = useCallback(
+    async (content: string) => {
+      const text = content.trim();
+      if (!text || controller.current) return;
+      setError(null);
+      setCrisis(null);
+      const abort = new AbortController();
+      controller.current = abort;
+      let id = sessionId;
+      setPending({
+        id: "pending",
+        session_id: id ?? "",
+        role: "user",
+        content: text,
+        status: "complete",
+        created_at: new Date().toISOString(),
+      });
+      setDraft({ text: "", phase: "waiting" });
+      try {
+        // A first-time visitor becomes a guest the moment they say something.
+        if (!signedIn) setSession(await continueAsGuest());
+        for await (const event of sendChatMessage(
+          { session_id: id ?? undefined, content: text },
+          abort.signal,
+        )) {
+          if (event.type === "start") {
+            if (id !== event.session_id) {
+              id = event.session_id;
+              setCreatedId(id);
+              queryClient.setQueryData(messagesKey(id), []);
+              onSessionCreated(id);
+            }
+            queryClient.setQueryData<ChatMessage[]>(messagesKey(id), (old) => [
+              ...(old ?? []),
+              event.user_message,
+            ]);
+            setPending(null);
+          } else if (event.type === "token") {
+            setDraft((d) => ({ text: (d?.text ?? "") + event.text, phase: "streaming" }));
+          } else if (event.type === "replace") {
+            setDraft({ text: event.text, phase: "streaming" });
+          } else if (event.type === "done") {
+            queryClient.setQueryData<ChatMessage[]>(messagesKey(id), (old) => [
+              ...(old ?? []),
+              event.message,
+            ]);
+            setCrisis(event.crisis);
+          } else if (event.type === "error") {
+            setError({ message: event.message, retryable: event.retryable, content: text });
+          }
+        }
+      } catch (caught) {
+        const apiError =
+          caught instanceof ApiError
+            ? caught
+            : new ApiError(0, "unexpected", "Something went wrong. Please try again.");
+        setError({
+          message: apiError.message,
+          retryable: apiError.retryable && apiError.code !== "model_not_configured",
+          content: text,
+        });
+      } finally {
+        // The server stores whatever happened (a partial reply, a failed turn); after a
+        // stop it needs a moment to notice the closed connection.
+        if (abort.signal.aborted) await new Promise((resolve) => setTimeout(resolve, 400));
+        await refresh(id);
+        controller.current = null;
+        setPending(null);
+        setDraft(null);
+      }
+    },
+    [sessionId, signedIn, setSession, queryClient, onSessionCreated, refresh],
+  );
+
+  /** Stops the reply; the server keeps what arrived, marked as cut short. */
+  const stop = useCallback(() => {
+    controller.current?.abort();
+  }, []);
+
+  const retry = useCallback(() => {
+    if (error) void send(error.content);
+  }, [error, send]);
+
+  return {
+    messages: messages.data ?? [],
+    loading: messages.isPending && sessionId !== null && signedIn,
+    pending,
+    draft,
+    error,
+    crisis,
+    busy: draft !== null,
+    send,
+    stop,
+    retry,
+    dismissError: () => setError(null),
+  };
+}
+
+/** The person's conversations, newest first. */
+export function useChatSessions() {
+  const { status } = useUser();
+  return useQuery({
+    queryKey: SESSIONS_KEY,
+    queryFn: () => listChatSessions(),
+    enabled: status === "signed-in",
+  });
+}
