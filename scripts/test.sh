@@ -45,4 +45,5 @@ bash scripts/lint-infra.sh
 step "end-to-end tests in Chromium"
 bash scripts/ensure-chromium.sh
 cargo build --locked -p solace-backend
-SOLACE_BIN="$target_dir/debug/solace" pnpm e2e
+cargo build --locked -p solace-ai --features test-support --example fake_upstream
+SOLACE_BIN="$target_dir/debug/solace" FAKE_UPSTREAM_BIN="$target_dir/debug/examples/fake_upstream" pnpm e2e

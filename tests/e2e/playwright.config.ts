@@ -11,6 +11,26 @@ const port = Number(process.env.E2E_PORT ?? 18080);
 // E2E_BASE_URL points the tests at a server that is already running (no webServer).
 const externalBaseUrl = process.env.E2E_BASE_URL;
 const baseURL = externalBaseUrl ?? `http://127.0.0.1:${port}`;
+// The fake OpenAI-compatible model server the app talks to in these tests.
+const llmPort = Number(process.env.E2E_LLM_PORT ?? 18091);
+
+function fakeUpstream() {
+  const bin = process.env.FAKE_UPSTREAM_BIN;
+  if (!bin) {
+    throw new Error(
+      "FAKE_UPSTREAM_BIN must point at the built fake_upstream example (make test sets it)",
+    );
+  }
+  return {
+    command: `"${bin}" 127.0.0.1:${llmPort}`,
+    port: llmPort,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: "pipe" as const,
+    stderr: "pipe" as const,
+    env: { FAKE_UPSTREAM_DELAY_MS: "40" },
+  };
+}
 
 function solaceServer() {
   const bin = process.env.SOLACE_BIN;
@@ -35,6 +55,9 @@ function solaceServer() {
       DATA_DIR: dataDir,
       STATIC_DIR: path.join(repoRoot, "apps/frontend/out"),
       RUST_LOG: "warn",
+      LLM_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
+      LLM_MODEL: "fake-mellogpt",
+      LLM_TIMEOUT_SECS: "10",
     },
   };
 }
@@ -85,5 +108,5 @@ export default defineConfig({
       },
     },
   ],
-  webServer: externalBaseUrl ? undefined : solaceServer(),
+  webServer: externalBaseUrl ? undefined : [fakeUpstream(), solaceServer()],
 });

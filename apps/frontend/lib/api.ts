@@ -394,3 +394,34 @@ export async function* sendChatMessage(
     throw new ApiError(0, "network_error", "The connection was lost while the reply arrived.");
   }
 }
+
+/** A personal safety plan: each step a list of entries in the person's own words. */
+export interface SafetyPlan {
+  warning_signs: string[];
+  coping_strategies: string[];
+  distractions: string[];
+  people_to_contact: string[];
+  professionals: string[];
+  safe_environment: string[];
+  reasons_to_live: string[];
+}
+
+export interface SafetyPlanDocument {
+  plan: SafetyPlan;
+  updated_at: string | null;
+}
+
+export function getSafetyPlan(fetchImpl: Fetch = fetch): Promise<SafetyPlanDocument> {
+  return apiFetch<SafetyPlanDocument>("/me/safety-plan", {}, fetchImpl);
+}
+
+export function saveSafetyPlan(
+  plan: SafetyPlan,
+  fetchImpl: Fetch = fetch,
+): Promise<SafetyPlanDocument> {
+  return apiFetch<SafetyPlanDocument>(
+    "/me/safety-plan",
+    { method: "PUT", body: JSON.stringify(plan) },
+    fetchImpl,
+  );
+}

@@ -39,9 +39,7 @@ test("following a call to action leads to its page", async ({ page }) => {
   await page.getByRole("link", { name: "Talk to the AI Therapist" }).click();
 
   await expect(page).toHaveURL(/\/chat\/$/);
-  await expect(
-    page.getByRole("heading", { level: 1, name: "Talk to the AI Therapist" }),
-  ).toBeVisible();
+  await expect(page.getByRole("heading", { level: 1, name: "Your AI therapist" })).toBeVisible();
 });
 
 test("the landing page loads without console errors or failed requests", async ({ page }) => {
