@@ -253,6 +253,156 @@ async fn completions(State(shared): State<Arc<Shared>>, Json(body): Json<Value>)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
+/// Writes a tiny llama-architecture GGUF file: random weights (so its words are
+/// nonsense) but a real SentencePiece vocabulary with byte fallback, a chat template
+/// and the metadata a real file has. Tests and benchmarks run the in-process model on
+/// it without downloading anything.
+pub fn write_tiny_gguf(path: &std::path::Path) -> candle_core::Result<()> {
+    use candle_core::quantized::gguf_file::{self, Value};
+    use candle_core::quantized::{GgmlDType, QTensor};
+    use candle_core::{Device, Tensor};
+
+    const EMBED: usize = 64;
+    const HEADS: usize = 4;
+    const KV_HEADS: usize = 2;
+    const LAYERS: usize = 2;
+    const FFN: usize = 128;
+    let head_dim = EMBED / HEADS;
+
+    // Vocabulary: <unk>, <s>, </s>, the 256 byte tokens, then word pieces with every
+    // prefix, so that merging can reach each word.
+    let mut tokens: Vec<String> = vec!["<unk>".into(), "<s>".into(), "</s>".into()];
+    let mut types: Vec<u32> = vec![2, 3, 3];
+    for byte in 0..=255u8 {
+        tokens.push(format!("<0x{byte:02X}>"));
+        types.push(6);
+    }
+    let words = [
+        "I", "you", "feel", "hear", "that", "sounds", "hard", "the", "and", "to", "a", "it", "is",
+        "are", "not", "alone", "here", "with", "how", "what", "today", "sleep", "calm", "breathe",
+        "thank", "Thank", "for", "sharing", "[INST]", "[/INST]", "Be", "kind",
+    ];
+    let mut pieces: Vec<String> = vec!["▁".into()];
+    for c in ('a'..='z').chain('A'..='Z').chain(".,!?'[]/".chars()) {
+        pieces.push(c.to_string());
+    }
+    for word in words {
+        let spelled = format!("▁{word}");
+        let chars: Vec<char> = spelled.chars().collect();
+        for end in 2..=chars.len() {
+            pieces.push(chars[..end].iter().collect());
+        }
+    }
+    for piece in pieces {
+        if !tokens.contains(&piece) {
+            tokens.push(piece);
+            types.push(1);
+        }
+    }
+    let scores: Vec<f32> = tokens
+        .iter()
+        .enumerate()
+        .map(|(i, t)| t.chars().count() as f32 - i as f32 * 1e-4)
+        .collect();
+    let vocab = tokens.len();
+
+    let device = Device::Cpu;
+    // The same weights every time (candle's CPU generator cannot be seeded): a small
+    // xorshift generator, uniform in [-0.35, 0.35).
+    let mut state: u64 = 0x5eed_2026_1125_0001;
+    let mut noise = |n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.7
+            })
+            .collect()
+    };
+    let mut matrix = |rows: usize, cols: usize, keep_from: usize| -> candle_core::Result<QTensor> {
+        let mut values = noise(rows * cols);
+        // Rows before `keep_from` are zero: see the output matrix below.
+        values[..keep_from * cols].fill(0.0);
+        let t = Tensor::from_vec(values, (rows, cols), &device)?;
+        QTensor::quantize(&t, GgmlDType::Q8_0)
+    };
+    let norm = || -> candle_core::Result<QTensor> {
+        QTensor::quantize(
+            &Tensor::ones(EMBED, candle_core::DType::F32, &device)?,
+            GgmlDType::F32,
+        )
+    };
+    let mut tensors: Vec<(String, QTensor)> = vec![
+        ("token_embd.weight".into(), matrix(vocab, EMBED, 0)?),
+        ("output_norm.weight".into(), norm()?),
+        // The output rows of the special and byte tokens are zero, so that greedy
+        // decoding picks word pieces and the nonsense is at least readable.
+        ("output.weight".into(), matrix(vocab, EMBED, 259)?),
+    ];
+    for layer in 0..LAYERS {
+        let p = format!("blk.{layer}");
+        tensors.push((format!("{p}.attn_norm.weight"), norm()?));
+        tensors.push((format!("{p}.attn_q.weight"), matrix(EMBED, EMBED, 0)?));
+        tensors.push((
+            format!("{p}.attn_k.weight"),
+            matrix(KV_HEADS * head_dim, EMBED, 0)?,
+        ));
+        tensors.push((
+            format!("{p}.attn_v.weight"),
+            matrix(KV_HEADS * head_dim, EMBED, 0)?,
+        ));
+        tensors.push((format!("{p}.attn_output.weight"), matrix(EMBED, EMBED, 0)?));
+        tensors.push((format!("{p}.ffn_norm.weight"), norm()?));
+        tensors.push((format!("{p}.ffn_gate.weight"), matrix(FFN, EMBED, 0)?));
+        tensors.push((format!("{p}.ffn_up.weight"), matrix(FFN, EMBED, 0)?));
+        tensors.push((format!("{p}.ffn_down.weight"), matrix(EMBED, FFN, 0)?));
+    }
+
+    let u32v = |v: usize| Value::U32(v as u32);
+    let metadata: Vec<(&str, Value)> = vec![
+        ("general.architecture", Value::String("llama".into())),
+        ("general.name", Value::String("solace-tiny-test".into())),
+        ("llama.context_length", u32v(512)),
+        ("llama.embedding_length", u32v(EMBED)),
+        ("llama.block_count", u32v(LAYERS)),
+        ("llama.feed_forward_length", u32v(FFN)),
+        ("llama.attention.head_count", u32v(HEADS)),
+        ("llama.attention.head_count_kv", u32v(KV_HEADS)),
+        ("llama.rope.dimension_count", u32v(head_dim)),
+        ("llama.attention.layer_norm_rms_epsilon", Value::F32(1e-5)),
+        ("tokenizer.ggml.model", Value::String("llama".into())),
+        (
+            "tokenizer.ggml.tokens",
+            Value::Array(tokens.into_iter().map(Value::String).collect()),
+        ),
+        (
+            "tokenizer.ggml.scores",
+            Value::Array(scores.into_iter().map(Value::F32).collect()),
+        ),
+        (
+            "tokenizer.ggml.token_type",
+            Value::Array(types.into_iter().map(|t| Value::I32(t as i32)).collect()),
+        ),
+        ("tokenizer.ggml.bos_token_id", u32v(1)),
+        ("tokenizer.ggml.eos_token_id", u32v(2)),
+        ("tokenizer.ggml.unknown_token_id", u32v(0)),
+        (
+            "tokenizer.chat_template",
+            Value::String(
+                "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}\
+                 {{ '[INST] ' + message['content'] + ' [/INST]' }}{% else %}\
+                 {{ message['content'] + eos_token }}{% endif %}{% endfor %}"
+                    .into(),
+            ),
+        ),
+    ];
+    let metadata: Vec<(&str, &Value)> = metadata.iter().map(|(k, v)| (*k, v)).collect();
+    let tensors: Vec<(&str, &QTensor)> = tensors.iter().map(|(k, t)| (k.as_str(), t)).collect();
+    let mut file = std::fs::File::create(path)?;
+    gguf_file::write(&mut file, &metadata, &tensors)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

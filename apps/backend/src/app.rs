@@ -9,6 +9,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::routing::get;
 use axum::{middleware, Router};
+use solace_ai::model::local::LocalModel;
 use solace_ai::model::openai::{OpenAiCompatible, UpstreamConfig};
 use solace_ai::model::ChatModel;
 use solace_ai::CrisisDirectory;
@@ -61,7 +62,7 @@ impl AppState {
                 e.to_string().trim_start_matches("cache error: ")
             ))
         })?;
-        let model = build_model(&config)?;
+        let model = build_model(&config).await?;
         Ok(Self {
             model,
             config: Arc::new(config),
@@ -75,8 +76,8 @@ impl AppState {
 }
 
 /// The language model chosen by configuration: an OpenAI-compatible upstream when
-/// `LLM_BASE_URL` is set, else none.
-fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
+/// `LLM_BASE_URL` is set, a GGUF file run in this process when there is one, else none.
+async fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
     let settings = &config.llm_settings;
     if let Some(upstream) = &config.llm {
         let mut client = UpstreamConfig::new(upstream.base_url.clone(), upstream.model.clone());
@@ -86,6 +87,16 @@ fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
         client.fold_system_prompt = settings.template.is_some_and(|t| !t.has_system_role());
         let model = OpenAiCompatible::new(client)
             .map_err(|e| Error::Startup(format!("LLM_BASE_URL: {e}")))?;
+        return Ok(Some(Arc::new(model)));
+    }
+    if let Some(path) = &config.llm_gguf_path {
+        let (path, template, timeout) = (path.clone(), settings.template, settings.timeout);
+        tracing::info!(path = %path.display(), "loading the language model");
+        let model = tokio::task::spawn_blocking(move || LocalModel::load(&path, template, timeout))
+            .await
+            .map_err(|e| Error::Startup(format!("LLM_GGUF_PATH: {e}")))?
+            .map_err(|e| Error::Startup(format!("LLM_GGUF_PATH: {e}")))?;
+        tracing::info!(model = %model.name(), template = model.template().name(), "language model ready");
         return Ok(Some(Arc::new(model)));
     }
     Ok(None)

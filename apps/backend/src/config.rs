@@ -325,6 +325,18 @@ impl Config {
                 max_retries: parse_number("LLM_MAX_RETRIES", get("LLM_MAX_RETRIES"), 2u32)?,
             }),
         };
+        let llm_gguf_path = match get("LLM_GGUF_PATH") {
+            Some(_) if llm.is_some() => {
+                return Err(invalid(
+                    "LLM_GGUF_PATH",
+                    "set either LLM_GGUF_PATH (a model in this process) or LLM_BASE_URL (a model server), not both",
+                ))
+            }
+            Some(path) => Some(PathBuf::from(path)),
+            // Without a server, a model dropped into DATA_DIR/models is picked up.
+            None if llm.is_none() => find_gguf(&data_dir.join("models")),
+            None => None,
+        };
         let llm_settings = llm_settings(&get)?;
         let chat = ChatSettings {
             label: get("AI_LABEL").unwrap_or_else(|| "AI therapist".into()),
@@ -460,7 +472,7 @@ impl Config {
             max_body_bytes: parse_number("MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1_048_576usize)?,
             request_timeout: Duration::from_secs(request_timeout_secs),
             llm,
-            llm_gguf_path: get("LLM_GGUF_PATH").map(PathBuf::from),
+            llm_gguf_path,
             llm_settings,
             chat,
             livekit,
@@ -477,6 +489,17 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
     }
+}
+
+/// The first `.gguf` file in `dir` by name, if there is one.
+fn find_gguf(dir: &std::path::Path) -> Option<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "gguf") && path.is_file())
+        .collect();
+    files.sort();
+    files.into_iter().next()
 }
 
 fn llm_settings(get: &impl Fn(&str) -> Option<String>) -> Result<LlmSettings, ConfigError> {
@@ -617,6 +640,34 @@ mod tests {
         assert!(ok.as_ref().is_ok_and(
             |c| c.llm.is_some() && c.llm_settings.template == Some(ChatTemplate::Mistral)
         ));
+    }
+
+    #[test]
+    fn a_gguf_in_the_data_dir_is_found_unless_a_server_is_configured() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let models = dir.path().join("models");
+        std::fs::create_dir_all(&models).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(models.join("b.gguf"), b"").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(models.join("a.gguf"), b"").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(models.join("notes.txt"), b"").unwrap_or_else(|e| panic!("{e}"));
+        let data_dir = dir.path().display().to_string();
+
+        let found = config(&[("DATA_DIR", &data_dir)]).map(|c| c.llm_gguf_path);
+        let with_server = config(&[
+            ("DATA_DIR", &data_dir),
+            ("LLM_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("LLM_MODEL", "m"),
+        ])
+        .map(|c| c.llm_gguf_path);
+        let both = config(&[
+            ("LLM_GGUF_PATH", "/models/x.gguf"),
+            ("LLM_BASE_URL", "http://127.0.0.1:9/v1"),
+            ("LLM_MODEL", "m"),
+        ]);
+
+        assert_eq!(found.ok().flatten(), Some(models.join("a.gguf")));
+        assert_eq!(with_server.ok().flatten(), None);
+        assert!(both.is_err_and(|e| e.to_string().starts_with("LLM_GGUF_PATH:")));
     }
 
     #[test]

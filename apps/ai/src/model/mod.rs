@@ -5,7 +5,9 @@
 //! run in this process. A reply is a stream of text pieces; dropping the stream cancels
 //! the generation.
 
+pub mod local;
 pub mod openai;
+mod spm;
 mod sse;
 
 use std::pin::Pin;

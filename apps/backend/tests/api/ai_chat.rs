@@ -594,3 +594,50 @@ async fn strangers_and_forged_requests_are_turned_away() {
     assert_eq!(no_csrf, 403);
     assert!(upstream.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_gguf_model_in_this_process_answers_through_the_same_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tiny.gguf");
+    solace_ai::testing::write_tiny_gguf(&path).unwrap();
+    let path = path.display().to_string();
+    let app = spawn_app_with(&[("LLM_GGUF_PATH", &path), ("LLM_MAX_TOKENS", "16")]).await;
+    let mut browser = guest(&app).await;
+
+    let (status, events) = say(&mut browser, json!({ "content": "I feel alone today" })).await;
+    let (_, info) = browser.get("/api/ai/info").await;
+
+    assert_eq!(status, 200);
+    assert!(!named(&events, "token").is_empty());
+    let done = named(&events, "done")[0].clone();
+    assert_eq!(
+        done["message"]["content"].as_str().unwrap(),
+        streamed_text(&events).as_str()
+    );
+    assert_eq!(info["model"]["name"], "local:tiny");
+}
+
+#[tokio::test]
+async fn a_file_that_is_not_a_model_stops_the_start_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.gguf");
+    std::fs::write(&path, b"not a model").unwrap();
+    let mut config = solace_backend::Config::from_vars([
+        (
+            "DATABASE_URL".to_owned(),
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        ),
+        ("LLM_GGUF_PATH".to_owned(), path.display().to_string()),
+    ])
+    .unwrap();
+    config.port = 0;
+
+    let error = solace_backend::Application::build(config)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+
+    assert!(error.starts_with("LLM_GGUF_PATH:"), "{error}");
+    assert!(error.contains("not a GGUF file"), "{error}");
+}
