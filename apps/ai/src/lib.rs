@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 pub mod crisis;
+pub mod hub;
 pub mod model;
 pub mod prompt;
 pub mod safety;

@@ -4,6 +4,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+use solace_ai::hub;
 use solace_backend::{telemetry, Application, Config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -31,6 +32,29 @@ enum Command {
         #[command(subcommand)]
         action: AdminAction,
     },
+    /// Manage model files.
+    Model {
+        #[command(subcommand)]
+        action: ModelAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ModelAction {
+    /// Download a file from the Hugging Face hub into DATA_DIR/models, with a progress
+    /// bar and a checksum check (HF_ENDPOINT picks a mirror, HF_TOKEN opens gated repos).
+    Pull {
+        /// The repository, e.g. TheBloke/MelloGPT-GGUF.
+        repo: String,
+        /// The file in it, e.g. mellogpt.Q4_K_M.gguf.
+        file: String,
+        /// A branch, tag or commit.
+        #[arg(long, default_value = "main")]
+        revision: String,
+        /// The SHA-256 the file must have, when the hub publishes none.
+        #[arg(long)]
+        sha256: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -57,6 +81,7 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(config).await,
         Command::Healthcheck => healthcheck(&config).await,
         Command::Admin { action } => admin(config, action).await,
+        Command::Model { action } => model(&config, action).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,6 +127,131 @@ async fn admin(config: Config, action: AdminAction) -> Result<(), String> {
         .map_err(|e| e.to_string())?;
     tracing::info!(user_id = %user.id, role, "role changed");
     Ok(())
+}
+
+async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
+    let ModelAction::Pull {
+        repo,
+        file,
+        revision,
+        sha256,
+    } = action;
+    let endpoint = std::env::var("HF_ENDPOINT")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "https://huggingface.co".into());
+    let request = hub::PullRequest {
+        endpoint: url::Url::parse(&endpoint).map_err(|e| format!("HF_ENDPOINT: {e}"))?,
+        repo,
+        file,
+        revision,
+        token: std::env::var("HF_TOKEN")
+            .ok()
+            .filter(|v| !v.trim().is_empty()),
+        sha256,
+    };
+    let dir = config.data_dir.join("models");
+    let mut bar = ProgressBar::new(&request.file);
+    let pulled = hub::pull(&request, &dir, |done, total| bar.update(done, total))
+        .await
+        .map_err(|e| e.to_string())?;
+    bar.finish();
+    let check = if pulled.verified {
+        "checksum verified"
+    } else {
+        "no checksum was published; compare it yourself"
+    };
+    eprintln!(
+        "saved {} ({}, sha256 {}, {check})",
+        pulled.path.display(),
+        human_bytes(pulled.bytes),
+        pulled.sha256
+    );
+    Ok(())
+}
+
+/// A progress bar on stderr: redrawn in place on a terminal, a line per 10% otherwise.
+struct ProgressBar {
+    name: String,
+    started: std::time::Instant,
+    last_draw: std::time::Instant,
+    /// The last tenth (0–10) printed when not on a terminal.
+    printed_tenth: Option<u64>,
+    terminal: bool,
+}
+
+impl ProgressBar {
+    fn new(name: &str) -> Self {
+        use std::io::IsTerminal;
+        let now = std::time::Instant::now();
+        Self {
+            name: name.to_owned(),
+            started: now,
+            last_draw: now,
+            printed_tenth: None,
+            terminal: std::io::stderr().is_terminal(),
+        }
+    }
+
+    fn update(&mut self, done: u64, total: Option<u64>) {
+        let percent = total.filter(|t| *t > 0).map(|t| done * 100 / t);
+        let complete = total.is_some_and(|t| done >= t);
+        if self.terminal {
+            if self.last_draw.elapsed() < Duration::from_millis(100) && !complete {
+                return;
+            }
+            self.last_draw = std::time::Instant::now();
+            let rate = done as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+            let line = match (percent, total) {
+                (Some(p), Some(t)) => {
+                    let filled = (p as usize * 30) / 100;
+                    format!(
+                        "{} {:>3}% [{}{}] {} / {} {}/s",
+                        self.name,
+                        p,
+                        "#".repeat(filled),
+                        ".".repeat(30 - filled),
+                        human_bytes(done),
+                        human_bytes(t),
+                        human_bytes(rate as u64)
+                    )
+                }
+                _ => format!(
+                    "{} {} {}/s",
+                    self.name,
+                    human_bytes(done),
+                    human_bytes(rate as u64)
+                ),
+            };
+            eprint!("\r{line}\x1b[K");
+        } else if let Some(p) = percent {
+            if self.printed_tenth.is_none_or(|tenth| p / 10 > tenth) {
+                self.printed_tenth = Some(p / 10);
+                eprintln!("{} {:>3}% ({})", self.name, p, human_bytes(done));
+            }
+        }
+    }
+
+    fn finish(&self) {
+        if self.terminal {
+            eprintln!();
+        }
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
 }
 
 async fn healthcheck(config: &Config) -> Result<(), String> {

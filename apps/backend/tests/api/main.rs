@@ -18,6 +18,7 @@ mod crisis;
 mod events;
 mod health;
 mod lifecycle;
+mod model_pull;
 mod oidc;
 mod safety_plan;
 mod static_site;
