@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 # Build output: $CARGO_TARGET_DIR when set (CI keeps one outside the clone), else ./target.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: help run build build-web build-backend dev test lint fmt clean
+.PHONY: help run build build-web build-backend dev test bench lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,9 @@ dev: ## Backend (debug) on :8080 and the web app with hot reload on :3000
 
 test: ## Run every test: lints, Rust on SQLite and PostgreSQL+Redis, frontend, infra, E2E
 	bash scripts/test.sh
+
+bench: ## Benchmarks (release build); results are recorded in docs/PERFORMANCE.md
+	cargo bench --locked -p solace-backend --bench chat_stream
 
 lint: ## Formatting and lints only
 	cargo fmt --all -- --check
