@@ -63,16 +63,31 @@ impl AppState {
             ))
         })?;
         let model = build_model(&config).await?;
+        let crisis = Arc::new(crisis_directory(&config)?);
         Ok(Self {
             model,
             config: Arc::new(config),
             db,
             cache,
-            crisis: Arc::new(CrisisDirectory::default()),
+            crisis,
             metrics: Arc::new(Metrics::default()),
             oidc: Arc::new(crate::auth::oidc::OidcProvider::default()),
         })
     }
+}
+
+/// The built-in crisis lines, or the deployment's own from `CRISIS_LINES_FILE`.
+fn crisis_directory(config: &Config) -> Result<CrisisDirectory> {
+    let Some(path) = &config.crisis_lines_file else {
+        return Ok(CrisisDirectory::default());
+    };
+    let json = std::fs::read_to_string(path).map_err(|e| {
+        Error::Startup(format!(
+            "CRISIS_LINES_FILE: cannot read {}: {e}",
+            path.display()
+        ))
+    })?;
+    CrisisDirectory::from_json(&json).map_err(|e| Error::Startup(format!("CRISIS_LINES_FILE: {e}")))
 }
 
 /// The language model chosen by configuration: an OpenAI-compatible upstream when

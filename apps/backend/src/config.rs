@@ -212,6 +212,8 @@ pub struct Config {
     pub llm_gguf_path: Option<PathBuf>,
     pub llm_settings: LlmSettings,
     pub chat: ChatSettings,
+    /// A JSON list of crisis lines replacing the built-in one.
+    pub crisis_lines_file: Option<PathBuf>,
     pub livekit: Option<LiveKit>,
     pub oidc: Option<Oidc>,
     pub elevenlabs_api_key: Option<SecretString>,
@@ -475,6 +477,7 @@ impl Config {
             llm_gguf_path,
             llm_settings,
             chat,
+            crisis_lines_file: get("CRISIS_LINES_FILE").map(PathBuf::from),
             livekit,
             oidc,
             elevenlabs_api_key: get("ELEVENLABS_API_KEY").map(SecretString::from),

@@ -20,7 +20,8 @@ async fn healthz() -> Json<serde_json::Value> {
     Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
-/// The app can do useful work: the database and the cache answer.
+/// The app can do useful work: the database and the cache answer (the model is reported,
+/// not required).
 async fn readyz(State(state): State<AppState>) -> Response {
     let database = state.db.ping().await;
     let cache = state.cache.ping().await;
@@ -34,6 +35,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let checks = json!({
         "database": { "status": check(database.is_ok()), "engine": state.db.kind().as_str() },
         "cache": { "status": check(cache.is_ok()), "engine": state.cache.backend() },
+        // Informational: without a model the app still serves crisis replies and the rest.
+        "model": match &state.model {
+            Some(model) => json!({ "status": "ok", "name": model.name() }),
+            None => json!({ "status": "not_configured" }),
+        },
     });
     if database.is_ok() && cache.is_ok() {
         (

@@ -38,9 +38,9 @@ pub fn crisis_reply(assessment: &Assessment, lines: &[&CrisisLine]) -> String {
     let mut reply = String::from(opening(assessment));
     reply.push_str("\n\n**You can talk to someone right now, for free:**\n");
     for line in lines {
-        let how = match line.how {
-            "web" => "visit".to_owned(),
-            other => other.to_owned(),
+        let how = match line.how.as_str() {
+            "web" => "visit",
+            other => other,
         };
         reply.push_str(&format!(
             "- **{}** — {} **{}** ({})\n",

@@ -59,3 +59,67 @@ async fn a_malformed_region_is_a_422() {
     assert_eq!(response.status(), 422);
     assert_eq!(error_code(response).await, "invalid_region");
 }
+
+#[tokio::test]
+async fn a_deployment_brings_its_own_crisis_lines_and_the_crisis_reply_uses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lines.json");
+    std::fs::write(
+        &file,
+        r#"[{"regions": ["DE"], "name": "TelefonSeelsorge", "contact": "0800 111 0 111",
+             "how": "call", "hours": "24/7", "url": "https://www.telefonseelsorge.de"},
+            {"name": "Find A Helpline", "contact": "findahelpline.com", "how": "web",
+             "hours": "always", "url": "https://findahelpline.com"}]"#,
+    )
+    .unwrap();
+    let path = file.display().to_string();
+    let app = crate::helpers::spawn_app_with(&[("CRISIS_LINES_FILE", &path)]).await;
+    let mut browser = app.browser();
+    browser.guest().await;
+
+    let (_, resources) = browser.get("/api/crisis/resources?region=de").await;
+    let reply = browser
+        .client
+        .post(browser.url("/api/ai/message"))
+        .header("accept", "application/json")
+        .header("accept-language", "de-DE")
+        .header("x-csrf-token", browser.csrf.clone().unwrap())
+        .json(&serde_json::json!({ "content": "Ich will mich umbringen" }))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+
+    assert_eq!(resources["lines"][0]["name"], "TelefonSeelsorge");
+    assert_eq!(reply["crisis"]["lines"][0]["contact"], "0800 111 0 111");
+    assert!(reply["message"]["content"]
+        .as_str()
+        .unwrap()
+        .contains("0800 111 0 111"));
+}
+
+#[tokio::test]
+async fn a_crisis_list_without_a_line_for_everyone_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("lines.json");
+    std::fs::write(&file, r#"[{"regions": ["DE"], "name": "x", "contact": "1", "how": "call", "hours": "", "url": ""}]"#).unwrap();
+    let mut config = solace_backend::Config::from_vars([
+        (
+            "DATABASE_URL".to_owned(),
+            format!("sqlite://{}", dir.path().join("t.db").display()),
+        ),
+        ("CRISIS_LINES_FILE".to_owned(), file.display().to_string()),
+    ])
+    .unwrap();
+    config.port = 0;
+
+    let error = solace_backend::Application::build(config)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+
+    assert!(error.starts_with("CRISIS_LINES_FILE:"), "{error}");
+}

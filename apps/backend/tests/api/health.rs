@@ -31,6 +31,10 @@ async fn readyz_checks_the_configured_database_and_cache() {
     assert_eq!(body["checks"]["database"]["status"], "ok");
     assert_eq!(body["checks"]["cache"]["engine"], cache);
     assert_eq!(body["checks"]["cache"]["status"], "ok");
+    assert_eq!(
+        body["checks"]["model"]["status"], "not_configured",
+        "a missing model is reported, and readiness does not depend on it"
+    );
 }
 
 #[tokio::test]
