@@ -55,7 +55,9 @@ test("a crisis message brings crisis lines, the safety plan and grounding", asyn
   await page.getByRole("button", { name: "Save my plan" }).click();
   await expect(page.getByRole("status").filter({ hasText: "Saved" })).toBeVisible();
   await page.reload();
-  await expect(page.getByLabel("My reasons for living")).toHaveValue("My sister\nThe sea in summer");
+  await expect(page.getByLabel("My reasons for living")).toHaveValue(
+    "My sister\nThe sea in summer",
+  );
 
   await page.getByRole("link", { name: "Try a grounding exercise" }).click();
   await expect(page.getByTestId("five-senses-step")).toContainText("5 things you can see");
