@@ -6,7 +6,7 @@ use reqwest::Method;
 use serde_json::{json, Value};
 use solace_ai::testing::{echo_reply, Behaviour, FakeUpstream};
 
-use crate::helpers::{error_code, spawn_app_with, Browser, TestApp};
+use crate::helpers::{error_code, spawn_app_with, startup_error, Browser, TestApp};
 
 /// One Server-Sent Event: its name and JSON data.
 #[derive(Debug)]
@@ -622,21 +622,9 @@ async fn a_file_that_is_not_a_model_stops_the_start_with_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("broken.gguf");
     std::fs::write(&path, b"not a model").unwrap();
-    let mut config = solace_backend::Config::from_vars([
-        (
-            "DATABASE_URL".to_owned(),
-            format!("sqlite://{}", dir.path().join("t.db").display()),
-        ),
-        ("LLM_GGUF_PATH".to_owned(), path.display().to_string()),
-    ])
-    .unwrap();
-    config.port = 0;
+    let path = path.display().to_string();
 
-    let error = solace_backend::Application::build(config)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    let error = startup_error(&[("LLM_GGUF_PATH", &path)]).await;
 
     assert!(error.starts_with("LLM_GGUF_PATH:"), "{error}");
     assert!(error.contains("not a GGUF file"), "{error}");

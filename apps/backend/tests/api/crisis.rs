@@ -105,21 +105,9 @@ async fn a_crisis_list_without_a_line_for_everyone_stops_the_start() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("lines.json");
     std::fs::write(&file, r#"[{"regions": ["DE"], "name": "x", "contact": "1", "how": "call", "hours": "", "url": ""}]"#).unwrap();
-    let mut config = solace_backend::Config::from_vars([
-        (
-            "DATABASE_URL".to_owned(),
-            format!("sqlite://{}", dir.path().join("t.db").display()),
-        ),
-        ("CRISIS_LINES_FILE".to_owned(), file.display().to_string()),
-    ])
-    .unwrap();
-    config.port = 0;
+    let path = file.display().to_string();
 
-    let error = solace_backend::Application::build(config)
-        .await
-        .err()
-        .unwrap()
-        .to_string();
+    let error = crate::helpers::startup_error(&[("CRISIS_LINES_FILE", &path)]).await;
 
     assert!(error.starts_with("CRISIS_LINES_FILE:"), "{error}");
 }

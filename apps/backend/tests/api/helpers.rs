@@ -294,3 +294,20 @@ impl Browser {
 
 /// A password that passes the rules.
 pub const GOOD_PASSWORD: &str = "river kettle lantern";
+
+/// Builds the app on a fresh SQLite file with `extra` settings, expecting it to refuse to
+/// start, and returns the error line.
+pub async fn startup_error(extra: &[(&str, &str)]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let database = format!("sqlite://{}", dir.path().join("t.db").display());
+    let vars = [("DATABASE_URL", database.as_str())]
+        .into_iter()
+        .chain(extra.iter().copied())
+        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let mut config = Config::from_vars(vars).unwrap();
+    config.port = 0;
+    match Application::build(config).await {
+        Ok(_) => panic!("the app started"),
+        Err(error) => error.to_string(),
+    }
+}
