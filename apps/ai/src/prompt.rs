@@ -168,25 +168,21 @@ impl ChatTemplate {
                     }
                 }
             }
-            Self::ChatMl => {
+            Self::ChatMl | Self::Llama3 => {
+                // How a turn opens (with its role) and closes.
+                let (open, close) = match self {
+                    Self::Llama3 => (
+                        "<|start_header_id|>{role}<|end_header_id|>\n\n",
+                        "<|eot_id|>",
+                    ),
+                    _ => ("<|im_start|>{role}\n", "<|im_end|>\n"),
+                };
                 for message in messages {
-                    out.push_str(&format!(
-                        "<|im_start|>{}\n{}<|im_end|>\n",
-                        role_name(message.role),
-                        message.content.trim()
-                    ));
+                    out.push_str(&open.replace("{role}", role_name(message.role)));
+                    out.push_str(message.content.trim());
+                    out.push_str(close);
                 }
-                out.push_str("<|im_start|>assistant\n");
-            }
-            Self::Llama3 => {
-                for message in messages {
-                    out.push_str(&format!(
-                        "<|start_header_id|>{}<|end_header_id|>\n\n{}<|eot_id|>",
-                        role_name(message.role),
-                        message.content.trim()
-                    ));
-                }
-                out.push_str("<|start_header_id|>assistant<|end_header_id|>\n\n");
+                out.push_str(&open.replace("{role}", "assistant"));
             }
         }
         out
