@@ -223,7 +223,8 @@ async fn send(
             categories: assessment.categories.clone(),
             lines: lines.into_iter().cloned().collect(),
         };
-        tracing::info!(categories = ?notice.categories, "crisis reply sent");
+        // Counted, never described: what someone is going through stays out of the logs.
+        tracing::info!("crisis reply sent");
         let done = turn
             .finish(reply.clone(), MessageStatus::Complete, Some(notice))
             .await?;
