@@ -8,6 +8,7 @@ use std::time::Duration;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use axum::{middleware, Router};
 use solace_ai::model::local::LocalModel;
 use solace_ai::model::openai::{OpenAiCompatible, UpstreamConfig};
@@ -250,7 +251,13 @@ impl Application {
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let service =
             router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let server = axum::serve(self.listener, service)
+        // No Nagle delay: a streamed reply is many small writes that must go out at once.
+        let listener = self.listener.tap_io(|tcp| {
+            if let Err(error) = tcp.set_nodelay(true) {
+                tracing::debug!(%error, "cannot set TCP_NODELAY");
+            }
+        });
+        let server = axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             })
