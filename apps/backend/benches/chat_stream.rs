@@ -172,8 +172,8 @@ async fn main() {
     );
     println!("| streams at once | finished | TTFT p50 | TTFT p99 | wall time | RSS after |\n|---|---|---|---|---|---|");
     let direct_p99 = percentile(&direct, 0.99);
-    let mut best = 0;
-    for level in [50usize, 100, 200, 400, 800, 1200, 1600] {
+    let (mut within_budget, mut all_finished, mut budget_held) = (0, 0, true);
+    for level in [50usize, 100, 200, 400, 800, 1600, 3200] {
         let started = Instant::now();
         let turns =
             futures_util::future::join_all((0..level).map(|_| solace_turn(&client, &base, &token)))
@@ -194,14 +194,18 @@ async fn main() {
             wall.as_secs_f64(),
             rss_mib()
         );
-        if finished == level && p99.saturating_sub(direct_p99) <= ADDED_P99_BUDGET {
-            best = level;
-        } else {
+        if finished < level {
             break;
+        }
+        all_finished = level;
+        budget_held &= p99.saturating_sub(direct_p99) <= ADDED_P99_BUDGET;
+        if budget_held {
+            within_budget = level;
         }
     }
     println!(
-        "\nMost concurrent streams with every reply finished and added TTFT p99 ≤ {}: **{best}**",
+        "\nMost streams at once with every reply finished: **{all_finished}**; \
+         with added TTFT p99 ≤ {} as well: **{within_budget}**",
         ms(ADDED_P99_BUDGET)
     );
 }
