@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::error::{Error, Result};
 use crate::metrics::{self, Metrics};
-use crate::{account, auth, chat, crisis, events, health, safety_plan, web};
+use crate::{account, auth, chat, crisis, events, health, rooms, safety_plan, web};
 
 /// Everything a request handler may need, built once at start-up.
 #[derive(Clone)]
@@ -128,6 +128,7 @@ fn api(timeout: Duration) -> Router<AppState> {
         .merge(crisis::router())
         .merge(events::router())
         .merge(safety_plan::router())
+        .merge(rooms::router())
         // An unknown API path is a JSON 404, never the web app's HTML page.
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(TimeoutLayer::with_status_code(

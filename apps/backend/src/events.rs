@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
-use crate::db::{new_id, now_ms};
+use crate::db::{new_id, now_ms, Db};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 
@@ -103,20 +103,41 @@ async fn record(
     ApiJson(input): ApiJson<EventInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let event = Event::parse(input)?;
+    let id = insert(&state.db, None, &event).await?;
+    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id }))))
+}
+
+async fn insert(db: &Db, user_id: Option<&str>, event: &Event) -> Result<String> {
     let id = new_id();
-    let now = now_ms();
     sqlx::query(
         "INSERT INTO analytics_events (id, user_id, name, path, properties, created_at, updated_at) \
-         VALUES ($1, NULL, $2, $3, $4, $5, $5)",
+         VALUES ($1, $2, $3, $4, $5, $6, $6)",
     )
     .bind(id.clone())
-    .bind(event.name)
-    .bind(event.path)
-    .bind(event.properties)
-    .bind(now)
-    .execute(state.db.pool())
+    .bind(user_id.map(str::to_owned))
+    .bind(event.name.clone())
+    .bind(event.path.clone())
+    .bind(event.properties.clone())
+    .bind(now_ms())
+    .execute(db.pool())
     .await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id }))))
+    Ok(id)
+}
+
+/// Records a product event from the server side (`room.joined`…): what was used, by
+/// whom, never what was said.
+pub async fn track(
+    db: &Db,
+    user_id: Option<&str>,
+    name: &str,
+    properties: Option<Value>,
+) -> Result<()> {
+    let event = Event {
+        name: name.to_owned(),
+        path: None,
+        properties: properties.map(|p| p.to_string()),
+    };
+    insert(db, user_id, &event).await.map(|_| ())
 }
 
 #[cfg(test)]

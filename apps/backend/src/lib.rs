@@ -14,6 +14,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod metrics;
+pub mod rooms;
 pub mod safety_plan;
 pub mod telemetry;
 pub mod users;

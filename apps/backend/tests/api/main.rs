@@ -20,6 +20,7 @@ mod health;
 mod lifecycle;
 mod model_pull;
 mod oidc;
+mod rooms;
 mod safety_plan;
 mod static_site;
 mod store;

@@ -1,0 +1,534 @@
+//! Rooms, participants, room events, blocks and reports in the database.
+
+use serde::Serialize;
+use sqlx::any::AnyRow;
+
+use super::policy::RoomRole;
+use crate::chat::Page;
+use crate::db::{col, new_id, now_ms, touched_a_row, Db};
+use crate::error::{Error, Result};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Room {
+    pub id: String,
+    #[serde(skip)]
+    pub host_id: String,
+    pub title: String,
+    pub topic: Option<String>,
+    pub visibility: String,
+    pub capacity: i64,
+    pub status: String,
+    #[serde(with = "crate::db::rfc3339_ms::option")]
+    pub closed_at: Option<i64>,
+    #[serde(with = "crate::db::rfc3339_ms")]
+    pub created_at: i64,
+}
+
+impl Room {
+    pub fn is_live(&self) -> bool {
+        self.status == "live"
+    }
+}
+
+const ROOM_COLUMNS: &str =
+    "id, host_id, title, topic, visibility, capacity, status, closed_at, created_at";
+
+fn room_from_row(row: &AnyRow) -> Result<Room> {
+    Ok(Room {
+        id: col(row, "id")?,
+        host_id: col(row, "host_id")?,
+        title: col(row, "title")?,
+        topic: col(row, "topic")?,
+        visibility: col(row, "visibility")?,
+        capacity: col(row, "capacity")?,
+        status: col(row, "status")?,
+        closed_at: col(row, "closed_at")?,
+        created_at: col(row, "created_at")?,
+    })
+}
+
+/// A person in a room, as the server knows them.
+#[derive(Debug, Clone)]
+pub struct Participant {
+    pub user_id: String,
+    pub handle: String,
+    pub role: RoomRole,
+    pub shown_name: String,
+    pub joined_at: i64,
+    pub left_at: Option<i64>,
+    pub muted_at: Option<i64>,
+    pub hand_raised_at: Option<i64>,
+    pub invited_at: Option<i64>,
+    pub removed_at: Option<i64>,
+}
+
+impl Participant {
+    pub fn is_present(&self) -> bool {
+        self.left_at.is_none() && self.removed_at.is_none()
+    }
+
+    /// What everyone else in the room sees: no user id, ever.
+    pub fn view(&self) -> ParticipantView {
+        ParticipantView {
+            handle: self.handle.clone(),
+            name: self.shown_name.clone(),
+            role: self.role,
+            muted: self.muted_at.is_some() || !self.role.can_speak(),
+            hand_raised: self.hand_raised_at.is_some(),
+            invited_to_speak: self.invited_at.is_some(),
+            joined_at: self.joined_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ParticipantView {
+    pub handle: String,
+    pub name: String,
+    pub role: RoomRole,
+    pub muted: bool,
+    pub hand_raised: bool,
+    pub invited_to_speak: bool,
+    #[serde(with = "crate::db::rfc3339_ms")]
+    pub joined_at: i64,
+}
+
+const PARTICIPANT_COLUMNS: &str = "user_id, handle, role, shown_name, joined_at, left_at, \
+     muted_at, hand_raised_at, invited_at, removed_at";
+
+fn participant_from_row(row: &AnyRow) -> Result<Participant> {
+    let role: String = col(row, "role")?;
+    Ok(Participant {
+        user_id: col(row, "user_id")?,
+        handle: col(row, "handle")?,
+        role: RoomRole::parse(&role)
+            .ok_or_else(|| Error::Database(sqlx::Error::Decode(format!("role '{role}'").into())))?,
+        shown_name: col(row, "shown_name")?,
+        joined_at: col(row, "joined_at")?,
+        left_at: col(row, "left_at")?,
+        muted_at: col(row, "muted_at")?,
+        hand_raised_at: col(row, "hand_raised_at")?,
+        invited_at: col(row, "invited_at")?,
+        removed_at: col(row, "removed_at")?,
+    })
+}
+
+/// A new room's settings, already validated.
+pub struct NewRoom<'a> {
+    pub title: &'a str,
+    pub topic: Option<&'a str>,
+    pub visibility: &'a str,
+    pub capacity: i64,
+}
+
+pub async fn create_room(db: &Db, host_id: &str, new: NewRoom<'_>) -> Result<Room> {
+    let sql = format!(
+        "INSERT INTO rooms (id, host_id, title, topic, visibility, capacity, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'live', $7, $7) RETURNING {ROOM_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(new_id())
+        .bind(host_id.to_owned())
+        .bind(new.title.to_owned())
+        .bind(new.topic.map(str::to_owned))
+        .bind(new.visibility.to_owned())
+        .bind(new.capacity)
+        .bind(now_ms())
+        .fetch_one(db.pool())
+        .await?;
+    room_from_row(&row)
+}
+
+pub async fn get_room(db: &Db, id: &str) -> Result<Room> {
+    let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_owned())
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(Error::NotFound)?;
+    room_from_row(&row)
+}
+
+/// Live public rooms, newest first, with how many people are in each.
+pub async fn list_live(db: &Db, page: Page) -> Result<Vec<(Room, i64)>> {
+    let sql = format!(
+        "SELECT {ROOM_COLUMNS}, (SELECT COUNT(*) FROM room_participants p \
+           WHERE p.room_id = rooms.id AND p.left_at IS NULL AND p.removed_at IS NULL) AS present \
+         FROM rooms WHERE status = 'live' AND visibility = 'public' \
+         ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter()
+        .map(|row| Ok((room_from_row(row)?, col(row, "present")?)))
+        .collect()
+}
+
+/// Everyone present, hosts and speakers first, then by arrival.
+pub async fn present(db: &Db, room_id: &str) -> Result<Vec<Participant>> {
+    let sql = format!(
+        "SELECT {PARTICIPANT_COLUMNS} FROM room_participants \
+         WHERE room_id = $1 AND left_at IS NULL AND removed_at IS NULL \
+         ORDER BY CASE role WHEN 'host' THEN 0 WHEN 'moderator' THEN 1 WHEN 'speaker' THEN 2 ELSE 3 END, joined_at"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(room_id.to_owned())
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(participant_from_row).collect()
+}
+
+pub async fn participant(db: &Db, room_id: &str, user_id: &str) -> Result<Option<Participant>> {
+    let sql = format!(
+        "SELECT {PARTICIPANT_COLUMNS} FROM room_participants WHERE room_id = $1 AND user_id = $2"
+    );
+    let row = sqlx::query(&sql)
+        .bind(room_id.to_owned())
+        .bind(user_id.to_owned())
+        .fetch_optional(db.pool())
+        .await?;
+    row.as_ref().map(participant_from_row).transpose()
+}
+
+/// A present participant by handle; anyone else is not found.
+pub async fn by_handle(db: &Db, room_id: &str, handle: &str) -> Result<Participant> {
+    let sql = format!(
+        "SELECT {PARTICIPANT_COLUMNS} FROM room_participants \
+         WHERE room_id = $1 AND handle = $2 AND left_at IS NULL AND removed_at IS NULL"
+    );
+    let row = sqlx::query(&sql)
+        .bind(room_id.to_owned())
+        .bind(handle.to_owned())
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(Error::NotFound)?;
+    participant_from_row(&row)
+}
+
+/// Puts someone in the room (again): present, with `role`, hand down, no invitation.
+/// A returning participant keeps their handle.
+pub async fn enter(
+    db: &Db,
+    room: &Room,
+    user_id: &str,
+    role: RoomRole,
+    shown_name: &str,
+) -> Result<Participant> {
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
+    let present: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM room_participants \
+         WHERE room_id = $1 AND left_at IS NULL AND removed_at IS NULL AND user_id <> $2",
+    )
+    .bind(room.id.clone())
+    .bind(user_id.to_owned())
+    .fetch_one(&mut *tx)
+    .await?;
+    if present >= room.capacity {
+        return Err(Error::Conflict {
+            code: "room_full",
+            message: "This room is full. Try another one, or come back a little later.".into(),
+        });
+    }
+    let updated = sqlx::query(
+        "UPDATE room_participants SET role = $1, shown_name = $2, joined_at = $3, left_at = NULL, \
+           muted_at = NULL, hand_raised_at = NULL, invited_at = NULL, updated_at = $3 \
+         WHERE room_id = $4 AND user_id = $5",
+    )
+    .bind(role.as_str())
+    .bind(shown_name.to_owned())
+    .bind(now)
+    .bind(room.id.clone())
+    .bind(user_id.to_owned())
+    .execute(&mut *tx)
+    .await?;
+    if updated.rows_affected() == 0 {
+        let handle: String = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        sqlx::query(
+            "INSERT INTO room_participants (room_id, user_id, handle, role, shown_name, joined_at, \
+               created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $6)",
+        )
+        .bind(room.id.clone())
+        .bind(user_id.to_owned())
+        .bind(handle)
+        .bind(role.as_str())
+        .bind(shown_name.to_owned())
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    participant(db, &room.id, user_id)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
+/// One timestamp state of a participant.
+#[derive(Debug, Clone, Copy)]
+pub enum State {
+    Left,
+    Muted,
+    HandRaised,
+    Invited,
+    Removed,
+}
+
+impl State {
+    fn column(self) -> &'static str {
+        match self {
+            Self::Left => "left_at",
+            Self::Muted => "muted_at",
+            Self::HandRaised => "hand_raised_at",
+            Self::Invited => "invited_at",
+            Self::Removed => "removed_at",
+        }
+    }
+}
+
+/// Sets (`on`) or clears a state of one participant.
+pub async fn set_state(
+    db: &Db,
+    room_id: &str,
+    user_id: &str,
+    state: State,
+    on: bool,
+) -> Result<()> {
+    let now = now_ms();
+    let sql = format!(
+        "UPDATE room_participants SET {column} = $1, updated_at = $2 WHERE room_id = $3 AND user_id = $4",
+        column = state.column()
+    );
+    let done = sqlx::query(&sql)
+        .bind(on.then_some(now))
+        .bind(now)
+        .bind(room_id.to_owned())
+        .bind(user_id.to_owned())
+        .execute(db.pool())
+        .await?;
+    touched_a_row(&done)
+}
+
+/// Gives a participant a new role; a new listener loses hand, invitation and microphone.
+pub async fn set_role(db: &Db, room_id: &str, user_id: &str, role: RoomRole) -> Result<()> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "UPDATE room_participants SET role = $1, hand_raised_at = NULL, invited_at = NULL, \
+           muted_at = CASE WHEN $1 = 'listener' THEN NULL ELSE muted_at END, updated_at = $2 \
+         WHERE room_id = $3 AND user_id = $4",
+    )
+    .bind(role.as_str())
+    .bind(now)
+    .bind(room_id.to_owned())
+    .bind(user_id.to_owned())
+    .execute(db.pool())
+    .await?;
+    touched_a_row(&done)
+}
+
+/// Mutes everyone present who may speak, except the given people.
+pub async fn mute_all(db: &Db, room_id: &str, except: &[&str]) -> Result<u64> {
+    let mut muted = 0;
+    for p in present(db, room_id).await? {
+        if p.role.can_speak() && p.muted_at.is_none() && !except.contains(&p.user_id.as_str()) {
+            set_state(db, room_id, &p.user_id, State::Muted, true).await?;
+            muted += 1;
+        }
+    }
+    Ok(muted)
+}
+
+/// Ends the room: everyone present leaves.
+pub async fn close_room(db: &Db, room_id: &str) -> Result<Room> {
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
+    sqlx::query(
+        "UPDATE room_participants SET left_at = $1, updated_at = $1 WHERE room_id = $2 AND left_at IS NULL",
+    )
+    .bind(now)
+    .bind(room_id.to_owned())
+    .execute(&mut *tx)
+    .await?;
+    let sql = format!(
+        "UPDATE rooms SET status = 'closed', closed_at = $1, updated_at = $1 WHERE id = $2 RETURNING {ROOM_COLUMNS}"
+    );
+    let row = sqlx::query(&sql)
+        .bind(now)
+        .bind(room_id.to_owned())
+        .fetch_one(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    room_from_row(&row)
+}
+
+/// Appends to the room's history.
+pub async fn record(
+    db: &Db,
+    room_id: &str,
+    actor_id: Option<&str>,
+    subject_id: Option<&str>,
+    kind: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    let now = now_ms();
+    sqlx::query(
+        "INSERT INTO room_events (id, room_id, actor_id, subject_id, kind, detail, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+    )
+    .bind(new_id())
+    .bind(room_id.to_owned())
+    .bind(actor_id.map(str::to_owned))
+    .bind(subject_id.map(str::to_owned))
+    .bind(kind.to_owned())
+    .bind(detail.map(str::to_owned))
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// One line of a room's history, with names as the room saw them.
+#[derive(Debug, Clone, Serialize)]
+pub struct HistoryEntry {
+    pub kind: String,
+    pub actor: Option<String>,
+    pub subject: Option<String>,
+    pub detail: Option<String>,
+    #[serde(with = "crate::db::rfc3339_ms")]
+    pub at: i64,
+}
+
+pub async fn history(db: &Db, room_id: &str, limit: i64) -> Result<Vec<HistoryEntry>> {
+    let rows = sqlx::query(
+        "SELECT e.kind, e.detail, e.created_at, a.shown_name AS actor, s.shown_name AS subject \
+         FROM room_events e \
+         LEFT JOIN room_participants a ON a.room_id = e.room_id AND a.user_id = e.actor_id \
+         LEFT JOIN room_participants s ON s.room_id = e.room_id AND s.user_id = e.subject_id \
+         WHERE e.room_id = $1 ORDER BY e.created_at DESC, e.id DESC LIMIT $2",
+    )
+    .bind(room_id.to_owned())
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(HistoryEntry {
+                kind: col(row, "kind")?,
+                actor: col(row, "actor")?,
+                subject: col(row, "subject")?,
+                detail: col(row, "detail")?,
+                at: col(row, "created_at")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn block(db: &Db, blocker_id: &str, blocked_id: &str, on: bool) -> Result<()> {
+    let query = if on {
+        sqlx::query(
+            "INSERT INTO room_blocks (blocker_id, blocked_id, created_at, updated_at) \
+             VALUES ($1, $2, $3, $3) ON CONFLICT (blocker_id, blocked_id) DO NOTHING",
+        )
+        .bind(blocker_id.to_owned())
+        .bind(blocked_id.to_owned())
+        .bind(now_ms())
+    } else {
+        sqlx::query("DELETE FROM room_blocks WHERE blocker_id = $1 AND blocked_id = $2")
+            .bind(blocker_id.to_owned())
+            .bind(blocked_id.to_owned())
+    };
+    query.execute(db.pool()).await?;
+    Ok(())
+}
+
+/// The user ids this person blocked.
+pub async fn blocked_by(db: &Db, blocker_id: &str) -> Result<Vec<String>> {
+    Ok(
+        sqlx::query_scalar("SELECT blocked_id FROM room_blocks WHERE blocker_id = $1")
+            .bind(blocker_id.to_owned())
+            .fetch_all(db.pool())
+            .await?,
+    )
+}
+
+pub async fn report(
+    db: &Db,
+    reporter_id: &str,
+    subject_id: &str,
+    room_id: &str,
+    reason: &str,
+) -> Result<String> {
+    let id = new_id();
+    sqlx::query(
+        "INSERT INTO reports (id, reporter_id, subject_id, room_id, reason, status, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, 'open', $6, $6)",
+    )
+    .bind(id.clone())
+    .bind(reporter_id.to_owned())
+    .bind(subject_id.to_owned())
+    .bind(room_id.to_owned())
+    .bind(reason.to_owned())
+    .bind(now_ms())
+    .execute(db.pool())
+    .await?;
+    Ok(id)
+}
+
+/// A report as administrators see it: who was reported under which name, why, where.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReportView {
+    pub id: String,
+    pub room_id: Option<String>,
+    pub room_title: Option<String>,
+    pub subject_id: String,
+    pub subject_name: Option<String>,
+    pub reason: String,
+    pub status: String,
+    #[serde(with = "crate::db::rfc3339_ms")]
+    pub created_at: i64,
+}
+
+pub async fn reports(db: &Db, status: &str, page: Page) -> Result<Vec<ReportView>> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.room_id, rooms.title AS room_title, r.subject_id, p.shown_name AS subject_name, \
+           r.reason, r.status, r.created_at \
+         FROM reports r \
+         LEFT JOIN rooms ON rooms.id = r.room_id \
+         LEFT JOIN room_participants p ON p.room_id = r.room_id AND p.user_id = r.subject_id \
+         WHERE r.status = $1 ORDER BY r.created_at, r.id LIMIT $2 OFFSET $3",
+    )
+    .bind(status.to_owned())
+    .bind(page.limit)
+    .bind(page.offset)
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(ReportView {
+                id: col(row, "id")?,
+                room_id: col(row, "room_id")?,
+                room_title: col(row, "room_title")?,
+                subject_id: col(row, "subject_id")?,
+                subject_name: col(row, "subject_name")?,
+                reason: col(row, "reason")?,
+                status: col(row, "status")?,
+                created_at: col(row, "created_at")?,
+            })
+        })
+        .collect()
+}
+
+pub async fn resolve_report(db: &Db, id: &str, admin_id: &str) -> Result<()> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "UPDATE reports SET status = 'resolved', resolved_by = $1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(admin_id.to_owned())
+    .bind(now)
+    .bind(id.to_owned())
+    .execute(db.pool())
+    .await?;
+    touched_a_row(&done)
+}
