@@ -202,6 +202,15 @@ pub async fn merge_guest_into(db: &Db, guest_id: &str, account_id: &str) -> Resu
         // that has none.
         "UPDATE safety_plans SET user_id = $1 WHERE user_id = $2 \
          AND NOT EXISTS (SELECT 1 FROM safety_plans WHERE user_id = $1)",
+        // Blocks either way; a pair the account already has stays once.
+        "INSERT INTO room_blocks (blocker_id, blocked_id, created_at, updated_at) \
+         SELECT $1, blocked_id, created_at, updated_at FROM room_blocks \
+         WHERE blocker_id = $2 AND blocked_id <> $1 ON CONFLICT DO NOTHING",
+        "INSERT INTO room_blocks (blocker_id, blocked_id, created_at, updated_at) \
+         SELECT blocker_id, $1, created_at, updated_at FROM room_blocks \
+         WHERE blocked_id = $2 AND blocker_id <> $1 ON CONFLICT DO NOTHING",
+        "UPDATE reports SET reporter_id = $1 WHERE reporter_id = $2",
+        "UPDATE reports SET subject_id = $1 WHERE subject_id = $2",
     ] {
         sqlx::query(statement)
             .bind(account.clone())

@@ -424,3 +424,32 @@ async fn strangers_and_outsiders_are_turned_away() {
     assert_eq!(unknown, 404);
     assert_eq!(no_such_person, 404);
 }
+
+#[tokio::test]
+async fn a_guests_blocks_come_into_their_account_and_the_export() {
+    let app = spawn_app().await;
+    let mut account = app.browser();
+    account.signup("blocks@example.org").await;
+    let (mut host, host_user) = guest(&app).await;
+    let (mut visitor, _) = guest(&app).await;
+    let room = create_room(&mut host, json!({ "title": "Evening calm" })).await;
+    join(&mut host, &room).await;
+    let (_, detail) = join(&mut visitor, &room).await;
+    let host_name = host_user["pseudonym"].as_str().unwrap();
+    let host_handle = handle_of(&detail, host_name);
+    visitor
+        .send_json(
+            Method::POST,
+            &format!("/api/rooms/{room}/participants/{host_handle}/block"),
+            None,
+        )
+        .await;
+
+    let (login, _) = visitor
+        .login("blocks@example.org", crate::helpers::GOOD_PASSWORD)
+        .await;
+    let (_, export) = visitor.get("/api/me/export").await;
+
+    assert_eq!(login, 200);
+    assert_eq!(export["people_you_blocked"][0]["pseudonym"], host_name);
+}
