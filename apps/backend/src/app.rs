@@ -42,6 +42,8 @@ pub struct AppState {
     pub oidc: Arc<crate::auth::oidc::OidcProvider>,
     /// The language model, when one is configured.
     pub model: Option<Arc<dyn ChatModel>>,
+    /// LiveKit, when rooms run there instead of on the embedded audio server.
+    pub livekit: Option<Arc<crate::rooms::LiveKit>>,
 }
 
 impl AppState {
@@ -65,7 +67,12 @@ impl AppState {
         })?;
         let model = build_model(&config).await?;
         let crisis = Arc::new(crisis_directory(&config)?);
+        let livekit = config
+            .livekit
+            .as_ref()
+            .map(|lk| Arc::new(crate::rooms::LiveKit::new(lk)));
         Ok(Self {
+            livekit,
             model,
             config: Arc::new(config),
             db,

@@ -54,6 +54,9 @@ pub enum Error {
     /// The language model failed or timed out; the body says whether trying again may help.
     #[error("{0}")]
     Model(#[from] solace_ai::model::ModelError),
+    /// A service we depend on (the audio server) failed: 502.
+    #[error("{message}")]
+    Upstream { code: &'static str, message: String },
     /// No language model is configured on this server.
     #[error("No language model is set up on this server yet. An administrator can set LLM_BASE_URL or LLM_GGUF_PATH.")]
     ModelNotConfigured,
@@ -116,6 +119,7 @@ impl Error {
             Self::Model(ModelError::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "model_timeout"),
             Self::Model(_) => (StatusCode::BAD_GATEWAY, "model_unavailable"),
             Self::ModelNotConfigured => (StatusCode::SERVICE_UNAVAILABLE, "model_not_configured"),
+            Self::Upstream { code, .. } => (StatusCode::BAD_GATEWAY, code),
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -185,7 +189,7 @@ impl IntoResponse for Error {
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             return response;
         }
-        if matches!(self, Self::ModelNotConfigured) {
+        if matches!(self, Self::ModelNotConfigured | Self::Upstream { .. }) {
             return error_response(status, code, &self.to_string());
         }
         if status.is_server_error() {

@@ -5,8 +5,11 @@
 //! ever shown a participant's per-room handle and shown name, never a user id. Every
 //! change is a `room_events` row (the room's history) and an analytics event.
 
+mod livekit;
 mod policy;
 mod store;
+
+pub use livekit::LiveKit;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -46,6 +49,8 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{someone}/remove"), post(remove))
         .route(&format!("{someone}/block"), post(block).delete(unblock))
         .route(&format!("{someone}/report"), post(report))
+        .route("/livekit/token", post(livekit_token))
+        .route("/livekit/webhook", post(livekit_webhook))
         .route("/admin/reports", get(list_reports))
         .route("/admin/reports/{id}/resolve", post(resolve_report))
 }
@@ -210,6 +215,22 @@ async fn inside(state: &AppState, id: &str, user_id: &str) -> Result<(Room, Part
     }
 }
 
+/// Gives a participant a role, and the audio server the matching permission.
+async fn change_role(
+    state: &AppState,
+    room: &Room,
+    who: &Participant,
+    role: RoomRole,
+) -> Result<()> {
+    store::set_role(&state.db, &room.id, &who.user_id, role).await?;
+    if let Some(livekit) = &state.livekit {
+        livekit
+            .set_can_publish(&room.id, &who.handle, role.can_speak())
+            .await?;
+    }
+    Ok(())
+}
+
 /// Writes the history row and the analytics event for one change.
 async fn note(
     state: &AppState,
@@ -289,6 +310,9 @@ async fn leave(
     let (room, me) = inside(&state, &id, &identity.user.id).await?;
     store::set_state(&state.db, &room.id, &me.user_id, Flag::Left, true).await?;
     note(&state, &room, &me.user_id, None, "left", None).await?;
+    if let Some(livekit) = &state.livekit {
+        livekit.remove(&room.id, &me.handle).await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -308,6 +332,9 @@ async fn close(
     }
     let closed = store::close_room(&state.db, &room.id).await?;
     note(&state, &room, &user.id, None, "closed", None).await?;
+    if let Some(livekit) = &state.livekit {
+        livekit.close(&room.id).await?;
+    }
     Ok(Json(closed))
 }
 
@@ -333,7 +360,7 @@ async fn hand(
         });
     }
     if on && me.invited_at.is_some() {
-        store::set_role(&state.db, &room.id, &me.user_id, RoomRole::Speaker).await?;
+        change_role(&state, &room, &me, RoomRole::Speaker).await?;
         note(&state, &room, &me.user_id, None, "became_speaker", None).await?;
     } else {
         store::set_state(&state.db, &room.id, &me.user_id, Flag::HandRaised, on).await?;
@@ -354,7 +381,7 @@ async fn speak(
     let (room, me) = inside(&state, &id, &identity.user.id).await?;
     match (on, me.role) {
         (true, RoomRole::Listener) if me.invited_at.is_some() => {
-            store::set_role(&state.db, &room.id, &me.user_id, RoomRole::Speaker).await?;
+            change_role(&state, &room, &me, RoomRole::Speaker).await?;
             note(&state, &room, &me.user_id, None, "became_speaker", None).await?;
         }
         (true, RoomRole::Listener) => {
@@ -365,7 +392,7 @@ async fn speak(
         }
         (true, _) => {}
         (false, RoomRole::Speaker) => {
-            store::set_role(&state.db, &room.id, &me.user_id, RoomRole::Listener).await?;
+            change_role(&state, &room, &me, RoomRole::Listener).await?;
             note(&state, &room, &me.user_id, None, "became_listener", None).await?;
         }
         (false, RoomRole::Listener) => {
@@ -428,7 +455,12 @@ async fn mute_all(
         .map(|p| p.user_id.as_str())
         .collect();
     let muted = store::mute_all(&state.db, &room.id, &spared).await?;
-    let detail_text = format!("{muted} muted");
+    if let Some(livekit) = &state.livekit {
+        for handle in &muted {
+            livekit.mute(&room.id, handle).await?;
+        }
+    }
+    let detail_text = format!("{} muted", muted.len());
     note(
         &state,
         &room,
@@ -469,7 +501,7 @@ async fn invite(
         });
     }
     if subject.hand_raised_at.is_some() {
-        store::set_role(&state.db, &room.id, &subject.user_id, RoomRole::Speaker).await?;
+        change_role(&state, &room, &subject, RoomRole::Speaker).await?;
         note(
             &state,
             &room,
@@ -526,7 +558,7 @@ async fn assign_role(
             "Only the host can make moderators.",
         ));
     }
-    store::set_role(&state.db, &room.id, &subject.user_id, role).await?;
+    change_role(&state, &room, &subject, role).await?;
     let kind = format!("became_{}", role.as_str());
     note(
         &state,
@@ -549,6 +581,9 @@ async fn mute_one(
     let (room, me, subject) = actor_and_subject(&state, &id, &identity.user.id, &handle).await?;
     require_moderation(me.role, subject.role, "mute people")?;
     store::set_state(&state.db, &room.id, &subject.user_id, Flag::Muted, true).await?;
+    if let Some(livekit) = &state.livekit {
+        livekit.mute(&room.id, &subject.handle).await?;
+    }
     note(
         &state,
         &room,
@@ -587,6 +622,9 @@ async fn remove(
     let (room, me, subject) = actor_and_subject(&state, &id, &identity.user.id, &handle).await?;
     require_moderation(me.role, subject.role, "remove people")?;
     store::set_state(&state.db, &room.id, &subject.user_id, Flag::Removed, true).await?;
+    if let Some(livekit) = &state.livekit {
+        livekit.remove(&room.id, &subject.handle).await?;
+    }
     note(
         &state,
         &room,
@@ -710,5 +748,86 @@ async fn resolve_report(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     store::resolve_report(&state.db, &id, &admin.user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenInput {
+    room_id: String,
+}
+
+/// `POST /api/livekit/token {room_id}`: for someone in the room, a short-lived LiveKit
+/// token whose identity is their handle and which lets them publish only when they may
+/// speak.
+async fn livekit_token(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiJson(input): ApiJson<TokenInput>,
+) -> Result<Json<serde_json::Value>> {
+    let livekit = state.livekit.as_ref().ok_or_else(|| Error::Conflict {
+        code: "livekit_not_configured",
+        message: "This server runs rooms on its embedded audio server, not LiveKit.".into(),
+    })?;
+    let (room, me) = inside(&state, &input.room_id, &identity.user.id).await?;
+    let can_publish = me.role.can_speak();
+    let token = livekit.token(&room.id, &me.handle, &me.shown_name, can_publish)?;
+    Ok(Json(json!({
+        "url": livekit.client_url().as_str(),
+        "token": token,
+        "identity": me.handle,
+        "can_publish": can_publish,
+        "expires_in": livekit::TOKEN_TTL.as_secs(),
+    })))
+}
+
+/// `POST /api/livekit/webhook`: LiveKit tells us who connected and who dropped off; a
+/// participant whose connection ended for good has left the room.
+async fn livekit_webhook(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Result<StatusCode> {
+    let livekit = state.livekit.as_ref().ok_or(Error::NotFound)?;
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let event = livekit.webhook(&body, authorization)?;
+    let (Some(room), Some(participant)) = (event.room.as_ref(), event.participant.as_ref()) else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let Ok(room) = store::get_room(&state.db, &room.name).await else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let Ok(who) = store::by_handle(&state.db, &room.id, &participant.identity).await else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    match event.event.as_str() {
+        "participant_joined" => {
+            store::record(
+                &state.db,
+                &room.id,
+                Some(&who.user_id),
+                None,
+                "audio_connected",
+                None,
+            )
+            .await?;
+        }
+        "participant_left" => {
+            store::set_state(&state.db, &room.id, &who.user_id, Flag::Left, true).await?;
+            note(
+                &state,
+                &room,
+                &who.user_id,
+                None,
+                "left",
+                Some("disconnected"),
+            )
+            .await?;
+        }
+        _ => {}
+    }
     Ok(StatusCode::NO_CONTENT)
 }

@@ -328,13 +328,14 @@ pub async fn set_role(db: &Db, room_id: &str, user_id: &str, role: RoomRole) -> 
     touched_a_row(&done)
 }
 
-/// Mutes everyone present who may speak, except the given people.
-pub async fn mute_all(db: &Db, room_id: &str, except: &[&str]) -> Result<u64> {
-    let mut muted = 0;
+/// Mutes everyone present who may speak, except the given people; returns the handles
+/// of those it muted.
+pub async fn mute_all(db: &Db, room_id: &str, except: &[&str]) -> Result<Vec<String>> {
+    let mut muted = Vec::new();
     for p in present(db, room_id).await? {
         if p.role.can_speak() && p.muted_at.is_none() && !except.contains(&p.user_id.as_str()) {
             set_state(db, room_id, &p.user_id, State::Muted, true).await?;
-            muted += 1;
+            muted.push(p.handle);
         }
     }
     Ok(muted)

@@ -18,6 +18,7 @@ mod crisis;
 mod events;
 mod health;
 mod lifecycle;
+mod livekit;
 mod model_pull;
 mod oidc;
 mod rooms;
