@@ -42,8 +42,10 @@ pub struct AppState {
     pub oidc: Arc<crate::auth::oidc::OidcProvider>,
     /// The language model, when one is configured.
     pub model: Option<Arc<dyn ChatModel>>,
-    /// LiveKit, when rooms run there instead of on the embedded audio server.
-    pub livekit: Option<Arc<crate::rooms::LiveKit>>,
+    /// Where room audio runs: the embedded SFU, or LiveKit when configured.
+    pub audio: crate::rooms::Audio,
+    /// Opens the embedded SFU's signalling socket.
+    pub room_tokens: crate::rooms::RoomTokens,
 }
 
 impl AppState {
@@ -67,12 +69,23 @@ impl AppState {
         })?;
         let model = build_model(&config).await?;
         let crisis = Arc::new(crisis_directory(&config)?);
-        let livekit = config
-            .livekit
-            .as_ref()
-            .map(|lk| Arc::new(crate::rooms::LiveKit::new(lk)));
+        let audio = match &config.livekit {
+            Some(livekit) => {
+                crate::rooms::Audio::LiveKit(Arc::new(crate::rooms::LiveKit::new(livekit)))
+            }
+            None => {
+                let bind = SocketAddr::new(config.host, config.rtc_udp_port);
+                let sfu = crate::rooms::Sfu::start(bind, config.public_ip)
+                    .await
+                    .map_err(|e| {
+                        Error::Startup(format!("RTC_UDP_PORT: cannot listen on UDP {bind}: {e}"))
+                    })?;
+                crate::rooms::Audio::Embedded(sfu)
+            }
+        };
         Ok(Self {
-            livekit,
+            audio,
+            room_tokens: crate::rooms::RoomTokens::default(),
             model,
             config: Arc::new(config),
             db,

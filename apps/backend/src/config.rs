@@ -214,6 +214,12 @@ pub struct Config {
     pub chat: ChatSettings,
     /// A JSON list of crisis lines replacing the built-in one.
     pub crisis_lines_file: Option<PathBuf>,
+    /// The embedded SFU's UDP port (0: any free port).
+    pub rtc_udp_port: u16,
+    /// The address browsers reach the SFU at, put in its ICE candidates.
+    pub public_ip: IpAddr,
+    /// STUN/TURN servers handed to browsers, as `RTCIceServer` objects.
+    pub ice_servers: serde_json::Value,
     pub livekit: Option<LiveKit>,
     pub oidc: Option<Oidc>,
     pub elevenlabs_api_key: Option<SecretString>,
@@ -478,6 +484,15 @@ impl Config {
             llm_settings,
             chat,
             crisis_lines_file: get("CRISIS_LINES_FILE").map(PathBuf::from),
+            rtc_udp_port: parse_number("RTC_UDP_PORT", get("RTC_UDP_PORT"), 50000u16)?,
+            public_ip: match get("PUBLIC_IP") {
+                None if host.is_unspecified() || host.is_loopback() => IpAddr::from([127, 0, 0, 1]),
+                None => host,
+                Some(raw) => raw.parse().map_err(|_| {
+                    invalid("PUBLIC_IP", format!("expected an IP address, got '{raw}'"))
+                })?,
+            },
+            ice_servers: ice_servers(&get)?,
             livekit,
             oidc,
             elevenlabs_api_key: get("ELEVENLABS_API_KEY").map(SecretString::from),
@@ -492,6 +507,45 @@ impl Config {
     pub fn secure_cookies(&self) -> bool {
         self.public_url.scheme() == "https"
     }
+}
+
+/// STUN and TURN servers for browsers: `STUN_URLS` (comma-separated) and `TURN_URL` with
+/// `TURN_USERNAME` / `TURN_CREDENTIAL`.
+fn ice_servers(get: &impl Fn(&str) -> Option<String>) -> Result<serde_json::Value, ConfigError> {
+    let mut servers = Vec::new();
+    if let Some(stun) = get("STUN_URLS") {
+        let urls: Vec<String> = stun
+            .split(',')
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty())
+            .collect();
+        if urls
+            .iter()
+            .any(|u| !u.starts_with("stun:") && !u.starts_with("stuns:"))
+        {
+            return Err(invalid("STUN_URLS", "each URL starts with stun: or stuns:"));
+        }
+        servers.push(serde_json::json!({ "urls": urls }));
+    }
+    match (
+        get("TURN_URL"),
+        get("TURN_USERNAME"),
+        get("TURN_CREDENTIAL"),
+    ) {
+        (None, None, None) => {}
+        (Some(url), Some(username), Some(credential))
+            if url.starts_with("turn:") || url.starts_with("turns:") =>
+        {
+            servers.push(serde_json::json!({ "urls": [url], "username": username, "credential": credential }));
+        }
+        _ => {
+            return Err(invalid(
+                "TURN_URL",
+                "TURN_URL (turn:…), TURN_USERNAME and TURN_CREDENTIAL must be set together",
+            ))
+        }
+    }
+    Ok(serde_json::Value::Array(servers))
 }
 
 /// The first `.gguf` file in `dir` by name, if there is one.

@@ -5,11 +5,16 @@
 //! ever shown a participant's per-room handle and shown name, never a user id. Every
 //! change is a `room_events` row (the room's history) and an analytics event.
 
+mod audio;
 mod livekit;
 mod policy;
+pub mod sfu;
 mod store;
 
+pub use audio::Audio;
 pub use livekit::LiveKit;
+pub use sfu::signal::RoomTokens;
+pub use sfu::Sfu;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -49,6 +54,8 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{someone}/remove"), post(remove))
         .route(&format!("{someone}/block"), post(block).delete(unblock))
         .route(&format!("{someone}/report"), post(report))
+        .route(&format!("{room}/signal-token"), post(signal_token))
+        .route(&format!("{room}/signal"), get(signal))
         .route("/livekit/token", post(livekit_token))
         .route("/livekit/webhook", post(livekit_webhook))
         .route("/admin/reports", get(list_reports))
@@ -223,12 +230,16 @@ async fn change_role(
     role: RoomRole,
 ) -> Result<()> {
     store::set_role(&state.db, &room.id, &who.user_id, role).await?;
-    if let Some(livekit) = &state.livekit {
-        livekit
-            .set_can_publish(&room.id, &who.handle, role.can_speak())
-            .await?;
-    }
-    Ok(())
+    // A new listener's mute is cleared with the role; speakers keep theirs.
+    let muted = who.muted_at.is_some() && role.can_speak();
+    state
+        .audio
+        .role(&room.id, &who.handle, role.can_speak(), muted)
+        .await
+}
+
+fn may_publish(p: &Participant) -> bool {
+    p.role.can_speak() && p.muted_at.is_none()
 }
 
 /// Writes the history row and the analytics event for one change.
@@ -310,9 +321,7 @@ async fn leave(
     let (room, me) = inside(&state, &id, &identity.user.id).await?;
     store::set_state(&state.db, &room.id, &me.user_id, Flag::Left, true).await?;
     note(&state, &room, &me.user_id, None, "left", None).await?;
-    if let Some(livekit) = &state.livekit {
-        livekit.remove(&room.id, &me.handle).await?;
-    }
+    state.audio.disconnect(&room.id, Some(&me.handle)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -332,9 +341,7 @@ async fn close(
     }
     let closed = store::close_room(&state.db, &room.id).await?;
     note(&state, &room, &user.id, None, "closed", None).await?;
-    if let Some(livekit) = &state.livekit {
-        livekit.close(&room.id).await?;
-    }
+    state.audio.disconnect(&room.id, None).await?;
     Ok(Json(closed))
 }
 
@@ -432,6 +439,13 @@ async fn mute_self(
         ));
     }
     store::set_state(&state.db, &room.id, &me.user_id, Flag::Muted, on).await?;
+    if on {
+        state.audio.mute(&room.id, &me.handle).await?;
+    } else {
+        state
+            .audio
+            .unmute(&room.id, &me.handle, me.role.can_speak());
+    }
     let kind = if on { "muted" } else { "unmuted" };
     note(&state, &room, &me.user_id, Some(&me.user_id), kind, None).await?;
     detail(&state, room, &me.user_id).await
@@ -455,10 +469,8 @@ async fn mute_all(
         .map(|p| p.user_id.as_str())
         .collect();
     let muted = store::mute_all(&state.db, &room.id, &spared).await?;
-    if let Some(livekit) = &state.livekit {
-        for handle in &muted {
-            livekit.mute(&room.id, handle).await?;
-        }
+    for handle in &muted {
+        state.audio.mute(&room.id, handle).await?;
     }
     let detail_text = format!("{} muted", muted.len());
     note(
@@ -581,9 +593,7 @@ async fn mute_one(
     let (room, me, subject) = actor_and_subject(&state, &id, &identity.user.id, &handle).await?;
     require_moderation(me.role, subject.role, "mute people")?;
     store::set_state(&state.db, &room.id, &subject.user_id, Flag::Muted, true).await?;
-    if let Some(livekit) = &state.livekit {
-        livekit.mute(&room.id, &subject.handle).await?;
-    }
+    state.audio.mute(&room.id, &subject.handle).await?;
     note(
         &state,
         &room,
@@ -622,9 +632,10 @@ async fn remove(
     let (room, me, subject) = actor_and_subject(&state, &id, &identity.user.id, &handle).await?;
     require_moderation(me.role, subject.role, "remove people")?;
     store::set_state(&state.db, &room.id, &subject.user_id, Flag::Removed, true).await?;
-    if let Some(livekit) = &state.livekit {
-        livekit.remove(&room.id, &subject.handle).await?;
-    }
+    state
+        .audio
+        .disconnect(&room.id, Some(&subject.handle))
+        .await?;
     note(
         &state,
         &room,
@@ -670,6 +681,8 @@ async fn set_block(
         ));
     }
     store::block(&state.db, &me.user_id, &subject.user_id, on).await?;
+    let blocked = blocked_handles(&state, &room, &me.user_id).await?;
+    state.audio.blocked(&room.id, &me.handle, blocked);
     detail(&state, room, &me.user_id).await
 }
 
@@ -765,7 +778,7 @@ async fn livekit_token(
     identity: Identity,
     ApiJson(input): ApiJson<TokenInput>,
 ) -> Result<Json<serde_json::Value>> {
-    let livekit = state.livekit.as_ref().ok_or_else(|| Error::Conflict {
+    let livekit = state.audio.livekit().ok_or_else(|| Error::Conflict {
         code: "livekit_not_configured",
         message: "This server runs rooms on its embedded audio server, not LiveKit.".into(),
     })?;
@@ -788,7 +801,7 @@ async fn livekit_webhook(
     headers: axum::http::HeaderMap,
     body: String,
 ) -> Result<StatusCode> {
-    let livekit = state.livekit.as_ref().ok_or(Error::NotFound)?;
+    let livekit = state.audio.livekit().ok_or(Error::NotFound)?;
     let authorization = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -830,4 +843,77 @@ async fn livekit_webhook(
         _ => {}
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The handles, in this room, of the people `user_id` blocked.
+async fn blocked_handles(
+    state: &AppState,
+    room: &Room,
+    user_id: &str,
+) -> Result<std::collections::HashSet<String>> {
+    let blocked = store::blocked_by(&state.db, user_id).await?;
+    Ok(store::present(&state.db, &room.id)
+        .await?
+        .into_iter()
+        .filter(|p| blocked.contains(&p.user_id))
+        .map(|p| p.handle)
+        .collect())
+}
+
+fn sfu_of(state: &AppState) -> Result<&Sfu> {
+    state.audio.sfu().ok_or_else(|| Error::Conflict {
+        code: "sfu_not_in_use",
+        message: "Rooms on this server use LiveKit: ask /api/livekit/token instead.".into(),
+    })
+}
+
+/// `POST /api/rooms/{id}/signal-token`: a one-minute token that opens the embedded
+/// SFU's signalling socket for the caller's seat in the room.
+async fn signal_token(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    sfu_of(&state)?;
+    let (room, me) = inside(&state, &id, &identity.user.id).await?;
+    let token = state.room_tokens.issue(&room.id, &me.handle);
+    Ok(Json(json!({
+        "token": token,
+        "url": format!("/api/rooms/{}/signal", room.id),
+        "protocol": sfu::signal::PROTOCOL_VERSION,
+        "expires_in": sfu::signal::TOKEN_TTL.as_secs(),
+        "ice_servers": state.config.ice_servers,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct SignalQuery {
+    token: String,
+}
+
+/// `GET /api/rooms/{id}/signal?token=…` (WebSocket).
+async fn signal(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<SignalQuery>,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Result<axum::response::Response> {
+    let sfu = sfu_of(&state)?.clone();
+    let handle = state.room_tokens.verify(&query.token, &id).ok_or_else(|| {
+        Error::unauthorized(
+            "invalid_room_token",
+            "This room token is not valid any more.",
+        )
+    })?;
+    let room = live(store::get_room(&state.db, &id).await?)?;
+    let me = store::by_handle(&state.db, &room.id, &handle)
+        .await
+        .map_err(|_| Error::forbidden("not_in_room", "Join the room first."))?;
+    let seat = sfu::Seat {
+        room: room.id.clone(),
+        handle: me.handle.clone(),
+        may_publish: may_publish(&me),
+        blocked: blocked_handles(&state, &room, &me.user_id).await?,
+    };
+    Ok(sfu::signal::serve(upgrade, sfu, seat))
 }

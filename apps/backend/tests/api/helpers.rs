@@ -116,6 +116,8 @@ pub async fn base_vars(dirs: &TempDir, static_dir: &Path) -> Vec<(String, String
         ("APP_ENV", "test".to_owned()),
         ("HOST", "127.0.0.1".to_owned()),
         ("PORT", "0".to_owned()),
+        // Any free UDP port for the embedded SFU, so tests run side by side.
+        ("RTC_UDP_PORT", "0".to_owned()),
         ("DATABASE_URL", database_url),
         ("DATABASE_MAX_CONNECTIONS", "4".to_owned()),
         ("DATA_DIR", dirs.path().join("data").display().to_string()),
@@ -300,7 +302,7 @@ pub const GOOD_PASSWORD: &str = "river kettle lantern";
 pub async fn startup_error(extra: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("t.db").display());
-    let vars = [("DATABASE_URL", database.as_str())]
+    let vars = [("DATABASE_URL", database.as_str()), ("RTC_UDP_PORT", "0")]
         .into_iter()
         .chain(extra.iter().copied())
         .map(|(k, v)| (k.to_owned(), v.to_owned()));

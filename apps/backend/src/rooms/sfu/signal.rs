@@ -1,0 +1,257 @@
+//! Signalling for the embedded SFU: a WebSocket per participant at
+//! `/api/rooms/{id}/signal?token=…`, opened with a short-lived room token.
+//!
+//! Protocol version 1 (JSON text frames, documented in docs/rooms.md):
+//! - client → server: `{"type":"join","v":1,"offer":{"type":"offer","sdp":…}}` first,
+//!   then `{"type":"answer","answer":{…}}` to each server offer, `{"type":"leave"}`.
+//! - server → client: `{"type":"joined","v":1,"answer":{…}}`, `{"type":"offer","offer":{…}}`
+//!   when there is new audio to receive, `{"type":"disconnected"}` when the audio ends
+//!   (removed, room closed), `{"type":"error","error":code,"message":…}`.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use str0m::change::{SdpAnswer, SdpOffer};
+
+use super::engine::{ClientEvent, Seat};
+use super::Sfu;
+
+/// How long a room token opens the signalling socket.
+pub const TOKEN_TTL: Duration = Duration::from_secs(60);
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Signs and checks room tokens with a key made when the server starts (the SFU lives
+/// in this process, so no other process needs to check them).
+#[derive(Clone)]
+pub struct RoomTokens {
+    key: [u8; 32],
+}
+
+impl Default for RoomTokens {
+    fn default() -> Self {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        key[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
+        Self { key }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+impl RoomTokens {
+    /// HMAC-SHA256 (RFC 2104) of the message under the key.
+    fn mac(&self, message: &str) -> [u8; 32] {
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&self.key);
+        let pad = |byte: u8| block.map(|b| b ^ byte);
+        let inner = Sha256::new()
+            .chain_update(pad(0x36))
+            .chain_update(message.as_bytes())
+            .finalize();
+        Sha256::new()
+            .chain_update(pad(0x5c))
+            .chain_update(inner)
+            .finalize()
+            .into()
+    }
+
+    pub fn issue(&self, room: &str, handle: &str) -> String {
+        let message = format!("{room}.{handle}.{}", now_secs() + TOKEN_TTL.as_secs());
+        let mac = URL_SAFE_NO_PAD.encode(self.mac(&message));
+        format!("{message}.{mac}")
+    }
+
+    /// The handle the token was issued to, if it is genuine, unexpired and for `room`.
+    pub fn verify(&self, token: &str, room: &str) -> Option<String> {
+        let (message, mac) = token.rsplit_once('.')?;
+        let given = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        let expected = self.mac(message);
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(
+            given.as_slice(),
+            expected.as_slice(),
+        )) {
+            return None;
+        }
+        let mut parts = message.split('.');
+        let (token_room, handle, expires) = (parts.next()?, parts.next()?, parts.next()?);
+        let expires: u64 = expires.parse().ok()?;
+        (token_room == room && expires >= now_secs() && parts.next().is_none())
+            .then(|| handle.to_owned())
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    Join { v: u32, offer: SdpOffer },
+    Answer { answer: SdpAnswer },
+    Leave,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ServerMessage<'a> {
+    Joined { v: u32, answer: SdpAnswer },
+    Offer { offer: SdpOffer },
+    Disconnected,
+    Error { error: &'a str, message: &'a str },
+}
+
+async fn send(socket: &mut WebSocket, message: &ServerMessage<'_>) -> bool {
+    let text = json!(message).to_string();
+    socket.send(Message::Text(text.into())).await.is_ok()
+}
+
+/// Upgrades to the signalling socket for one seat.
+pub fn serve(upgrade: WebSocketUpgrade, sfu: Sfu, seat: Seat) -> axum::response::Response {
+    upgrade.on_upgrade(move |socket| run(socket, sfu, seat))
+}
+
+async fn next_message(socket: &mut WebSocket) -> Option<Result<ClientMessage, String>> {
+    loop {
+        match socket.recv().await? {
+            Ok(Message::Text(text)) => {
+                return Some(serde_json::from_str(&text).map_err(|e| e.to_string()))
+            }
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => continue,
+        }
+    }
+}
+
+async fn run(mut socket: WebSocket, sfu: Sfu, seat: Seat) {
+    let offer = match next_message(&mut socket).await {
+        Some(Ok(ClientMessage::Join { v, offer })) if v == PROTOCOL_VERSION => offer,
+        Some(Ok(ClientMessage::Join { .. })) => {
+            let message = "This server speaks signalling protocol version 1.";
+            send(
+                &mut socket,
+                &ServerMessage::Error {
+                    error: "unsupported_version",
+                    message,
+                },
+            )
+            .await;
+            return;
+        }
+        Some(_) => {
+            let message = "Send a join message with an SDP offer first.";
+            send(
+                &mut socket,
+                &ServerMessage::Error {
+                    error: "join_first",
+                    message,
+                },
+            )
+            .await;
+            return;
+        }
+        None => return,
+    };
+    let joined = sfu.join(seat, offer).await;
+    let (id, answer, mut events) = match joined {
+        Ok(joined) => joined,
+        Err(detail) => {
+            tracing::warn!(%detail, "an audio connection was refused");
+            let message = "The audio connection could not be set up.";
+            send(
+                &mut socket,
+                &ServerMessage::Error {
+                    error: "join_failed",
+                    message,
+                },
+            )
+            .await;
+            return;
+        }
+    };
+    if !send(
+        &mut socket,
+        &ServerMessage::Joined {
+            v: PROTOCOL_VERSION,
+            answer,
+        },
+    )
+    .await
+    {
+        sfu.leave(id);
+        return;
+    }
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Some(ClientEvent::Offer(offer)) => {
+                    if !send(&mut socket, &ServerMessage::Offer { offer }).await {
+                        break;
+                    }
+                }
+                Some(ClientEvent::Disconnected) | None => {
+                    send(&mut socket, &ServerMessage::Disconnected).await;
+                    let _ = socket.send(Message::Close(None)).await;
+                    return;
+                }
+            },
+            message = next_message(&mut socket) => match message {
+                Some(Ok(ClientMessage::Answer { answer })) => {
+                    if let Err(detail) = sfu.answer(id, answer).await {
+                        tracing::debug!(%detail, "an answer was not accepted");
+                    }
+                }
+                Some(Ok(ClientMessage::Join { .. })) => {
+                    let message = "Already joined.";
+                    send(&mut socket, &ServerMessage::Error { error: "already_joined", message }).await;
+                }
+                Some(Err(_)) => {
+                    let message = "That message is not part of the protocol.";
+                    send(&mut socket, &ServerMessage::Error { error: "bad_message", message }).await;
+                }
+                Some(Ok(ClientMessage::Leave)) | None => break,
+            },
+        }
+    }
+    sfu.leave(id);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_open_only_their_room_and_cannot_be_forged() {
+        let tokens = RoomTokens::default();
+        let token = tokens.issue("room-1", "abc123");
+        assert_eq!(tokens.verify(&token, "room-1").as_deref(), Some("abc123"));
+        assert_eq!(tokens.verify(&token, "room-2"), None);
+        let forged = token.replace("abc123", "zzz999");
+        assert_eq!(tokens.verify(&forged, "room-1"), None);
+        assert_eq!(
+            RoomTokens::default().verify(&token, "room-1"),
+            None,
+            "another key"
+        );
+    }
+
+    #[test]
+    fn the_mac_is_standard_hmac_sha256() {
+        // RFC 4231 test case 2 uses a short key; ours is 32 bytes of "Jefe" padded here.
+        let mut key = [0u8; 32];
+        key[..4].copy_from_slice(b"Jefe");
+        let tokens = RoomTokens { key };
+        let mac = tokens.mac("what do ya want for nothing?");
+        let hex: String = mac.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(
+            hex,
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+}
