@@ -23,5 +23,6 @@ mod model_pull;
 mod oidc;
 mod rooms;
 mod safety_plan;
+mod sfu;
 mod static_site;
 mod store;
