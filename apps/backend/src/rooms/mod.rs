@@ -252,6 +252,9 @@ async fn note(
     detail: Option<&str>,
 ) -> Result<()> {
     store::record(&state.db, &room.id, Some(actor), subject, kind, detail).await?;
+    if let Some(sfu) = state.audio.sfu() {
+        sfu.room_changed(&room.id);
+    }
     events::track(
         &state.db,
         Some(actor),

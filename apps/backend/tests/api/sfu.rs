@@ -29,6 +29,8 @@ struct Peer {
     received: usize,
     /// The SFU said the audio is over.
     disconnected: bool,
+    /// `room_changed` notices received.
+    changes: usize,
     sent: u64,
 }
 
@@ -85,6 +87,7 @@ impl Peer {
             mid,
             received: 0,
             disconnected: false,
+            changes: 0,
             sent: 0,
         }
     }
@@ -128,6 +131,7 @@ impl Peer {
                                 ws_send(&mut self.ws, json!({ "type": "answer", "answer": answer })).await;
                             }
                             Some("disconnected") => self.disconnected = true,
+                            Some("room_changed") => self.changes += 1,
                             _ => {}
                         }
                     } else {
@@ -239,6 +243,7 @@ async fn a_server_side_mute_stops_a_speakers_audio_and_removal_closes_the_connec
         json!({}),
     )
     .await;
+    let changes_before = b.changes;
     // Packets already in flight may still land.
     let settle = b.sent + 5;
     run_until(&mut a, false, &mut b, true, |_, b| b.sent > settle).await;
@@ -252,6 +257,8 @@ async fn a_server_side_mute_stops_a_speakers_audio_and_removal_closes_the_connec
         "muted audio kept arriving: {}",
         a.received - before
     );
+
+    assert!(b.changes > changes_before, "B was told the room changed");
 
     // Removing B ends B's audio connection.
     host.post(

@@ -25,6 +25,8 @@ pub enum ClientEvent {
     Offer(SdpOffer),
     /// The audio connection ended (network gone, or removed).
     Disconnected,
+    /// Something about the room changed (people, roles, mutes): fetch it again.
+    RoomChanged,
 }
 
 /// Who is connecting, and what they may do.
@@ -45,6 +47,8 @@ pub struct ClientId(pub u64);
 #[derive(Debug)]
 struct TrackIn {
     origin: ClientId,
+    /// The publisher's handle: the stream id browsers see, so they know whose voice it is.
+    handle: String,
     mid: Mid,
 }
 
@@ -203,6 +207,13 @@ impl Core {
         });
     }
 
+    /// Tells everyone connected to the room that it changed.
+    pub fn room_changed(&mut self, room: &str) {
+        for c in self.clients.iter().filter(|c| c.room == room) {
+            let _ = c.events.send(ClientEvent::RoomChanged);
+        }
+    }
+
     pub fn set_may_publish(&mut self, room: &str, handle: &str, may: bool) {
         for c in self
             .clients
@@ -295,6 +306,7 @@ impl Core {
                                 {
                                     client.tracks_in.push(Arc::new(TrackIn {
                                         origin: client.id,
+                                        handle: client.handle.clone(),
                                         mid: added.mid,
                                     }));
                                 }
@@ -408,7 +420,7 @@ fn negotiate(client: &mut Client) {
     for track in &mut client.tracks_out {
         if track.state == OutState::ToOpen {
             if let Some(track_in) = track.track_in.upgrade() {
-                let stream = format!("p{}", track_in.origin.0);
+                let stream = track_in.handle.clone();
                 let mid = change.add_media(
                     MediaKind::Audio,
                     Direction::SendOnly,

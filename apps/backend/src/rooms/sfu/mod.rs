@@ -46,6 +46,7 @@ enum Command {
         blocked: HashSet<String>,
     },
     Counters(oneshot::Sender<Counters>),
+    RoomChanged(String),
 }
 
 /// A handle on the running SFU.
@@ -135,6 +136,11 @@ impl Sfu {
         });
     }
 
+    /// Tells everyone connected to the room's audio that the room changed.
+    pub fn room_changed(&self, room: &str) {
+        let _ = self.commands.send(Command::RoomChanged(room.to_owned()));
+    }
+
     pub async fn counters(&self) -> Counters {
         let (reply, counters) = oneshot::channel();
         let _ = self.commands.send(Command::Counters(reply));
@@ -163,6 +169,7 @@ fn apply(core: &mut Core, command: Command) {
             handle,
             blocked,
         } => core.set_blocked(&room, &handle, blocked),
+        Command::RoomChanged(room) => core.room_changed(&room),
         Command::Counters(reply) => {
             let _ = reply.send(core.counters());
         }

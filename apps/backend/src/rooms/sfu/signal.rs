@@ -5,8 +5,10 @@
 //! - client → server: `{"type":"join","v":1,"offer":{"type":"offer","sdp":…}}` first,
 //!   then `{"type":"answer","answer":{…}}` to each server offer, `{"type":"leave"}`.
 //! - server → client: `{"type":"joined","v":1,"answer":{…}}`, `{"type":"offer","offer":{…}}`
-//!   when there is new audio to receive, `{"type":"disconnected"}` when the audio ends
-//!   (removed, room closed), `{"type":"error","error":code,"message":…}`.
+//!   when there is new audio to receive (its stream id is the speaker's handle),
+//!   `{"type":"room_changed"}` when people, roles or mutes changed (fetch the room again),
+//!   `{"type":"disconnected"}` when the audio ends (removed, room closed),
+//!   `{"type":"error","error":code,"message":…}`.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -104,6 +106,7 @@ enum ServerMessage<'a> {
     Joined { v: u32, answer: SdpAnswer },
     Offer { offer: SdpOffer },
     Disconnected,
+    RoomChanged,
     Error { error: &'a str, message: &'a str },
 }
 
@@ -192,6 +195,11 @@ async fn run(mut socket: WebSocket, sfu: Sfu, seat: Seat) {
             event = events.recv() => match event {
                 Some(ClientEvent::Offer(offer)) => {
                     if !send(&mut socket, &ServerMessage::Offer { offer }).await {
+                        break;
+                    }
+                }
+                Some(ClientEvent::RoomChanged) => {
+                    if !send(&mut socket, &ServerMessage::RoomChanged).await {
                         break;
                     }
                 }
