@@ -1,4 +1,4 @@
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -58,8 +58,42 @@ function solaceServer() {
       LLM_BASE_URL: `http://127.0.0.1:${llmPort}/v1`,
       LLM_MODEL: "fake-mellogpt",
       LLM_TIMEOUT_SECS: "10",
+      // Any free UDP port for the embedded SFU.
+      RTC_UDP_PORT: "0",
     },
   };
+}
+
+/**
+ * A WAV the fake microphone plays in a loop: a 440 Hz tone, half a second on, half off,
+ * written here so that no audio file has to be fetched or installed.
+ */
+function toneWav(): string {
+  const rate = 48_000;
+  const samples = rate * 2;
+  const data = Buffer.alloc(samples * 2);
+  for (let i = 0; i < samples; i += 1) {
+    const on = Math.floor((i / rate) * 2) % 2 === 0;
+    const value = on ? Math.sin((2 * Math.PI * 440 * i) / rate) * 0.5 : 0;
+    data.writeInt16LE(Math.round(value * 32_767), i * 2);
+  }
+  const header = Buffer.alloc(44);
+  header.write("RIFF", 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write("WAVE", 8);
+  header.write("fmt ", 12);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write("data", 36);
+  header.writeUInt32LE(data.length, 40);
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "solace-e2e-audio-")), "tone.wav");
+  writeFileSync(file, Buffer.concat([header, data]));
+  return file;
 }
 
 // Debian's chromium, never a downloaded browser. The flags keep it from reaching for the
@@ -75,6 +109,10 @@ const chromium = {
     "--disable-quic",
     "--disable-sync",
     "--no-first-run",
+    // A fake microphone (a beeping tone) and no permission prompt, for the audio rooms.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    `--use-file-for-fake-audio-capture=${toneWav()}`,
   ],
 };
 

@@ -425,3 +425,94 @@ export function saveSafetyPlan(
     fetchImpl,
   );
 }
+
+export type RoomRole = "host" | "moderator" | "speaker" | "listener";
+
+export interface Room {
+  id: string;
+  title: string;
+  topic: string | null;
+  visibility: "public" | "private";
+  capacity: number;
+  status: "live" | "closed";
+  closed_at: string | null;
+  created_at: string;
+}
+
+export interface ListedRoom extends Room {
+  participant_count: number;
+}
+
+/** Someone in a room as others see them: never a user id. */
+export interface Participant {
+  handle: string;
+  name: string;
+  role: RoomRole;
+  muted: boolean;
+  hand_raised: boolean;
+  invited_to_speak: boolean;
+  joined_at: string;
+}
+
+export interface RoomDetail {
+  room: Room;
+  participants: Participant[];
+  you: Participant | null;
+  blocked: string[];
+}
+
+export interface NewRoom {
+  title: string;
+  topic?: string;
+  visibility?: "public" | "private";
+  capacity?: number;
+}
+
+export async function listRooms(fetchImpl: Fetch = fetch): Promise<ListedRoom[]> {
+  return (await apiFetch<{ rooms: ListedRoom[] }>("/rooms", {}, fetchImpl)).rooms;
+}
+
+export function createRoom(input: NewRoom, fetchImpl: Fetch = fetch): Promise<Room> {
+  return post<Room>("/rooms", input, fetchImpl);
+}
+
+export function getRoom(id: string, fetchImpl: Fetch = fetch): Promise<RoomDetail> {
+  return apiFetch<RoomDetail>(`/rooms/${encodeURIComponent(id)}`, {}, fetchImpl);
+}
+
+/** An action in a room (`join`, `hand`, `participants/{handle}/mute`…); answers the room. */
+export function roomAction(
+  id: string,
+  action: string,
+  body: unknown = {},
+  fetchImpl: Fetch = fetch,
+): Promise<RoomDetail> {
+  return post<RoomDetail>(`/rooms/${encodeURIComponent(id)}/${action}`, body, fetchImpl);
+}
+
+export async function leaveRoom(id: string, fetchImpl: Fetch = fetch): Promise<void> {
+  await post<void>(`/rooms/${encodeURIComponent(id)}/leave`, {}, fetchImpl);
+}
+
+export interface SignalGrant {
+  token: string;
+  url: string;
+  protocol: number;
+  expires_in: number;
+  ice_servers: RTCIceServer[];
+}
+
+export function getSignalGrant(id: string, fetchImpl: Fetch = fetch): Promise<SignalGrant> {
+  return post<SignalGrant>(`/rooms/${encodeURIComponent(id)}/signal-token`, {}, fetchImpl);
+}
+
+export interface LiveKitGrant {
+  url: string;
+  token: string;
+  identity: string;
+  can_publish: boolean;
+}
+
+export function getLiveKitGrant(roomId: string, fetchImpl: Fetch = fetch): Promise<LiveKitGrant> {
+  return post<LiveKitGrant>("/livekit/token", { room_id: roomId }, fetchImpl);
+}

@@ -230,8 +230,8 @@ async fn change_role(
     role: RoomRole,
 ) -> Result<()> {
     store::set_role(&state.db, &room.id, &who.user_id, role).await?;
-    // A new listener's mute is cleared with the role; speakers keep theirs.
-    let muted = who.muted_at.is_some() && role.can_speak();
+    // New speakers start muted; a listener has no microphone to mute.
+    let muted = role.can_speak() && (who.role == RoomRole::Listener || who.muted_at.is_some());
     state
         .audio
         .role(&room.id, &who.handle, role.can_speak(), muted)

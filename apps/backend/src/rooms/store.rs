@@ -208,7 +208,7 @@ pub async fn by_handle(db: &Db, room_id: &str, handle: &str) -> Result<Participa
     participant_from_row(&row)
 }
 
-/// Puts someone in the room (again): present, with `role`, hand down, no invitation.
+/// Puts someone in the room (again): present, with `role`, muted, hand down, no invitation.
 /// A returning participant keeps their handle.
 pub async fn enter(
     db: &Db,
@@ -235,7 +235,7 @@ pub async fn enter(
     }
     let updated = sqlx::query(
         "UPDATE room_participants SET role = $1, shown_name = $2, joined_at = $3, left_at = NULL, \
-           muted_at = NULL, hand_raised_at = NULL, invited_at = NULL, updated_at = $3 \
+           muted_at = $3, hand_raised_at = NULL, invited_at = NULL, updated_at = $3 \
          WHERE room_id = $4 AND user_id = $5",
     )
     .bind(role.as_str())
@@ -249,7 +249,7 @@ pub async fn enter(
         let handle: String = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
         sqlx::query(
             "INSERT INTO room_participants (room_id, user_id, handle, role, shown_name, joined_at, \
-               created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $6)",
+               muted_at, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6, $6, $6)",
         )
         .bind(room.id.clone())
         .bind(user_id.to_owned())
@@ -311,12 +311,14 @@ pub async fn set_state(
     touched_a_row(&done)
 }
 
-/// Gives a participant a new role; a new listener loses hand, invitation and microphone.
+/// Gives a participant a new role; a new listener loses hand, invitation and microphone,
+/// and a new speaker starts muted, so nobody is on air before they choose to be.
 pub async fn set_role(db: &Db, room_id: &str, user_id: &str, role: RoomRole) -> Result<()> {
     let now = now_ms();
     let done = sqlx::query(
-        "UPDATE room_participants SET role = $1, hand_raised_at = NULL, invited_at = NULL, \
-           muted_at = CASE WHEN $1 = 'listener' THEN NULL ELSE muted_at END, updated_at = $2 \
+        "UPDATE room_participants SET hand_raised_at = NULL, invited_at = NULL, \
+           muted_at = CASE WHEN $1 = 'listener' THEN NULL WHEN role = 'listener' THEN $2 ELSE muted_at END, \
+           role = $1, updated_at = $2 \
          WHERE room_id = $3 AND user_id = $4",
     )
     .bind(role.as_str())

@@ -225,6 +225,14 @@ async fn moderators_mute_one_or_all_but_never_the_host() {
         )
         .await;
 
+    let (_, invited) = s.host.get(&format!("/api/rooms/{room}")).await;
+    // The host unmutes: everyone who can speak arrives muted.
+    s.host
+        .post(&format!("/api/rooms/{room}/mute"), json!({ "on": false }))
+        .await;
+    s.listener
+        .post(&format!("/api/rooms/{room}/mute"), json!({ "on": false }))
+        .await;
     let (_, muted) = s
         .host
         .post(
@@ -258,6 +266,11 @@ async fn moderators_mute_one_or_all_but_never_the_host() {
             .unwrap()["muted"]
             .clone()
     };
+    assert_eq!(
+        muted_flag(&invited, &handle),
+        true,
+        "new speakers start muted"
+    );
     assert_eq!(muted_flag(&muted, &handle), true);
     assert_eq!(
         unmuted["you"]["muted"], false,

@@ -197,6 +197,9 @@ async fn room_with_two(app: &TestApp) -> (String, Browser, Browser, String) {
         .post(&format!("/api/rooms/{room}/join"), json!({}))
         .await;
     let guest_handle = detail["you"]["handle"].as_str().unwrap().to_owned();
+    // Everyone arrives muted; the host speaks.
+    host.post(&format!("/api/rooms/{room}/mute"), json!({ "on": false }))
+        .await;
     (room, host, guest, guest_handle)
 }
 
@@ -230,6 +233,9 @@ async fn a_server_side_mute_stops_a_speakers_audio_and_removal_closes_the_connec
         json!({}),
     )
     .await;
+    guest
+        .post(&format!("/api/rooms/{room}/mute"), json!({ "on": false }))
+        .await;
     let mut a = Peer::connect(&app, &mut host, &room).await;
     let mut b = Peer::connect(&app, &mut guest, &room).await;
 

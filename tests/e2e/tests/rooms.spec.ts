@@ -1,0 +1,111 @@
+import { expect, test, type Page } from "@playwright/test";
+
+import { snapshot } from "./helpers";
+
+/** Inbound audio on this page's room connection, from WebRTC statistics. */
+async function inbound(page: Page): Promise<{ bytes: number; level: number }> {
+  return page.evaluate(async () => {
+    const report = await window.__solaceRoom?.stats();
+    let bytes = 0;
+    let level = 0;
+    report?.forEach(
+      (s: { type: string; kind?: string; bytesReceived?: number; audioLevel?: number }) => {
+        if (s.type === "inbound-rtp" && s.kind === "audio") {
+          bytes += s.bytesReceived ?? 0;
+          level = Math.max(level, s.audioLevel ?? 0);
+        }
+      },
+    );
+    return { bytes, level };
+  });
+}
+
+/** Waits until audio keeps arriving: bytes rise and the level is above silence. */
+async function expectHearing(page: Page) {
+  await expect
+    .poll(async () => (await inbound(page)).bytes, { timeout: 20_000 })
+    .toBeGreaterThan(2_000);
+  const before = (await inbound(page)).bytes;
+  await expect
+    .poll(async () => (await inbound(page)).bytes, { timeout: 10_000 })
+    .toBeGreaterThan(before + 1_000);
+  await expect
+    .poll(async () => (await inbound(page)).level, { timeout: 10_000 })
+    .toBeGreaterThan(0.001);
+}
+
+/** Waits until no more audio arrives over two seconds. */
+async function expectSilence(page: Page) {
+  await expect
+    .poll(
+      async () => {
+        const first = (await inbound(page)).bytes;
+        await page.waitForTimeout(2_000);
+        return (await inbound(page)).bytes - first;
+      },
+      { timeout: 20_000 },
+    )
+    .toBeLessThan(300);
+}
+
+async function joinRoom(page: Page) {
+  await page.getByTestId("join-room").click();
+  await expect(page.getByTestId("connection-state")).toHaveText("Connected", { timeout: 20_000 });
+  // Where the browser holds sound back until a click, the room offers that click.
+  const start = page.getByRole("button", { name: "Start audio" });
+  if (await start.isVisible({ timeout: 3_000 }).catch(() => false)) await start.click();
+}
+
+test("two people meet in a room: they hear each other, mute and mute-all silence them, removal works", async ({
+  browser,
+}) => {
+  test.setTimeout(120_000);
+  const host = await (await browser.newContext()).newPage();
+  const guest = await (await browser.newContext()).newPage();
+
+  await host.goto("/rooms/");
+  await host.getByRole("button", { name: "Start a room" }).click();
+  await host.getByLabel("Title").fill("Evening calm");
+  await host.getByRole("button", { name: "Create and join" }).click();
+  await expect(host).toHaveURL(/\/rooms\/live\/\?id=/);
+  await joinRoom(host);
+
+  await guest.goto(host.url());
+  await joinRoom(guest);
+  await expect(host.getByTestId("participant")).toHaveCount(2);
+  await expect(guest.getByTestId("participant")).toHaveCount(2);
+
+  // Everyone arrives muted. The host unmutes (the fake microphone plays a tone): the
+  // guest hears it.
+  await expectSilence(guest);
+  await host.getByRole("button", { name: "Unmute" }).click();
+  await expectHearing(guest);
+  await snapshot(host, "room-host");
+
+  // The host mutes: the server stops forwarding, the guest hears nothing.
+  await host.getByRole("button", { name: "Mute", exact: true }).click();
+  await expectSilence(guest);
+
+  // The guest raises a hand, the host invites them, they speak and the host hears them.
+  await guest.getByRole("button", { name: "Raise hand" }).click();
+  const guestTile = host.getByTestId("participant").filter({ hasNot: host.getByText("(you)") });
+  await guestTile.getByRole("button", { name: /Options for/ }).click();
+  await host.getByRole("menuitem", { name: "Invite to speak" }).click();
+  await expect(guest.getByRole("button", { name: "Unmute" })).toBeVisible();
+  await guest.getByRole("button", { name: "Unmute" }).click();
+  await expectHearing(host);
+
+  // Mute all from the host's menu silences the guest.
+  await host.getByRole("button", { name: "Mute all" }).click();
+  await expectSilence(host);
+  await expect(guest.getByRole("button", { name: "Unmute" })).toBeVisible();
+
+  // Removal: the guest is told, and is gone from the host's view.
+  host.once("dialog", (dialog) => void dialog.accept("Testing removal"));
+  await guestTile.getByRole("button", { name: /Options for/ }).click();
+  await host.getByRole("menuitem", { name: "Remove from room" }).click();
+  await expect(guest.getByTestId("room-problem")).toHaveText(
+    "A moderator removed you from this room.",
+  );
+  await expect(host.getByTestId("participant")).toHaveCount(1);
+});
