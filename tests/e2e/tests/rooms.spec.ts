@@ -2,6 +2,13 @@ import { expect, test, type Page } from "@playwright/test";
 
 import { snapshot } from "./helpers";
 
+declare global {
+  interface Window {
+    /** Set by the web app's useRoom(): the live connection's WebRTC statistics. */
+    __solaceRoom?: { stats: () => Promise<RTCStatsReport | null> };
+  }
+}
+
 /** Inbound audio on this page's room connection, from WebRTC statistics. */
 async function inbound(page: Page): Promise<{ bytes: number; level: number }> {
   return page.evaluate(async () => {
