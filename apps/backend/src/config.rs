@@ -161,7 +161,11 @@ pub struct ChatSettings {
 /// LiveKit credentials; present only when all three keys are set.
 #[derive(Debug, Clone)]
 pub struct LiveKit {
+    /// What browsers connect to (`wss://…`).
     pub url: Url,
+    /// Where this server reaches LiveKit's API, when not at `url` (inside a private
+    /// network, e.g. `http://livekit:7880` in docker compose).
+    pub api_url: Option<Url>,
     pub api_key: String,
     pub api_secret: SecretString,
 }
@@ -388,6 +392,9 @@ impl Config {
                     return Err(invalid("LIVEKIT_URL", "expected ws(s):// or http(s)://"));
                 }
                 Some(LiveKit {
+                    api_url: get("LIVEKIT_API_URL")
+                        .map(|raw| parse_http_url("LIVEKIT_API_URL", &raw))
+                        .transpose()?,
                     url,
                     api_key,
                     api_secret: SecretString::from(secret),

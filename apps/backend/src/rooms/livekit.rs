@@ -43,15 +43,16 @@ fn absent(error: &ServiceError) -> bool {
 
 impl LiveKit {
     pub fn new(config: &config::LiveKit) -> Self {
-        // The API speaks HTTP on the same host the browsers reach over WebSocket.
-        let mut api = config.url.clone();
+        // The API speaks HTTP, by default on the host the browsers reach over WebSocket.
+        let mut api = config.api_url.clone().unwrap_or_else(|| config.url.clone());
         let scheme = match api.scheme() {
             "wss" | "https" => "https",
             _ => "http",
         };
         let _ = api.set_scheme(scheme);
         let mut client_url = config.url.clone();
-        let _ = client_url.set_scheme(if scheme == "https" { "wss" } else { "ws" });
+        let secure = matches!(client_url.scheme(), "wss" | "https");
+        let _ = client_url.set_scheme(if secure { "wss" } else { "ws" });
         let secret = config.api_secret.expose_secret().to_owned();
         Self {
             rooms: RoomClient::with_api_key(api.as_str(), &config.api_key, &secret)
