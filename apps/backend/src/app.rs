@@ -223,6 +223,8 @@ fn request_span(request: &Request) -> tracing::Span {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
+    /// Runs the background worker (room housekeeping) beside HTTP.
+    worker: bool,
 }
 
 impl Application {
@@ -240,7 +242,11 @@ impl Application {
     /// URL with an identity provider).
     pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self> {
         let state = AppState::build(config).await?;
-        Ok(Self { listener, state })
+        Ok(Self {
+            listener,
+            state,
+            worker: true,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -252,6 +258,12 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// Serves HTTP only; another replica runs the background work (`--no-worker`).
+    pub fn without_worker(mut self) -> Self {
+        self.worker = false;
+        self
     }
 
     /// Serves until SIGTERM or Ctrl-C, then drains.
@@ -284,6 +296,12 @@ impl Application {
             })
             .into_future();
         let mut server = tokio::spawn(server);
+        let worker = self.worker.then(|| {
+            tokio::spawn(crate::rooms::housekeeping::run(
+                self.state.clone(),
+                Duration::from_secs(60),
+            ))
+        });
 
         let outcome = tokio::select! {
             served = &mut server => served,
@@ -300,6 +318,9 @@ impl Application {
                 }
             }
         };
+        if let Some(worker) = worker {
+            worker.abort();
+        }
         self.state.db.close().await;
         match outcome {
             Ok(served) => served.map_err(Error::Io),

@@ -142,6 +142,17 @@ pub struct LlmSettings {
     pub sampling: Sampling,
 }
 
+/// Room upkeep.
+#[derive(Debug, Clone)]
+pub struct RoomSettings {
+    /// A live room nobody has been in for this long ends.
+    pub idle_after: Duration,
+    /// Room history older than this is deleted.
+    pub history_retention: Duration,
+    /// How long someone whose audio dropped keeps their seat to reconnect.
+    pub reconnect_grace: Duration,
+}
+
 /// The AI therapist's behaviour in this deployment.
 #[derive(Debug, Clone)]
 pub struct ChatSettings {
@@ -218,6 +229,7 @@ pub struct Config {
     pub chat: ChatSettings,
     /// A JSON list of crisis lines replacing the built-in one.
     pub crisis_lines_file: Option<PathBuf>,
+    pub rooms: RoomSettings,
     /// The embedded SFU's UDP port (0: any free port).
     pub rtc_udp_port: u16,
     /// The address browsers reach the SFU at, put in its ICE candidates.
@@ -492,6 +504,19 @@ impl Config {
             chat,
             crisis_lines_file: get("CRISIS_LINES_FILE").map(PathBuf::from),
             rtc_udp_port: parse_number("RTC_UDP_PORT", get("RTC_UDP_PORT"), 50000u16)?,
+            rooms: RoomSettings {
+                idle_after: Duration::from_secs(
+                    60 * parse_number("ROOM_IDLE_MINUTES", get("ROOM_IDLE_MINUTES"), 30u64)?,
+                ),
+                history_retention: Duration::from_secs(
+                    86_400 * parse_number("ROOM_HISTORY_DAYS", get("ROOM_HISTORY_DAYS"), 90u64)?,
+                ),
+                reconnect_grace: Duration::from_secs(parse_number(
+                    "ROOM_RECONNECT_GRACE_SECS",
+                    get("ROOM_RECONNECT_GRACE_SECS"),
+                    60u64,
+                )?),
+            },
             public_ip: match get("PUBLIC_IP") {
                 None if host.is_unspecified() || host.is_loopback() => IpAddr::from([127, 0, 0, 1]),
                 None => host,

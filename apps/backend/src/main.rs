@@ -22,7 +22,11 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the web app and API (the default).
-    Serve,
+    Serve {
+        /// Leave background work (room housekeeping) to another replica.
+        #[arg(long)]
+        no_worker: bool,
+    },
     /// Apply database migrations and exit.
     Migrate,
     /// Exit 0 when the server on this machine answers /healthz (for container health checks).
@@ -72,12 +76,12 @@ async fn main() -> ExitCode {
         Ok(config) => config,
         Err(e) => return fail(&format!("invalid configuration: {e}")),
     };
-    let command = cli.command.unwrap_or(Command::Serve);
+    let command = cli.command.unwrap_or(Command::Serve { no_worker: false });
     if !matches!(command, Command::Healthcheck) {
         telemetry::init(config.log_format);
     }
     let outcome = match command {
-        Command::Serve => serve(config).await,
+        Command::Serve { no_worker } => serve(config, no_worker).await,
         Command::Migrate => migrate(config).await,
         Command::Healthcheck => healthcheck(&config).await,
         Command::Admin { action } => admin(config, action).await,
@@ -95,10 +99,13 @@ fn fail(message: &str) -> ExitCode {
     ExitCode::FAILURE
 }
 
-async fn serve(config: Config) -> Result<(), String> {
-    let app = Application::build(config)
+async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
+    let mut app = Application::build(config)
         .await
         .map_err(|e| e.to_string())?;
+    if no_worker {
+        app = app.without_worker();
+    }
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 

@@ -6,6 +6,7 @@
 //! change is a `room_events` row (the room's history) and an analytics event.
 
 mod audio;
+pub mod housekeeping;
 mod livekit;
 mod policy;
 pub mod sfu;
@@ -251,13 +252,35 @@ async fn note(
     kind: &str,
     detail: Option<&str>,
 ) -> Result<()> {
-    store::record(&state.db, &room.id, Some(actor), subject, kind, detail).await?;
+    record_change(state, room, Some(actor), subject, kind, detail).await
+}
+
+/// A change nobody in particular made (housekeeping), or that happened to someone.
+pub(crate) async fn note_change(
+    state: &AppState,
+    room: &Room,
+    actor: Option<&str>,
+    kind: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    record_change(state, room, actor, None, kind, detail).await
+}
+
+async fn record_change(
+    state: &AppState,
+    room: &Room,
+    actor: Option<&str>,
+    subject: Option<&str>,
+    kind: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    store::record(&state.db, &room.id, actor, subject, kind, detail).await?;
     if let Some(sfu) = state.audio.sfu() {
         sfu.room_changed(&room.id);
     }
     events::track(
         &state.db,
-        Some(actor),
+        actor,
         &format!("room.{kind}"),
         Some(json!({ "visibility": room.visibility })),
     )

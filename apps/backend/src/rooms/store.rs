@@ -208,6 +208,50 @@ pub async fn by_handle(db: &Db, room_id: &str, handle: &str) -> Result<Participa
     participant_from_row(&row)
 }
 
+/// Everyone present in a live room, with their room.
+pub async fn everyone_present(db: &Db) -> Result<Vec<(Room, Participant)>> {
+    let room_columns = ROOM_COLUMNS
+        .split(", ")
+        .map(|c| format!("r.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let participant_columns = PARTICIPANT_COLUMNS
+        .split(", ")
+        .map(|c| format!("p.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT {room_columns}, {participant_columns} FROM room_participants p \
+         JOIN rooms r ON r.id = p.room_id \
+         WHERE r.status = 'live' AND p.left_at IS NULL AND p.removed_at IS NULL"
+    );
+    let rows = sqlx::query(&sql).fetch_all(db.pool()).await?;
+    rows.iter()
+        .map(|row| Ok((room_from_row(row)?, participant_from_row(row)?)))
+        .collect()
+}
+
+/// Live rooms with nobody in them and nothing happening since `before` (ms).
+pub async fn idle_rooms(db: &Db, before: i64) -> Result<Vec<Room>> {
+    let sql = format!(
+        "SELECT {ROOM_COLUMNS} FROM rooms WHERE status = 'live' AND updated_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM room_participants p WHERE p.room_id = rooms.id \
+           AND p.left_at IS NULL AND p.removed_at IS NULL) \
+         AND NOT EXISTS (SELECT 1 FROM room_events e WHERE e.room_id = rooms.id AND e.created_at >= $1)"
+    );
+    let rows = sqlx::query(&sql).bind(before).fetch_all(db.pool()).await?;
+    rows.iter().map(room_from_row).collect()
+}
+
+/// Deletes room history older than `before` (ms); returns how many rows went.
+pub async fn delete_events_before(db: &Db, before: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM room_events WHERE created_at < $1")
+        .bind(before)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
 /// Puts someone in the room (again): present, with `role`, muted, hand down, no invitation.
 /// A returning participant keeps their handle.
 pub async fn enter(

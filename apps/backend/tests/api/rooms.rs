@@ -466,3 +466,66 @@ async fn a_guests_blocks_come_into_their_account_and_the_export() {
     assert_eq!(login, 200);
     assert_eq!(export["people_you_blocked"][0]["pseudonym"], host_name);
 }
+
+mod housekeeping {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+    use solace_backend::rooms::housekeeping::{tick, Missing};
+
+    use super::{create_room, guest, join};
+    use crate::helpers::spawn_app;
+
+    #[tokio::test]
+    async fn a_seat_without_audio_is_kept_for_the_grace_period_then_released() {
+        let app = spawn_app().await;
+        let (mut host, _) = guest(&app).await;
+        let room = create_room(&mut host, json!({ "title": "Grace" })).await;
+        join(&mut host, &room).await;
+        let mut missing = Missing::new();
+        let now = Instant::now();
+
+        let first = tick(&app.state, &mut missing, now).await.unwrap();
+        let (_, during) = host.get(&format!("/api/rooms/{room}")).await;
+        let later = tick(&app.state, &mut missing, now + Duration::from_secs(61))
+            .await
+            .unwrap();
+        let (_, after) = host.get(&format!("/api/rooms/{room}")).await;
+        let (_, history) = host.get(&format!("/api/rooms/{room}/history")).await;
+
+        assert_eq!(first.left_after_grace, 0);
+        assert_eq!(during["participants"].as_array().unwrap().len(), 1);
+        assert_eq!(later.left_after_grace, 1);
+        assert_eq!(after["participants"], json!([]));
+        assert_eq!(history["events"][0]["kind"], "left");
+        assert_eq!(history["events"][0]["detail"], "disconnected");
+    }
+
+    #[tokio::test]
+    async fn empty_rooms_end_after_the_idle_time_and_old_history_is_deleted() {
+        let app = spawn_app().await;
+        let (mut host, _) = guest(&app).await;
+        let room = create_room(&mut host, json!({ "title": "Quiet" })).await;
+        let long_ago = solace_backend::db::now_ms() - 400 * 86_400_000;
+        for sql in [
+            "UPDATE rooms SET updated_at = $1 WHERE id = $2",
+            "UPDATE room_events SET created_at = $1 WHERE room_id = $2",
+        ] {
+            sqlx::query(sql)
+                .bind(long_ago)
+                .bind(room.clone())
+                .execute(app.state.db.pool())
+                .await
+                .unwrap();
+        }
+
+        let report = tick(&app.state, &mut Missing::new(), Instant::now())
+            .await
+            .unwrap();
+        let (_, detail) = host.get(&format!("/api/rooms/{room}")).await;
+
+        assert_eq!(report.idle_rooms_closed, 1);
+        assert_eq!(report.events_deleted, 1, "the year-old 'created' event");
+        assert_eq!(detail["room"]["status"], "closed");
+    }
+}

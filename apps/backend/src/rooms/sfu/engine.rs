@@ -234,9 +234,13 @@ impl Core {
         }
     }
 
-    /// How many people are connected to a room's audio.
-    pub fn connected(&self, room: &str) -> usize {
-        self.clients.iter().filter(|c| c.room == room).count()
+    /// Every (room, handle) with a live audio connection.
+    pub fn connected(&self) -> HashSet<(String, String)> {
+        self.clients
+            .iter()
+            .filter(|c| c.rtc.is_alive())
+            .map(|c| (c.room.clone(), c.handle.clone()))
+            .collect()
     }
 
     fn client(&mut self, id: ClientId) -> Option<&mut Client> {

@@ -47,6 +47,7 @@ enum Command {
     },
     Counters(oneshot::Sender<Counters>),
     RoomChanged(String),
+    Connected(oneshot::Sender<HashSet<(String, String)>>),
 }
 
 /// A handle on the running SFU.
@@ -141,6 +142,13 @@ impl Sfu {
         let _ = self.commands.send(Command::RoomChanged(room.to_owned()));
     }
 
+    /// Every (room, handle) with a live audio connection.
+    pub async fn connected(&self) -> HashSet<(String, String)> {
+        let (reply, connected) = oneshot::channel();
+        let _ = self.commands.send(Command::Connected(reply));
+        connected.await.unwrap_or_default()
+    }
+
     pub async fn counters(&self) -> Counters {
         let (reply, counters) = oneshot::channel();
         let _ = self.commands.send(Command::Counters(reply));
@@ -170,6 +178,9 @@ fn apply(core: &mut Core, command: Command) {
             blocked,
         } => core.set_blocked(&room, &handle, blocked),
         Command::RoomChanged(room) => core.room_changed(&room),
+        Command::Connected(reply) => {
+            let _ = reply.send(core.connected());
+        }
         Command::Counters(reply) => {
             let _ = reply.send(core.counters());
         }

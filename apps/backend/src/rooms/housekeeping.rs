@@ -1,0 +1,83 @@
+//! Room housekeeping, run every minute by the background worker: people whose audio
+//! dropped and did not come back within the grace period have left; rooms nobody has
+//! been in for a while end; history older than the retention period is deleted.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::{note_change, store};
+use crate::app::AppState;
+use crate::db::now_ms;
+use crate::error::Result;
+
+/// What one pass did, for logs and tests.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Report {
+    pub left_after_grace: usize,
+    pub idle_rooms_closed: usize,
+    pub events_deleted: u64,
+}
+
+/// When each present participant was first seen without an audio connection.
+pub type Missing = HashMap<(String, String), Instant>;
+
+/// Runs forever, one pass per `every`.
+pub async fn run(state: AppState, every: Duration) {
+    let mut missing = Missing::new();
+    let mut interval = tokio::time::interval(every);
+    loop {
+        interval.tick().await;
+        match tick(&state, &mut missing, Instant::now()).await {
+            Ok(report) if report != Report::default() => {
+                tracing::info!(?report, "room housekeeping")
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "room housekeeping failed"),
+        }
+    }
+}
+
+/// One pass at time `now`.
+pub async fn tick(state: &AppState, missing: &mut Missing, now: Instant) -> Result<Report> {
+    let settings = &state.config.rooms;
+    let mut report = Report::default();
+
+    // People with a seat but no audio for longer than the grace period have left. On
+    // LiveKit its webhooks tell us instead.
+    if let Some(sfu) = state.audio.sfu() {
+        let connected = sfu.connected().await;
+        let present = store::everyone_present(&state.db).await?;
+        missing.retain(|seat, _| {
+            present
+                .iter()
+                .any(|(room, p)| (room.id.clone(), p.handle.clone()) == *seat)
+        });
+        for (room, p) in present {
+            let seat = (room.id.clone(), p.handle.clone());
+            if connected.contains(&seat) {
+                missing.remove(&seat);
+                continue;
+            }
+            let since = *missing.entry(seat.clone()).or_insert(now);
+            if now.duration_since(since) >= settings.reconnect_grace {
+                store::set_state(&state.db, &room.id, &p.user_id, store::State::Left, true).await?;
+                note_change(state, &room, Some(&p.user_id), "left", Some("disconnected")).await?;
+                missing.remove(&seat);
+                report.left_after_grace += 1;
+            }
+        }
+    }
+
+    let idle_before = now_ms() - i64::try_from(settings.idle_after.as_millis()).unwrap_or(i64::MAX);
+    for room in store::idle_rooms(&state.db, idle_before).await? {
+        store::close_room(&state.db, &room.id).await?;
+        note_change(state, &room, None, "closed", Some("idle")).await?;
+        state.audio.disconnect(&room.id, None).await?;
+        report.idle_rooms_closed += 1;
+    }
+
+    let keep_after =
+        now_ms() - i64::try_from(settings.history_retention.as_millis()).unwrap_or(i64::MAX);
+    report.events_deleted = store::delete_events_before(&state.db, keep_after).await?;
+    Ok(report)
+}
