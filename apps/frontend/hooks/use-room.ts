@@ -78,8 +78,13 @@ export function useRoom(roomId: string) {
     () => queryClient.invalidateQueries({ queryKey: roomKey(roomId) }),
     [queryClient, roomId],
   );
+  /** Keeps the room an action answered; a fetch that started earlier (say, right after
+   * becoming a guest) is cancelled so it cannot land afterwards with older news. */
   const update = useCallback(
-    (detail: RoomDetail) => queryClient.setQueryData(roomKey(roomId), detail),
+    async (detail: RoomDetail) => {
+      await queryClient.cancelQueries({ queryKey: roomKey(roomId) });
+      queryClient.setQueryData(roomKey(roomId), detail);
+    },
     [queryClient, roomId],
   );
 
@@ -158,7 +163,7 @@ export function useRoom(roomId: string) {
       try {
         if (status !== "signed-in") setSession(await continueAsGuest());
         const detail = await roomAction(roomId, "join", { show_as: showAs });
-        update(detail);
+        await update(detail);
         mixer.current = new AudioMixer();
         setAudioBlocked(mixer.current.blocked);
         const events: TransportEvents = {
@@ -168,7 +173,7 @@ export function useRoom(roomId: string) {
           state: setConnection,
           ended: () => {
             void getRoom(roomId).then((after) => {
-              update(after);
+              void update(after);
               setProblem(after.room.status === "closed" ? "room_closed" : "removed");
             });
             stopAudio();
