@@ -5,6 +5,8 @@
 //! the rest of the app a cheap, cloneable handle ([`Sfu`]) to send it commands.
 
 pub mod engine;
+#[cfg(feature = "test-support")]
+pub mod peer;
 pub mod signal;
 
 use std::collections::HashSet;
