@@ -57,6 +57,8 @@ enum OutState {
     ToOpen,
     Negotiating(Mid),
     Open(Mid),
+    /// The speaker left: the m-line is being stopped, so the browser's track ends.
+    Stopping(Mid),
 }
 
 #[derive(Debug)]
@@ -77,6 +79,10 @@ struct Client {
     tracks_in: Vec<Arc<TrackIn>>,
     tracks_out: Vec<TrackOut>,
     connected: bool,
+    /// When this connection next needs the clock (str0m's timeout).
+    wake: Instant,
+    /// Its outgoing tracks changed since the last offer.
+    renegotiate: bool,
 }
 
 /// Counters for tests, metrics and the benchmark.
@@ -131,8 +137,12 @@ impl Core {
             blocked,
         } = seat;
         // Reconnecting replaces the old connection instead of adding a second person.
+        let before = self.clients.len();
         self.clients
             .retain(|c| !(c.room == room && c.handle == handle));
+        if self.clients.len() < before {
+            self.someone_left();
+        }
         let room = room.as_str();
         let mut rtc = Rtc::builder()
             .set_ice_lite(true)
@@ -159,6 +169,8 @@ impl Core {
             tracks_in: Vec::new(),
             tracks_out: Vec::new(),
             connected: false,
+            wake: now,
+            renegotiate: false,
         };
         for other in self.clients.iter().filter(|c| c.room == room) {
             for track in &other.tracks_in {
@@ -166,6 +178,7 @@ impl Core {
                     track_in: Arc::downgrade(track),
                     state: OutState::ToOpen,
                 });
+                client.renegotiate = true;
             }
         }
         self.clients.push(client);
@@ -189,11 +202,22 @@ impl Core {
                 track.state = OutState::Open(mid);
             }
         }
+        client
+            .tracks_out
+            .retain(|t| !matches!(t.state, OutState::Stopping(_)));
         Ok(())
     }
 
     pub fn leave(&mut self, id: ClientId) {
         self.clients.retain(|c| c.id != id);
+        self.someone_left();
+    }
+
+    /// A departed speaker's m-lines must be stopped at everyone else's end.
+    fn someone_left(&mut self) {
+        for client in &mut self.clients {
+            client.renegotiate = true;
+        }
     }
 
     /// Disconnects whoever in `room` matches (`None`: everyone), telling them.
@@ -205,6 +229,7 @@ impl Core {
             }
             !hit
         });
+        self.someone_left();
     }
 
     /// Tells everyone connected to the room that it changed.
@@ -272,11 +297,13 @@ impl Core {
     pub fn poll(&mut self, now: Instant, out: &mut Vec<Transmit>) -> Instant {
         let mut wake = now + std::time::Duration::from_millis(100);
         let mut media: VecDeque<(ClientId, MediaData)> = VecDeque::new();
-        for client in &mut self.clients {
+        // Only connections whose timer is due need the clock.
+        for client in self.clients.iter_mut().filter(|c| c.wake <= now) {
             if client.rtc.is_alive() && client.rtc.handle_input(Input::Timeout(now)).is_err() {
                 client.rtc.disconnect();
             }
         }
+        let mut tracks_added = false;
         // Poll every connection until it has nothing more, carrying media across.
         loop {
             let mut progressed = false;
@@ -288,6 +315,7 @@ impl Core {
                 while client.rtc.is_alive() {
                     match client.rtc.poll_output() {
                         Ok(Output::Timeout(t)) => {
+                            client.wake = t;
                             wake = wake.min(t);
                             break;
                         }
@@ -313,6 +341,7 @@ impl Core {
                                         handle: client.handle.clone(),
                                         mid: added.mid,
                                     }));
+                                    tracks_added = true;
                                 }
                                 Event::MediaData(data) => media.push_back((client.id, data)),
                                 _ => {}
@@ -323,28 +352,9 @@ impl Core {
                 }
             }
             // New incoming tracks become outgoing tracks for the rest of the room.
-            let fresh: Vec<(String, ClientId, Arc<TrackIn>)> = self
-                .clients
-                .iter()
-                .flat_map(|c| {
-                    c.tracks_in
-                        .iter()
-                        .map(move |t| (c.room.clone(), c.id, t.clone()))
-                })
-                .collect();
-            for client in &mut self.clients {
-                for (room, origin, track) in &fresh {
-                    let known = client
-                        .tracks_out
-                        .iter()
-                        .any(|o| o.track_in.upgrade().is_some_and(|t| Arc::ptr_eq(&t, track)));
-                    if *room == client.room && *origin != client.id && !known {
-                        client.tracks_out.push(TrackOut {
-                            track_in: Arc::downgrade(track),
-                            state: OutState::ToOpen,
-                        });
-                    }
-                }
+            if tracks_added {
+                tracks_added = false;
+                self.open_new_tracks();
             }
             while let Some((origin, data)) = media.pop_front() {
                 self.forward(origin, &data);
@@ -355,6 +365,7 @@ impl Core {
             }
         }
         // Connections that died are gone; their tracks go with them (weak references).
+        let before = self.clients.len();
         self.clients.retain(|c| {
             let alive = c.rtc.is_alive();
             if !alive {
@@ -362,7 +373,38 @@ impl Core {
             }
             alive
         });
+        if self.clients.len() < before {
+            self.someone_left();
+        }
         wake
+    }
+
+    /// Gives every connection an outgoing track for each new incoming one in its room.
+    fn open_new_tracks(&mut self) {
+        let fresh: Vec<(String, ClientId, Arc<TrackIn>)> = self
+            .clients
+            .iter()
+            .flat_map(|c| {
+                c.tracks_in
+                    .iter()
+                    .map(move |t| (c.room.clone(), c.id, t.clone()))
+            })
+            .collect();
+        for client in &mut self.clients {
+            for (room, origin, track) in &fresh {
+                let known = client
+                    .tracks_out
+                    .iter()
+                    .any(|o| o.track_in.upgrade().is_some_and(|t| Arc::ptr_eq(&t, track)));
+                if *room == client.room && *origin != client.id && !known {
+                    client.tracks_out.push(TrackOut {
+                        track_in: Arc::downgrade(track),
+                        state: OutState::ToOpen,
+                    });
+                    client.renegotiate = true;
+                }
+            }
+        }
     }
 
     fn forward(&mut self, origin: ClientId, data: &MediaData) {
@@ -414,14 +456,20 @@ impl Core {
 
 /// Offers the participant any tracks they do not receive yet (one offer at a time).
 fn negotiate(client: &mut Client) {
-    if client.pending.is_some() {
+    if !client.renegotiate || client.pending.is_some() {
         return;
     }
+    client.renegotiate = false;
     client
         .tracks_out
         .retain(|o| o.track_in.strong_count() > 0 || !matches!(o.state, OutState::ToOpen));
     let mut change = client.rtc.sdp_api();
     for track in &mut client.tracks_out {
+        if let (OutState::Open(mid), 0) = (track.state, track.track_in.strong_count()) {
+            change.stop_media(mid);
+            track.state = OutState::Stopping(mid);
+            continue;
+        }
         if track.state == OutState::ToOpen {
             if let Some(track_in) = track.track_in.upgrade() {
                 let stream = track_in.handle.clone();
