@@ -83,6 +83,8 @@ struct Client {
     wake: Instant,
     /// Its outgoing tracks changed since the last offer.
     renegotiate: bool,
+    /// Something went in (a datagram, the clock, media to send): poll it.
+    dirty: bool,
 }
 
 /// Counters for tests, metrics and the benchmark.
@@ -171,6 +173,7 @@ impl Core {
             connected: false,
             wake: now,
             renegotiate: false,
+            dirty: true,
         };
         for other in self.clients.iter().filter(|c| c.room == room) {
             for track in &other.tracks_in {
@@ -192,6 +195,7 @@ impl Core {
             .pending
             .take()
             .ok_or("no offer is waiting for an answer")?;
+        client.dirty = true;
         client
             .rtc
             .sdp_api()
@@ -287,6 +291,7 @@ impl Core {
             },
         );
         if let Some(client) = self.clients.iter_mut().find(|c| c.rtc.accepts(&input)) {
+            client.dirty = true;
             if client.rtc.handle_input(input).is_err() {
                 client.rtc.disconnect();
             }
@@ -295,10 +300,10 @@ impl Core {
 
     /// Moves time forward, forwards media, and returns what to send and when to wake.
     pub fn poll(&mut self, now: Instant, out: &mut Vec<Transmit>) -> Instant {
-        let mut wake = now + std::time::Duration::from_millis(100);
         let mut media: VecDeque<(ClientId, MediaData)> = VecDeque::new();
         // Only connections whose timer is due need the clock.
         for client in self.clients.iter_mut().filter(|c| c.wake <= now) {
+            client.dirty = true;
             if client.rtc.is_alive() && client.rtc.handle_input(Input::Timeout(now)).is_err() {
                 client.rtc.disconnect();
             }
@@ -307,8 +312,14 @@ impl Core {
         // Poll every connection until it has nothing more, carrying media across.
         loop {
             let mut progressed = false;
-            for i in 0..self.clients.len() {
-                let client = &mut self.clients[i];
+            // Only connections with something new: polling all of them for every
+            // datagram would cost a room of N people N² work per second.
+            for client in self
+                .clients
+                .iter_mut()
+                .filter(|c| c.dirty || (c.renegotiate && c.connected))
+            {
+                client.dirty = false;
                 if client.connected {
                     negotiate(client);
                 }
@@ -316,7 +327,6 @@ impl Core {
                     match client.rtc.poll_output() {
                         Ok(Output::Timeout(t)) => {
                             client.wake = t;
-                            wake = wake.min(t);
                             break;
                         }
                         Ok(Output::Transmit(t)) => out.push(Transmit {
@@ -376,7 +386,8 @@ impl Core {
         if self.clients.len() < before {
             self.someone_left();
         }
-        wake
+        let idle = now + std::time::Duration::from_millis(100);
+        self.clients.iter().map(|c| c.wake).fold(idle, Instant::min)
     }
 
     /// Gives every connection an outgoing track for each new incoming one in its room.
@@ -450,6 +461,7 @@ impl Core {
             {
                 self.counters.forwarded += 1;
             }
+            client.dirty = true;
         }
     }
 }
