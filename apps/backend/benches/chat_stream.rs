@@ -14,6 +14,9 @@ use futures_util::StreamExt;
 use serde_json::json;
 use solace_ai::testing::FakeUpstream;
 use solace_backend::{Application, Config};
+use support::rss_mib;
+
+mod support;
 
 /// The fake model: this many pieces, this far apart (50 tokens/s, a typical hosted rate).
 const TOKEN_GAP: Duration = Duration::from_millis(20);
@@ -28,19 +31,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1000.0)
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
 }
 
 /// Time until the first piece of text, asking the fake model directly.

@@ -13,6 +13,9 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use solace_backend::rooms::sfu::peer::Peer;
 use solace_backend::{Application, Config};
+use support::rss_mib;
+
+mod support;
 
 const WARM_UP: Duration = Duration::from_secs(3);
 const MEASURE: Duration = Duration::from_secs(5);
@@ -32,19 +35,6 @@ fn thread_cpu(tid: &str) -> f64 {
     };
     // After the ")" field 3 is index 0: utime is field 14, stime field 15.
     (ticks(11) + ticks(12)) / 100.0
-}
-
-fn rss_mib() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map(|kb| kb / 1024.0)
-        .unwrap_or(0.0)
 }
 
 /// A browser-like HTTP client with its own guest session.
