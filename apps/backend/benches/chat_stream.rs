@@ -14,7 +14,7 @@ use futures_util::StreamExt;
 use serde_json::json;
 use solace_ai::testing::FakeUpstream;
 use solace_backend::{Application, Config};
-use support::rss_mib;
+use support::{guest, rss_mib, Person};
 
 mod support;
 
@@ -103,25 +103,10 @@ async fn main() {
     let base = format!("http://127.0.0.1:{}", app.port());
     tokio::spawn(app.run_until_stopped());
 
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .pool_max_idle_per_host(2048)
-        .build()
-        .unwrap();
-    let guest: serde_json::Value = client
-        .post(format!("{base}/api/auth/guest"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    // The login cookie stays in the client; state-changing calls also need the CSRF token.
-    let token = guest["csrf_token"]
-        .as_str()
-        .expect("a CSRF token")
-        .to_owned();
+    let Person {
+        client,
+        csrf: token,
+    } = guest(&base).await;
 
     // Warm up both paths.
     for _ in 0..10 {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 use solace_backend::rooms::sfu::peer::Peer;
 use solace_backend::{Application, Config};
-use support::rss_mib;
+use support::{guest, rss_mib, Person};
 
 mod support;
 
@@ -35,32 +35,6 @@ fn thread_cpu(tid: &str) -> f64 {
     };
     // After the ")" field 3 is index 0: utime is field 14, stime field 15.
     (ticks(11) + ticks(12)) / 100.0
-}
-
-/// A browser-like HTTP client with its own guest session.
-struct Person {
-    client: reqwest::Client,
-    csrf: String,
-}
-
-async fn guest(base: &str) -> Person {
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let me: Value = client
-        .post(format!("{base}/api/auth/guest"))
-        .json(&json!({}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    Person {
-        client,
-        csrf: me["csrf_token"].as_str().unwrap().to_owned(),
-    }
 }
 
 impl Person {

@@ -33,10 +33,7 @@ async fn resources(
 ) -> Result<Json<Resources>> {
     let region = match query.region {
         Some(raw) => Some(parse_region(&raw)?),
-        None => headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(region_from_accept_language),
+        None => region_from_headers(&headers),
     };
     let lines = state
         .crisis
@@ -60,8 +57,16 @@ fn parse_region(raw: &str) -> Result<String> {
     }
 }
 
+/// The caller's region, from their browser's `Accept-Language`.
+pub fn region_from_headers(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(region_from_accept_language)
+}
+
 /// The region of the first language tag that names one: `en-GB,en;q=0.8` → `GB`.
-pub fn region_from_accept_language(value: &str) -> Option<String> {
+fn region_from_accept_language(value: &str) -> Option<String> {
     value
         .split(',')
         .filter_map(|part| part.split(';').next())

@@ -116,8 +116,7 @@ impl Error {
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             Self::TooLong { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
-            Self::Model(ModelError::Timeout) => (StatusCode::GATEWAY_TIMEOUT, "model_timeout"),
-            Self::Model(_) => (StatusCode::BAD_GATEWAY, "model_unavailable"),
+            Self::Model(error) => model_status_and_code(error),
             Self::ModelNotConfigured => (StatusCode::SERVICE_UNAVAILABLE, "model_not_configured"),
             Self::Upstream { code, .. } => (StatusCode::BAD_GATEWAY, code),
             Self::UnsupportedMediaType(_) => {
@@ -152,17 +151,29 @@ pub fn model_failure_message(error: &ModelError) -> &'static str {
     }
 }
 
+/// The status and code of a model failure, for a response or a streamed `error` event.
+pub fn model_status_and_code(error: &ModelError) -> (StatusCode, &'static str) {
+    match error {
+        ModelError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "model_timeout"),
+        _ => (StatusCode::BAD_GATEWAY, "model_unavailable"),
+    }
+}
+
 /// Builds an error response in the house format.
 pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let mut response = (
+    json_error(
         status,
-        axum::Json(ErrorBody {
+        ErrorBody {
             error: code,
             message,
             retryable: None,
-        }),
+        },
     )
-        .into_response();
+}
+
+/// An error body as a response.
+pub fn json_error(status: StatusCode, body: ErrorBody<'_>) -> Response {
+    let mut response = (status, axum::Json(body)).into_response();
     // Error bodies can describe the caller's own data; keep them out of shared caches.
     response
         .headers_mut()
@@ -175,19 +186,14 @@ impl IntoResponse for Error {
         let (status, code) = self.status_and_code();
         if let Self::Model(error) = &self {
             tracing::warn!(%error, "the model failed before replying");
-            let mut response = (
+            return json_error(
                 status,
-                axum::Json(ErrorBody {
+                ErrorBody {
                     error: code,
                     message: model_failure_message(error),
                     retryable: Some(error.is_retryable()),
-                }),
-            )
-                .into_response();
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            return response;
+                },
+            );
         }
         if matches!(self, Self::ModelNotConfigured | Self::Upstream { .. }) {
             return error_response(status, code, &self.to_string());

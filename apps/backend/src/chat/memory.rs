@@ -10,6 +10,7 @@ use std::time::Duration;
 use solace_ai::model::{ChatMessage, ChatRole};
 
 use super::{recent_messages, Message, Role};
+use crate::app::AppState;
 use crate::cache::Cache;
 use crate::db::Db;
 use crate::error::Result;
@@ -26,6 +27,11 @@ pub struct Memory {
 impl Memory {
     pub fn new(cache: Arc<dyn Cache>, turns: usize) -> Self {
         Self { cache, turns }
+    }
+
+    /// The app's memory: its cache, as many turns as `CHAT_HISTORY_TURNS`.
+    pub fn of(state: &AppState) -> Self {
+        Self::new(state.cache.clone(), state.config.chat.history_turns)
     }
 
     fn key(session_id: &str) -> String {

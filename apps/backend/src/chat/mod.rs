@@ -35,10 +35,11 @@ pub fn router() -> Router<AppState> {
         .route("/chat/sessions/{id}/messages", get(messages))
 }
 
+/// `?limit=&offset=` of a paginated list; checked by [`Page::new`].
 #[derive(Debug, Deserialize)]
-struct PageQuery {
-    limit: Option<i64>,
-    offset: Option<i64>,
+pub struct PageQuery {
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -103,9 +104,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     delete_session(&state.db, &identity.user.id, &id).await?;
-    Memory::new(state.cache.clone(), state.config.chat.history_turns)
-        .forget(&id)
-        .await;
+    Memory::of(&state).forget(&id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

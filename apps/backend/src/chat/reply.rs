@@ -32,8 +32,10 @@ use super::{
 };
 use crate::app::AppState;
 use crate::auth::Identity;
-use crate::crisis::region_from_accept_language;
-use crate::error::{model_failure_message, Error, ErrorBody, Result};
+use crate::crisis::region_from_headers;
+use crate::error::{
+    json_error, model_failure_message, model_status_and_code, Error, ErrorBody, Result,
+};
 use crate::extract::ApiJson;
 
 /// The streaming route; it is mounted outside the request timeout, which would cut
@@ -136,6 +138,9 @@ struct Done {
 
 #[derive(Debug, Clone, Serialize)]
 struct Failure {
+    /// The status a JSON client gets; the event stream is already 200.
+    #[serde(skip)]
+    status: StatusCode,
     error: &'static str,
     message: &'static str,
     retryable: bool,
@@ -180,7 +185,7 @@ async fn send(
         Some(id) => get_session(&state.db, &owner_id, &id).await?,
         None => create_session(&state.db, &owner_id, &text.title()).await?,
     };
-    let memory = Memory::new(state.cache.clone(), state.config.chat.history_turns);
+    let memory = Memory::of(&state);
     let mut history = memory.recall(&state.db, &owner_id, &session.id).await?;
     let user_message = append_message(
         &state.db,
@@ -213,10 +218,7 @@ async fn send(
 
     if assessment.is_crisis() {
         flag_session(&state.db, &turn.owner_id, &session.id).await?;
-        let region = headers
-            .get(header::ACCEPT_LANGUAGE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(region_from_accept_language);
+        let region = region_from_headers(&headers);
         let lines = state.crisis.for_region(region.as_deref());
         let reply = safety::crisis_reply(&assessment, &lines);
         let notice = CrisisNotice {
@@ -319,20 +321,14 @@ async fn collect_json(
                 return Json(body).into_response();
             }
             ReplyEvent::Failed(failure) => {
-                let status = if failure.error == "model_timeout" {
-                    StatusCode::GATEWAY_TIMEOUT
-                } else {
-                    StatusCode::BAD_GATEWAY
-                };
-                return (
-                    status,
-                    Json(ErrorBody {
+                return json_error(
+                    failure.status,
+                    ErrorBody {
                         error: failure.error,
                         message: failure.message,
                         retryable: Some(failure.retryable),
-                    }),
-                )
-                    .into_response();
+                    },
+                );
             }
         }
     }
@@ -425,12 +421,10 @@ impl Turn {
                 } else {
                     self.store(&text, status).await.ok().map(|m| m.id)
                 };
+                let (status, code) = model_status_and_code(&error);
                 ReplyEvent::Failed(Failure {
-                    error: if error == ModelError::Timeout {
-                        "model_timeout"
-                    } else {
-                        "model_unavailable"
-                    },
+                    status,
+                    error: code,
                     message: model_failure_message(&error),
                     retryable: error.is_retryable(),
                     message_id,
@@ -442,6 +436,7 @@ impl Turn {
                 Err(error) => {
                     tracing::error!(%error, "could not store the reply");
                     ReplyEvent::Failed(Failure {
+                        status: StatusCode::INTERNAL_SERVER_ERROR,
                         error: "internal_error",
                         message: "Something went wrong on our side. Please try again.",
                         retryable: true,

@@ -30,7 +30,7 @@ use store::{NewRoom, Participant, ParticipantView, Room, State as Flag};
 
 use crate::app::AppState;
 use crate::auth::{Admin, Identity};
-use crate::chat::Page;
+use crate::chat::{Page, PageQuery};
 use crate::error::{Error, Result};
 use crate::events;
 use crate::extract::{ApiJson, ApiQuery};
@@ -130,12 +130,6 @@ async fn create(
     .await?;
     note(&state, &room, &identity.user.id, None, "created", None).await?;
     Ok((StatusCode::CREATED, Json(room)))
-}
-
-#[derive(Debug, Deserialize)]
-struct PageQuery {
-    limit: Option<i64>,
-    offset: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
