@@ -51,10 +51,7 @@ pub struct AppState {
 impl AppState {
     /// Connects to the database (running migrations) and the cache.
     pub async fn build(config: Config) -> Result<Self> {
-        let db = Db::connect(&config.database_url, config.database_max_connections)
-            .await
-            .map_err(|e| Error::Startup(e.to_string()))?;
-        db.migrate().await?;
+        let db = open_database(&config).await?;
         let cache = cache::connect(
             config.redis_url.as_ref(),
             &config.cache_key_prefix,
@@ -95,6 +92,16 @@ impl AppState {
             oidc: Arc::new(crate::auth::oidc::OidcProvider::default()),
         })
     }
+}
+
+/// Connects to the database and brings its schema up to date. The command-line tools
+/// (`migrate`, `admin`) need only this, not the model, the cache or the audio server.
+pub async fn open_database(config: &Config) -> Result<Db> {
+    let db = Db::connect(&config.database_url, config.database_max_connections)
+        .await
+        .map_err(|e| Error::Startup(e.to_string()))?;
+    db.migrate().await?;
+    Ok(db)
 }
 
 /// The built-in crisis lines, or the deployment's own from `CRISIS_LINES_FILE`.

@@ -110,7 +110,7 @@ async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
 }
 
 async fn migrate(config: Config) -> Result<(), String> {
-    solace_backend::AppState::build(config)
+    solace_backend::app::open_database(&config)
         .await
         .map(|_| tracing::info!("migrations are up to date"))
         .map_err(|e| e.to_string())
@@ -121,15 +121,15 @@ async fn admin(config: Config, action: AdminAction) -> Result<(), String> {
         AdminAction::Grant { email } => (email, "admin"),
         AdminAction::Revoke { email } => (email, "user"),
     };
-    let state = solace_backend::AppState::build(config)
+    let db = solace_backend::app::open_database(&config)
         .await
         .map_err(|e| e.to_string())?;
     let email = solace_backend::auth::Email::parse(email).map_err(|e| e.to_string())?;
-    let user = solace_backend::users::find_by_email(&state.db, email.as_str())
+    let user = solace_backend::users::find_by_email(&db, email.as_str())
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("no account has the email {}", email.as_str()))?;
-    solace_backend::users::set_role(&state.db, &user.id, role)
+    solace_backend::users::set_role(&db, &user.id, role)
         .await
         .map_err(|e| e.to_string())?;
     tracing::info!(user_id = %user.id, role, "role changed");
