@@ -24,7 +24,8 @@ pub type Missing = HashMap<(String, String), Instant>;
 /// Runs forever, one pass per `every`.
 pub async fn run(state: AppState, every: Duration) {
     let mut missing = Missing::new();
-    let mut interval = tokio::time::interval(every);
+    // The first pass comes one period after start, not during it.
+    let mut interval = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
     loop {
         interval.tick().await;
         match tick(&state, &mut missing, Instant::now()).await {

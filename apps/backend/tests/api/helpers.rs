@@ -82,9 +82,12 @@ pub async fn spawn_app_on(listener: tokio::net::TcpListener, extra: &[(&str, &st
         vars.push((key.to_string(), value.to_string()));
     }
     let config = Config::from_vars(vars).expect("test configuration is valid");
+    // Tests run housekeeping themselves (`rooms::housekeeping::tick`), never behind
+    // their back.
     let app = Application::build_on(config, listener)
         .await
-        .expect("app failed to start");
+        .expect("app failed to start")
+        .without_worker();
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
