@@ -60,6 +60,7 @@ function solaceServer() {
       LLM_TIMEOUT_SECS: "10",
       // Any free UDP port for the embedded SFU.
       RTC_UDP_PORT: "0",
+      RTC_TCP_PORT: "0",
     },
   };
 }

@@ -102,6 +102,7 @@ async fn main() {
                 [
                     ("DATABASE_URL", database.as_str()),
                     ("RTC_UDP_PORT", "0"),
+                    ("RTC_TCP_PORT", "off"),
                     ("RUST_LOG", "error"),
                 ]
                 .map(|(k, v)| (k.to_owned(), v.to_owned())),

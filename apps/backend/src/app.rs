@@ -71,11 +71,17 @@ impl AppState {
                 crate::rooms::Audio::LiveKit(Arc::new(crate::rooms::LiveKit::new(livekit)))
             }
             None => {
-                let bind = SocketAddr::new(config.host, config.rtc_udp_port);
-                let sfu = crate::rooms::Sfu::start(bind, config.public_ip)
+                let udp = SocketAddr::new(config.host, config.rtc_udp_port);
+                let tcp = config
+                    .rtc_tcp_port
+                    .map(|port| SocketAddr::new(config.host, port));
+                let sfu = crate::rooms::Sfu::start(udp, tcp, config.public_ip)
                     .await
                     .map_err(|e| {
-                        Error::Startup(format!("RTC_UDP_PORT: cannot listen on UDP {bind}: {e}"))
+                        let tcp = tcp.map(|t| format!(" or TCP {t}")).unwrap_or_default();
+                        Error::Startup(format!(
+                            "RTC_UDP_PORT/RTC_TCP_PORT: cannot listen on UDP {udp}{tcp}: {e}"
+                        ))
                     })?;
                 crate::rooms::Audio::Embedded(sfu)
             }

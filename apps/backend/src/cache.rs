@@ -27,6 +27,13 @@ pub trait Cache: Send + Sync + 'static {
     /// Adds one to the counter under `key` and returns the new value. The first increment
     /// starts the counter's `ttl`; later ones keep it, which gives fixed-window rate limits.
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64>;
+    /// Puts `member` in the set under `key` until `ttl` passes (a member already there
+    /// gets the new expiry). Presence uses these sets: who is connected to a room.
+    async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<()>;
+    /// Takes `member` out of the set under `key`; a missing member is not an error.
+    async fn set_remove(&self, key: &str, member: &str) -> Result<()>;
+    /// The members of the set under `key` whose time has not passed, in no order.
+    async fn set_members(&self, key: &str) -> Result<Vec<String>>;
     /// Checks that the cache answers, for readiness.
     async fn ping(&self) -> Result<()>;
     /// "memory" or "redis", for readiness output and logs.
@@ -69,9 +76,15 @@ impl Expiry<String, Entry> for ExpireAt {
     }
 }
 
+/// Members of one expiring set, each with its own expiry.
+type Members = std::collections::HashMap<String, Instant>;
+
 /// The embedded cache: bounded in entries, each entry with its own expiry.
 pub struct MemoryCache {
     inner: moka::future::Cache<String, Entry>,
+    /// Expiring sets. Not bounded by `max_entries`: a set lives only while it has
+    /// unexpired members, and each member is someone connected right now.
+    sets: std::sync::Mutex<std::collections::HashMap<String, Members>>,
 }
 
 impl MemoryCache {
@@ -81,7 +94,22 @@ impl MemoryCache {
                 .max_capacity(max_entries)
                 .expire_after(ExpireAt)
                 .build(),
+            sets: Default::default(),
         }
+    }
+
+    /// Runs `f` on the set under `key` with its expired members gone; an empty set is
+    /// dropped afterwards.
+    fn with_set<T>(&self, key: &str, f: impl FnOnce(&mut Members) -> T) -> T {
+        let mut sets = self.sets.lock().unwrap_or_else(|e| e.into_inner());
+        let now = Instant::now();
+        let set = sets.entry(key.to_owned()).or_default();
+        set.retain(|_, expires_at| *expires_at > now);
+        let result = f(set);
+        if set.is_empty() {
+            sets.remove(key);
+        }
+        result
     }
 }
 
@@ -142,6 +170,22 @@ impl Cache for MemoryCache {
         Ok(value)
     }
 
+    async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<()> {
+        self.with_set(key, |set| {
+            set.insert(member.to_owned(), Instant::now() + ttl)
+        });
+        Ok(())
+    }
+
+    async fn set_remove(&self, key: &str, member: &str) -> Result<()> {
+        self.with_set(key, |set| set.remove(member));
+        Ok(())
+    }
+
+    async fn set_members(&self, key: &str) -> Result<Vec<String>> {
+        Ok(self.with_set(key, |set| set.keys().cloned().collect()))
+    }
+
     async fn ping(&self) -> Result<()> {
         Ok(())
     }
@@ -200,6 +244,13 @@ fn redis_error(err: redis::RedisError) -> Error {
     Error::Cache(err.to_string())
 }
 
+/// Wall-clock milliseconds: set expiries in Redis must mean the same on every replica.
+fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
 }
@@ -244,6 +295,54 @@ impl Cache for RedisCache {
         Ok(count)
     }
 
+    // A sorted set scored by each member's expiry (milliseconds since the epoch); the
+    // key itself expires with its longest-lived member.
+    async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<()> {
+        let mut conn = self.conn.clone();
+        let expires_at = epoch_ms().saturating_add(ttl_ms(ttl));
+        let key = self.key(key);
+        redis::pipe()
+            .atomic()
+            .zadd(&key, member, expires_at)
+            .ignore()
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl_ms(ttl))
+            .arg("GT")
+            .ignore()
+            // A new key has no expiry, which GT counts as infinite: NX gives it one.
+            .cmd("PEXPIRE")
+            .arg(&key)
+            .arg(ttl_ms(ttl))
+            .arg("NX")
+            .ignore()
+            .query_async::<()>(&mut conn)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn set_remove(&self, key: &str, member: &str) -> Result<()> {
+        let mut conn = self.conn.clone();
+        conn.zrem::<_, _, ()>(self.key(key), member)
+            .await
+            .map_err(redis_error)
+    }
+
+    async fn set_members(&self, key: &str) -> Result<Vec<String>> {
+        let mut conn = self.conn.clone();
+        let key = self.key(key);
+        let now = epoch_ms();
+        let (members,): (Vec<String>,) = redis::pipe()
+            .atomic()
+            .zrembyscore(&key, "-inf", now)
+            .ignore()
+            .zrangebyscore(&key, format!("({now}"), "+inf")
+            .query_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(members)
+    }
+
     async fn ping(&self) -> Result<()> {
         let mut conn = self.conn.clone();
         redis::cmd("PING")
@@ -282,6 +381,31 @@ mod tests {
         assert_eq!(counts, vec![1, 2, 3]);
         tokio::time::sleep(Duration::from_millis(90)).await;
         assert_eq!(cache.incr("hits", ttl).await.unwrap_or_default(), 1);
+    }
+
+    #[tokio::test]
+    async fn memory_sets_forget_members_when_their_time_passes() {
+        let cache = MemoryCache::new(100);
+        let short = Duration::from_millis(50);
+        let long = Duration::from_secs(60);
+        cache.set_add("room:1", "a", short).await.ok();
+        cache.set_add("room:1", "b", long).await.ok();
+        cache.set_add("room:1", "c", long).await.ok();
+        cache.set_remove("room:1", "c").await.ok();
+        let mut members = cache.set_members("room:1").await.unwrap_or_default();
+        members.sort();
+        assert_eq!(members, vec!["a", "b"]);
+
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert_eq!(
+            cache.set_members("room:1").await.unwrap_or_default(),
+            vec!["b"]
+        );
+        cache.set_remove("room:1", "b").await.ok();
+        assert!(
+            cache.sets.lock().is_ok_and(|s| s.is_empty()),
+            "empty sets are dropped"
+        );
     }
 
     #[tokio::test]

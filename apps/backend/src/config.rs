@@ -232,6 +232,8 @@ pub struct Config {
     pub rooms: RoomSettings,
     /// The embedded SFU's UDP port (0: any free port).
     pub rtc_udp_port: u16,
+    /// Its TCP port for ICE over TCP (0: any free port; `None`: UDP only).
+    pub rtc_tcp_port: Option<u16>,
     /// The address browsers reach the SFU at, put in its ICE candidates.
     pub public_ip: IpAddr,
     /// STUN/TURN servers handed to browsers, as `RTCIceServer` objects.
@@ -504,6 +506,10 @@ impl Config {
             chat,
             crisis_lines_file: get("CRISIS_LINES_FILE").map(PathBuf::from),
             rtc_udp_port: parse_number("RTC_UDP_PORT", get("RTC_UDP_PORT"), 50000u16)?,
+            rtc_tcp_port: match get("RTC_TCP_PORT") {
+                Some(raw) if raw.eq_ignore_ascii_case("off") => None,
+                raw => Some(parse_number("RTC_TCP_PORT", raw, 50000u16)?),
+            },
             rooms: RoomSettings {
                 idle_after: Duration::from_secs(
                     60 * parse_number("ROOM_IDLE_MINUTES", get("ROOM_IDLE_MINUTES"), 30u64)?,

@@ -26,12 +26,16 @@ const roomKey = (id: string) => ["room", id] as const;
 
 /** Why the person is not (or no longer) in the room. */
 export type RoomProblem =
-  "mic_denied" | "mic_missing" | "room_full" | "removed" | "room_closed" | "network";
+  "mic_denied" | "mic_missing" | "room_full" | "removed" | "room_closed" | "replaced" | "network";
 
 declare global {
   interface Window {
-    /** Diagnostics for the browser tests: the live transport's WebRTC statistics. */
-    __solaceRoom?: { stats: () => Promise<RTCStatsReport | null> };
+    /** Diagnostics for the browser tests: the live transport's WebRTC statistics and
+     * what each remote voice's player is doing. */
+    __solaceRoom?: {
+      stats: () => Promise<RTCStatsReport | null>;
+      playback: () => Record<string, { volume: number; playing: boolean }>;
+    };
   }
 }
 
@@ -64,6 +68,7 @@ export function useRoom(roomId: string) {
   const [connection, setConnection] = useState<ConnectionState | "idle">("idle");
   const [problem, setProblem] = useState<RoomProblem | null>(null);
   const [levels, setLevels] = useState<Record<string, number>>({});
+  const [speakers, setSpeakers] = useState<string[]>([]);
   const [audioBlocked, setAudioBlocked] = useState(false);
   const [devices, setDevices] = useState<MediaDeviceInfo[]>([]);
   const [deviceId, setDeviceId] = useState<string | null>(null);
@@ -95,6 +100,7 @@ export function useRoom(roomId: string) {
     mic.current = null;
     mixer.current?.close();
     mixer.current = null;
+    setSpeakers([]);
     delete window.__solaceRoom;
   }, []);
 
@@ -171,18 +177,24 @@ export function useRoom(roomId: string) {
           voiceGone: (handle) => mixer.current?.removeVoice(handle),
           roomChanged: () => void refresh(),
           state: setConnection,
-          ended: () => {
-            void getRoom(roomId).then((after) => {
-              void update(after);
-              setProblem(after.room.status === "closed" ? "room_closed" : "removed");
-            });
+          speakers: setSpeakers,
+          ended: (why) => {
+            if (why === "replaced") setProblem("replaced");
+            else
+              void getRoom(roomId).then((after) => {
+                void update(after);
+                setProblem(after.room.status === "closed" ? "room_closed" : "removed");
+              });
             stopAudio();
             setConnection("closed");
           },
         };
         const chosen = await chooseTransport(roomId, events);
         transport.current = chosen;
-        window.__solaceRoom = { stats: () => chosen.stats() };
+        window.__solaceRoom = {
+          stats: () => chosen.stats(),
+          playback: () => mixer.current?.playback() ?? {},
+        };
         setConnection("connecting");
         await chosen.connect();
       } catch (error) {
@@ -220,6 +232,7 @@ export function useRoom(roomId: string) {
     connection,
     problem,
     levels,
+    speakers,
     audioBlocked,
     startAudio: () => mixer.current?.resume().then(() => setAudioBlocked(false)),
     setVolume: (handle: string, volume: number) => mixer.current?.setVolume(handle, volume),

@@ -451,6 +451,8 @@ export interface Participant {
   muted: boolean;
   hand_raised: boolean;
   invited_to_speak: boolean;
+  /** Their audio is connected right now; false while they (re)connect. */
+  connected: boolean;
   joined_at: string;
 }
 

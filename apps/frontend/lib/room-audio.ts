@@ -58,6 +58,15 @@ export class AudioMixer {
     if (voice) voice.element.volume = volume;
   }
 
+  /** What each voice's media element is doing: its volume and whether it plays. */
+  playback(): Record<string, { volume: number; playing: boolean }> {
+    const result: Record<string, { volume: number; playing: boolean }> = {};
+    for (const [handle, { element }] of this.voices) {
+      result[handle] = { volume: element.volume, playing: !element.paused };
+    }
+    return result;
+  }
+
   setMic(stream: MediaStream | null): void {
     this.mic?.disconnect();
     this.mic = null;

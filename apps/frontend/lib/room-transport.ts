@@ -13,8 +13,11 @@ export interface TransportEvents {
   /** Someone changed something in the room: fetch it again. */
   roomChanged: () => void;
   state: (state: ConnectionState) => void;
-  /** The server ended this person's audio (removed, room ended). */
-  ended: () => void;
+  /** Who is speaking now (handles), as the audio server hears it. */
+  speakers: (handles: string[]) => void;
+  /** The server ended this person's audio: removed or room ended (`ended`), or the
+   * same seat connected from another tab or device (`replaced`). */
+  ended: (why: "ended" | "replaced") => void;
 }
 
 export interface RoomTransport {
@@ -82,6 +85,7 @@ export class EmbeddedTransport implements RoomTransport {
         type: string;
         answer?: { sdp: string };
         offer?: { sdp: string };
+        handles?: string[];
       };
       if (data.type === "joined" && data.answer) {
         await pc.setRemoteDescription({ type: "answer", sdp: data.answer.sdp });
@@ -96,9 +100,11 @@ export class EmbeddedTransport implements RoomTransport {
         );
       } else if (data.type === "room_changed") {
         this.on.roomChanged();
-      } else if (data.type === "disconnected") {
+      } else if (data.type === "speakers") {
+        this.on.speakers(data.handles ?? []);
+      } else if (data.type === "disconnected" || data.type === "replaced") {
         this.closed = true;
-        this.on.ended();
+        this.on.ended(data.type === "replaced" ? "replaced" : "ended");
       }
     };
     ws.onclose = () => {
@@ -156,7 +162,7 @@ export class LiveKitTransport implements RoomTransport {
   ) {}
 
   async connect(): Promise<void> {
-    const { Room, RoomEvent, Track } = await import("livekit-client");
+    const { DisconnectReason, Room, RoomEvent, Track } = await import("livekit-client");
     const grant = await getLiveKitGrant(this.roomId);
     const room = new Room({ adaptiveStream: false, dynacast: false });
     this.room = room;
@@ -172,7 +178,12 @@ export class LiveKitTransport implements RoomTransport {
     room.on(RoomEvent.Reconnected, () => this.on.state("connected"));
     room.on(RoomEvent.ParticipantConnected, () => this.on.roomChanged());
     room.on(RoomEvent.ParticipantDisconnected, () => this.on.roomChanged());
-    room.on(RoomEvent.Disconnected, () => this.on.ended());
+    room.on(RoomEvent.ActiveSpeakersChanged, (speakers) =>
+      this.on.speakers(speakers.map((s) => s.identity)),
+    );
+    room.on(RoomEvent.Disconnected, (reason) =>
+      this.on.ended(reason === DisconnectReason.DUPLICATE_IDENTITY ? "replaced" : "ended"),
+    );
     this.on.state("connecting");
     await room.connect(grant.url, grant.token);
     this.on.state("connected");

@@ -4,8 +4,12 @@ import { snapshot } from "./helpers";
 
 declare global {
   interface Window {
-    /** Set by the web app's useRoom(): the live connection's WebRTC statistics. */
-    __solaceRoom?: { stats: () => Promise<RTCStatsReport | null> };
+    /** Set by the web app's useRoom(): the live connection's WebRTC statistics and
+     * what each remote voice's player is doing. */
+    __solaceRoom?: {
+      stats: () => Promise<RTCStatsReport | null>;
+      playback: () => Record<string, { volume: number; playing: boolean }>;
+    };
   }
 }
 
@@ -63,12 +67,13 @@ async function joinRoom(page: Page) {
   if (await start.isVisible({ timeout: 3_000 }).catch(() => false)) await start.click();
 }
 
-test("two people meet in a room: they hear each other, mute and mute-all silence them, removal works", async ({
+test("three people meet in a room: they hear each other, mute and mute-all silence them, removal works", async ({
   browser,
 }) => {
-  test.setTimeout(120_000);
+  test.setTimeout(150_000);
   const host = await (await browser.newContext()).newPage();
   const guest = await (await browser.newContext()).newPage();
+  const listener = await (await browser.newContext()).newPage();
 
   await host.goto("/rooms/");
   await host.getByRole("button", { name: "Start a room" }).click();
@@ -79,23 +84,54 @@ test("two people meet in a room: they hear each other, mute and mute-all silence
 
   await guest.goto(host.url());
   await joinRoom(guest);
-  await expect(host.getByTestId("participant")).toHaveCount(2);
-  await expect(guest.getByTestId("participant")).toHaveCount(2);
+  await listener.goto(host.url());
+  await joinRoom(listener);
+  for (const page of [host, guest, listener]) {
+    await expect(page.getByTestId("participant")).toHaveCount(3);
+    // Presence: everyone's audio is connected, as every page is told.
+    await expect(page.locator('[data-testid="participant"][data-connected="true"]')).toHaveCount(
+      3,
+      { timeout: 20_000 },
+    );
+  }
+  const hostHandle = await guest
+    .getByTestId("participant")
+    .filter({ hasText: "host" })
+    .getAttribute("data-handle");
 
-  // Everyone arrives muted. The host unmutes (the fake microphone plays a tone): the
-  // guest hears it.
+  // Everyone arrives muted. The host unmutes (the fake microphone plays a tone): both
+  // others hear it, and the audio server names the host as the one speaking.
   await expectSilence(guest);
   await host.getByRole("button", { name: "Unmute" }).click();
   await expectHearing(guest);
+  await expectHearing(listener);
+  await expect(guest.locator(`[data-handle="${hostHandle}"]`)).toHaveAttribute(
+    "data-speaking",
+    "true",
+  );
   await snapshot(host, "room-host");
+
+  // The listener turns the host down with the per-speaker volume: the player follows.
+  await listener.getByLabel(/^Volume for /).fill("0.3");
+  await expect
+    .poll(() => listener.evaluate((h) => window.__solaceRoom?.playback()[h ?? ""], hostHandle))
+    .toEqual({ volume: 0.3, playing: true });
 
   // The host mutes: the server stops forwarding, the guest hears nothing.
   await host.getByRole("button", { name: "Mute", exact: true }).click();
   await expectSilence(guest);
+  await expect(guest.locator(`[data-handle="${hostHandle}"]`)).toHaveAttribute(
+    "data-speaking",
+    "false",
+  );
 
   // The guest raises a hand, the host invites them, they speak and the host hears them.
   await guest.getByRole("button", { name: "Raise hand" }).click();
-  const guestTile = host.getByTestId("participant").filter({ hasNot: host.getByText("(you)") });
+  const guestHandle = await guest
+    .getByTestId("participant")
+    .filter({ hasText: "(you)" })
+    .getAttribute("data-handle");
+  const guestTile = host.locator(`[data-handle="${guestHandle}"]`);
   await guestTile.getByRole("button", { name: /Options for/ }).click();
   await host.getByRole("menuitem", { name: "Invite to speak" }).click();
   await expect(guest.getByRole("button", { name: "Unmute" })).toBeVisible();
@@ -114,5 +150,6 @@ test("two people meet in a room: they hear each other, mute and mute-all silence
   await expect(guest.getByTestId("room-problem")).toHaveText(
     "A moderator removed you from this room.",
   );
-  await expect(host.getByTestId("participant")).toHaveCount(1);
+  await expect(host.getByTestId("participant")).toHaveCount(2);
+  await expect(listener.getByTestId("participant")).toHaveCount(2);
 });

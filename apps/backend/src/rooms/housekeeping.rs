@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
-use super::{note_change, store};
+use super::{note_change, presence, store};
 use crate::app::AppState;
 use crate::db::now_ms;
 use crate::error::Result;
@@ -43,11 +43,18 @@ pub async fn tick(state: &AppState, missing: &mut Missing, now: Instant) -> Resu
     let settings = &state.config.rooms;
     let mut report = Report::default();
 
-    // People with a seat but no audio for longer than the grace period have left. On
-    // LiveKit its webhooks tell us instead.
-    if let Some(sfu) = state.audio.sfu() {
-        let connected = sfu.connected().await;
+    // People with a seat but no audio (no presence mark) for longer than the grace
+    // period have left. On LiveKit its webhooks tell us instead.
+    if state.audio.sfu().is_some() {
         let present = store::everyone_present(&state.db).await?;
+        let rooms: std::collections::BTreeSet<&String> =
+            present.iter().map(|(room, _)| &room.id).collect();
+        let mut connected = std::collections::HashSet::new();
+        for room in rooms {
+            for handle in presence::connected(state.cache.as_ref(), room).await? {
+                connected.insert((room.clone(), handle));
+            }
+        }
         missing.retain(|seat, _| {
             present
                 .iter()

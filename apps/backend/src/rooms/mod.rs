@@ -9,6 +9,7 @@ mod audio;
 pub mod housekeeping;
 mod livekit;
 mod policy;
+pub mod presence;
 pub mod sfu;
 mod store;
 
@@ -170,10 +171,12 @@ struct RoomDetail {
 async fn detail(state: &AppState, room: Room, user_id: &str) -> Result<Json<RoomDetail>> {
     let present = store::present(&state.db, &room.id).await?;
     let blocked_ids = store::blocked_by(&state.db, user_id).await?;
-    let you = present
-        .iter()
-        .find(|p| p.user_id == user_id)
-        .map(Participant::view);
+    let connected = presence::connected(state.cache.as_ref(), &room.id).await?;
+    let view = |p: &Participant| ParticipantView {
+        connected: connected.contains(&p.handle),
+        ..p.view()
+    };
+    let you = present.iter().find(|p| p.user_id == user_id).map(view);
     let blocked = present
         .iter()
         .filter(|p| blocked_ids.contains(&p.user_id))
@@ -181,7 +184,7 @@ async fn detail(state: &AppState, room: Room, user_id: &str) -> Result<Json<Room
         .collect();
     Ok(Json(RoomDetail {
         room,
-        participants: present.iter().map(Participant::view).collect(),
+        participants: present.iter().map(view).collect(),
         you,
         blocked,
     }))
@@ -838,6 +841,13 @@ async fn livekit_webhook(
     };
     match event.event.as_str() {
         "participant_joined" => {
+            presence::here(
+                state.cache.as_ref(),
+                &room.id,
+                &who.handle,
+                presence::LIVEKIT_TTL,
+            )
+            .await;
             store::record(
                 &state.db,
                 &room.id,
@@ -849,6 +859,7 @@ async fn livekit_webhook(
             .await?;
         }
         "participant_left" => {
+            presence::gone(state.cache.as_ref(), &room.id, &who.handle).await;
             store::set_state(&state.db, &room.id, &who.user_id, Flag::Left, true).await?;
             note(
                 &state,
@@ -935,5 +946,5 @@ async fn signal(
         may_publish: may_publish(&me),
         blocked: blocked_handles(&state, &room, &me.user_id).await?,
     };
-    Ok(sfu::signal::serve(upgrade, sfu, seat))
+    Ok(sfu::signal::serve(upgrade, sfu, seat, state.cache.clone()))
 }

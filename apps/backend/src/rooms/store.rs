@@ -76,6 +76,7 @@ impl Participant {
             muted: self.muted_at.is_some() || !self.role.can_speak(),
             hand_raised: self.hand_raised_at.is_some(),
             invited_to_speak: self.invited_at.is_some(),
+            connected: false,
             joined_at: self.joined_at,
         }
     }
@@ -89,6 +90,8 @@ pub struct ParticipantView {
     pub muted: bool,
     pub hand_raised: bool,
     pub invited_to_speak: bool,
+    /// Their audio is connected right now (presence); false while they reconnect.
+    pub connected: bool,
     #[serde(with = "crate::db::rfc3339_ms")]
     pub joined_at: i64,
 }

@@ -74,3 +74,45 @@ async fn replicas_share_the_cache_only_through_redis() {
         assert_eq!(seen_by_b, None, "each embedded process has its own cache");
     }
 }
+
+#[tokio::test]
+async fn expiring_sets_keep_members_until_their_time_passes_and_replicas_agree_on_redis() {
+    let prefix = format!("sets:{}:", uuid::Uuid::new_v4().simple());
+    let a = spawn_app_with(&[("CACHE_KEY_PREFIX", &prefix)]).await;
+    let b = spawn_app_with(&[("CACHE_KEY_PREFIX", &prefix)]).await;
+    let key = "presence:room-1";
+
+    a.state
+        .cache
+        .set_add(key, "otter", Duration::from_millis(300))
+        .await
+        .unwrap();
+    a.state
+        .cache
+        .set_add(key, "heron", Duration::from_secs(60))
+        .await
+        .unwrap();
+    a.state
+        .cache
+        .set_add(key, "lynx", Duration::from_secs(60))
+        .await
+        .unwrap();
+    a.state.cache.set_remove(key, "lynx").await.unwrap();
+    a.state.cache.set_remove(key, "never-there").await.unwrap();
+    let mut now = a.state.cache.set_members(key).await.unwrap();
+    now.sort();
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    let later = a.state.cache.set_members(key).await.unwrap();
+    let seen_by_b = b.state.cache.set_members(key).await.unwrap();
+
+    assert_eq!(now, vec!["heron", "otter"]);
+    assert_eq!(later, vec!["heron"], "otter's time passed");
+    if using_redis() {
+        assert_eq!(seen_by_b, vec!["heron"]);
+    } else {
+        assert!(
+            seen_by_b.is_empty(),
+            "each embedded process has its own sets"
+        );
+    }
+}

@@ -121,6 +121,7 @@ pub async fn base_vars(dirs: &TempDir, static_dir: &Path) -> Vec<(String, String
         ("PORT", "0".to_owned()),
         // Any free UDP port for the embedded SFU, so tests run side by side.
         ("RTC_UDP_PORT", "0".to_owned()),
+        ("RTC_TCP_PORT", "0".to_owned()),
         ("DATABASE_URL", database_url),
         ("DATABASE_MAX_CONNECTIONS", "4".to_owned()),
         ("DATA_DIR", dirs.path().join("data").display().to_string()),
@@ -305,10 +306,14 @@ pub const GOOD_PASSWORD: &str = "river kettle lantern";
 pub async fn startup_error(extra: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("t.db").display());
-    let vars = [("DATABASE_URL", database.as_str()), ("RTC_UDP_PORT", "0")]
-        .into_iter()
-        .chain(extra.iter().copied())
-        .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    let vars = [
+        ("DATABASE_URL", database.as_str()),
+        ("RTC_UDP_PORT", "0"),
+        ("RTC_TCP_PORT", "0"),
+    ]
+    .into_iter()
+    .chain(extra.iter().copied())
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
     let mut config = Config::from_vars(vars).unwrap();
     config.port = 0;
     match Application::build(config).await {

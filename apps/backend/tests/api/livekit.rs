@@ -303,3 +303,56 @@ async fn without_livekit_the_token_endpoint_says_rooms_are_embedded() {
     assert_eq!(status, 409);
     assert_eq!(body["error"], "livekit_not_configured");
 }
+
+#[tokio::test]
+async fn webhooks_keep_presence_connected_on_join_and_clear_it_on_leave() {
+    let mut s = scene().await;
+    let event = |kind: &str| {
+        json!({
+            "event": kind,
+            "room": { "name": s.room },
+            "participant": { "identity": s.listener_handle },
+        })
+        .to_string()
+    };
+    let listener_connected = |detail: &Value| {
+        detail["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["handle"] == json!(s.listener_handle))
+            .map(|p| p["connected"].clone())
+    };
+    let (_, before) = s.host.get(&format!("/api/rooms/{}", s.room)).await;
+
+    let joined = event("participant_joined");
+    let response = s
+        .app
+        .client
+        .post(s.app.url("/api/livekit/webhook"))
+        .header("authorization", signed(&joined, SECRET))
+        .body(joined)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let (_, during) = s.host.get(&format!("/api/rooms/{}", s.room)).await;
+    let left = event("participant_left");
+    let response = s
+        .app
+        .client
+        .post(s.app.url("/api/livekit/webhook"))
+        .header("authorization", signed(&left, SECRET))
+        .body(left)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 204);
+    let marks = solace_backend::rooms::presence::connected(s.app.state.cache.as_ref(), &s.room)
+        .await
+        .unwrap();
+
+    assert_eq!(listener_connected(&before), Some(json!(false)));
+    assert_eq!(listener_connected(&during), Some(json!(true)));
+    assert!(marks.is_empty(), "left: {marks:?}");
+}

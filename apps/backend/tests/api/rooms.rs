@@ -472,6 +472,7 @@ mod housekeeping {
 
     use serde_json::json;
     use solace_backend::rooms::housekeeping::{tick, Missing};
+    use solace_backend::rooms::presence;
 
     use super::{create_room, guest, join};
     use crate::helpers::spawn_app;
@@ -482,6 +483,12 @@ mod housekeeping {
         let (mut host, _) = guest(&app).await;
         let room = create_room(&mut host, json!({ "title": "Grace" })).await;
         join(&mut host, &room).await;
+        // A second person whose audio is connected (their presence mark is fresh).
+        let (mut other, _) = guest(&app).await;
+        let (_, seen) = join(&mut other, &room).await;
+        let other_handle = seen["you"]["handle"].as_str().unwrap().to_owned();
+        let cache = app.state.cache.as_ref();
+        presence::here(cache, &room, &other_handle, presence::TTL).await;
         let mut missing = Missing::new();
         let now = Instant::now();
 
@@ -494,9 +501,15 @@ mod housekeeping {
         let (_, history) = host.get(&format!("/api/rooms/{room}/history")).await;
 
         assert_eq!(first.left_after_grace, 0);
-        assert_eq!(during["participants"].as_array().unwrap().len(), 1);
-        assert_eq!(later.left_after_grace, 1);
-        assert_eq!(after["participants"], json!([]));
+        assert_eq!(during["participants"].as_array().unwrap().len(), 2);
+        assert_eq!(later.left_after_grace, 1, "only the host had no audio");
+        let stayed: Vec<&str> = after["participants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["handle"].as_str().unwrap())
+            .collect();
+        assert_eq!(stayed, vec![other_handle.as_str()]);
         assert_eq!(history["events"][0]["kind"], "left");
         assert_eq!(history["events"][0]["detail"], "disconnected");
     }

@@ -9,17 +9,22 @@ use solace_backend::rooms::sfu::peer::Peer;
 use crate::helpers::{spawn_app, Browser, TestApp};
 
 async fn connect(app: &TestApp, browser: &mut Browser, room: &str) -> Peer {
+    Peer::connect(&signal_url(app, browser, room).await)
+        .await
+        .unwrap()
+}
+
+async fn signal_url(app: &TestApp, browser: &mut Browser, room: &str) -> String {
     let (status, grant) = browser
         .post(&format!("/api/rooms/{room}/signal-token"), json!({}))
         .await;
     assert_eq!(status, 200, "{grant}");
-    let url = format!(
+    format!(
         "{}{}?token={}",
         app.address.replace("http://", "ws://"),
         grant["url"].as_str().unwrap(),
         grant["token"].as_str().unwrap()
-    );
-    Peer::connect(&url).await.unwrap()
+    )
 }
 
 /// Runs both peers until `done` or ten seconds pass.
@@ -74,6 +79,21 @@ async fn a_listener_hears_the_host_and_a_listeners_own_packets_go_nowhere() {
         sfu.dropped_muted > 0,
         "the server dropped the listener's packets"
     );
+}
+
+#[tokio::test]
+async fn a_listener_whose_network_blocks_udp_hears_the_host_over_ice_tcp() {
+    let app = spawn_app().await;
+    let (room, mut host, mut guest, _) = room_with_two(&app).await;
+    let mut a = connect(&app, &mut host, &room).await;
+    let mut b = Peer::connect_tcp(&signal_url(&app, &mut guest, &room).await)
+        .await
+        .unwrap();
+
+    run_until(&mut a, true, &mut b, false, |_, b| b.received >= 20).await;
+
+    assert!(b.is_connected(), "ICE and DTLS came up over TCP");
+    assert!(b.received >= 20, "B got {} packets over TCP", b.received);
 }
 
 #[tokio::test]
@@ -148,4 +168,74 @@ async fn the_signalling_socket_needs_a_valid_room_token() {
         }
         other => panic!("the socket opened: {other:?}"),
     }
+}
+
+/// Who the room says is connected to its audio, by handle.
+async fn connected_handles(browser: &mut Browser, room: &str) -> Vec<String> {
+    let (_, detail) = browser.get(&format!("/api/rooms/{room}")).await;
+    let mut handles: Vec<String> = detail["participants"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["connected"] == true)
+        .map(|p| p["handle"].as_str().unwrap().to_owned())
+        .collect();
+    handles.sort();
+    handles
+}
+
+#[tokio::test]
+async fn presence_and_active_speakers_follow_the_audio_across_a_reconnect() {
+    let app = spawn_app().await;
+    let (room, mut host, mut guest, guest_handle) = room_with_two(&app).await;
+    let (_, detail) = host.get(&format!("/api/rooms/{room}")).await;
+    let host_handle = detail["you"]["handle"].as_str().unwrap().to_owned();
+    assert!(
+        connected_handles(&mut host, &room).await.is_empty(),
+        "nobody's audio is connected yet"
+    );
+    let mut a = connect(&app, &mut host, &room).await;
+    let mut b = connect(&app, &mut guest, &room).await;
+
+    // A speaks: B is told A is the active speaker, and both are present.
+    run_until(&mut a, true, &mut b, false, |_, b| {
+        b.speakers == [host_handle.clone()]
+    })
+    .await;
+    assert_eq!(b.speakers, vec![host_handle.clone()]);
+    let mut both = vec![host_handle.clone(), guest_handle.clone()];
+    both.sort();
+    assert_eq!(connected_handles(&mut guest, &room).await, both);
+
+    // A goes quiet: the list empties.
+    run_until(&mut a, false, &mut b, false, |_, b| b.speakers.is_empty()).await;
+    assert!(b.speakers.is_empty(), "still speaking: {:?}", b.speakers);
+
+    // A reconnects from a new connection: the old one is told it was replaced, and A
+    // stays present throughout — one participant, not two.
+    let mut a2 = connect(&app, &mut host, &room).await;
+    run_until(&mut a, false, &mut a2, false, |a, a2| {
+        a.replaced && a2.is_connected()
+    })
+    .await;
+    assert!(a.replaced, "the old connection was told");
+    assert!(a2.is_connected());
+    assert_eq!(connected_handles(&mut guest, &room).await, both);
+
+    // B's connection ends: B's presence goes with it, A's stays.
+    drop(b);
+    let start = Instant::now();
+    let mut marks = Vec::new();
+    while start.elapsed() < Duration::from_secs(10) {
+        marks = solace_backend::rooms::presence::connected(app.state.cache.as_ref(), &room)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        if marks == [host_handle.clone()] {
+            break;
+        }
+        a2.pump(false, Duration::from_millis(50)).await;
+    }
+    assert_eq!(marks, vec![host_handle]);
 }

@@ -27,6 +27,7 @@ const PROBLEMS: Record<RoomProblem, string> = {
   room_full: "This room is full. Try another one, or come back a little later.",
   removed: "A moderator removed you from this room.",
   room_closed: "This room has ended.",
+  replaced: "You are in this room from another tab or device, so this one went quiet.",
   network: "We could not connect to the room. Check your connection and try again.",
 };
 
@@ -242,7 +243,8 @@ function Tile({
   const [volume, setVolume] = useState(1);
   const isYou = you?.handle === p.handle;
   const level = (isYou ? r.levels.you : r.levels[p.handle]) ?? 0;
-  const speaking = !p.muted && level > 0.05;
+  // The audio server says who speaks; your own voice is measured here, before it leaves.
+  const speaking = !p.muted && (r.speakers.includes(p.handle) || (isYou && level > 0.05));
   const canModerate =
     moderator &&
     !isYou &&
@@ -259,12 +261,14 @@ function Tile({
       data-testid="participant"
       data-handle={p.handle}
       data-speaking={speaking}
+      data-connected={p.connected}
     >
       <div
         className={cn(
           "flex items-center justify-center rounded-full bg-primary-soft font-semibold transition-shadow motion-reduce:transition-none",
           small ? "size-12 text-sm" : "size-20 text-xl",
           speaking && "ring-4 ring-accent",
+          !p.connected && "opacity-50",
         )}
         aria-hidden
       >
@@ -279,6 +283,7 @@ function Tile({
         {p.role}
         {p.role !== "listener" && p.muted && <MicOff aria-label="muted" className="size-3" />}
         {p.hand_raised && <Hand aria-label="hand raised" className="size-3 text-accent" />}
+        {!p.connected && <span className="italic">· connecting</span>}
       </span>
       {!isYou && p.role !== "listener" && (
         <label className="flex items-center gap-1 text-xs">

@@ -5,29 +5,44 @@
 //! sent or told comes out through [`Core::poll`]. The driver (`sfu/mod.rs`) owns the
 //! socket and the clock. Policy is enforced here, on the server: packets from someone
 //! who may not speak (a listener, or muted) are dropped, and nobody receives audio from
-//! a person they blocked.
+//! a person they blocked. The SFU also works out who is speaking from the audio-level
+//! header extension (RFC 6464) of the packets it forwards, and tells the room.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Weak};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use str0m::change::{SdpAnswer, SdpOffer, SdpPendingOffer};
 use str0m::media::{Direction, MediaData, MediaKind, Mid};
-use str0m::net::Receive;
+use str0m::net::{Protocol, Receive, TcpType};
 use str0m::{Candidate, Event, IceConnectionState, Input, Output, Rtc};
 use tokio::sync::mpsc;
 
 /// What the SFU tells one participant's signalling connection.
 #[derive(Debug)]
 pub enum ClientEvent {
+    /// ICE and DTLS are up: audio flows.
+    Connected,
     /// New media to receive: answer this offer.
     Offer(SdpOffer),
     /// The audio connection ended (network gone, or removed).
     Disconnected,
+    /// The same seat connected again elsewhere (a reconnect): this connection is over,
+    /// but the person is still here.
+    Replaced,
     /// Something about the room changed (people, roles, mutes): fetch it again.
     RoomChanged,
+    /// Who is speaking now (handles, sorted); empty when nobody is.
+    Speakers(Vec<String>),
 }
+
+/// A packet at least this loud (audio level in dBov, RFC 6464) counts as speech.
+const SPEECH_DBOV: i8 = -50;
+/// Someone stops being an active speaker this long after their last loud packet.
+const SPEECH_HOLD: Duration = Duration::from_millis(400);
+/// Active speakers are worked out (and announced, when they changed) this often.
+const SPEAKERS_EVERY: Duration = Duration::from_millis(200);
 
 /// Who is connecting, and what they may do.
 #[derive(Debug, Clone)]
@@ -85,6 +100,8 @@ struct Client {
     renegotiate: bool,
     /// Something went in (a datagram, the clock, media to send): poll it.
     dirty: bool,
+    /// When the last forwarded packet loud enough to be speech arrived.
+    voice: Option<Instant>,
 }
 
 /// Counters for tests, metrics and the benchmark.
@@ -95,27 +112,38 @@ pub struct Counters {
     pub dropped_blocked: u64,
 }
 
-/// A datagram to send.
+/// A datagram to send (over TCP: one RFC 4571 frame).
 pub struct Transmit {
+    pub proto: Protocol,
     pub destination: SocketAddr,
     pub contents: Vec<u8>,
 }
 
 pub struct Core {
     local: SocketAddr,
+    /// Where browsers reach the SFU over TCP (ICE-TCP, passive), when it listens there.
+    local_tcp: Option<SocketAddr>,
     clients: Vec<Client>,
     next_id: u64,
     counters: Counters,
+    /// The active speakers last announced in each room.
+    speakers: HashMap<String, Vec<String>>,
+    speakers_at: Instant,
 }
 
 impl Core {
-    /// `local` is the address browsers reach the UDP socket at (the ICE candidate).
-    pub fn new(local: SocketAddr) -> Self {
+    /// `local` is the address browsers reach the UDP socket at (the ICE candidate);
+    /// `local_tcp` the TCP listener's, offered as a passive TCP candidate for networks
+    /// that block UDP.
+    pub fn new(local: SocketAddr, local_tcp: Option<SocketAddr>) -> Self {
         Self {
             local,
+            local_tcp,
             clients: Vec::new(),
             next_id: 1,
             counters: Counters::default(),
+            speakers: HashMap::new(),
+            speakers_at: Instant::now(),
         }
     }
 
@@ -140,8 +168,13 @@ impl Core {
         } = seat;
         // Reconnecting replaces the old connection instead of adding a second person.
         let before = self.clients.len();
-        self.clients
-            .retain(|c| !(c.room == room && c.handle == handle));
+        self.clients.retain(|c| {
+            let same = c.room == room && c.handle == handle;
+            if same {
+                let _ = c.events.send(ClientEvent::Replaced);
+            }
+            !same
+        });
         if self.clients.len() < before {
             self.someone_left();
         }
@@ -153,6 +186,15 @@ impl Core {
             .build(now);
         let candidate = Candidate::host(self.local, "udp").map_err(|e| e.to_string())?;
         rtc.add_local_candidate(candidate);
+        if let Some(tcp) = self.local_tcp {
+            let candidate = Candidate::builder()
+                .tcp()
+                .host(tcp)
+                .tcptype(TcpType::Passive)
+                .build()
+                .map_err(|e| e.to_string())?;
+            rtc.add_local_candidate(candidate);
+        }
         let answer = rtc
             .sdp_api()
             .accept_offer(offer)
@@ -174,6 +216,7 @@ impl Core {
             wake: now,
             renegotiate: false,
             dirty: true,
+            voice: None,
         };
         for other in self.clients.iter().filter(|c| c.room == room) {
             for track in &other.tracks_in {
@@ -263,30 +306,28 @@ impl Core {
         }
     }
 
-    /// Every (room, handle) with a live audio connection.
-    pub fn connected(&self) -> HashSet<(String, String)> {
-        self.clients
-            .iter()
-            .filter(|c| c.rtc.is_alive())
-            .map(|c| (c.room.clone(), c.handle.clone()))
-            .collect()
-    }
-
     fn client(&mut self, id: ClientId) -> Option<&mut Client> {
         self.clients.iter_mut().find(|c| c.id == id)
     }
 
-    /// A datagram arrived; the connection it belongs to takes it.
-    pub fn receive(&mut self, now: Instant, source: SocketAddr, data: &[u8]) {
+    /// A datagram (or a TCP frame) arrived; the connection it belongs to takes it.
+    pub fn receive(&mut self, now: Instant, proto: Protocol, source: SocketAddr, data: &[u8]) {
+        let destination = match proto {
+            Protocol::Udp => self.local,
+            _ => match self.local_tcp {
+                Some(tcp) => tcp,
+                None => return,
+            },
+        };
         let Ok(contents) = data.try_into() else {
             return;
         };
         let input = Input::Receive(
             now,
             Receive {
-                proto: str0m::net::Protocol::Udp,
+                proto,
                 source,
-                destination: self.local,
+                destination,
                 contents,
             },
         );
@@ -330,13 +371,17 @@ impl Core {
                             break;
                         }
                         Ok(Output::Transmit(t)) => out.push(Transmit {
+                            proto: t.proto,
                             destination: t.destination,
                             contents: t.contents.to_vec(),
                         }),
                         Ok(Output::Event(event)) => {
                             progressed = true;
                             match event {
-                                Event::Connected => client.connected = true,
+                                Event::Connected => {
+                                    client.connected = true;
+                                    let _ = client.events.send(ClientEvent::Connected);
+                                }
                                 Event::IceConnectionStateChange(
                                     IceConnectionState::Disconnected,
                                 ) => {
@@ -386,7 +431,11 @@ impl Core {
         if self.clients.len() < before {
             self.someone_left();
         }
-        let idle = now + std::time::Duration::from_millis(100);
+        if now >= self.speakers_at + SPEAKERS_EVERY {
+            self.speakers_at = now;
+            self.announce_speakers(now);
+        }
+        let idle = now + Duration::from_millis(100);
         self.clients.iter().map(|c| c.wake).fold(idle, Instant::min)
     }
 
@@ -418,13 +467,51 @@ impl Core {
         }
     }
 
+    /// Tells each room who speaks now, when that changed since the last announcement.
+    fn announce_speakers(&mut self, now: Instant) {
+        let mut rooms: HashMap<&str, Vec<String>> = HashMap::new();
+        for c in &self.clients {
+            let speaking = c.may_publish
+                && c.voice
+                    .is_some_and(|at| now.saturating_duration_since(at) < SPEECH_HOLD);
+            let room = rooms.entry(c.room.as_str()).or_default();
+            if speaking {
+                room.push(c.handle.clone());
+            }
+        }
+        let mut changed = Vec::new();
+        for (room, mut handles) in rooms {
+            handles.sort();
+            if self
+                .speakers
+                .get(room)
+                .map_or(!handles.is_empty(), |was| *was != handles)
+            {
+                changed.push((room.to_owned(), handles));
+            }
+        }
+        for (room, handles) in changed {
+            for c in self.clients.iter().filter(|c| c.room == room) {
+                let _ = c.events.send(ClientEvent::Speakers(handles.clone()));
+            }
+            self.speakers.insert(room, handles);
+        }
+        // Rooms nobody is connected to any more are forgotten.
+        let clients = &self.clients;
+        self.speakers
+            .retain(|room, _| clients.iter().any(|c| c.room == *room));
+    }
+
     fn forward(&mut self, origin: ClientId, data: &MediaData) {
-        let Some(source) = self.clients.iter().find(|c| c.id == origin) else {
+        let Some(source) = self.clients.iter_mut().find(|c| c.id == origin) else {
             return;
         };
         if !source.may_publish {
             self.counters.dropped_muted += 1;
             return;
+        }
+        if data.ext_vals.audio_level.is_some_and(|l| l >= SPEECH_DBOV) {
+            source.voice = Some(data.network_time);
         }
         let (room, handle) = (source.room.clone(), source.handle.clone());
         for client in self

@@ -1,4 +1,5 @@
-//! The embedded SFU: a selective forwarding unit inside the backend, on one UDP port.
+//! The embedded SFU: a selective forwarding unit inside the backend, on one UDP port
+//! (and one TCP port for networks that block UDP).
 //!
 //! [`engine::Core`] holds the WebRTC state and forwarding rules without doing I/O; this
 //! module drives it from one tokio task that owns the socket and the clock, and gives
@@ -8,13 +9,15 @@ pub mod engine;
 #[cfg(feature = "test-support")]
 pub mod peer;
 pub mod signal;
+mod tcp;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::time::Instant;
 
 use str0m::change::{SdpAnswer, SdpOffer};
-use tokio::net::UdpSocket;
+use str0m::net::Protocol;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
 pub use engine::Seat;
@@ -49,7 +52,6 @@ enum Command {
     },
     Counters(oneshot::Sender<Counters>),
     RoomChanged(String),
-    Connected(oneshot::Sender<HashSet<(String, String)>>),
 }
 
 /// A handle on the running SFU.
@@ -57,29 +59,51 @@ enum Command {
 pub struct Sfu {
     commands: mpsc::UnboundedSender<Command>,
     advertised: SocketAddr,
+    advertised_tcp: Option<SocketAddr>,
 }
 
 const GONE: &str = "the audio server has stopped";
 
 impl Sfu {
-    /// Binds the UDP socket and starts forwarding. `public_ip` is the address put in
-    /// ICE candidates (the machine's public address behind NAT); the port is the one
-    /// bound.
-    pub async fn start(bind: SocketAddr, public_ip: std::net::IpAddr) -> std::io::Result<Self> {
-        let socket = UdpSocket::bind(bind).await?;
+    /// Binds the UDP socket (and the TCP listener, with `tcp`) and starts forwarding.
+    /// `public_ip` is the address put in ICE candidates (the machine's public address
+    /// behind NAT); the ports are the ones bound.
+    pub async fn start(
+        udp: SocketAddr,
+        tcp: Option<SocketAddr>,
+        public_ip: std::net::IpAddr,
+    ) -> std::io::Result<Self> {
+        let socket = UdpSocket::bind(udp).await?;
         let advertised = SocketAddr::new(public_ip, socket.local_addr()?.port());
+        let (advertised_tcp, tcp_events) = match tcp {
+            Some(bind) => {
+                let listener = TcpListener::bind(bind).await?;
+                let advertised = SocketAddr::new(public_ip, listener.local_addr()?.port());
+                let (events, rx) = mpsc::channel(1024);
+                tokio::spawn(tcp::accept(listener, events));
+                (Some(advertised), Some(rx))
+            }
+            None => (None, None),
+        };
         let (commands, rx) = mpsc::unbounded_channel();
-        tokio::spawn(drive(socket, Core::new(advertised), rx));
-        tracing::info!(%advertised, "embedded audio server (SFU) listening on UDP");
+        let core = Core::new(advertised, advertised_tcp);
+        tokio::spawn(drive(socket, tcp_events, core, rx));
+        tracing::info!(%advertised, tcp = ?advertised_tcp, "embedded audio server (SFU) listening");
         Ok(Self {
             commands,
             advertised,
+            advertised_tcp,
         })
     }
 
-    /// Where browsers send their audio.
+    /// Where browsers send their audio over UDP.
     pub fn advertised(&self) -> SocketAddr {
         self.advertised
+    }
+
+    /// Where browsers reach the SFU over TCP, when it listens there.
+    pub fn advertised_tcp(&self) -> Option<SocketAddr> {
+        self.advertised_tcp
     }
 
     pub async fn join(
@@ -144,13 +168,6 @@ impl Sfu {
         let _ = self.commands.send(Command::RoomChanged(room.to_owned()));
     }
 
-    /// Every (room, handle) with a live audio connection.
-    pub async fn connected(&self) -> HashSet<(String, String)> {
-        let (reply, connected) = oneshot::channel();
-        let _ = self.commands.send(Command::Connected(reply));
-        connected.await.unwrap_or_default()
-    }
-
     pub async fn counters(&self) -> Counters {
         let (reply, counters) = oneshot::channel();
         let _ = self.commands.send(Command::Counters(reply));
@@ -180,19 +197,30 @@ fn apply(core: &mut Core, command: Command) {
             blocked,
         } => core.set_blocked(&room, &handle, blocked),
         Command::RoomChanged(room) => core.room_changed(&room),
-        Command::Connected(reply) => {
-            let _ = reply.send(core.connected());
-        }
         Command::Counters(reply) => {
             let _ = reply.send(core.counters());
         }
     }
 }
 
-async fn drive(socket: UdpSocket, mut core: Core, mut commands: mpsc::UnboundedReceiver<Command>) {
+/// The next ICE-TCP event, or never when the SFU does not listen on TCP.
+async fn next_tcp(events: &mut Option<mpsc::Receiver<tcp::TcpEvent>>) -> Option<tcp::TcpEvent> {
+    match events {
+        Some(events) => events.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn drive(
+    socket: UdpSocket,
+    mut tcp_events: Option<mpsc::Receiver<tcp::TcpEvent>>,
+    mut core: Core,
+    mut commands: mpsc::UnboundedReceiver<Command>,
+) {
     let mut buf = vec![0u8; 2048];
     let mut out = Vec::new();
     let mut wake = Instant::now();
+    let mut tcp_out: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>> = HashMap::new();
     loop {
         tokio::select! {
             command = commands.recv() => match command {
@@ -201,18 +229,34 @@ async fn drive(socket: UdpSocket, mut core: Core, mut commands: mpsc::UnboundedR
             },
             received = socket.recv_from(&mut buf) => {
                 if let Ok((n, from)) = received {
-                    core.receive(Instant::now(), from, &buf[..n]);
+                    core.receive(Instant::now(), Protocol::Udp, from, &buf[..n]);
                 }
             }
+            Some(event) = next_tcp(&mut tcp_events) => match event {
+                tcp::TcpEvent::Opened(peer, sender) => {
+                    tcp_out.insert(peer, sender);
+                }
+                tcp::TcpEvent::Frame(peer, packet) => {
+                    core.receive(Instant::now(), Protocol::Tcp, peer, &packet);
+                }
+                tcp::TcpEvent::Closed(peer) => {
+                    tcp_out.remove(&peer);
+                }
+            },
             () = tokio::time::sleep_until(wake.into()) => {}
         }
         wake = core.poll(Instant::now(), &mut out);
         for transmit in out.drain(..) {
-            if let Err(error) = socket
-                .send_to(&transmit.contents, transmit.destination)
-                .await
-            {
-                tracing::debug!(%error, "UDP send failed");
+            if transmit.proto == Protocol::Udp {
+                if let Err(error) = socket
+                    .send_to(&transmit.contents, transmit.destination)
+                    .await
+                {
+                    tracing::debug!(%error, "UDP send failed");
+                }
+            } else if let Some(connection) = tcp_out.get(&transmit.destination) {
+                // A full queue drops the packet, as a congested path would.
+                let _ = connection.try_send(transmit.contents);
             }
         }
     }

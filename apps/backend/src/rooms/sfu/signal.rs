@@ -7,9 +7,15 @@
 //! - server → client: `{"type":"joined","v":1,"answer":{…}}`, `{"type":"offer","offer":{…}}`
 //!   when there is new audio to receive (its stream id is the speaker's handle),
 //!   `{"type":"room_changed"}` when people, roles or mutes changed (fetch the room again),
+//!   `{"type":"speakers","handles":[…]}` when the active speakers changed,
 //!   `{"type":"disconnected"}` when the audio ends (removed, room closed),
+//!   `{"type":"replaced"}` when the same seat connected again from elsewhere,
 //!   `{"type":"error","error":code,"message":…}`.
+//!
+//! While the audio is connected the socket keeps the participant's presence mark fresh
+//! (see `rooms::presence`).
 
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -22,6 +28,8 @@ use str0m::change::{SdpAnswer, SdpOffer};
 
 use super::engine::{ClientEvent, Seat};
 use super::Sfu;
+use crate::cache::Cache;
+use crate::rooms::presence;
 
 /// How long a room token opens the signalling socket.
 pub const TOKEN_TTL: Duration = Duration::from_secs(60);
@@ -107,6 +115,8 @@ enum ServerMessage<'a> {
     Offer { offer: SdpOffer },
     Disconnected,
     RoomChanged,
+    Speakers { handles: Vec<String> },
+    Replaced,
     Error { error: &'a str, message: &'a str },
 }
 
@@ -116,8 +126,26 @@ async fn send(socket: &mut WebSocket, message: &ServerMessage<'_>) -> bool {
 }
 
 /// Upgrades to the signalling socket for one seat.
-pub fn serve(upgrade: WebSocketUpgrade, sfu: Sfu, seat: Seat) -> axum::response::Response {
-    upgrade.on_upgrade(move |socket| run(socket, sfu, seat))
+pub fn serve(
+    upgrade: WebSocketUpgrade,
+    sfu: Sfu,
+    seat: Seat,
+    cache: Arc<dyn Cache>,
+) -> axum::response::Response {
+    upgrade.on_upgrade(move |socket| async move {
+        let (room, handle) = (seat.room.clone(), seat.handle.clone());
+        // Only a connection that ended for good clears the mark: a replaced one leaves
+        // it to its successor.
+        if run(socket, sfu, seat, cache.as_ref()).await == Ended::Gone {
+            presence::gone(cache.as_ref(), &room, &handle).await;
+        }
+    })
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Ended {
+    Gone,
+    Replaced,
 }
 
 async fn next_message(socket: &mut WebSocket) -> Option<Result<ClientMessage, String>> {
@@ -132,7 +160,8 @@ async fn next_message(socket: &mut WebSocket) -> Option<Result<ClientMessage, St
     }
 }
 
-async fn run(mut socket: WebSocket, sfu: Sfu, seat: Seat) {
+async fn run(mut socket: WebSocket, sfu: Sfu, seat: Seat, cache: &dyn Cache) -> Ended {
+    let (room, handle) = (seat.room.clone(), seat.handle.clone());
     let offer = match next_message(&mut socket).await {
         Some(Ok(ClientMessage::Join { v, offer })) if v == PROTOCOL_VERSION => offer,
         Some(Ok(ClientMessage::Join { .. })) => {
@@ -145,7 +174,7 @@ async fn run(mut socket: WebSocket, sfu: Sfu, seat: Seat) {
                 },
             )
             .await;
-            return;
+            return Ended::Gone;
         }
         Some(_) => {
             let message = "Send a join message with an SDP offer first.";
@@ -157,9 +186,9 @@ async fn run(mut socket: WebSocket, sfu: Sfu, seat: Seat) {
                 },
             )
             .await;
-            return;
+            return Ended::Gone;
         }
-        None => return,
+        None => return Ended::Gone,
     };
     let joined = sfu.join(seat, offer).await;
     let (id, answer, mut events) = match joined {
@@ -175,7 +204,7 @@ async fn run(mut socket: WebSocket, sfu: Sfu, seat: Seat) {
                 },
             )
             .await;
-            return;
+            return Ended::Gone;
         }
     };
     if !send(
@@ -188,11 +217,20 @@ async fn run(mut socket: WebSocket, sfu: Sfu, seat: Seat) {
     .await
     {
         sfu.leave(id);
-        return;
+        return Ended::Gone;
     }
+    let mut heartbeat = tokio::time::interval(presence::HEARTBEAT);
+    let mut connected = false;
     loop {
         tokio::select! {
+            _ = heartbeat.tick(), if connected => {
+                presence::here(cache, &room, &handle, presence::TTL).await;
+            }
             event = events.recv() => match event {
+                Some(ClientEvent::Connected) => {
+                    connected = true;
+                    heartbeat.reset_immediately();
+                }
                 Some(ClientEvent::Offer(offer)) => {
                     if !send(&mut socket, &ServerMessage::Offer { offer }).await {
                         break;
@@ -203,10 +241,20 @@ async fn run(mut socket: WebSocket, sfu: Sfu, seat: Seat) {
                         break;
                     }
                 }
+                Some(ClientEvent::Speakers(handles)) => {
+                    if !send(&mut socket, &ServerMessage::Speakers { handles }).await {
+                        break;
+                    }
+                }
+                Some(ClientEvent::Replaced) => {
+                    send(&mut socket, &ServerMessage::Replaced).await;
+                    let _ = socket.send(Message::Close(None)).await;
+                    return Ended::Replaced;
+                }
                 Some(ClientEvent::Disconnected) | None => {
                     send(&mut socket, &ServerMessage::Disconnected).await;
                     let _ = socket.send(Message::Close(None)).await;
-                    return;
+                    return Ended::Gone;
                 }
             },
             message = next_message(&mut socket) => match message {
@@ -228,6 +276,7 @@ async fn run(mut socket: WebSocket, sfu: Sfu, seat: Seat) {
         }
     }
     sfu.leave(id);
+    Ended::Gone
 }
 
 #[cfg(test)]
