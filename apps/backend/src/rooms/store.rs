@@ -380,14 +380,33 @@ pub async fn set_role(db: &Db, room_id: &str, user_id: &str, role: RoomRole) -> 
 /// Mutes everyone present who may speak, except the given people; returns the handles
 /// of those it muted.
 pub async fn mute_all(db: &Db, room_id: &str, except: &[&str]) -> Result<Vec<String>> {
-    let mut muted = Vec::new();
-    for p in present(db, room_id).await? {
-        if p.role.can_speak() && p.muted_at.is_none() && !except.contains(&p.user_id.as_str()) {
-            set_state(db, room_id, &p.user_id, State::Muted, true).await?;
-            muted.push(p.handle);
+    let now = now_ms();
+    // One statement: everyone present who may speak and is not muted yet, except the
+    // spared (placeholders $3, $4, … for them).
+    let spared = (0..except.len())
+        .map(|i| format!("${}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "UPDATE room_participants SET muted_at = $1, updated_at = $1 \
+         WHERE room_id = $2 AND left_at IS NULL AND removed_at IS NULL AND muted_at IS NULL \
+           AND role <> 'listener'{spared} RETURNING handle",
+        spared = if except.is_empty() {
+            String::new()
+        } else {
+            format!(" AND user_id NOT IN ({spared})")
         }
+    );
+    let mut query = sqlx::query(&sql).bind(now).bind(room_id.to_owned());
+    for user_id in except {
+        query = query.bind(user_id.to_string());
     }
-    Ok(muted)
+    query
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|row| col(row, "handle"))
+        .collect()
 }
 
 /// Ends the room: everyone present leaves.
