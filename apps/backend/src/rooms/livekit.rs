@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use livekit_api::access_token::{AccessToken, TokenVerifier, VideoGrants};
 use livekit_api::services::room::{RoomClient, UpdateParticipantOptions};
-use livekit_api::services::ServiceError;
+use livekit_api::services::{ServerError, ServerErrorCode, ServiceError};
 use livekit_api::webhooks::WebhookReceiver;
 use livekit_protocol as proto;
 use secrecy::ExposeSecret;
@@ -38,7 +38,11 @@ fn audio_server_error(error: impl std::fmt::Display) -> Error {
 
 /// LiveKit's "this participant or room is not there": nothing left to enforce.
 fn absent(error: &ServiceError) -> bool {
-    error.to_string().contains("not_found")
+    matches!(
+        error,
+        ServiceError::Twirp(ServerError::Twirp(ServerErrorCode { code, .. }))
+            if code == ServerErrorCode::NOT_FOUND
+    )
 }
 
 impl LiveKit {

@@ -1,6 +1,7 @@
 //! Rooms on LiveKit: tokens, moderation through a fake of LiveKit's RoomService (Twirp
 //! with protobuf bodies, as the real server speaks it) and signed webhooks.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -23,9 +24,12 @@ const SECRET: &str = "a-secret-of-at-least-thirty-two-characters";
 
 /// What the fake RoomService was asked, as "Method room identity detail" lines.
 type Calls = Arc<Mutex<Vec<String>>>;
+/// When set, the fake answers like LiveKit does for people and rooms that are not
+/// there (any more): Twirp `not_found`.
+type Absent = Arc<AtomicBool>;
 
 async fn room_service(
-    State(calls): State<Calls>,
+    State((calls, absent)): State<(Calls, Absent)>,
     Path(method): Path<String>,
     headers: HeaderMap,
     body: Bytes,
@@ -43,6 +47,11 @@ async fn room_service(
         return StatusCode::FORBIDDEN.into_response();
     }
     let record = |line: String| calls.lock().unwrap().push(line);
+    if absent.load(Ordering::Relaxed) {
+        record(format!("{method} not_found"));
+        let error = json!({ "code": "not_found", "msg": "participant does not exist" });
+        return (StatusCode::NOT_FOUND, axum::Json(error)).into_response();
+    }
     let reply = match method.as_str() {
         "GetParticipant" => {
             let request = proto::RoomParticipantIdentity::decode(body).unwrap();
@@ -103,19 +112,21 @@ async fn room_service(
     ([("content-type", "application/protobuf")], reply).into_response()
 }
 
-async fn fake_livekit() -> (String, Calls) {
+async fn fake_livekit() -> (String, Calls, Absent) {
     let calls: Calls = Arc::default();
+    let absent: Absent = Arc::default();
     let app = Router::new()
         .route("/twirp/livekit.RoomService/{method}", post(room_service))
-        .with_state(calls.clone());
+        .with_state((calls.clone(), absent.clone()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (url, calls)
+    (url, calls, absent)
 }
 
 struct Scene {
     app: TestApp,
+    absent: Absent,
     calls: Calls,
     room: String,
     host: Browser,
@@ -124,7 +135,7 @@ struct Scene {
 }
 
 async fn scene() -> Scene {
-    let (url, calls) = fake_livekit().await;
+    let (url, calls, absent) = fake_livekit().await;
     // Browsers go to the public address; the backend calls the API inside the network.
     let app = spawn_app_with(&[
         ("LIVEKIT_URL", "wss://livekit.example.org"),
@@ -151,6 +162,7 @@ async fn scene() -> Scene {
     Scene {
         app,
         calls,
+        absent,
         room,
         host,
         listener,
@@ -233,6 +245,30 @@ async fn moderation_reaches_livekits_room_service() {
             format!("RemoveParticipant {room} {handle}"),
             format!("DeleteRoom {room}"),
         ]
+    );
+}
+
+#[tokio::test]
+async fn people_and_rooms_livekit_no_longer_has_are_not_an_error() {
+    let mut s = scene().await;
+    let room = s.room.clone();
+    // Nobody ever connected to LiveKit (or everyone already dropped off).
+    s.absent.store(true, Ordering::Relaxed);
+
+    let (left, _) = s
+        .listener
+        .post(&format!("/api/rooms/{room}/leave"), json!({}))
+        .await;
+    let (closed, _) = s
+        .host
+        .post(&format!("/api/rooms/{room}/close"), json!({}))
+        .await;
+
+    assert_eq!(left, 204);
+    assert_eq!(closed, 200);
+    assert_eq!(
+        s.calls.lock().unwrap().clone(),
+        vec!["RemoveParticipant not_found", "DeleteRoom not_found"]
     );
 }
 
