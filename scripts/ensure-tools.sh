@@ -10,6 +10,8 @@ command -v cc >/dev/null 2>&1 || missing_apt+=(build-essential)
 command -v pg_isready >/dev/null 2>&1 || missing_apt+=(postgresql-client)
 command -v redis-cli >/dev/null 2>&1 || missing_apt+=(redis-tools)
 command -v shellcheck >/dev/null 2>&1 || missing_apt+=(shellcheck)
+# Embedded text-to-speech, and the voice the browser tests speak into the fake microphone.
+command -v espeak-ng >/dev/null 2>&1 || missing_apt+=(espeak-ng)
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   echo "ensure-tools: installing ${missing_apt[*]}"
   as_root apt-get update -qq

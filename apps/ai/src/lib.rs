@@ -3,7 +3,8 @@
 //! It is linked in-process by the backend in embedded mode and can run as its own
 //! service at scale. It holds the crisis-line directory and the safety layer (crisis
 //! detection, crisis replies, output checks), the language models behind one streaming
-//! trait, and the prompts they read.
+//! trait, the prompts they read, and speech (text-to-speech providers, the sentence
+//! splitting a spoken reply needs, and the server-side transcription fallback).
 #![forbid(unsafe_code)]
 
 pub mod crisis;
@@ -11,6 +12,7 @@ pub mod hub;
 pub mod model;
 pub mod prompt;
 pub mod safety;
+pub mod speech;
 #[cfg(feature = "test-support")]
 pub mod testing;
 

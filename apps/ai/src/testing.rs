@@ -1,6 +1,8 @@
 //! A fake OpenAI-compatible server for tests and local development, so that the whole
 //! chat path — HTTP, streaming, errors, retries, disconnects — runs against a real
-//! socket without a model. Enabled by the `test-support` feature.
+//! socket without a model. It also speaks (`/v1/audio/speech`: a real WAV whose length
+//! follows the text) and transcribes (`/v1/audio/transcriptions`: a scripted text).
+//! Enabled by the `test-support` feature.
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -10,10 +12,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{Multipart, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use futures_util::StreamExt;
@@ -80,7 +82,15 @@ struct Shared {
     requests: Mutex<Vec<Value>>,
     cancelled: AtomicUsize,
     default_delay: Mutex<Duration>,
+    /// Statuses the next speech requests fail with, in order.
+    speech_failures: Mutex<VecDeque<u16>>,
+    speech_requests: Mutex<Vec<Value>>,
+    transcript: Mutex<String>,
+    transcriptions: Mutex<Vec<Value>>,
 }
+
+/// What the fake transcribes every upload to, unless told otherwise.
+pub const DEFAULT_TRANSCRIPT: &str = "I have been feeling anxious about work lately.";
 
 /// A running fake server; it stops when dropped.
 pub struct FakeUpstream {
@@ -100,10 +110,14 @@ impl FakeUpstream {
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared {
             default_delay: Mutex::new(Duration::from_millis(5)),
+            transcript: Mutex::new(DEFAULT_TRANSCRIPT.into()),
             ..Shared::default()
         });
         let app = Router::new()
             .route("/v1/chat/completions", post(completions))
+            .route("/v1/audio/speech", post(speech))
+            .route("/v1/audio/voices", get(voices))
+            .route("/v1/audio/transcriptions", post(transcriptions))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             // Like a real model server: pieces leave as soon as they are written.
@@ -134,6 +148,26 @@ impl FakeUpstream {
     /// Every request body received so far.
     pub fn requests(&self) -> Vec<Value> {
         lock(&self.shared.requests).clone()
+    }
+
+    /// The next speech requests fail with these statuses, one each.
+    pub fn fail_speech(&self, statuses: &[u16]) {
+        lock(&self.shared.speech_failures).extend(statuses);
+    }
+
+    /// Every speech request body received so far.
+    pub fn speech_requests(&self) -> Vec<Value> {
+        lock(&self.shared.speech_requests).clone()
+    }
+
+    /// What uploads are transcribed to from now on.
+    pub fn set_transcript(&self, text: &str) {
+        *lock(&self.shared.transcript) = text.to_owned();
+    }
+
+    /// Every transcription request: its form fields and the file's size and type.
+    pub fn transcriptions(&self) -> Vec<Value> {
+        lock(&self.shared.transcriptions).clone()
     }
 
     /// How many streams were dropped by the client before they finished.
@@ -256,6 +290,68 @@ async fn completions(State(shared): State<Arc<Shared>>, Json(body): Json<Value>)
         .header(header::CONTENT_TYPE, "text/event-stream")
         .body(Body::from_stream(stream))
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
+}
+
+/// A mono 16 kHz WAV of a soft 220 Hz tone lasting `ms` milliseconds: real audio a
+/// browser can play.
+pub fn tone_wav(ms: u32) -> Vec<u8> {
+    let rate = 16_000u32;
+    let samples: Vec<i16> = (0..rate * ms / 1000)
+        .map(|i| {
+            let t = f64::from(i) / f64::from(rate);
+            (f64::from(i16::MAX) * 0.2 * (2.0 * std::f64::consts::PI * 220.0 * t).sin()) as i16
+        })
+        .collect();
+    crate::speech::wav::encode_pcm16(&samples, rate)
+}
+
+async fn speech(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
+    let chars = body["input"].as_str().map_or(0, |t| t.chars().count());
+    lock(&shared.speech_requests).push(body);
+    if let Some(status) = lock(&shared.speech_failures).pop_front() {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (
+            status,
+            Json(json!({ "error": { "message": "fake failure" } })),
+        )
+            .into_response();
+    }
+    // About as long as the words would take to say.
+    let ms = u32::try_from(chars)
+        .unwrap_or(u32::MAX)
+        .saturating_mul(60)
+        .clamp(200, 20_000);
+    ([(header::CONTENT_TYPE, "audio/wav")], tone_wav(ms)).into_response()
+}
+
+async fn voices() -> Json<Value> {
+    Json(json!({ "voices": ["fake_calm", "fake_bright"] }))
+}
+
+async fn transcriptions(State(shared): State<Arc<Shared>>, mut form: Multipart) -> Response {
+    let mut seen = serde_json::Map::new();
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_owned();
+        let content_type = field.content_type().map(str::to_owned);
+        let Ok(bytes) = field.bytes().await else {
+            return StatusCode::BAD_REQUEST.into_response();
+        };
+        let value = match content_type {
+            Some(content_type) => json!({ "bytes": bytes.len(), "content_type": content_type }),
+            None => json!(String::from_utf8_lossy(&bytes)),
+        };
+        seen.insert(name, value);
+    }
+    if !seen.contains_key("file") || !seen.contains_key("model") {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "error": { "message": "file and model are required" } })),
+        )
+            .into_response();
+    }
+    lock(&shared.transcriptions).push(Value::Object(seen));
+    let text = lock(&shared.transcript).clone();
+    Json(json!({ "text": text })).into_response()
 }
 
 /// Writes a tiny llama-architecture GGUF file: random weights (so its words are
