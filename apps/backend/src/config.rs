@@ -211,6 +211,9 @@ pub struct Config {
     pub static_dir: PathBuf,
     /// Where local state (the SQLite file, models, audio) lives.
     pub data_dir: PathBuf,
+    /// Model files: GGUF chat models and the Whisper files the browser loads (served
+    /// at `/models/`). `MODELS_DIR`, else `DATA_DIR/models`.
+    pub models_dir: PathBuf,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
     /// Longest time a request may take before it is answered with 408.
@@ -240,7 +243,9 @@ pub struct Config {
     pub ice_servers: serde_json::Value,
     pub livekit: Option<LiveKit>,
     pub oidc: Option<Oidc>,
-    pub elevenlabs_api_key: Option<SecretString>,
+    pub speech: SpeechSettings,
+    /// Where background jobs wait: the database (default) or Redis.
+    pub jobs_backend: JobsBackend,
     pub sentry_dsn: Option<SecretString>,
     pub posthog_key: Option<SecretString>,
 }
@@ -337,6 +342,9 @@ impl Config {
             }
         };
 
+        let models_dir = get("MODELS_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| data_dir.join("models"));
         let llm = match get("LLM_BASE_URL") {
             None => None,
             Some(raw) => Some(LlmUpstream {
@@ -360,8 +368,21 @@ impl Config {
             }
             Some(path) => Some(PathBuf::from(path)),
             // Without a server, a model dropped into DATA_DIR/models is picked up.
-            None if llm.is_none() => find_gguf(&data_dir.join("models")),
+            None if llm.is_none() => find_gguf(&models_dir),
             None => None,
+        };
+        let jobs_backend = match get("JOBS_BACKEND").as_deref() {
+            None | Some("database") => JobsBackend::Database,
+            Some("redis") if redis_url.is_some() => JobsBackend::Redis,
+            Some("redis") => {
+                return Err(invalid("JOBS_BACKEND", "redis needs REDIS_URL"));
+            }
+            Some(other) => {
+                return Err(invalid(
+                    "JOBS_BACKEND",
+                    format!("expected database or redis, got '{other}'"),
+                ))
+            }
         };
         let llm_settings = llm_settings(&get)?;
         let chat = ChatSettings {
@@ -498,6 +519,7 @@ impl Config {
                 get("STATIC_DIR").unwrap_or_else(|| "apps/frontend/out".into()),
             ),
             data_dir,
+            models_dir,
             max_body_bytes: parse_number("MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1_048_576usize)?,
             request_timeout: Duration::from_secs(request_timeout_secs),
             llm,
@@ -533,7 +555,8 @@ impl Config {
             ice_servers: ice_servers(&get)?,
             livekit,
             oidc,
-            elevenlabs_api_key: get("ELEVENLABS_API_KEY").map(SecretString::from),
+            speech: speech_settings(&get)?,
+            jobs_backend,
             sentry_dsn: get("SENTRY_DSN").map(SecretString::from),
             posthog_key: get("POSTHOG_KEY").map(SecretString::from),
         })
@@ -649,6 +672,165 @@ fn parse_decimal(key: &'static str, raw: Option<String>, default: f32) -> Result
             .filter(|v| v.is_finite())
             .ok_or_else(|| invalid(key, format!("expected a number such as 0.7, got '{raw}'"))),
     }
+}
+
+/// Where background jobs are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobsBackend {
+    /// The application database: SQLite on one machine, PostgreSQL at scale.
+    Database,
+    Redis,
+}
+
+/// Which text-to-speech provider speaks the therapist's replies.
+#[derive(Debug, Clone)]
+pub enum TtsChoice {
+    Off,
+    /// The espeak-ng program (`ESPEAK_NG_PATH`, else on the PATH). `explicit` when
+    /// `TTS_PROVIDER=espeak-ng` asked for it: then a missing program stops the start;
+    /// chosen by default, its absence only turns speech off.
+    Espeak {
+        path: Option<PathBuf>,
+        voice: String,
+        explicit: bool,
+    },
+    /// An OpenAI-compatible `/v1/audio/speech` server.
+    OpenAi {
+        base_url: Url,
+        api_key: Option<SecretString>,
+        model: String,
+        voice: String,
+        format: String,
+    },
+    ElevenLabs {
+        base_url: Url,
+        api_key: SecretString,
+        voice_id: String,
+        model: String,
+    },
+}
+
+/// The server-side transcription fallback: an OpenAI-compatible
+/// `/v1/audio/transcriptions` server.
+#[derive(Debug, Clone)]
+pub struct SttUpstream {
+    pub base_url: Url,
+    pub api_key: Option<SecretString>,
+    pub model: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct SpeechSettings {
+    pub tts: TtsChoice,
+    pub stt: Option<SttUpstream>,
+    /// The longest recording `/api/ai/transcribe` takes.
+    pub stt_max_seconds: u32,
+    /// Which Whisper model the browser loads (a folder under `MODELS_DIR`).
+    pub whisper_model: String,
+    /// Text-to-speech jobs one worker runs at once.
+    pub tts_concurrency: usize,
+}
+
+/// ElevenLabs' "Rachel": calm and clear.
+const ELEVENLABS_DEFAULT_VOICE: &str = "21m00Tcm4TlvDq8ikWAM";
+
+fn speech_settings(get: &impl Fn(&str) -> Option<String>) -> Result<SpeechSettings, ConfigError> {
+    let voice = get("TTS_VOICE");
+    let espeak = |explicit| TtsChoice::Espeak {
+        path: get("ESPEAK_NG_PATH").map(PathBuf::from),
+        voice: voice.clone().unwrap_or_else(|| "en-us".into()),
+        explicit,
+    };
+    let openai = || -> Result<TtsChoice, ConfigError> {
+        let raw = get("TTS_BASE_URL").ok_or_else(|| {
+            invalid(
+                "TTS_BASE_URL",
+                "required for TTS_PROVIDER=openai (the API root up to /v1)",
+            )
+        })?;
+        let format = get("TTS_FORMAT").unwrap_or_else(|| "mp3".into());
+        if !matches!(format.as_str(), "mp3" | "wav" | "opus" | "aac" | "flac") {
+            return Err(invalid(
+                "TTS_FORMAT",
+                format!("expected mp3, wav, opus, aac or flac, got '{format}'"),
+            ));
+        }
+        Ok(TtsChoice::OpenAi {
+            base_url: parse_http_url("TTS_BASE_URL", &raw)?,
+            api_key: get("TTS_API_KEY").map(SecretString::from),
+            model: get("TTS_MODEL").unwrap_or_else(|| "tts-1".into()),
+            voice: voice.clone().unwrap_or_else(|| "alloy".into()),
+            format,
+        })
+    };
+    let elevenlabs = || -> Result<TtsChoice, ConfigError> {
+        let api_key = get("ELEVENLABS_API_KEY")
+            .ok_or_else(|| invalid("ELEVENLABS_API_KEY", "required for TTS_PROVIDER=elevenlabs"))?;
+        let base = get("ELEVENLABS_BASE_URL")
+            .unwrap_or_else(|| solace_ai::speech::ELEVENLABS_BASE_URL.into());
+        Ok(TtsChoice::ElevenLabs {
+            base_url: parse_http_url("ELEVENLABS_BASE_URL", &base)?,
+            api_key: SecretString::from(api_key),
+            voice_id: voice
+                .clone()
+                .or_else(|| get("ELEVENLABS_VOICE_ID"))
+                .unwrap_or_else(|| ELEVENLABS_DEFAULT_VOICE.into()),
+            model: get("ELEVENLABS_MODEL")
+                .unwrap_or_else(|| solace_ai::speech::ELEVENLABS_MODEL.into()),
+        })
+    };
+    let tts = match get("TTS_PROVIDER").as_deref() {
+        None | Some("auto") => {
+            if get("ELEVENLABS_API_KEY").is_some() {
+                elevenlabs()?
+            } else if get("TTS_BASE_URL").is_some() {
+                openai()?
+            } else {
+                espeak(false)
+            }
+        }
+        Some("espeak-ng" | "espeak") => espeak(true),
+        Some("openai") => openai()?,
+        Some("elevenlabs") => elevenlabs()?,
+        Some("off" | "none") => TtsChoice::Off,
+        Some(other) => {
+            return Err(invalid(
+                "TTS_PROVIDER",
+                format!("expected auto, espeak-ng, openai, elevenlabs or off, got '{other}'"),
+            ))
+        }
+    };
+    let stt = get("STT_BASE_URL")
+        .map(|raw| -> Result<SttUpstream, ConfigError> {
+            Ok(SttUpstream {
+                base_url: parse_http_url("STT_BASE_URL", &raw)?,
+                api_key: get("STT_API_KEY").map(SecretString::from),
+                model: get("STT_MODEL").unwrap_or_else(|| "whisper-1".into()),
+            })
+        })
+        .transpose()?;
+    let stt_max_seconds = parse_number("STT_MAX_SECONDS", get("STT_MAX_SECONDS"), 60u32)?;
+    if !(1..=600).contains(&stt_max_seconds) {
+        return Err(invalid("STT_MAX_SECONDS", "must be between 1 and 600"));
+    }
+    let whisper_model = get("WHISPER_MODEL").unwrap_or_else(|| "whisper-tiny.en".into());
+    if whisper_model.contains("..") || whisper_model.starts_with('/') {
+        return Err(invalid(
+            "WHISPER_MODEL",
+            "a folder name under MODELS_DIR, like whisper-tiny.en",
+        ));
+    }
+    let tts_concurrency = parse_number("TTS_CONCURRENCY", get("TTS_CONCURRENCY"), 2usize)?;
+    if tts_concurrency == 0 {
+        return Err(invalid("TTS_CONCURRENCY", "must be at least 1"));
+    }
+    Ok(SpeechSettings {
+        tts,
+        stt,
+        stt_max_seconds,
+        whisper_model,
+        tts_concurrency,
+    })
 }
 
 fn parse_number<T: std::str::FromStr>(

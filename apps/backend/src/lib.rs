@@ -13,6 +13,7 @@ pub mod error;
 pub mod events;
 pub mod extract;
 pub mod health;
+pub mod jobs;
 pub mod metrics;
 pub mod rooms;
 pub mod safety_plan;

@@ -45,7 +45,7 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ModelAction {
-    /// Download a file from the Hugging Face hub into DATA_DIR/models, with a progress
+    /// Download a file from the Hugging Face hub into MODELS_DIR (DATA_DIR/models), with a progress
     /// bar and a checksum check (HF_ENDPOINT picks a mirror, HF_TOKEN opens gated repos).
     Pull {
         /// The repository, e.g. TheBloke/MelloGPT-GGUF.
@@ -157,7 +157,7 @@ async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
             .filter(|v| !v.trim().is_empty()),
         sha256,
     };
-    let dir = config.data_dir.join("models");
+    let dir = config.models_dir.clone();
     let mut bar = ProgressBar::new(&request.file);
     let pulled = hub::pull(&request, &dir, |done, total| bar.update(done, total))
         .await

@@ -136,6 +136,7 @@ pub async fn base_vars(dirs: &TempDir, static_dir: &Path) -> Vec<(String, String
             "REDIS_URL",
             std::env::var("TEST_REDIS_URL").unwrap_or_default(),
         ));
+        vars.push(("JOBS_BACKEND", "redis".to_owned()));
     }
     vars.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }

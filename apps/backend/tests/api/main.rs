@@ -17,6 +17,7 @@ mod chat_sessions;
 mod crisis;
 mod events;
 mod health;
+mod jobs;
 mod lifecycle;
 mod livekit;
 mod model_pull;
