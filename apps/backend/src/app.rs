@@ -46,6 +46,8 @@ pub struct AppState {
     pub audio: crate::rooms::Audio,
     /// Opens the embedded SFU's signalling socket.
     pub room_tokens: crate::rooms::RoomTokens,
+    /// Spoken replies (text-to-speech jobs) and server-side transcription.
+    pub speech: crate::speech::Speech,
 }
 
 impl AppState {
@@ -65,6 +67,7 @@ impl AppState {
             ))
         })?;
         let model = build_model(&config).await?;
+        let speech = crate::speech::Speech::build(&config, &db).await?;
         let crisis = Arc::new(crisis_directory(&config)?);
         let audio = match &config.livekit {
             Some(livekit) => {
@@ -88,6 +91,7 @@ impl AppState {
         };
         Ok(Self {
             audio,
+            speech,
             room_tokens: crate::rooms::RoomTokens::default(),
             model,
             config: Arc::new(config),
@@ -153,8 +157,9 @@ async fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
 
 /// The JSON API, mounted under `/api`. Every route but the streaming reply has the
 /// request timeout; the reply is bounded by the model's own timeouts instead.
-fn api(timeout: Duration) -> Router<AppState> {
+fn api(state: &AppState, timeout: Duration) -> Router<AppState> {
     Router::new()
+        .merge(crate::speech::router(state))
         .merge(auth::router())
         .merge(account::router())
         .merge(chat::router())
@@ -182,7 +187,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .route("/metrics", get(metrics::expose))
-        .nest("/api", api(timeout))
+        .nest("/api", api(&state, timeout))
+        .merge(web::models(&state.config))
         .with_state(state)
         .fallback_service(static_site)
         .layer(
@@ -236,8 +242,10 @@ fn request_span(request: &Request) -> tracing::Span {
 pub struct Application {
     listener: TcpListener,
     state: AppState,
-    /// Runs the background worker (room housekeeping) beside HTTP.
-    worker: bool,
+    /// Runs room housekeeping beside HTTP.
+    housekeeping: bool,
+    /// Runs the job worker (text-to-speech) beside HTTP.
+    jobs: bool,
 }
 
 impl Application {
@@ -258,7 +266,8 @@ impl Application {
         Ok(Self {
             listener,
             state,
-            worker: true,
+            housekeeping: true,
+            jobs: true,
         })
     }
 
@@ -273,9 +282,17 @@ impl Application {
         &self.state
     }
 
-    /// Serves HTTP only; another replica runs the background work (`--no-worker`).
+    /// Serves HTTP only; another replica or `solace worker` runs the background work
+    /// (`--no-worker`).
     pub fn without_worker(mut self) -> Self {
-        self.worker = false;
+        self.housekeeping = false;
+        self.jobs = false;
+        self
+    }
+
+    /// Runs jobs but no room housekeeping: tests run that themselves, when they choose.
+    pub fn without_housekeeping(mut self) -> Self {
+        self.housekeeping = false;
         self
     }
 
@@ -309,10 +326,21 @@ impl Application {
             })
             .into_future();
         let mut server = tokio::spawn(server);
-        let worker = self.worker.then(|| {
+        let housekeeping = self.housekeeping.then(|| {
             tokio::spawn(crate::rooms::housekeeping::run(
                 self.state.clone(),
                 Duration::from_secs(60),
+            ))
+        });
+        let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
+        let jobs = self.jobs.then(|| {
+            let speech = self.state.speech.clone();
+            tokio::spawn(speech.run_worker(
+                self.state.db.clone(),
+                self.state.config.speech.tts_concurrency,
+                async move {
+                    let _ = jobs_stopped.await;
+                },
             ))
         });
 
@@ -331,8 +359,13 @@ impl Application {
                 }
             }
         };
-        if let Some(worker) = worker {
-            worker.abort();
+        if let Some(housekeeping) = housekeeping {
+            housekeeping.abort();
+        }
+        if let Some(jobs) = jobs {
+            // Jobs already running finish; a crash mid-job is covered by its lease.
+            let _ = stop_jobs.send(());
+            let _ = tokio::time::timeout(Duration::from_secs(10), jobs).await;
         }
         self.state.db.close().await;
         match outcome {
@@ -342,7 +375,7 @@ impl Application {
     }
 }
 
-async fn shutdown_signal() {
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;

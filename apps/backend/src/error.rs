@@ -62,6 +62,12 @@ pub enum Error {
     ModelNotConfigured,
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// A feature this server has not been set up for (no speech provider…): 503.
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
+    /// Something we wait for did not finish in time: 504.
+    #[error("{message}")]
+    Timeout { code: &'static str, message: String },
 }
 
 impl Error {
@@ -119,6 +125,8 @@ impl Error {
             Self::Model(error) => model_status_and_code(error),
             Self::ModelNotConfigured => (StatusCode::SERVICE_UNAVAILABLE, "model_not_configured"),
             Self::Upstream { code, .. } => (StatusCode::BAD_GATEWAY, code),
+            Self::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
+            Self::Timeout { code, .. } => (StatusCode::GATEWAY_TIMEOUT, code),
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
@@ -195,7 +203,13 @@ impl IntoResponse for Error {
                 },
             );
         }
-        if matches!(self, Self::ModelNotConfigured | Self::Upstream { .. }) {
+        if matches!(
+            self,
+            Self::ModelNotConfigured
+                | Self::Upstream { .. }
+                | Self::Unavailable { .. }
+                | Self::Timeout { .. }
+        ) {
             return error_response(status, code, &self.to_string());
         }
         if status.is_server_error() {

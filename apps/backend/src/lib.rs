@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod metrics;
 pub mod rooms;
 pub mod safety_plan;
+pub mod speech;
 pub mod telemetry;
 pub mod users;
 pub mod web;

@@ -29,6 +29,9 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Run background jobs (text-to-speech) only, beside servers started with
+    /// `serve --no-worker`; stops on SIGTERM or Ctrl-C after the jobs in hand.
+    Worker,
     /// Exit 0 when the server on this machine answers /healthz (for container health checks).
     Healthcheck,
     /// Manage administrators.
@@ -83,6 +86,7 @@ async fn main() -> ExitCode {
     let outcome = match command {
         Command::Serve { no_worker } => serve(config, no_worker).await,
         Command::Migrate => migrate(config).await,
+        Command::Worker => worker(config).await,
         Command::Healthcheck => healthcheck(&config).await,
         Command::Admin { action } => admin(config, action).await,
         Command::Model { action } => model(&config, action).await,
@@ -107,6 +111,30 @@ async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
         app = app.without_worker();
     }
     app.run_until_stopped().await.map_err(|e| e.to_string())
+}
+
+async fn worker(config: Config) -> Result<(), String> {
+    let db = solace_backend::app::open_database(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let speech = solace_backend::speech::Speech::build(&config, &db)
+        .await
+        .map_err(|e| e.to_string())?;
+    tracing::info!(
+        jobs = speech.jobs.backend(),
+        tts = speech.tts.as_ref().map(|t| t.provider()),
+        "worker started"
+    );
+    speech
+        .run_worker(
+            db.clone(),
+            config.speech.tts_concurrency,
+            solace_backend::app::shutdown_signal(),
+        )
+        .await;
+    db.close().await;
+    tracing::info!("worker stopped");
+    Ok(())
 }
 
 async fn migrate(config: Config) -> Result<(), String> {

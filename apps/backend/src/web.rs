@@ -32,6 +32,17 @@ pub fn static_site(dir: &Path) -> Router {
         .layer(middleware::from_fn(cache_headers))
 }
 
+/// The Whisper files the browser transcribes with, at `/models/{WHISPER_MODEL}/…`, from
+/// `MODELS_DIR`. Only that model's folder is served, never the rest of the models.
+pub fn models<S: Clone + Send + Sync + 'static>(config: &crate::config::Config) -> Router<S> {
+    let name = &config.speech.whisper_model;
+    let dir = config.models_dir.join(name);
+    Router::new().nest_service(
+        &format!("/models/{name}"),
+        ServeDir::new(dir).call_fallback_on_method_not_allowed(true),
+    )
+}
+
 async fn not_built() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,

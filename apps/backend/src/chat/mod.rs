@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 
 mod memory;
-mod reply;
+pub(crate) mod reply;
 
 pub use memory::Memory;
 pub use reply::streaming_router;
@@ -434,6 +434,18 @@ pub async fn append_message(
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
+    message_from_row(&row)
+}
+
+/// One of the owner's messages.
+pub async fn get_message(db: &Db, owner_id: &str, id: &str) -> Result<Message> {
+    let sql = format!("SELECT {MESSAGE_COLUMNS} FROM messages WHERE id = $1 AND owner_id = $2");
+    let row = sqlx::query(&sql)
+        .bind(id.to_owned())
+        .bind(owner_id.to_owned())
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(crate::error::Error::NotFound)?;
     message_from_row(&row)
 }
 

@@ -6,6 +6,11 @@
 //! checked by the output rules before it is sent. A spawned task owns the generation,
 //! so the reply is stored — complete, or marked incomplete with what arrived — whether
 //! the person stays, the model fails or the connection drops.
+//!
+//! With `"speak": true` each sentence that has passed the output checks is queued for
+//! text-to-speech as soon as it is complete, and an `audio` event names its clip, so
+//! the first words play while the rest is still being written. A `replace` event means
+//! the clips so far must not be played; the replacement's own clips follow.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -119,6 +124,26 @@ impl MessageText {
 struct SendInput {
     session_id: Option<String>,
     content: String,
+    /// Speak the reply as it is written.
+    #[serde(default)]
+    speak: bool,
+    /// The voice to speak it in (the provider's default when absent).
+    voice: Option<String>,
+}
+
+/// A spoken reply in the making: sentences out of the stream, numbered in order.
+struct Speaker {
+    voice: Option<String>,
+    splitter: solace_ai::speech::SentenceSplitter,
+    next_seq: u32,
+}
+
+/// A clip of the spoken reply, in playing order.
+#[derive(Debug, Clone, Serialize)]
+struct AudioClip {
+    seq: u32,
+    #[serde(flatten)]
+    clip: crate::speech::Clip,
 }
 
 /// Shown with a crisis reply so the app can put the lines, the safety plan and the
@@ -134,6 +159,9 @@ struct Done {
     session_id: String,
     message: Message,
     crisis: Option<CrisisNotice>,
+    /// Every clip of the spoken reply (for clients that do not stream).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    audio: Vec<AudioClip>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -155,6 +183,8 @@ enum ReplyEvent {
     Token(String),
     /// The text so far broke an output rule; this replaces all of it.
     Replace(String),
+    /// The next clip of the spoken reply is on its way.
+    Audio(AudioClip),
     Done(Box<Done>),
     Failed(Failure),
 }
@@ -164,6 +194,7 @@ impl ReplyEvent {
         let (name, data) = match self {
             Self::Token(text) => ("token", json!({ "text": text })),
             Self::Replace(text) => ("replace", json!({ "text": text })),
+            Self::Audio(clip) => ("audio", json!(clip)),
             Self::Done(done) => ("done", json!(done)),
             Self::Failed(failure) => ("error", json!(failure)),
         };
@@ -180,7 +211,20 @@ async fn send(
 ) -> Result<Response> {
     let owner_id = identity.user.id;
     let text = MessageText::parse(&input.content, state.config.chat.max_message_chars)?;
-    rate_limit(&state, &owner_id).await?;
+    let voice = crate::speech::checked_voice(input.voice)?;
+    if input.speak && state.speech.tts.is_none() {
+        return Err(Error::Unavailable {
+            code: "speech_not_configured",
+            message: "Spoken replies are off on this server. An administrator can install espeak-ng or set TTS_PROVIDER.".into(),
+        });
+    }
+    rate_limit(
+        &state,
+        "ai",
+        &owner_id,
+        state.config.chat.messages_per_minute,
+    )
+    .await?;
     let session = match input.session_id {
         Some(id) => get_session(&state.db, &owner_id, &id).await?,
         None => create_session(&state.db, &owner_id, &text.title()).await?,
@@ -212,6 +256,12 @@ async fn send(
         owner_id,
         session_id: session.id.clone(),
         history,
+        speaker: input.speak.then(|| Speaker {
+            voice,
+            splitter: solace_ai::speech::SentenceSplitter::new(),
+            next_seq: 0,
+        }),
+        audio: Vec::new(),
     };
     let start = json!({ "session_id": session.id, "user_message": user_message });
     let wants_json = wants_json(&headers);
@@ -227,10 +277,14 @@ async fn send(
         };
         // Counted, never described: what someone is going through stays out of the logs.
         tracing::info!("crisis reply sent");
-        let done = turn
-            .finish(reply.clone(), MessageStatus::Complete, Some(notice))
-            .await?;
-        let events = futures_util::stream::iter([ReplyEvent::Token(reply), done]);
+        let mut turn = turn;
+        let mut events = vec![ReplyEvent::Token(reply.clone())];
+        events.extend(turn.spoken(&reply, true).await);
+        events.push(
+            turn.finish(reply, MessageStatus::Complete, Some(notice))
+                .await?,
+        );
+        let events = futures_util::stream::iter(events);
         return respond(wants_json, start, events).await;
     }
 
@@ -266,15 +320,19 @@ fn wants_json(headers: &HeaderMap) -> bool {
 
 /// A fixed window of `messages_per_minute` messages per identity. The limiter fails
 /// open: a cache outage must not silence people who need to talk.
-async fn rate_limit(state: &AppState, owner_id: &str) -> Result<()> {
+/// At most `per_minute` requests of one kind (`ai`, `transcribe`…) per person.
+pub(crate) async fn rate_limit(
+    state: &AppState,
+    kind: &str,
+    owner_id: &str,
+    per_minute: u32,
+) -> Result<()> {
     const WINDOW: Duration = Duration::from_secs(60);
-    let key = format!("ratelimit:ai:{owner_id}");
+    let key = format!("ratelimit:{kind}:{owner_id}");
     match state.cache.incr(&key, WINDOW).await {
-        Ok(count) if count > i64::from(state.config.chat.messages_per_minute) => {
-            Err(Error::TooManyRequests {
-                retry_after_secs: WINDOW.as_secs(),
-            })
-        }
+        Ok(count) if count > i64::from(per_minute) => Err(Error::TooManyRequests {
+            retry_after_secs: WINDOW.as_secs(),
+        }),
         Ok(_) => Ok(()),
         Err(error) => {
             tracing::warn!(%error, "rate limiter unavailable; letting the message through");
@@ -313,11 +371,14 @@ async fn collect_json(
     let mut events = std::pin::pin!(events);
     while let Some(event) = events.next().await {
         match event {
-            ReplyEvent::Token(_) | ReplyEvent::Replace(_) => {}
+            ReplyEvent::Token(_) | ReplyEvent::Replace(_) | ReplyEvent::Audio(_) => {}
             ReplyEvent::Done(done) => {
                 let mut body = start;
                 body["message"] = json!(done.message);
                 body["crisis"] = json!(done.crisis);
+                if !done.audio.is_empty() {
+                    body["audio"] = json!(done.audio);
+                }
                 return Json(body).into_response();
             }
             ReplyEvent::Failed(failure) => {
@@ -346,6 +407,10 @@ struct Turn {
     session_id: String,
     /// The conversation so far, ending with the person's new message.
     history: Vec<ChatMessage>,
+    /// Set when the reply is spoken.
+    speaker: Option<Speaker>,
+    /// The clips queued so far (the current text's: a replacement starts afresh).
+    audio: Vec<AudioClip>,
 }
 
 /// How the model's stream ended.
@@ -375,9 +440,55 @@ impl Turn {
         messages
     }
 
+    /// Queues the sentences `text` completes for speech (all of what is left with
+    /// `last`); returns their `audio` events. A failure to queue costs the voice, never
+    /// the reply.
+    async fn spoken(&mut self, text: &str, last: bool) -> Vec<ReplyEvent> {
+        let Some(speaker) = &mut self.speaker else {
+            return Vec::new();
+        };
+        let mut sentences = speaker.splitter.push(text);
+        if last {
+            sentences.extend(speaker.splitter.finish());
+        }
+        let mut events = Vec::new();
+        for sentence in sentences {
+            let clip = self
+                .state
+                .speech
+                .speak(
+                    &self.state.db,
+                    &self.owner_id,
+                    &self.session_id,
+                    &sentence,
+                    speaker.voice.as_deref(),
+                )
+                .await;
+            match clip {
+                Ok(Some(clip)) => {
+                    let clip = AudioClip {
+                        seq: speaker.next_seq,
+                        clip,
+                    };
+                    speaker.next_seq += 1;
+                    self.audio.push(clip.clone());
+                    events.push(ReplyEvent::Audio(clip));
+                }
+                Ok(None) => {}
+                Err(error) => tracing::warn!(%error, "could not queue a spoken sentence"),
+            }
+        }
+        events
+    }
+
     /// Runs the model's stream to its end, relaying each piece that passes the output
     /// checks, then stores the reply and says how it ended.
-    async fn generate(self, first: String, mut stream: TokenStream, tx: mpsc::Sender<ReplyEvent>) {
+    async fn generate(
+        mut self,
+        first: String,
+        mut stream: TokenStream,
+        tx: mpsc::Sender<ReplyEvent>,
+    ) {
         let mut text = String::new();
         let mut next = Some(Ok(first));
         let outcome = loop {
@@ -400,12 +511,30 @@ impl Turn {
                 tracing::warn!(?violation, "model output replaced by the safety layer");
                 text = safety::replacement(*violation).to_owned();
                 let _ = tx.send(ReplyEvent::Replace(text.clone())).await;
+                // Nothing said so far stands: the replacement is spoken from the start.
+                if let Some(speaker) = &mut self.speaker {
+                    speaker.splitter = solace_ai::speech::SentenceSplitter::new();
+                }
+                self.audio.clear();
+                for event in self.spoken(&text.clone(), true).await {
+                    let _ = tx.send(event).await;
+                }
                 break Outcome::Replaced;
             }
-            if tx.send(ReplyEvent::Token(piece)).await.is_err() {
+            if tx.send(ReplyEvent::Token(piece.clone())).await.is_err() {
                 break Outcome::Abandoned;
             }
+            for event in self.spoken(&piece, false).await {
+                if tx.send(event).await.is_err() {
+                    break;
+                }
+            }
         };
+        if matches!(outcome, Outcome::Finished) {
+            for event in self.spoken("", true).await {
+                let _ = tx.send(event).await;
+            }
+        }
         // Dropping the stream stops the model.
         drop(stream);
 
@@ -481,6 +610,7 @@ impl Turn {
             session_id: self.session_id,
             message,
             crisis,
+            audio: self.audio,
         })))
     }
 }

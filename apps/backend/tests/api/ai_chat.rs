@@ -10,12 +10,12 @@ use crate::helpers::{error_code, spawn_app_with, startup_error, Browser, TestApp
 
 /// One Server-Sent Event: its name and JSON data.
 #[derive(Debug)]
-struct SseEvent {
-    name: String,
-    data: Value,
+pub struct SseEvent {
+    pub name: String,
+    pub data: Value,
 }
 
-fn parse_events(body: &str) -> Vec<SseEvent> {
+pub fn parse_events(body: &str) -> Vec<SseEvent> {
     body.split("\n\n")
         .filter_map(|block| {
             let mut name = String::from("message");
@@ -35,7 +35,7 @@ fn parse_events(body: &str) -> Vec<SseEvent> {
         .collect()
 }
 
-fn named<'a>(events: &'a [SseEvent], name: &str) -> Vec<&'a Value> {
+pub fn named<'a>(events: &'a [SseEvent], name: &str) -> Vec<&'a Value> {
     events
         .iter()
         .filter(|e| e.name == name)
@@ -43,14 +43,14 @@ fn named<'a>(events: &'a [SseEvent], name: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn streamed_text(events: &[SseEvent]) -> String {
+pub fn streamed_text(events: &[SseEvent]) -> String {
     named(events, "token")
         .iter()
         .filter_map(|d| d["text"].as_str())
         .collect()
 }
 
-async fn app_with_model(upstream: &FakeUpstream, extra: &[(&str, &str)]) -> TestApp {
+pub async fn app_with_model(upstream: &FakeUpstream, extra: &[(&str, &str)]) -> TestApp {
     let base = upstream.base_url();
     let mut vars = vec![
         ("LLM_BASE_URL", base.as_str()),
@@ -61,14 +61,14 @@ async fn app_with_model(upstream: &FakeUpstream, extra: &[(&str, &str)]) -> Test
     spawn_app_with(&vars).await
 }
 
-async fn guest(app: &TestApp) -> Browser {
+pub async fn guest(app: &TestApp) -> Browser {
     let mut browser = app.browser();
     browser.guest().await;
     browser
 }
 
 /// Sends a message and reads the whole event stream.
-async fn say(browser: &mut Browser, body: Value) -> (reqwest::StatusCode, Vec<SseEvent>) {
+pub async fn say(browser: &mut Browser, body: Value) -> (reqwest::StatusCode, Vec<SseEvent>) {
     let response = browser
         .send(Method::POST, "/api/ai/message", Some(body))
         .await;

@@ -87,7 +87,7 @@ pub async fn spawn_app_on(listener: tokio::net::TcpListener, extra: &[(&str, &st
     let app = Application::build_on(config, listener)
         .await
         .expect("app failed to start")
-        .without_worker();
+        .without_housekeeping();
     let address = format!("http://127.0.0.1:{}", app.port());
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();

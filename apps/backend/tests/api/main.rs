@@ -25,5 +25,6 @@ mod oidc;
 mod rooms;
 mod safety_plan;
 mod sfu;
+mod speech;
 mod static_site;
 mod store;

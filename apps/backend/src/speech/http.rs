@@ -1,0 +1,291 @@
+//! Speech over HTTP: voices, spoken messages, clips, and server-side transcription.
+
+use std::time::Instant;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use solace_ai::speech::{wav, SentenceSplitter, TtsError};
+
+use super::clips::{self, Fetched};
+use super::{Clip, CLIP_WAIT};
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::chat::reply::rate_limit;
+use crate::chat::{get_message, Role};
+use crate::error::{Error, Result};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::jobs::JobStatus;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    // A minute of 48 kHz 16-bit mono WAV, and then some: the route's own body limit.
+    let max_upload = usize::try_from(state.config.speech.stt_max_seconds)
+        .unwrap_or(60)
+        .saturating_mul(96_000)
+        .saturating_add(4_096);
+    Router::new()
+        .route("/ai/voices", get(voices))
+        .route("/ai/messages/{id}/speech", post(speak_message))
+        .route("/ai/speech/{session_id}/{clip_key}", get(clip))
+        .route(
+            "/ai/transcribe",
+            post(transcribe).layer(DefaultBodyLimit::max(max_upload)),
+        )
+}
+
+/// `GET /api/ai/voices`: the provider and its voices (`provider` is null when spoken
+/// replies are off on this server).
+async fn voices(
+    State(state): State<AppState>,
+    _identity: Identity,
+) -> Result<Json<serde_json::Value>> {
+    let Some(tts) = &state.speech.tts else {
+        return Ok(Json(
+            json!({ "provider": null, "default_voice": null, "voices": [] }),
+        ));
+    };
+    let voices = tts.voices().await.map_err(speech_error)?;
+    Ok(Json(json!({
+        "provider": tts.provider(),
+        "default_voice": tts.default_voice(),
+        "voices": voices,
+    })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpeakInput {
+    pub voice: Option<String>,
+}
+
+/// Checks a voice name from a client: short and plain (each provider checks its own).
+pub fn checked_voice(voice: Option<String>) -> Result<Option<String>> {
+    match voice {
+        Some(v) if v.is_empty() || v.len() > 64 || v.chars().any(char::is_control) => {
+            Err(Error::validation(
+                "invalid_voice",
+                "A voice is a short name from /api/ai/voices.",
+            ))
+        }
+        other => Ok(other),
+    }
+}
+
+/// `POST /api/ai/messages/{id}/speech {voice?}`: speaks one of the therapist's messages,
+/// sentence by sentence. Clips already made are reused, so replays cost nothing.
+async fn speak_message(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+    input: Option<ApiJson<SpeakInput>>,
+) -> Result<Json<serde_json::Value>> {
+    let voice = checked_voice(input.and_then(|ApiJson(i)| i.voice))?;
+    let owner = &identity.user.id;
+    let message = get_message(&state.db, owner, &id).await?;
+    if message.role != Role::Assistant {
+        return Err(Error::validation(
+            "not_a_reply",
+            "Only the therapist's replies are spoken.",
+        ));
+    }
+    if state.speech.tts.is_none() {
+        return Err(speech_off());
+    }
+    let mut splitter = SentenceSplitter::new();
+    let mut sentences = splitter.push(&message.content);
+    sentences.extend(splitter.finish());
+    let mut clips: Vec<Clip> = Vec::new();
+    for sentence in sentences {
+        let clip = state
+            .speech
+            .speak(
+                &state.db,
+                owner,
+                &message.session_id,
+                &sentence,
+                voice.as_deref(),
+            )
+            .await?;
+        clips.extend(clip);
+    }
+    Ok(Json(json!({ "message_id": message.id, "clips": clips })))
+}
+
+fn speech_off() -> Error {
+    Error::Unavailable {
+        code: "speech_not_configured",
+        message: "Spoken replies are off on this server. An administrator can install espeak-ng or set TTS_PROVIDER.".into(),
+    }
+}
+
+/// What a provider's failure means for the person asking.
+fn speech_error(error: TtsError) -> Error {
+    match error {
+        TtsError::BadInput(message) => Error::validation("invalid_speech_request", message),
+        TtsError::Unavailable(_) => speech_off(),
+        TtsError::Failed(_) | TtsError::Rejected { .. } => {
+            tracing::warn!(%error, "speech provider failed");
+            Error::Upstream {
+                code: "speech_unavailable",
+                message:
+                    "The voice service is not answering right now. Please try again in a moment."
+                        .into(),
+            }
+        }
+    }
+}
+
+/// `GET /api/ai/speech/{session_id}/{clip_key}`: one clip's audio, waiting (up to
+/// 25 s) while it is being made.
+async fn clip(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path((session_id, clip_key)): Path<(String, String)>,
+) -> Result<Response> {
+    let owner = &identity.user.id;
+    let started = Instant::now();
+    loop {
+        // Listen before looking, so a clip finished in between still wakes us.
+        let ready = state.speech.ready.notified();
+        match clips::fetch(&state.db, owner, &session_id, &clip_key).await? {
+            None => return Err(Error::NotFound),
+            Some(Fetched::Ready {
+                content_type,
+                audio,
+            }) => {
+                let mut response = audio.into_response();
+                let headers = response.headers_mut();
+                headers.insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_str(&content_type)
+                        .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+                );
+                // The key is a hash of the content: it never changes.
+                headers.insert(
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("private, max-age=86400, immutable"),
+                );
+                return Ok(response);
+            }
+            Some(Fetched::Failed) => return Err(clip_failed()),
+            Some(Fetched::Pending) => {
+                let key = format!("tts:{session_id}:{clip_key}");
+                if state.speech.jobs.status(&key).await? == Some(JobStatus::Dead) {
+                    return Err(clip_failed());
+                }
+            }
+        }
+        let left = CLIP_WAIT.saturating_sub(started.elapsed());
+        if left.is_zero() {
+            return Err(Error::Timeout {
+                code: "speech_timeout",
+                message: "The voice took too long. Please try again.".into(),
+            });
+        }
+        // Another process may finish it: look again every quarter second.
+        let _ = tokio::time::timeout(left.min(std::time::Duration::from_millis(250)), ready).await;
+    }
+}
+
+fn clip_failed() -> Error {
+    Error::Upstream {
+        code: "speech_failed",
+        message: "This part of the reply could not be spoken. The text is still there to read."
+            .into(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TranscribeQuery {
+    /// ISO 639-1, e.g. `en`.
+    language: Option<String>,
+}
+
+/// `POST /api/ai/transcribe?language=en` with a WAV recording as the body: the words,
+/// from the configured transcription server. Used only when the browser cannot
+/// transcribe by itself; the recording is not stored.
+async fn transcribe(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiQuery(query): ApiQuery<TranscribeQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<serde_json::Value>> {
+    let Some(transcriber) = &state.speech.transcriber else {
+        return Err(Error::Unavailable {
+            code: "transcription_not_configured",
+            message: "This server does not transcribe speech; your browser does it instead. An administrator can set STT_BASE_URL.".into(),
+        });
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase()
+        })
+        .unwrap_or_default();
+    if !matches!(
+        content_type.as_str(),
+        "audio/wav" | "audio/wave" | "audio/x-wav"
+    ) {
+        return Err(Error::UnsupportedMediaType(
+            "Send the recording as audio/wav.".into(),
+        ));
+    }
+    let info = wav::parse(&body).ok_or_else(|| {
+        Error::validation("invalid_audio", "That is not a readable WAV recording.")
+    })?;
+    let max = state.config.speech.stt_max_seconds;
+    if info.duration_ms() > u64::from(max) * 1000 {
+        return Err(Error::TooLong {
+            code: "recording_too_long",
+            message: format!("Recordings can be at most {max} seconds long."),
+        });
+    }
+    if info.duration_ms() < 100 {
+        return Err(Error::validation(
+            "recording_too_short",
+            "The recording is empty.",
+        ));
+    }
+    let language = match query.language {
+        Some(l) if l.len() == 2 && l.chars().all(|c| c.is_ascii_lowercase()) => Some(l),
+        Some(_) => {
+            return Err(Error::validation(
+                "invalid_language",
+                "language is a two-letter code such as en.",
+            ))
+        }
+        None => None,
+    };
+    rate_limit(
+        &state,
+        "transcribe",
+        &identity.user.id,
+        state.config.chat.messages_per_minute,
+    )
+    .await?;
+    let text = transcriber
+        .transcribe(body.to_vec(), "audio/wav", language.as_deref())
+        .await
+        .map_err(|error| match error {
+            TtsError::BadInput(message) => Error::validation("invalid_audio", message),
+            other => {
+                tracing::warn!(error = %other, "transcription server failed");
+                Error::Upstream {
+                    code: "transcription_unavailable",
+                    message: "The transcription service is not answering right now. Please try again, or type your message.".into(),
+                }
+            }
+        })?;
+    Ok(Json(json!({ "text": text })))
+}
