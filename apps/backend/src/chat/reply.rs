@@ -67,6 +67,7 @@ async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
             "name": state.model.as_ref().map(|m| m.name()),
         },
         "max_message_chars": state.config.chat.max_message_chars,
+        "speech": crate::speech::info(&state),
     }))
 }
 

@@ -225,5 +225,28 @@ async fn build_tts(choice: &TtsChoice) -> Result<Option<Arc<dyn Tts>>> {
     })
 }
 
+/// What the app needs to know to offer voice: who speaks replies, and how speech is
+/// transcribed (in the browser with the Whisper files in MODELS_DIR, else on the server).
+pub fn info(state: &crate::app::AppState) -> serde_json::Value {
+    let speech = &state.config.speech;
+    let folder = state.config.models_dir.join(&speech.whisper_model);
+    // fp32 files when present (the most accurate), else the 8-bit ones.
+    let dtype = [
+        ("decoder_model_merged.onnx", "fp32"),
+        ("decoder_model_merged_quantized.onnx", "q8"),
+    ]
+    .into_iter()
+    .find(|(file, _)| folder.join("onnx").join(file).is_file())
+    .map(|(_, dtype)| dtype);
+    let whisper =
+        dtype.map(|dtype| serde_json::json!({ "model": speech.whisper_model, "dtype": dtype }));
+    serde_json::json!({
+        "tts": state.speech.tts.as_ref().map(|t| t.provider()),
+        "default_voice": state.speech.tts.as_ref().map(|t| t.default_voice()),
+        "browser_transcription": whisper,
+        "server_transcription": state.speech.transcriber.is_some(),
+    })
+}
+
 /// How long a request waits for a clip before answering 504.
 pub const CLIP_WAIT: Duration = Duration::from_secs(25);

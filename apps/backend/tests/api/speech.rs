@@ -430,3 +430,53 @@ async fn without_a_transcription_server_the_fallback_says_the_browser_does_it() 
     assert_eq!(response.status(), 503);
     assert_eq!(error_code(response).await, "transcription_not_configured");
 }
+
+#[tokio::test]
+async fn the_browser_gets_the_whisper_files_from_the_models_folder_and_nothing_else() {
+    let models = tempfile::tempdir().unwrap();
+    let whisper = models.path().join("whisper-tiny.en");
+    std::fs::create_dir_all(whisper.join("onnx")).unwrap();
+    std::fs::write(whisper.join("config.json"), br#"{"model_type":"whisper"}"#).unwrap();
+    std::fs::write(whisper.join("onnx/decoder_model_merged.onnx"), b"onnx").unwrap();
+    std::fs::write(models.path().join("secret.txt"), b"SECRET").unwrap();
+    let dir = models.path().display().to_string();
+    let app = spawn_app_with(&[("MODELS_DIR", &dir), ("TTS_PROVIDER", "off")]).await;
+    let empty = spawn_app_with(&[]).await;
+
+    let (_, info) = app.browser().get("/api/ai/info").await;
+    let (_, without) = empty.browser().get("/api/ai/info").await;
+    let config = app
+        .client
+        .get(app.url("/models/whisper-tiny.en/config.json"))
+        .send()
+        .await
+        .unwrap();
+    let config_status = config.status();
+    let config_body = config.text().await.unwrap();
+    let outside = app
+        .client
+        .get(app.url("/models/secret.txt"))
+        .send()
+        .await
+        .unwrap();
+    let escape = app
+        .client
+        .get(app.url("/models/whisper-tiny.en/../secret.txt"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        info["speech"]["browser_transcription"],
+        json!({ "model": "whisper-tiny.en", "dtype": "fp32" })
+    );
+    assert_eq!(info["speech"]["tts"], Value::Null);
+    assert_eq!(info["speech"]["server_transcription"], false);
+    assert_eq!(without["speech"]["browser_transcription"], Value::Null);
+    assert_eq!(without["speech"]["tts"], "espeak-ng");
+    assert_eq!(config_status, 200);
+    assert_eq!(config_body, r#"{"model_type":"whisper"}"#);
+    assert_ne!(outside.status(), 200);
+    assert!(!outside.text().await.unwrap().contains("SECRET"));
+    assert!(!escape.text().await.unwrap().contains("SECRET"));
+}
