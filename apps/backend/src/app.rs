@@ -17,6 +17,7 @@ use solace_ai::CrisisDirectory;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Predicate};
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -217,7 +218,15 @@ pub fn router(state: AppState) -> Router {
                 .layer(middleware::from_fn(web::json_errors))
                 .layer(middleware::from_fn(auth::same_origin_only))
                 .layer(CatchPanicLayer::custom(web::panic_response))
-                .layer(CompressionLayer::new())
+                // Not model weights or audio: they barely shrink, and gzipping 150 MB
+                // of Whisper on every load costs seconds of CPU.
+                .layer(
+                    CompressionLayer::new().compress_when(
+                        DefaultPredicate::new()
+                            .and(NotForContentType::const_new("application/octet-stream"))
+                            .and(NotForContentType::const_new("audio/")),
+                    ),
+                )
                 .layer(DefaultBodyLimit::max(max_body)),
         )
 }

@@ -10,6 +10,7 @@ import {
   getChatMessages,
   listChatSessions,
   sendChatMessage,
+  type AudioClip,
   type ChatMessage,
   type CrisisNotice,
 } from "@/lib/api";
@@ -30,12 +31,28 @@ export interface ChatError {
   content: string;
 }
 
+/** How a reply is spoken: asked of the voice settings at send time. */
+export interface ReplySpeech {
+  /** Whether to ask for a spoken reply, and in which voice. */
+  wanted: () => { speak: boolean; voice: string | null };
+  /** A clip of the reply is on its way. */
+  clip: (clip: AudioClip) => void;
+  /** The reply was replaced by the safety layer: drop what was queued. */
+  replaced: () => void;
+  /** The reply is over (its message id, or null when it failed). */
+  finished: (messageId: string | null) => void;
+}
+
 /**
  * One conversation with the AI: its stored messages, the reply streaming in, and the
  * actions on it. `sessionId` is the conversation shown; `onSessionCreated` hears the id
- * of a conversation the first message created.
+ * of a conversation the first message created; `speech` speaks replies when wanted.
  */
-export function useChat(sessionId: string | null, onSessionCreated: (id: string) => void) {
+export function useChat(
+  sessionId: string | null,
+  onSessionCreated: (id: string) => void,
+  speech?: ReplySpeech,
+) {
   const queryClient = useQueryClient();
   const { status, setSession } = useUser();
   const signedIn = status === "signed-in";
@@ -90,11 +107,17 @@ export function useChat(sessionId: string | null, onSessionCreated: (id: string)
         created_at: new Date().toISOString(),
       });
       setDraft({ text: "", phase: "waiting" });
+      const wanted = speech?.wanted() ?? { speak: false, voice: null };
+      let replyId: string | null = null;
       try {
         // A first-time visitor becomes a guest the moment they say something.
         if (!signedIn) setSession(await continueAsGuest());
         for await (const event of sendChatMessage(
-          { session_id: id ?? undefined, content: text },
+          {
+            session_id: id ?? undefined,
+            content: text,
+            ...(wanted.speak ? { speak: true, voice: wanted.voice ?? undefined } : {}),
+          },
           abort.signal,
         )) {
           if (event.type === "start") {
@@ -113,7 +136,11 @@ export function useChat(sessionId: string | null, onSessionCreated: (id: string)
             setDraft((d) => ({ text: (d?.text ?? "") + event.text, phase: "streaming" }));
           } else if (event.type === "replace") {
             setDraft({ text: event.text, phase: "streaming" });
+            speech?.replaced();
+          } else if (event.type === "audio") {
+            speech?.clip({ seq: event.seq, key: event.key, url: event.url });
           } else if (event.type === "done") {
+            replyId = event.message.id;
             queryClient.setQueryData<ChatMessage[]>(messagesKey(id), (old) => [
               ...(old ?? []),
               event.message,
@@ -134,6 +161,7 @@ export function useChat(sessionId: string | null, onSessionCreated: (id: string)
           content: text,
         });
       } finally {
+        if (wanted.speak) speech?.finished(replyId);
         // The server stores whatever happened (a partial reply, a failed turn); after a
         // stop it needs a moment to notice the closed connection.
         if (abort.signal.aborted) await new Promise((resolve) => setTimeout(resolve, 400));
@@ -143,7 +171,7 @@ export function useChat(sessionId: string | null, onSessionCreated: (id: string)
         setDraft(null);
       }
     },
-    [sessionId, signedIn, setSession, queryClient, onSessionCreated, refresh],
+    [sessionId, signedIn, setSession, queryClient, onSessionCreated, refresh, speech],
   );
 
   /** Stops the reply; the server keeps what arrived, marked as cut short. */

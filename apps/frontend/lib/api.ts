@@ -317,6 +317,69 @@ export interface AiInfo {
   disclosure: string;
   model: { configured: boolean; name: string | null };
   max_message_chars: number;
+  speech: SpeechInfo;
+}
+
+/** How this server does voice. */
+export interface SpeechInfo {
+  /** Who speaks replies (`espeak-ng`, `openai`, `elevenlabs`), or null when nobody. */
+  tts: string | null;
+  default_voice: string | null;
+  /** The Whisper model the browser can load from `/models/`, when its files are there. */
+  browser_transcription: { model: string; dtype: string } | null;
+  /** Whether `/api/ai/transcribe` works. */
+  server_transcription: boolean;
+}
+
+export interface Voice {
+  id: string;
+  name: string;
+  language: string | null;
+}
+
+export interface Voices {
+  provider: string | null;
+  default_voice: string | null;
+  voices: Voice[];
+}
+
+export function getVoices(fetchImpl: Fetch = fetch): Promise<Voices> {
+  return apiFetch<Voices>("/ai/voices", {}, fetchImpl);
+}
+
+/** One spoken sentence: fetching `url` waits until its audio is ready. */
+export interface AudioClip {
+  seq: number;
+  key: string;
+  url: string;
+}
+
+/** Speaks one of the therapist's messages (clips already made are reused). */
+export async function speakMessage(
+  messageId: string,
+  voice: string | null,
+  fetchImpl: Fetch = fetch,
+): Promise<AudioClip[]> {
+  const body = await apiFetch<{ clips: Omit<AudioClip, "seq">[] }>(
+    `/ai/messages/${encodeURIComponent(messageId)}/speech`,
+    { method: "POST", body: JSON.stringify(voice ? { voice } : {}) },
+    fetchImpl,
+  );
+  return body.clips.map((clip, seq) => ({ ...clip, seq }));
+}
+
+/** Transcribes a WAV recording on the server (when the browser cannot). */
+export async function transcribeOnServer(
+  wav: Blob,
+  language = "en",
+  fetchImpl: Fetch = fetch,
+): Promise<string> {
+  const body = await apiFetch<{ text: string }>(
+    `/ai/transcribe?language=${encodeURIComponent(language)}`,
+    { method: "POST", headers: { "Content-Type": "audio/wav" }, body: wav },
+    fetchImpl,
+  );
+  return body.text;
 }
 
 export function getAiInfo(fetchImpl: Fetch = fetch): Promise<AiInfo> {
@@ -336,6 +399,7 @@ export type ReplyEvent =
   | { type: "start"; session_id: string; user_message: ChatMessage }
   | { type: "token"; text: string }
   | { type: "replace"; text: string }
+  | ({ type: "audio" } & AudioClip)
   | { type: "done"; session_id: string; message: ChatMessage; crisis: CrisisNotice | null }
   | {
       type: "error";
@@ -351,7 +415,7 @@ export type ReplyEvent =
  * errors after it started arrive as an `error` event. Aborting `signal` stops the reply.
  */
 export async function* sendChatMessage(
-  input: { session_id?: string; content: string },
+  input: { session_id?: string; content: string; speak?: boolean; voice?: string },
   signal?: AbortSignal,
   fetchImpl: Fetch = fetch,
 ): AsyncGenerator<ReplyEvent> {

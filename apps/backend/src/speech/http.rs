@@ -39,11 +39,8 @@ pub fn router(state: &AppState) -> Router<AppState> {
 }
 
 /// `GET /api/ai/voices`: the provider and its voices (`provider` is null when spoken
-/// replies are off on this server).
-async fn voices(
-    State(state): State<AppState>,
-    _identity: Identity,
-) -> Result<Json<serde_json::Value>> {
+/// replies are off on this server). Public: it says nothing about anyone.
+async fn voices(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
     let Some(tts) = &state.speech.tts else {
         return Ok(Json(
             json!({ "provider": null, "default_voice": null, "voices": [] }),

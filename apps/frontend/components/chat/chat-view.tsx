@@ -4,16 +4,18 @@ import { useQuery } from "@tanstack/react-query";
 import { AlertTriangle, Bot, LifeBuoy, RotateCcw, X } from "lucide-react";
 import Link from "next/link";
 import { useRouter, useSearchParams } from "next/navigation";
-import { useCallback, useEffect, useLayoutEffect, useRef } from "react";
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 
 import { Composer } from "@/components/chat/composer";
 import { CrisisCard } from "@/components/chat/crisis-card";
 import { MessageBubble, TypingIndicator } from "@/components/chat/message-bubble";
 import { SessionSidebar } from "@/components/chat/session-sidebar";
+import { HandsFreeBar, MicButton, VoiceSettings } from "@/components/chat/voice-controls";
 import { Alert } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { useChat } from "@/hooks/use-chat";
-import { getAiInfo } from "@/lib/api";
+import { useVoice } from "@/hooks/use-voice";
+import { getAiInfo, speakMessage } from "@/lib/api";
 
 const FALLBACK_LABEL = "AI therapist";
 
@@ -30,8 +32,18 @@ export function ChatView() {
       router.replace(id ? `/chat/?session=${encodeURIComponent(id)}` : "/chat/"),
     [router],
   );
-  const chat = useChat(sessionId, select);
+  const [text, setText] = useState("");
   const input = useRef<HTMLTextAreaElement>(null);
+  const voice = useVoice(info.data?.speech, (heard) => {
+    // The transcript goes into the box to be checked, edited and sent.
+    setText((current) => (current.trim() ? `${current.trim()} ${heard}` : heard));
+    input.current?.focus();
+  });
+  const chat = useChat(sessionId, select, voice.replySpeech);
+  const { replyEnded } = voice;
+  useEffect(() => {
+    if (!chat.busy) replyEnded();
+  }, [chat.busy, replyEnded]);
   const list = useRef<HTMLDivElement>(null);
   const stuckToBottom = useRef(true);
 
@@ -117,6 +129,17 @@ export function ChatView() {
                 content={message.content}
                 incomplete={message.status === "incomplete"}
                 label={label}
+                speech={
+                  voice.canSpeak && message.role === "assistant"
+                    ? {
+                        state: voice.playback.owner === message.id ? voice.playback.state : "idle",
+                        toggle: () =>
+                          void voice.toggleMessage(message.id, () =>
+                            speakMessage(message.id, voice.voice),
+                          ),
+                      }
+                    : undefined
+                }
               />
             ))}
             {chat.pending && (
@@ -133,6 +156,27 @@ export function ChatView() {
             </div>
           )}
         </div>
+
+        {(voice.micError || voice.audioError) && (
+          <Alert className="flex items-start gap-3" data-testid="voice-error">
+            <AlertTriangle aria-hidden className="mt-0.5 size-4 shrink-0" />
+            <p className="flex-1">{voice.micError ?? voice.audioError}</p>
+            <Button
+              size="icon"
+              variant="ghost"
+              className="size-8"
+              aria-label="Dismiss"
+              onClick={() => {
+                voice.dismissMicError();
+                voice.dismissAudioError();
+              }}
+            >
+              <X aria-hidden />
+            </Button>
+          </Alert>
+        )}
+
+        <HandsFreeBar voice={voice} />
 
         {chat.error && (
           <Alert className="flex items-start gap-3" data-testid="chat-error">
@@ -159,8 +203,19 @@ export function ChatView() {
           ref={input}
           busy={chat.busy}
           maxChars={info.data?.max_message_chars ?? 4000}
-          onSend={(text) => void chat.send(text)}
+          text={text}
+          onTextChange={setText}
+          onSend={(message) => {
+            setText("");
+            void chat.send(message);
+          }}
           onStop={chat.stop}
+        >
+          <MicButton voice={voice} disabled={chat.busy} />
+        </Composer>
+        <VoiceSettings
+          voice={voice}
+          onHandsFree={() => void voice.startHandsFree((heard) => void chat.send(heard))}
         />
         <p className="flex flex-wrap items-center gap-x-3 gap-y-1 text-xs text-muted-foreground">
           <span data-testid="not-a-substitute">

@@ -1,25 +1,29 @@
 "use client";
 
 import { ArrowUp, Square } from "lucide-react";
-import { forwardRef, useState, type KeyboardEvent } from "react";
+import { forwardRef, type KeyboardEvent } from "react";
 
 import { Button } from "@/components/ui/button";
 
 interface Props {
   busy: boolean;
   maxChars: number;
+  /** The message being written (a transcript lands here, to be checked and edited). */
+  text: string;
+  onTextChange: (text: string) => void;
   onSend: (text: string) => void;
   onStop: () => void;
+  /** Extra controls before the send button (the microphone). */
+  children?: React.ReactNode;
 }
 
 /**
  * The message box. Enter sends, Shift+Enter adds a line, Escape stops a reply.
  */
 export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer(
-  { busy, maxChars, onSend, onStop },
+  { busy, maxChars, text, onTextChange: setText, onSend, onStop, children },
   ref,
 ) {
-  const [text, setText] = useState("");
   const length = [...text].length;
   const tooLong = length > maxChars;
   const canSend = !busy && text.trim().length > 0 && !tooLong;
@@ -27,7 +31,6 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
   function submit() {
     if (!canSend) return;
     onSend(text);
-    setText("");
   }
 
   function onKeyDown(event: KeyboardEvent<HTMLTextAreaElement>) {
@@ -66,6 +69,7 @@ export const Composer = forwardRef<HTMLTextAreaElement, Props>(function Composer
       <span id="chat-input-hint" className="sr-only">
         Enter sends, Shift+Enter starts a new line, Escape stops the reply.
       </span>
+      {children}
       {busy ? (
         <Button
           type="button"

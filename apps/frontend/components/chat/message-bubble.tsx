@@ -1,3 +1,4 @@
+import { Loader2, Pause, Play } from "lucide-react";
 import Markdown from "react-markdown";
 
 import { cn } from "@/lib/utils";
@@ -10,13 +11,15 @@ interface Props {
   /** The reply is still arriving: show a caret after the text. */
   streaming?: boolean;
   label: string;
+  /** Reading the reply aloud: its state here, and the button's action. */
+  speech?: { state: "idle" | "loading" | "playing" | "paused"; toggle: () => void };
 }
 
 /**
  * One message. AI replies are Markdown, rendered without raw HTML and with only safe
  * link schemes (react-markdown's defaults), so a reply can never inject markup.
  */
-export function MessageBubble({ role, content, incomplete, streaming, label }: Props) {
+export function MessageBubble({ role, content, incomplete, streaming, label, speech }: Props) {
   const mine = role === "user";
   return (
     <li
@@ -60,6 +63,25 @@ export function MessageBubble({ role, content, incomplete, streaming, label }: P
       </div>
       {incomplete && (
         <span className="px-1 text-xs text-muted-foreground">This reply was cut short.</span>
+      )}
+      {speech && (
+        <button
+          type="button"
+          onClick={speech.toggle}
+          className="inline-flex items-center gap-1 rounded-full px-2 py-0.5 text-xs text-muted-foreground hover:bg-muted hover:text-foreground focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring"
+          aria-label={speech.state === "playing" ? "Pause reading aloud" : "Read aloud"}
+          data-testid="play-message"
+          data-state={speech.state}
+        >
+          {speech.state === "playing" ? (
+            <Pause aria-hidden className="size-3.5" />
+          ) : speech.state === "loading" ? (
+            <Loader2 aria-hidden className="size-3.5 animate-spin motion-reduce:animate-none" />
+          ) : (
+            <Play aria-hidden className="size-3.5" />
+          )}
+          {speech.state === "playing" ? "Pause" : speech.state === "paused" ? "Resume" : "Listen"}
+        </button>
       )}
     </li>
   );

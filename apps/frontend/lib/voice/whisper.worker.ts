@@ -18,6 +18,12 @@ export type WorkerReply =
   | { type: "error"; id?: number; message: string };
 
 const scope = self as unknown as DedicatedWorkerGlobalScope;
+// transformers.js types every task's pipeline in one union too large for the compiler.
+const createAsr = pipeline as unknown as (
+  task: "automatic-speech-recognition",
+  model: string,
+  options: Record<string, unknown>,
+) => Promise<AutomaticSpeechRecognitionPipeline>;
 let asr: Promise<AutomaticSpeechRecognitionPipeline> | null = null;
 
 const post = (reply: WorkerReply) => scope.postMessage(reply);
@@ -40,10 +46,15 @@ async function load(request: Extract<WorkerRequest, { type: "load" }>) {
   if (env.backends.onnx.wasm) env.backends.onnx.wasm.wasmPaths = request.runtimeUrl;
   const device = (await hasWebGpu()) ? "webgpu" : "wasm";
   const files = new Map<string, { loaded: number; total: number }>();
-  const loaded = (await pipeline("automatic-speech-recognition", request.model, {
+  const loaded = await createAsr("automatic-speech-recognition", request.model, {
     device,
-    dtype: request.dtype as "fp32" | "q8",
-    progress_callback: (event: { status: string; file?: string; loaded?: number; total?: number }) => {
+    dtype: request.dtype,
+    progress_callback: (event: {
+      status: string;
+      file?: string;
+      loaded?: number;
+      total?: number;
+    }) => {
       if (event.status !== "progress" || !event.file) return;
       files.set(event.file, { loaded: event.loaded ?? 0, total: event.total ?? 0 });
       let loaded = 0;
@@ -54,7 +65,7 @@ async function load(request: Extract<WorkerRequest, { type: "load" }>) {
       }
       post({ type: "progress", loaded, total });
     },
-  })) as AutomaticSpeechRecognitionPipeline;
+  });
   post({ type: "ready", device });
   return loaded;
 }
