@@ -293,7 +293,7 @@ export function useVoice(info: SpeechInfo | undefined, onTranscript: (text: stri
     if (state === "thinking" || state === "speaking") {
       player.current?.stop();
       setHandsFree("listening");
-      recorder.current?.start({ vad: true });
+      recorder.current?.start({ vad: true, speaking: true });
       setMic("recording");
     }
   }, [setHandsFree]);

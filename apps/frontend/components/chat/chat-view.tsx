@@ -40,6 +40,11 @@ export function ChatView() {
     input.current?.focus();
   });
   const chat = useChat(sessionId, select, voice.replySpeech);
+  // Hands-free sends into whichever conversation is open when a turn ends.
+  const sendLatest = useRef(chat.send);
+  useEffect(() => {
+    sendLatest.current = chat.send;
+  }, [chat.send]);
   const { replyEnded } = voice;
   useEffect(() => {
     if (!chat.busy) replyEnded();
@@ -215,7 +220,7 @@ export function ChatView() {
         </Composer>
         <VoiceSettings
           voice={voice}
-          onHandsFree={() => void voice.startHandsFree((heard) => void chat.send(heard))}
+          onHandsFree={() => void voice.startHandsFree((heard) => void sendLatest.current(heard))}
         />
         <p className="flex flex-wrap items-center gap-x-3 gap-y-1 text-xs text-muted-foreground">
           <span data-testid="not-a-substitute">

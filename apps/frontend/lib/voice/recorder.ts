@@ -3,7 +3,7 @@
  * where speech starts and ends (VAD), and hands back the turn at 16 kHz for Whisper.
  * A short pre-roll keeps the first syllable that made the VAD notice someone speaking.
  */
-import { DEFAULT_VAD, Vad, type VadOptions } from "./vad";
+import { DEFAULT_VAD, Vad } from "./vad";
 import { resample, rms } from "./wav";
 
 /** Captured blocks go from the audio thread to this one, unchanged. */
@@ -98,12 +98,15 @@ export class VoiceRecorder {
     return new VoiceRecorder(stream, context, node, events);
   }
 
-  /** Starts a turn; with `vad`, `speechEnd` fires when the person stops talking. */
-  start(options: { vad: boolean; vadOptions?: VadOptions } = { vad: false }): void {
+  /**
+   * Starts a turn; with `vad`, `speechEnd` fires when the person stops talking. With
+   * `speaking`, speech already started (barge-in): the turn ends at the next pause.
+   */
+  start(options: { vad: boolean; speaking?: boolean } = { vad: false }): void {
     this.blocks = [...this.preRoll];
     this.recording = true;
     this.startedAt = performance.now();
-    this.vad = options.vad ? new Vad(options.vadOptions ?? DEFAULT_VAD) : null;
+    this.vad = options.vad ? new Vad(DEFAULT_VAD, options.speaking ?? false) : null;
     void this.context.resume();
   }
 

@@ -23,6 +23,13 @@ describe("Vad", () => {
     expect(vad.heardSpeech).toBe(true);
   });
 
+  it("continues a turn a barge-in started, ending at the next pause", () => {
+    const vad = new Vad(undefined, true);
+    expect(vad.heardSpeech).toBe(true);
+    expect(feed(vad, 0.2, 500)).toEqual([]);
+    expect(feed(vad, 0.002, 1300)).toEqual(["speech-end"]);
+  });
+
   it("ignores clicks shorter than the start time", () => {
     const vad = new Vad();
     expect(feed(vad, 0.5, 60)).toEqual([]);

@@ -24,7 +24,14 @@ export class Vad {
   speaking = false;
   heardSpeech = false;
 
-  constructor(private options: VadOptions = DEFAULT_VAD) {}
+  /** `speaking`: speech is already under way (a barge-in noticed it). */
+  constructor(
+    private options: VadOptions = DEFAULT_VAD,
+    speaking = false,
+  ) {
+    this.speaking = speaking;
+    this.heardSpeech = speaking;
+  }
 
   /** The level that counts as speech now. */
   get threshold(): number {
