@@ -37,6 +37,7 @@ test: ## Run every test: lints, Rust on SQLite and PostgreSQL+Redis, frontend, i
 bench: ## Benchmarks (release build); results are recorded in docs/PERFORMANCE.md
 	cargo bench --locked -p solace-backend --bench chat_stream
 	cargo bench --locked -p solace-backend --bench sfu_fanout
+	cargo bench --locked -p solace-backend --bench voice_round_trip
 
 lint: ## Formatting and lints only
 	cargo fmt --all -- --check

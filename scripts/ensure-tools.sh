@@ -10,12 +10,25 @@ command -v cc >/dev/null 2>&1 || missing_apt+=(build-essential)
 command -v pg_isready >/dev/null 2>&1 || missing_apt+=(postgresql-client)
 command -v redis-cli >/dev/null 2>&1 || missing_apt+=(redis-tools)
 command -v shellcheck >/dev/null 2>&1 || missing_apt+=(shellcheck)
-# Embedded text-to-speech, and the voice the browser tests speak into the fake microphone.
-command -v espeak-ng >/dev/null 2>&1 || missing_apt+=(espeak-ng)
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   echo "ensure-tools: installing ${missing_apt[*]}"
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing_apt[@]}"
+fi
+
+# Embedded text-to-speech (spoken replies), and the voice the browser tests speak into
+# the fake microphone. Without apt it is optional: Solace runs, replies are not spoken.
+if ! command -v espeak-ng >/dev/null 2>&1; then
+  if command -v apt-get >/dev/null 2>&1; then
+    echo "ensure-tools: installing espeak-ng (spoken replies)"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends espeak-ng
+  elif [ "${CI:-}" = "true" ]; then
+    echo "ensure-tools: espeak-ng is needed by the tests and cannot be installed here" >&2
+    exit 1
+  else
+    echo "ensure-tools: espeak-ng is missing, so replies will not be spoken. Install it (brew install espeak-ng, dnf install espeak-ng…) or set TTS_PROVIDER." >&2
+  fi
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then

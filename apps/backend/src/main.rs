@@ -62,6 +62,18 @@ enum ModelAction {
         #[arg(long)]
         sha256: Option<String>,
     },
+    /// Download the Whisper files the browser transcribes with into
+    /// MODELS_DIR/WHISPER_MODEL (transformers.js layout), with progress bars.
+    PullWhisper {
+        /// A Hugging Face repository in the transformers.js layout.
+        #[arg(long, default_value = "onnx-community/whisper-tiny.en")]
+        repo: String,
+        /// `fp32` (most accurate, ~150 MB) or `q8` (~60 MB).
+        #[arg(long, default_value = "fp32")]
+        dtype: String,
+        #[arg(long, default_value = "main")]
+        revision: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -164,30 +176,80 @@ async fn admin(config: Config, action: AdminAction) -> Result<(), String> {
     Ok(())
 }
 
-async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
-    let ModelAction::Pull {
-        repo,
-        file,
-        revision,
-        sha256,
-    } = action;
+fn hub_request(
+    repo: &str,
+    file: &str,
+    revision: &str,
+    sha256: Option<String>,
+) -> Result<hub::PullRequest, String> {
     let endpoint = std::env::var("HF_ENDPOINT")
         .ok()
         .filter(|v| !v.trim().is_empty())
         .unwrap_or_else(|| "https://huggingface.co".into());
-    let request = hub::PullRequest {
+    Ok(hub::PullRequest {
         endpoint: url::Url::parse(&endpoint).map_err(|e| format!("HF_ENDPOINT: {e}"))?,
-        repo,
-        file,
-        revision,
+        repo: repo.to_owned(),
+        file: file.to_owned(),
+        revision: revision.to_owned(),
         token: std::env::var("HF_TOKEN")
             .ok()
             .filter(|v| !v.trim().is_empty()),
         sha256,
-    };
-    let dir = config.models_dir.clone();
+    })
+}
+
+async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
+    match action {
+        ModelAction::Pull {
+            repo,
+            file,
+            revision,
+            sha256,
+        } => {
+            let request = hub_request(&repo, &file, &revision, sha256)?;
+            pull_one(&request, &config.models_dir).await
+        }
+        ModelAction::PullWhisper {
+            repo,
+            dtype,
+            revision,
+        } => {
+            let suffix = match dtype.as_str() {
+                "fp32" => "",
+                "q8" => "_quantized",
+                other => return Err(format!("--dtype: expected fp32 or q8, got '{other}'")),
+            };
+            let folder = config.models_dir.join(&config.speech.whisper_model);
+            let configs = [
+                "config.json",
+                "generation_config.json",
+                "preprocessor_config.json",
+                "tokenizer.json",
+                "tokenizer_config.json",
+            ];
+            for file in configs {
+                pull_one(&hub_request(&repo, file, &revision, None)?, &folder).await?;
+            }
+            for file in ["encoder_model", "decoder_model_merged"] {
+                let name = format!("onnx/{file}{suffix}.onnx");
+                pull_one(
+                    &hub_request(&repo, &name, &revision, None)?,
+                    &folder.join("onnx"),
+                )
+                .await?;
+            }
+            eprintln!(
+                "Whisper is ready in {}: the chat's microphone transcribes in the browser.",
+                folder.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn pull_one(request: &hub::PullRequest, dir: &std::path::Path) -> Result<(), String> {
     let mut bar = ProgressBar::new(&request.file);
-    let pulled = hub::pull(&request, &dir, |done, total| bar.update(done, total))
+    let pulled = hub::pull(request, dir, |done, total| bar.update(done, total))
         .await
         .map_err(|e| e.to_string())?;
     bar.finish();

@@ -19,7 +19,7 @@ test("a spoken message is transcribed in the browser, and the reply is read alou
 }) => {
   test.setTimeout(120_000);
   await page.goto("/chat/");
-  const mic = page.getByRole("button", { name: "Speak your message" });
+  const mic = page.getByRole("button", { name: "Record a voice message" });
   await expect(mic).toBeVisible();
 
   // Click to talk: recording shows a level meter and a timer, and stops by itself at

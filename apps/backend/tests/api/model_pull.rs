@@ -114,3 +114,55 @@ async fn offline_and_gated_downloads_say_what_to_do() {
     assert!(offline.contains("LLM_GGUF_PATH"), "{offline}");
     assert!(gated.contains("HF_TOKEN"), "{gated}");
 }
+
+/// A hub holding a Whisper repository in the transformers.js layout: every file's body
+/// is its own path, so the test can see each landed where it belongs.
+async fn fake_whisper_hub() -> SocketAddr {
+    let app = Router::new().route(
+        "/onnx-community/whisper-tiny.en/resolve/main/{*file}",
+        get(
+            |axum::extract::Path(file): axum::extract::Path<String>| async move {
+                ([(header::CONTENT_TYPE, "application/octet-stream")], file)
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    addr
+}
+
+#[tokio::test]
+async fn pull_whisper_lays_out_the_files_the_browser_loads() {
+    let hub = fake_whisper_hub().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let output = tokio::process::Command::new(env!("CARGO_BIN_EXE_solace"))
+        .args(["model", "pull-whisper", "--dtype", "q8"])
+        .current_dir(dir.path())
+        .env_clear()
+        .env("HF_ENDPOINT", format!("http://{hub}"))
+        .env("DATA_DIR", dir.path().join("data"))
+        .output()
+        .await
+        .unwrap();
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let folder = dir.path().join("data/models/whisper-tiny.en");
+    for file in [
+        "config.json",
+        "generation_config.json",
+        "preprocessor_config.json",
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "onnx/encoder_model_quantized.onnx",
+        "onnx/decoder_model_merged_quantized.onnx",
+    ] {
+        assert_eq!(std::fs::read_to_string(folder.join(file)).unwrap(), file);
+    }
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Whisper is ready"));
+}

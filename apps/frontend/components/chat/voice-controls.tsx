@@ -72,7 +72,7 @@ export function MicButton({ voice, disabled }: { voice: Voice; disabled: boolean
         size="icon"
         variant={recording ? "primary" : "outline"}
         disabled={disabled || busy || !voice.micAvailable}
-        aria-label={recording ? "Stop recording" : "Speak your message"}
+        aria-label={recording ? "Stop recording" : "Record a voice message"}
         aria-pressed={recording}
         title="Click to talk (it stops when you pause), or hold to talk"
         onPointerDown={() => {
