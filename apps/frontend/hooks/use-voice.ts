@@ -359,6 +359,8 @@ export function useVoice(info: SpeechInfo | undefined, onTranscript: (text: stri
   }, [listen]);
 
   return {
+    /** The server's voice settings have arrived. */
+    ready: info !== undefined,
     canSpeak,
     canTranscribe,
     micAvailable,

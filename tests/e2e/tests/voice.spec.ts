@@ -3,6 +3,13 @@ import { expect, test } from "@playwright/test";
 import { SPOKEN_SENTENCE } from "../spoken";
 import { snapshot } from "./helpers";
 
+declare global {
+  interface Window {
+    /** Set by the web app's useVoice(): what the reply player is doing. */
+    __solaceVoice?: { playing: () => { state: string; paused: boolean } | null };
+  }
+}
+
 // Chromium's fake microphone says SPOKEN_SENTENCE (made by espeak-ng in the config);
 // Whisper runs in the page from the server's own /models/ folder, offline.
 

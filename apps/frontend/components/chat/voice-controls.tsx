@@ -148,6 +148,12 @@ export function VoiceSettings({ voice, onHandsFree }: { voice: Voice; onHandsFre
           <Headphones aria-hidden /> Talk hands-free
         </Button>
       )}
+      {voice.ready && !voice.canTranscribe && (
+        <span data-testid="no-transcription">
+          Talking is not set up on this server yet: an administrator can add the speech model with{" "}
+          <code>solace model pull-whisper</code>.
+        </span>
+      )}
       {!voice.micAvailable && (
         <span data-testid="mic-insecure">
           The microphone needs a secure connection: use HTTPS (or localhost) to talk.
