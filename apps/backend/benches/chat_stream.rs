@@ -13,8 +13,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::json;
 use solace_ai::testing::FakeUpstream;
-use solace_backend::{Application, Config};
-use support::{guest, rss_mib, Person};
+use support::{guest, rss_mib, start_server, Person};
 
 mod support;
 
@@ -83,25 +82,15 @@ async fn main() {
     upstream.set_default_delay(TOKEN_GAP);
     let dir = tempfile::tempdir().unwrap();
     let base_url = upstream.base_url();
-    let database = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let data_dir = dir.path().display().to_string();
-    let mut config = Config::from_vars(
-        [
-            ("DATABASE_URL", database.as_str()),
-            ("DATA_DIR", data_dir.as_str()),
+    let base = start_server(
+        dir.path(),
+        &[
             ("LLM_BASE_URL", base_url.as_str()),
             ("LLM_MODEL", "bench"),
-            ("AI_MESSAGES_PER_MINUTE", "1000000"),
             ("DATABASE_MAX_CONNECTIONS", "16"),
-            ("RUST_LOG", "error"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        ],
     )
-    .unwrap();
-    config.port = 0;
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    .await;
 
     let Person {
         client,

@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use solace_ai::testing::{tone_wav, FakeUpstream};
-use solace_backend::{Application, Config};
-use support::{guest, rss_mib, Person};
+use support::{guest, rss_mib, start_server, Person};
 
 mod support;
 
@@ -107,28 +106,16 @@ async fn main() {
     upstream.set_default_delay(TOKEN_GAP);
     let dir = tempfile::tempdir().unwrap();
     let base_url = upstream.base_url();
-    let database = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let data_dir = dir.path().display().to_string();
-    let mut config = Config::from_vars(
-        [
-            ("DATABASE_URL", database.as_str()),
-            ("DATA_DIR", data_dir.as_str()),
+    let base = start_server(
+        dir.path(),
+        &[
             ("LLM_BASE_URL", base_url.as_str()),
             ("LLM_MODEL", "bench"),
             ("STT_BASE_URL", base_url.as_str()),
             ("TTS_PROVIDER", "espeak-ng"),
-            ("AI_MESSAGES_PER_MINUTE", "1000000"),
-            ("RTC_TCP_PORT", "off"),
-            ("RTC_UDP_PORT", "0"),
-            ("RUST_LOG", "error"),
-        ]
-        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+        ],
     )
-    .unwrap();
-    config.port = 0;
-    let app = Application::build(config).await.unwrap();
-    let base = format!("http://127.0.0.1:{}", app.port());
-    tokio::spawn(app.run_until_stopped());
+    .await;
     let person = guest(&base).await;
     // Three seconds of audio, as a short spoken sentence would be.
     let recording = tone_wav(3_000);

@@ -210,27 +210,8 @@ pub struct RedisCache {
 
 impl RedisCache {
     pub async fn connect(url: &SecretString, prefix: &str) -> Result<Self> {
-        let client = redis::Client::open(url.expose_secret())
-            .map_err(|e| Error::Cache(format!("invalid REDIS_URL: {e}")))?;
-        // A plain connection first: its error names the cause (refused, auth, DNS), where the
-        // connection manager would retry and only report a timeout.
-        let probe = tokio::time::timeout(
-            Duration::from_secs(5),
-            client.get_multiplexed_async_connection(),
-        )
-        .await
-        .map_err(|_| Error::Cache("timed out after 5 s".into()))?
-        .map_err(redis_error)?;
-        drop(probe);
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(5))
-            .set_response_timeout(Duration::from_secs(5))
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(redis_error)?;
         Ok(Self {
-            conn,
+            conn: redis_connection(url).await?,
             prefix: prefix.to_owned(),
         })
     }
@@ -238,6 +219,29 @@ impl RedisCache {
     fn key(&self, key: &str) -> String {
         format!("{}{}", self.prefix, key)
     }
+}
+
+/// A Redis connection that reconnects by itself, for the cache and the job queue.
+pub async fn redis_connection(url: &SecretString) -> Result<ConnectionManager> {
+    let client = redis::Client::open(url.expose_secret())
+        .map_err(|e| Error::Cache(format!("invalid REDIS_URL: {e}")))?;
+    // A plain connection first: its error names the cause (refused, auth, DNS), where the
+    // connection manager would retry and only report a timeout.
+    let probe = tokio::time::timeout(
+        Duration::from_secs(5),
+        client.get_multiplexed_async_connection(),
+    )
+    .await
+    .map_err(|_| Error::Cache("timed out after 5 s".into()))?
+    .map_err(redis_error)?;
+    drop(probe);
+    let config = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Duration::from_secs(5))
+        .set_response_timeout(Duration::from_secs(5))
+        .set_number_of_retries(2);
+    ConnectionManager::new_with_config(client, config)
+        .await
+        .map_err(redis_error)
 }
 
 fn redis_error(err: redis::RedisError) -> Error {

@@ -193,6 +193,7 @@ pub async fn merge_guest_into(db: &Db, guest_id: &str, account_id: &str) -> Resu
     for statement in [
         "UPDATE chat_sessions SET owner_id = $1 WHERE owner_id = $2",
         "UPDATE messages SET owner_id = $1 WHERE owner_id = $2",
+        "UPDATE speech_clips SET owner_id = $1 WHERE owner_id = $2",
         "UPDATE rooms SET host_id = $1 WHERE host_id = $2",
         "UPDATE room_participants SET user_id = $1 WHERE user_id = $2",
         "UPDATE room_events SET actor_id = $1 WHERE actor_id = $2",

@@ -1,6 +1,31 @@
-//! What the benchmarks share.
+//! What the benchmarks share (each uses part of it).
+#![allow(dead_code)]
 
 use serde_json::{json, Value};
+use solace_backend::{Application, Config};
+
+/// Starts Solace on a free port with a fresh SQLite database in `dir`, plus `extra`
+/// settings; returns its base URL. It serves until the benchmark ends.
+pub async fn start_server(dir: &std::path::Path, extra: &[(&str, &str)]) -> String {
+    let database = format!("sqlite://{}", dir.join("bench.db").display());
+    let data_dir = dir.display().to_string();
+    let mut vars = vec![
+        ("DATABASE_URL", database.as_str()),
+        ("DATA_DIR", data_dir.as_str()),
+        ("AI_MESSAGES_PER_MINUTE", "1000000"),
+        ("RTC_UDP_PORT", "0"),
+        ("RTC_TCP_PORT", "off"),
+        ("RUST_LOG", "error"),
+    ];
+    vars.extend_from_slice(extra);
+    let mut config =
+        Config::from_vars(vars.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned()))).unwrap();
+    config.port = 0;
+    let app = Application::build(config).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    base
+}
 
 /// A browser-like HTTP client with its own guest session.
 pub struct Person {

@@ -214,10 +214,7 @@ async fn send(
     let text = MessageText::parse(&input.content, state.config.chat.max_message_chars)?;
     let voice = crate::speech::checked_voice(input.voice)?;
     if input.speak && state.speech.tts.is_none() {
-        return Err(Error::Unavailable {
-            code: "speech_not_configured",
-            message: "Spoken replies are off on this server. An administrator can install espeak-ng or set TTS_PROVIDER.".into(),
-        });
+        return Err(crate::speech::speech_off());
     }
     rate_limit(
         &state,

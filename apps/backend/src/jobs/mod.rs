@@ -110,6 +110,29 @@ pub trait JobQueue: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
 }
 
+/// Where a failed attempt leaves its job, and when (ms since the epoch) it is due or
+/// died: pending again while attempts remain and the error may pass, else dead.
+fn after_failure(job: &Job, retry: Retry, now: i64) -> (JobStatus, i64) {
+    match retry {
+        Retry::After(wait) if job.attempt < job.max_attempts => (
+            JobStatus::Pending,
+            now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
+        ),
+        _ => (JobStatus::Dead, now),
+    }
+}
+
+impl JobStatus {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Running => "running",
+            Self::Done => "done",
+            Self::Dead => "dead",
+        }
+    }
+}
+
 /// The wait before attempt `attempt + 1`: 1 s, 2 s, 4 s … up to a minute, each with up
 /// to a fifth of random jitter so that failed jobs do not come back in lockstep.
 pub fn backoff(attempt: u32) -> Duration {

@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 use redis::Script;
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use super::{DeadJob, Job, JobQueue, JobStatus, NewJob, Retry};
 use crate::db::{new_id, now_ms};
@@ -81,17 +81,8 @@ return 1
 
 impl RedisQueue {
     pub async fn connect(url: &SecretString, prefix: &str) -> Result<Self> {
-        let client = redis::Client::open(url.expose_secret())
-            .map_err(|e| Error::Cache(format!("invalid REDIS_URL: {e}")))?;
-        let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Duration::from_secs(5))
-            .set_response_timeout(Duration::from_secs(5))
-            .set_number_of_retries(2);
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(redis_error)?;
         Ok(Self {
-            conn,
+            conn: crate::cache::redis_connection(url).await?,
             prefix: prefix.to_owned(),
         })
     }
@@ -190,19 +181,7 @@ impl JobQueue for RedisQueue {
     }
 
     async fn fail(&self, job: &Job, error: &str, retry: Retry) -> Result<JobStatus> {
-        let now = now_ms();
-        let (status, score) = match retry {
-            Retry::After(wait) if job.attempt < job.max_attempts => (
-                JobStatus::Pending,
-                now.saturating_add(i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
-            ),
-            _ => (JobStatus::Dead, now),
-        };
-        let status_text = if status == JobStatus::Pending {
-            "pending"
-        } else {
-            "dead"
-        };
+        let (status, score) = super::after_failure(job, retry, now_ms());
         let mut conn = self.conn.clone();
         Script::new(FAIL)
             .key(self.set(&job.queue, "running"))
@@ -210,7 +189,7 @@ impl JobQueue for RedisQueue {
             .key(self.set(&job.queue, "dead"))
             .key(self.job_key(&job.id))
             .arg(&job.id)
-            .arg(status_text)
+            .arg(status.as_str())
             .arg(score)
             .arg(error.chars().take(500).collect::<String>())
             .invoke_async::<i64>(&mut conn)

@@ -115,22 +115,12 @@ impl JobQueue for SqlQueue {
 
     async fn fail(&self, job: &Job, error: &str, retry: Retry) -> Result<JobStatus> {
         let now = now_ms();
-        let (status, run_at) = match retry {
-            Retry::After(wait) if job.attempt < job.max_attempts => {
-                (JobStatus::Pending, now.saturating_add(ms(wait)))
-            }
-            _ => (JobStatus::Dead, now),
-        };
-        let status_text = if status == JobStatus::Pending {
-            "pending"
-        } else {
-            "dead"
-        };
+        let (status, run_at) = super::after_failure(job, retry, now);
         sqlx::query(
             "UPDATE jobs SET status = $1, run_at = $2, last_error = $3, locked_by = NULL, \
                locked_until = NULL, updated_at = $4 WHERE id = $5",
         )
-        .bind(status_text)
+        .bind(status.as_str())
         .bind(run_at)
         .bind(error.chars().take(500).collect::<String>())
         .bind(now)

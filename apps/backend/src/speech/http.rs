@@ -113,7 +113,8 @@ async fn speak_message(
     Ok(Json(json!({ "message_id": message.id, "clips": clips })))
 }
 
-fn speech_off() -> Error {
+/// Spoken replies are off on this server: 503.
+pub fn speech_off() -> Error {
     Error::Unavailable {
         code: "speech_not_configured",
         message: "Spoken replies are off on this server. An administrator can install espeak-ng or set TTS_PROVIDER.".into(),

@@ -18,7 +18,7 @@ use solace_ai::speech::{ElevenLabs, EspeakNg, OpenAiSpeech, Tts};
 use tokio::sync::Notify;
 
 pub use clips::Clip;
-pub use http::{checked_voice, router};
+pub use http::{checked_voice, router, speech_off};
 
 use crate::config::{Config, TtsChoice};
 use crate::db::Db;

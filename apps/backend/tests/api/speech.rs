@@ -480,3 +480,28 @@ async fn the_browser_gets_the_whisper_files_from_the_models_folder_and_nothing_e
     assert!(!outside.text().await.unwrap().contains("SECRET"));
     assert!(!escape.text().await.unwrap().contains("SECRET"));
 }
+
+#[tokio::test]
+async fn a_guests_spoken_replies_come_along_when_they_log_in() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    upstream.then(Behaviour::reply(REPLY, Duration::from_millis(1)));
+    let app = speaking_app(&upstream).await;
+    app.browser().signup("sam@example.org").await;
+    let mut browser = guest(&app).await;
+    let (_, events) = say(&mut browser, json!({ "content": "Hello.", "speak": true })).await;
+    let url = named(&events, "audio")[0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (as_guest, _, _) = fetch_clip(&mut browser, &url).await;
+
+    let (status, _) = browser
+        .login("sam@example.org", crate::helpers::GOOD_PASSWORD)
+        .await;
+    let (as_account, content_type, _) = fetch_clip(&mut browser, &url).await;
+
+    assert_eq!(as_guest, 200);
+    assert_eq!(status, 200);
+    assert_eq!(as_account, 200, "the clip moved with the conversation");
+    assert_eq!(content_type, "audio/wav");
+}
