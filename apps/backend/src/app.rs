@@ -161,6 +161,7 @@ async fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
 fn api(state: &AppState, timeout: Duration) -> Router<AppState> {
     Router::new()
         .merge(crate::speech::router(state))
+        .merge(crate::jobs::admin::router())
         .merge(auth::router())
         .merge(account::router())
         .merge(chat::router())

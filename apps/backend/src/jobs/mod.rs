@@ -11,6 +11,7 @@
 //! both next to ours, and no `Any` pool), and the 0.7 line has no idempotency keys and
 //! keeps retries in memory.
 
+pub mod admin;
 mod redis_queue;
 mod sql_queue;
 pub mod worker;
@@ -103,6 +104,9 @@ pub trait JobQueue: Send + Sync + 'static {
     async fn status(&self, idempotency_key: &str) -> Result<Option<JobStatus>>;
     /// Dead-lettered jobs of `queue`, newest first.
     async fn dead(&self, queue: &str, limit: usize) -> Result<Vec<DeadJob>>;
+    /// Gives a dead job of `queue` a fresh set of attempts, due now (an operator fixed
+    /// the cause). `false` when no such dead job exists.
+    async fn retry_dead(&self, queue: &str, id: &str) -> Result<bool>;
     /// Forgets `queue`'s finished jobs older than `before_ms` (their keys may be used
     /// again) and dead ones older than `dead_before_ms`. Returns how many went.
     async fn prune(&self, queue: &str, before_ms: i64, dead_before_ms: i64) -> Result<u64>;

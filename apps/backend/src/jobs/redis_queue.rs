@@ -79,6 +79,15 @@ end
 return 1
 ";
 
+const RETRY_DEAD: &str = r"
+-- KEYS: dead, ready, job hash. ARGV: id, now
+if redis.call('ZREM', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[3], 'status', 'pending', 'attempts', 0)
+redis.call('HDEL', KEYS[3], 'last_error')
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+";
+
 impl RedisQueue {
     pub async fn connect(url: &SecretString, prefix: &str) -> Result<Self> {
         Ok(Self {
@@ -244,6 +253,20 @@ impl JobQueue for RedisQueue {
             });
         }
         Ok(dead)
+    }
+
+    async fn retry_dead(&self, queue: &str, id: &str) -> Result<bool> {
+        let mut conn = self.conn.clone();
+        let moved: i64 = Script::new(RETRY_DEAD)
+            .key(self.set(queue, "dead"))
+            .key(self.set(queue, "ready"))
+            .key(self.job_key(id))
+            .arg(id)
+            .arg(now_ms())
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        Ok(moved == 1)
     }
 
     async fn prune(&self, queue: &str, _before_ms: i64, dead_before_ms: i64) -> Result<u64> {

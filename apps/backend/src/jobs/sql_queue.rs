@@ -163,6 +163,20 @@ impl JobQueue for SqlQueue {
             .collect()
     }
 
+    async fn retry_dead(&self, queue: &str, id: &str) -> Result<bool> {
+        let now = now_ms();
+        let done = sqlx::query(
+            "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $1, last_error = NULL, \
+               updated_at = $1 WHERE id = $2 AND queue = $3 AND status = 'dead'",
+        )
+        .bind(now)
+        .bind(id.to_owned())
+        .bind(queue.to_owned())
+        .execute(self.db.pool())
+        .await?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn prune(&self, queue: &str, before_ms: i64, dead_before_ms: i64) -> Result<u64> {
         let done = sqlx::query(
             "DELETE FROM jobs WHERE queue = $3 AND ((status = 'done' AND updated_at < $1) \

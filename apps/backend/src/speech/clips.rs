@@ -92,11 +92,12 @@ pub async fn add(
     ))
 }
 
-/// The voice and text of a clip still to be spoken.
+/// The voice and text of a clip still to be spoken (or failed before: an operator may
+/// have retried its job).
 pub async fn pending(db: &Db, session_id: &str, key: &str) -> Result<Option<(String, String)>> {
     let row = sqlx::query(
-        "SELECT voice, text FROM speech_clips \
-         WHERE session_id = $1 AND clip_key = $2 AND status = 'pending' AND text IS NOT NULL",
+        "SELECT voice, text FROM speech_clips WHERE session_id = $1 AND clip_key = $2 \
+           AND status IN ('pending', 'failed') AND text IS NOT NULL",
     )
     .bind(session_id.to_owned())
     .bind(key.to_owned())

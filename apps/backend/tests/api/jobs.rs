@@ -102,6 +102,19 @@ async fn a_failed_attempt_comes_back_after_its_backoff_and_the_last_one_is_dead_
         assert_eq!(dead[0].attempts, 2);
         assert_eq!(dead[0].last_error.as_deref(), Some("HTTP 503 again"));
         assert_eq!(queue.status("flaky").await.unwrap(), Some(JobStatus::Dead));
+
+        // An operator fixed the cause: the dead job runs again with fresh attempts.
+        let revived = queue.retry_dead("test", &dead[0].id).await.unwrap();
+        let again = queue.claim("test", "w1", LEASE).await.unwrap().unwrap();
+        let not_dead = queue.retry_dead("test", &again.id).await.unwrap();
+        let other_queue = queue.retry_dead("other", &again.id).await.unwrap();
+
+        assert!(revived, "{}", queue.backend());
+        assert_eq!(again.id, dead[0].id);
+        assert_eq!(again.attempt, 1, "fresh attempts");
+        assert!(!not_dead, "only dead jobs are retried");
+        assert!(!other_queue);
+        assert!(queue.dead("test", 10).await.unwrap().is_empty());
     }
 }
 

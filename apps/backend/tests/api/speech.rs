@@ -505,3 +505,71 @@ async fn a_guests_spoken_replies_come_along_when_they_log_in() {
     assert_eq!(as_account, 200, "the clip moved with the conversation");
     assert_eq!(content_type, "audio/wav");
 }
+
+#[tokio::test]
+async fn administrators_see_dead_speech_jobs_and_give_them_another_chance() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    upstream.then(Behaviour::reply(
+        "You are doing your best.",
+        Duration::from_millis(1),
+    ));
+    upstream.fail_speech(&[401]);
+    let base = upstream.base_url();
+    let app = app_with_model(
+        &upstream,
+        &[
+            ("TTS_PROVIDER", "openai"),
+            ("TTS_BASE_URL", base.as_str()),
+            ("TTS_FORMAT", "wav"),
+            ("ADMIN_EMAILS", "admin@example.org"),
+        ],
+    )
+    .await;
+    let mut person = guest(&app).await;
+    let mut admin = app.browser();
+    admin.signup("admin@example.org").await;
+    let (_, events) = say(&mut person, json!({ "content": "Hi.", "speak": true })).await;
+    let url = named(&events, "audio")[0]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (failed, _, _) = fetch_clip(&mut person, &url).await;
+    let mut dead = json!([]);
+    for _ in 0..50 {
+        let (_, listed) = admin.get("/api/admin/jobs/dead?queue=tts").await;
+        dead = listed["jobs"].clone();
+        if dead.as_array().is_some_and(|d| !d.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let id = dead[0]["id"].as_str().unwrap().to_owned();
+
+    let (forbidden, _) = person.get("/api/admin/jobs/dead").await;
+    let (unknown_queue, _) = admin.get("/api/admin/jobs/dead?queue=nope").await;
+    let (retried, _) = admin
+        .post(&format!("/api/admin/jobs/{id}/retry?queue=tts"), json!({}))
+        .await;
+    let (again, _) = admin
+        .post(&format!("/api/admin/jobs/{id}/retry?queue=tts"), json!({}))
+        .await;
+    // The key works now: the clip is spoken on the retried job.
+    let started = Instant::now();
+    let mut status = reqwest::StatusCode::BAD_GATEWAY;
+    while status != 200 && started.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        status = fetch_clip(&mut person, &url).await.0;
+    }
+
+    assert_eq!(failed, 502);
+    assert!(dead[0]["last_error"].as_str().unwrap().contains("401"));
+    assert!(
+        !dead.to_string().contains("doing your best"),
+        "dead letters never hold what was said"
+    );
+    assert_eq!(forbidden, 403);
+    assert_eq!(unknown_queue, 422);
+    assert_eq!(retried, 204);
+    assert_eq!(again, 404, "it is not dead any more");
+    assert_eq!(status, 200);
+}
