@@ -185,6 +185,8 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let timeout = state.config.request_timeout;
     let metrics = state.metrics.clone();
+    let csp = HeaderValue::from_str(&web::content_security_policy(&state.config))
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
 
     Router::new()
         .merge(health::router())
@@ -215,6 +217,14 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::X_FRAME_OPTIONS,
                     HeaderValue::from_static("DENY"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::CONTENT_SECURITY_POLICY,
+                    csp,
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    HeaderName::from_static("permissions-policy"),
+                    HeaderValue::from_static(web::PERMISSIONS_POLICY),
                 ))
                 .layer(middleware::from_fn(web::json_errors))
                 .layer(middleware::from_fn(auth::same_origin_only))

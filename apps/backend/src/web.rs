@@ -32,6 +32,52 @@ pub fn static_site(dir: &Path) -> Router {
         .layer(middleware::from_fn(cache_headers))
 }
 
+/// The Content-Security-Policy for every response. Chat content is health data: even
+/// if a script were injected, it could send nothing to another origin (`connect-src`,
+/// `img-src`, `form-action`) and nothing can frame the app. Scripts stay `'self'` plus
+/// inline (Next.js's static export inlines its hydration data), `blob:` (the microphone's
+/// AudioWorklet module) and `'wasm-unsafe-eval'` (the ONNX runtime Whisper runs on).
+/// LiveKit's origin is allowed for its signalling when rooms run there.
+pub fn content_security_policy(config: &crate::config::Config) -> String {
+    let mut connect = vec!["'self'".to_owned()];
+    if let Some(livekit) = &config.livekit {
+        let host = livekit.url.host_str().unwrap_or_default();
+        let port = livekit
+            .url
+            .port()
+            .map(|p| format!(":{p}"))
+            .unwrap_or_default();
+        let secure = matches!(livekit.url.scheme(), "wss" | "https");
+        let (ws, http) = if secure {
+            ("wss", "https")
+        } else {
+            ("ws", "http")
+        };
+        connect.push(format!("{ws}://{host}{port}"));
+        connect.push(format!("{http}://{host}{port}"));
+    }
+    [
+        "default-src 'self'".to_owned(),
+        "script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval' blob:".to_owned(),
+        "worker-src 'self' blob:".to_owned(),
+        "style-src 'self' 'unsafe-inline'".to_owned(),
+        "img-src 'self' data: blob:".to_owned(),
+        "font-src 'self' data:".to_owned(),
+        "media-src 'self' blob:".to_owned(),
+        format!("connect-src {}", connect.join(" ")),
+        "object-src 'none'".to_owned(),
+        "base-uri 'self'".to_owned(),
+        "form-action 'self'".to_owned(),
+        "frame-ancestors 'none'".to_owned(),
+    ]
+    .join("; ")
+}
+
+/// Powerful features: the microphone for this origin only (voice and rooms), nothing
+/// else.
+pub const PERMISSIONS_POLICY: &str =
+    "microphone=(self), camera=(), geolocation=(), payment=(), usb=(), interest-cohort=()";
+
 /// The Whisper files the browser transcribes with, at `/models/{WHISPER_MODEL}/…`, from
 /// `MODELS_DIR`. Only that model's folder is served, never the rest of the models.
 pub fn models<S: Clone + Send + Sync + 'static>(config: &crate::config::Config) -> Router<S> {

@@ -1,6 +1,6 @@
 import { expect, test, type Page } from "@playwright/test";
 
-import { snapshot } from "./helpers";
+import { cspViolations, snapshot } from "./helpers";
 
 declare global {
   interface Window {
@@ -74,6 +74,7 @@ test("three people meet in a room: they hear each other, mute and mute-all silen
   const host = await (await browser.newContext()).newPage();
   const guest = await (await browser.newContext()).newPage();
   const listener = await (await browser.newContext()).newPage();
+  const violations = [host, guest, listener].map(cspViolations);
 
   await host.goto("/rooms/");
   await host.getByRole("button", { name: "Start a room" }).click();
@@ -152,4 +153,5 @@ test("three people meet in a room: they hear each other, mute and mute-all silen
   );
   await expect(host.getByTestId("participant")).toHaveCount(2);
   await expect(listener.getByTestId("participant")).toHaveCount(2);
+  expect(violations.flat()).toEqual([]);
 });

@@ -1,7 +1,7 @@
 import { expect, test } from "@playwright/test";
 
 import { SPOKEN_SENTENCE } from "../spoken";
-import { snapshot } from "./helpers";
+import { cspViolations, snapshot } from "./helpers";
 
 declare global {
   interface Window {
@@ -25,6 +25,7 @@ test("a spoken message is transcribed in the browser, and the reply is read alou
   page,
 }) => {
   test.setTimeout(120_000);
+  const violations = cspViolations(page);
   await page.goto("/chat/");
   const mic = page.getByRole("button", { name: "Record a voice message" });
   await expect(mic).toBeVisible();
@@ -62,6 +63,8 @@ test("a spoken message is transcribed in the browser, and the reply is read alou
   await expect(play).toHaveAttribute("data-state", "paused");
   await play.click();
   await expect(play).toHaveAttribute("data-state", "playing");
+  // The worker, the WebAssembly runtime, the worklet and the audio all fit the CSP.
+  expect(violations).toEqual([]);
 });
 
 test("the voice picker lists the server's voices and a reply can be replayed in another", async ({

@@ -80,6 +80,39 @@ async fn responses_carry_security_headers() {
         response.headers()["referrer-policy"],
         "strict-origin-when-cross-origin"
     );
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(csp.contains("connect-src 'self';"), "{csp}");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("object-src 'none'"), "{csp}");
+    assert_eq!(
+        response.headers()["permissions-policy"],
+        solace_backend::web::PERMISSIONS_POLICY
+    );
+}
+
+#[tokio::test]
+async fn with_livekit_its_origin_may_be_reached_from_the_page_and_nothing_else() {
+    let app = crate::helpers::spawn_app_with(&[
+        ("LIVEKIT_URL", "wss://rtc.example.org:7443"),
+        ("LIVEKIT_API_KEY", "APIkey"),
+        (
+            "LIVEKIT_API_SECRET",
+            "a-secret-of-at-least-thirty-two-characters",
+        ),
+    ])
+    .await;
+
+    let response = app.get("/api/ai/info").await;
+
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert!(
+        csp.contains("connect-src 'self' wss://rtc.example.org:7443 https://rtc.example.org:7443;"),
+        "{csp}"
+    );
 }
 
 #[tokio::test]
