@@ -1,0 +1,162 @@
+//! Connecting the audio: LiveKit tokens and webhooks, or the embedded SFU's signalling
+//! token and socket.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::store::{self, State as Flag};
+use super::{blocked_handles, inside, live, livekit, may_publish, note, presence, sfu, Sfu};
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::error::{Error, Result};
+use crate::extract::{ApiJson, ApiQuery};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TokenInput {
+    room_id: String,
+}
+
+/// `POST /api/livekit/token {room_id}`: for someone in the room, a short-lived LiveKit
+/// token whose identity is their handle and which lets them publish only when they may
+/// speak.
+pub(super) async fn livekit_token(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiJson(input): ApiJson<TokenInput>,
+) -> Result<Json<serde_json::Value>> {
+    let livekit = state.audio.livekit().ok_or_else(|| Error::Conflict {
+        code: "livekit_not_configured",
+        message: "This server runs rooms on its embedded audio server, not LiveKit.".into(),
+    })?;
+    let (room, me) = inside(&state, &input.room_id, &identity.user.id).await?;
+    let can_publish = me.role.can_speak();
+    let token = livekit.token(&room.id, &me.handle, &me.shown_name, can_publish)?;
+    Ok(Json(json!({
+        "url": livekit.client_url().as_str(),
+        "token": token,
+        "identity": me.handle,
+        "can_publish": can_publish,
+        "expires_in": livekit::TOKEN_TTL.as_secs(),
+    })))
+}
+
+/// `POST /api/livekit/webhook`: LiveKit tells us who connected and who dropped off; a
+/// participant whose connection ended for good has left the room.
+pub(super) async fn livekit_webhook(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: String,
+) -> Result<StatusCode> {
+    let livekit = state.audio.livekit().ok_or(Error::NotFound)?;
+    let authorization = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let event = livekit.webhook(&body, authorization)?;
+    let (Some(room), Some(participant)) = (event.room.as_ref(), event.participant.as_ref()) else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let Ok(room) = store::get_room(&state.db, &room.name).await else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    let Ok(who) = store::by_handle(&state.db, &room.id, &participant.identity).await else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    match event.event.as_str() {
+        "participant_joined" => {
+            presence::here(
+                state.cache.as_ref(),
+                &room.id,
+                &who.handle,
+                presence::LIVEKIT_TTL,
+            )
+            .await;
+            store::record(
+                &state.db,
+                &room.id,
+                Some(&who.user_id),
+                None,
+                "audio_connected",
+                None,
+            )
+            .await?;
+        }
+        "participant_left" => {
+            presence::gone(state.cache.as_ref(), &room.id, &who.handle).await;
+            store::set_state(&state.db, &room.id, &who.user_id, Flag::Left, true).await?;
+            note(
+                &state,
+                &room,
+                &who.user_id,
+                None,
+                "left",
+                Some("disconnected"),
+            )
+            .await?;
+        }
+        _ => {}
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) fn sfu_of(state: &AppState) -> Result<&Sfu> {
+    state.audio.sfu().ok_or_else(|| Error::Conflict {
+        code: "sfu_not_in_use",
+        message: "Rooms on this server use LiveKit: ask /api/livekit/token instead.".into(),
+    })
+}
+
+/// `POST /api/rooms/{id}/signal-token`: a one-minute token that opens the embedded
+/// SFU's signalling socket for the caller's seat in the room.
+pub(super) async fn signal_token(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    sfu_of(&state)?;
+    let (room, me) = inside(&state, &id, &identity.user.id).await?;
+    let token = state.room_tokens.issue(&room.id, &me.handle);
+    Ok(Json(json!({
+        "token": token,
+        "url": format!("/api/rooms/{}/signal", room.id),
+        "protocol": sfu::signal::PROTOCOL_VERSION,
+        "expires_in": sfu::signal::TOKEN_TTL.as_secs(),
+        "ice_servers": state.config.ice_servers,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+pub(super) struct SignalQuery {
+    token: String,
+}
+
+/// `GET /api/rooms/{id}/signal?token=…` (WebSocket).
+pub(super) async fn signal(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ApiQuery(query): ApiQuery<SignalQuery>,
+    upgrade: axum::extract::WebSocketUpgrade,
+) -> Result<axum::response::Response> {
+    let sfu = sfu_of(&state)?.clone();
+    let handle = state.room_tokens.verify(&query.token, &id).ok_or_else(|| {
+        Error::unauthorized(
+            "invalid_room_token",
+            "This room token is not valid any more.",
+        )
+    })?;
+    let room = live(store::get_room(&state.db, &id).await?)?;
+    let me = store::by_handle(&state.db, &room.id, &handle)
+        .await
+        .map_err(|_| Error::forbidden("not_in_room", "Join the room first."))?;
+    let seat = sfu::Seat {
+        room: room.id.clone(),
+        handle: me.handle.clone(),
+        may_publish: may_publish(&me),
+        blocked: blocked_handles(&state, &room, &me.user_id).await?,
+    };
+    Ok(sfu::signal::serve(upgrade, sfu, seat, state.cache.clone()))
+}

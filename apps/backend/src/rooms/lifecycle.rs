@@ -1,0 +1,211 @@
+//! A room's life: create, list, show, join, leave, close, and its history.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::policy::not_allowed;
+use super::store::{self, NewRoom, Participant, Room, State as Flag};
+use super::{bounded, detail, inside, live, note, RoomDetail, RoomRole};
+use crate::app::AppState;
+use crate::auth::Identity;
+use crate::chat::{Page, PageQuery};
+use crate::error::{Error, Result};
+use crate::extract::{ApiJson, ApiQuery};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RoomInput {
+    title: String,
+    topic: Option<String>,
+    visibility: Option<String>,
+    capacity: Option<i64>,
+}
+
+/// The most people one room may hold; the embedded SFU forwards every speaker to
+/// everyone, so rooms stay conversation-sized.
+pub const MAX_CAPACITY: i64 = 200;
+
+/// `POST /api/rooms`: the caller becomes the room's host.
+pub(super) async fn create(
+    State(state): State<AppState>,
+    identity: Identity,
+    ApiJson(input): ApiJson<RoomInput>,
+) -> Result<(StatusCode, Json<Room>)> {
+    let title = bounded("title", "title_too_long", &input.title, 80)?;
+    if title.is_empty() {
+        return Err(Error::validation("title_empty", "Give the room a title."));
+    }
+    let topic = input
+        .topic
+        .as_deref()
+        .map(|t| bounded("topic", "topic_too_long", t, 280))
+        .transpose()?
+        .filter(|t| !t.is_empty());
+    let visibility = input.visibility.as_deref().unwrap_or("public");
+    if !matches!(visibility, "public" | "private") {
+        return Err(Error::validation(
+            "invalid_visibility",
+            "visibility is public (listed) or private (only people with the link).",
+        ));
+    }
+    let capacity = input.capacity.unwrap_or(50);
+    if !(2..=MAX_CAPACITY).contains(&capacity) {
+        return Err(Error::validation(
+            "invalid_capacity",
+            format!("capacity must be between 2 and {MAX_CAPACITY}."),
+        ));
+    }
+    let room = store::create_room(
+        &state.db,
+        &identity.user.id,
+        NewRoom {
+            title: &title,
+            topic: topic.as_deref(),
+            visibility,
+            capacity,
+        },
+    )
+    .await?;
+    note(&state, &room, &identity.user.id, None, "created", None).await?;
+    Ok((StatusCode::CREATED, Json(room)))
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Listed {
+    #[serde(flatten)]
+    room: Room,
+    participant_count: i64,
+}
+
+/// `GET /api/rooms`: live public rooms with how many people are in each.
+pub(super) async fn list(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<serde_json::Value>> {
+    let page = Page::new(query.limit, query.offset)?;
+    let rooms: Vec<Listed> = store::list_live(&state.db, page)
+        .await?
+        .into_iter()
+        .map(|(room, participant_count)| Listed {
+            room,
+            participant_count,
+        })
+        .collect();
+    Ok(Json(json!({ "rooms": rooms })))
+}
+
+/// `GET /api/rooms/{id}`.
+pub(super) async fn show(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<RoomDetail>> {
+    let room = store::get_room(&state.db, &id).await?;
+    detail(&state, room, &identity.user.id).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct JoinInput {
+    /// `pseudonym` (default) or `display_name`.
+    show_as: Option<String>,
+}
+
+/// `POST /api/rooms/{id}/join`: enter as host (the creator) or listener.
+pub(super) async fn join(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+    input: Option<ApiJson<JoinInput>>,
+) -> Result<Json<RoomDetail>> {
+    let input = input.map(|ApiJson(i)| i).unwrap_or_default();
+    let user = &identity.user;
+    let room = live(store::get_room(&state.db, &id).await?)?;
+    let shown_name = match input.show_as.as_deref() {
+        None | Some("pseudonym") => user.pseudonym.clone(),
+        Some("display_name") => user.display_name.clone().ok_or_else(|| {
+            Error::validation(
+                "no_display_name",
+                "Set a display name on your account page first, or join under your pseudonym.",
+            )
+        })?,
+        Some(_) => {
+            return Err(Error::validation(
+                "invalid_show_as",
+                "show_as is pseudonym or display_name.",
+            ))
+        }
+    };
+    let before = store::participant(&state.db, &room.id, &user.id).await?;
+    if before.as_ref().is_some_and(|p| p.removed_at.is_some()) {
+        return Err(Error::forbidden(
+            "removed_from_room",
+            "A moderator removed you from this room.",
+        ));
+    }
+    if !before.as_ref().is_some_and(Participant::is_present) {
+        let role = if room.host_id == user.id {
+            RoomRole::Host
+        } else {
+            RoomRole::Listener
+        };
+        store::enter(&state.db, &room, &user.id, role, &shown_name).await?;
+        note(&state, &room, &user.id, None, "joined", None).await?;
+    }
+    detail(&state, room, &user.id).await
+}
+
+/// `POST /api/rooms/{id}/leave`.
+pub(super) async fn leave(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    let (room, me) = inside(&state, &id, &identity.user.id).await?;
+    store::set_state(&state.db, &room.id, &me.user_id, Flag::Left, true).await?;
+    note(&state, &room, &me.user_id, None, "left", None).await?;
+    state.audio.disconnect(&room.id, Some(&me.handle)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /api/rooms/{id}/close`: the host (or an administrator) ends the room.
+pub(super) async fn close(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<Room>> {
+    let user = &identity.user;
+    let room = live(store::get_room(&state.db, &id).await?)?;
+    if room.host_id != user.id && user.role != "admin" {
+        return Err(Error::forbidden(
+            "not_allowed",
+            "Only the host can end the room.",
+        ));
+    }
+    let closed = store::close_room(&state.db, &room.id).await?;
+    note(&state, &room, &user.id, None, "closed", None).await?;
+    state.audio.disconnect(&room.id, None).await?;
+    Ok(Json(closed))
+}
+
+/// `GET /api/rooms/{id}/history`: the room's events, newest first, for its host and
+/// moderators.
+pub(super) async fn history(
+    State(state): State<AppState>,
+    identity: Identity,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>> {
+    let room = store::get_room(&state.db, &id).await?;
+    let me = store::participant(&state.db, &room.id, &identity.user.id).await?;
+    let allowed = room.host_id == identity.user.id
+        || identity.user.role == "admin"
+        || me.is_some_and(|p| p.is_present() && p.role.is_moderator());
+    if !allowed {
+        return Err(not_allowed("see the room's history"));
+    }
+    let events = store::history(&state.db, &room.id, 500).await?;
+    Ok(Json(json!({ "events": events })))
+}
