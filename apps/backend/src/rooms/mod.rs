@@ -134,6 +134,8 @@ async fn change_role(
     room: &Room,
     who: &Participant,
     role: RoomRole,
+    actor: &str,
+    subject: Option<&str>,
 ) -> Result<()> {
     store::set_role(&state.db, &room.id, &who.user_id, role).await?;
     // New speakers start muted; a listener has no microphone to mute.
@@ -141,7 +143,9 @@ async fn change_role(
     state
         .audio
         .role(&room.id, &who.handle, role.can_speak(), muted)
-        .await
+        .await?;
+    let kind = format!("became_{}", role.as_str());
+    note(state, room, actor, subject, &kind, None).await
 }
 
 fn may_publish(p: &Participant) -> bool {

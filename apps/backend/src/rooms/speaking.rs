@@ -29,8 +29,7 @@ pub(super) async fn hand(
         });
     }
     if on && me.invited_at.is_some() {
-        change_role(&state, &room, &me, RoomRole::Speaker).await?;
-        note(&state, &room, &me.user_id, None, "became_speaker", None).await?;
+        change_role(&state, &room, &me, RoomRole::Speaker, &me.user_id, None).await?;
     } else {
         store::set_state(&state.db, &room.id, &me.user_id, Flag::HandRaised, on).await?;
         let kind = if on { "hand_raised" } else { "hand_lowered" };
@@ -50,8 +49,7 @@ pub(super) async fn speak(
     let (room, me) = inside(&state, &id, &identity.user.id).await?;
     match (on, me.role) {
         (true, RoomRole::Listener) if me.invited_at.is_some() => {
-            change_role(&state, &room, &me, RoomRole::Speaker).await?;
-            note(&state, &room, &me.user_id, None, "became_speaker", None).await?;
+            change_role(&state, &room, &me, RoomRole::Speaker, &me.user_id, None).await?;
         }
         (true, RoomRole::Listener) => {
             return Err(Error::forbidden(
@@ -61,8 +59,7 @@ pub(super) async fn speak(
         }
         (true, _) => {}
         (false, RoomRole::Speaker) => {
-            change_role(&state, &room, &me, RoomRole::Listener).await?;
-            note(&state, &room, &me.user_id, None, "became_listener", None).await?;
+            change_role(&state, &room, &me, RoomRole::Listener, &me.user_id, None).await?;
         }
         (false, RoomRole::Listener) => {
             store::set_state(&state.db, &room.id, &me.user_id, Flag::Invited, false).await?;
@@ -129,14 +126,14 @@ pub(super) async fn invite(
         });
     }
     if subject.hand_raised_at.is_some() {
-        change_role(&state, &room, &subject, RoomRole::Speaker).await?;
-        note(
+        let subject_id = Some(subject.user_id.as_str());
+        change_role(
             &state,
             &room,
+            &subject,
+            RoomRole::Speaker,
             &me.user_id,
-            Some(&subject.user_id),
-            "became_speaker",
-            None,
+            subject_id,
         )
         .await?;
     } else {
@@ -186,16 +183,7 @@ pub(super) async fn assign_role(
             "Only the host can make moderators.",
         ));
     }
-    change_role(&state, &room, &subject, role).await?;
-    let kind = format!("became_{}", role.as_str());
-    note(
-        &state,
-        &room,
-        &me.user_id,
-        Some(&subject.user_id),
-        &kind,
-        None,
-    )
-    .await?;
+    let subject_id = Some(subject.user_id.as_str());
+    change_role(&state, &room, &subject, role, &me.user_id, subject_id).await?;
     detail(&state, room, &me.user_id).await
 }
