@@ -95,8 +95,22 @@ pub enum Retry {
 pub trait JobQueue: Send + Sync + 'static {
     /// Adds the job; `false` when one with the same idempotency key exists already.
     async fn enqueue(&self, job: NewJob) -> Result<bool>;
-    /// Takes the next due job of `queue` for `lease` (then it is due again), if any.
-    async fn claim(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>>;
+    /// Takes the next due job of `queue` for `lease` (then it is due again), if any,
+    /// counting the attempt — even one already past its last (see [`JobQueue::claim`]).
+    async fn take(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>>;
+    /// Takes the next due job of `queue` for `lease`, if any. A job taken again after
+    /// its worker died during every attempt is dead-lettered instead of run once more.
+    async fn claim(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>> {
+        loop {
+            match self.take(queue, worker, lease).await? {
+                Some(job) if job.attempt > job.max_attempts => {
+                    let why = "its worker stopped during every attempt";
+                    self.fail(&job, why, Retry::Never).await?;
+                }
+                next => return Ok(next),
+            }
+        }
+    }
     async fn complete(&self, job: &Job) -> Result<()>;
     /// Records a failed attempt: back to pending for later, or dead. Returns which.
     async fn fail(&self, job: &Job, error: &str, retry: Retry) -> Result<JobStatus>;

@@ -134,45 +134,34 @@ impl JobQueue for RedisQueue {
         Ok(added == 1)
     }
 
-    async fn claim(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>> {
-        loop {
-            let now = now_ms();
-            let mut conn = self.conn.clone();
-            let fields: Option<Vec<Option<String>>> = Script::new(CLAIM)
-                .key(self.set(queue, "ready"))
-                .key(self.set(queue, "running"))
-                .arg(now)
-                .arg(now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)))
-                .arg(worker)
-                .arg(self.job_key(""))
-                .invoke_async(&mut conn)
-                .await
-                .map_err(redis_error)?;
-            let Some(mut fields) = fields else {
-                return Ok(None);
-            };
-            fields.resize(6, None);
-            let mut take = |i: usize| fields[i].take();
-            let payload = take(3).unwrap_or_default();
-            let job = Job {
-                id: take(0).unwrap_or_default(),
-                queue: take(1).unwrap_or_default(),
-                idempotency_key: take(2).unwrap_or_default(),
-                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                attempt: number(take(4)),
-                max_attempts: number(take(5)),
-            };
-            if job.attempt > job.max_attempts {
-                self.fail(
-                    &job,
-                    "its worker stopped during every attempt",
-                    Retry::Never,
-                )
-                .await?;
-                continue;
-            }
-            return Ok(Some(job));
-        }
+    async fn take(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>> {
+        let now = now_ms();
+        let mut conn = self.conn.clone();
+        let fields: Option<Vec<Option<String>>> = Script::new(CLAIM)
+            .key(self.set(queue, "ready"))
+            .key(self.set(queue, "running"))
+            .arg(now)
+            .arg(now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)))
+            .arg(worker)
+            .arg(self.job_key(""))
+            .invoke_async(&mut conn)
+            .await
+            .map_err(redis_error)?;
+        let Some(mut fields) = fields else {
+            return Ok(None);
+        };
+        fields.resize(6, None);
+        let mut field = |i: usize| fields[i].take();
+        let payload = field(3).unwrap_or_default();
+        let job = Job {
+            id: field(0).unwrap_or_default(),
+            queue: field(1).unwrap_or_default(),
+            idempotency_key: field(2).unwrap_or_default(),
+            payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+            attempt: number(field(4)),
+            max_attempts: number(field(5)),
+        };
+        Ok(Some(job))
     }
 
     async fn complete(&self, job: &Job) -> Result<()> {

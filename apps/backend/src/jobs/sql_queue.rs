@@ -61,44 +61,30 @@ impl JobQueue for SqlQueue {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn claim(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>> {
-        loop {
-            let now = now_ms();
-            // Due pending jobs, and running ones whose worker's lease ran out.
-            let skip_locked = match self.db.kind() {
-                DatabaseKind::Postgres => " FOR UPDATE SKIP LOCKED",
-                // SQLite runs one writer at a time: the UPDATE is the lock.
-                DatabaseKind::Sqlite => "",
-            };
-            let sql = format!(
-                "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
-                   locked_until = $2, updated_at = $3 \
-                 WHERE id = (SELECT id FROM jobs WHERE queue = $4 AND \
-                   ((status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)) \
-                   ORDER BY run_at, id LIMIT 1{skip_locked}) \
-                 RETURNING id, queue, idempotency_key, payload, attempts, max_attempts"
-            );
-            let row = sqlx::query(&sql)
-                .bind(worker.to_owned())
-                .bind(now.saturating_add(ms(lease)))
-                .bind(now)
-                .bind(queue.to_owned())
-                .fetch_optional(self.db.pool())
-                .await?;
-            let Some(row) = row else { return Ok(None) };
-            let job = job_from_row(&row)?;
-            // Taken again after its worker died once too often: it is dead.
-            if job.attempt > job.max_attempts {
-                self.fail(
-                    &job,
-                    "its worker stopped during every attempt",
-                    Retry::Never,
-                )
-                .await?;
-                continue;
-            }
-            return Ok(Some(job));
-        }
+    async fn take(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>> {
+        let now = now_ms();
+        // Due pending jobs, and running ones whose worker's lease ran out.
+        let skip_locked = match self.db.kind() {
+            DatabaseKind::Postgres => " FOR UPDATE SKIP LOCKED",
+            // SQLite runs one writer at a time: the UPDATE is the lock.
+            DatabaseKind::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
+               locked_until = $2, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE queue = $4 AND \
+               ((status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)) \
+               ORDER BY run_at, id LIMIT 1{skip_locked}) \
+             RETURNING id, queue, idempotency_key, payload, attempts, max_attempts"
+        );
+        let row = sqlx::query(&sql)
+            .bind(worker.to_owned())
+            .bind(now.saturating_add(ms(lease)))
+            .bind(now)
+            .bind(queue.to_owned())
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
     }
 
     async fn complete(&self, job: &Job) -> Result<()> {
