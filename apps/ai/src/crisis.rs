@@ -23,6 +23,10 @@ pub struct CrisisLine {
     pub hours: String,
     /// Where to read more.
     pub url: String,
+    /// What the line is for beyond suicide and emotional crisis: `emergency`, `abuse`
+    /// (domestic and sexual violence), `children`. Empty for a general crisis line.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topics: Vec<String>,
 }
 
 impl CrisisLine {
@@ -32,6 +36,14 @@ impl CrisisLine {
 
     fn is_international(&self) -> bool {
         self.regions.is_empty()
+    }
+
+    fn is_general(&self) -> bool {
+        self.topics.is_empty()
+    }
+
+    fn covers(&self, topic: &str) -> bool {
+        self.topics.iter().any(|t| t == topic)
     }
 }
 
@@ -85,17 +97,70 @@ impl CrisisDirectory {
         &self.lines
     }
 
-    /// Lines for one region followed by the international fallbacks.
+    /// General crisis lines for one region followed by the international fallbacks.
     ///
     /// An unknown or missing region still gets the fallbacks, because a person in
     /// crisis must never be shown an empty list.
     pub fn for_region(&self, region: Option<&str>) -> Vec<&CrisisLine> {
-        let local = self
+        self.matching(region, |line| line.is_general())
+    }
+
+    /// Lines for a topic (`emergency`, `abuse`, `children`): the region's, else the
+    /// international ones for that topic.
+    pub fn for_topic(&self, region: Option<&str>, topic: &str) -> Vec<&CrisisLine> {
+        self.matching(region, |line| line.covers(topic))
+    }
+
+    /// The region's lines that are `wanted`, then the international ones — for a topic
+    /// only when the region has none of its own.
+    fn matching(
+        &self,
+        region: Option<&str>,
+        wanted: impl Fn(&CrisisLine) -> bool,
+    ) -> Vec<&CrisisLine> {
+        let mut lines: Vec<&CrisisLine> = self
             .lines
             .iter()
-            .filter(|line| region.is_some_and(|r| line.serves(r)));
-        let international = self.lines.iter().filter(|line| line.is_international());
-        local.chain(international).collect()
+            .filter(|line| wanted(line) && region.is_some_and(|r| line.serves(r)))
+            .collect();
+        if lines.is_empty() || lines.iter().all(|l| l.is_general()) {
+            lines.extend(
+                self.lines
+                    .iter()
+                    .filter(|line| wanted(line) && line.is_international()),
+            );
+        }
+        lines
+    }
+
+    /// The lines a graded response shows: emergency numbers first for a medical
+    /// emergency or any imminent danger to others, abuse and children's lines for abuse,
+    /// then the general crisis lines. Never empty.
+    pub fn for_assessment(
+        &self,
+        region: Option<&str>,
+        assessment: &crate::safety::Assessment,
+    ) -> Vec<&CrisisLine> {
+        use crate::safety::{RiskCategory, Severity};
+        let imminent = assessment.severity == Severity::Imminent;
+        let has = |c| assessment.categories.contains(&c);
+        let mut lines = Vec::new();
+        if has(RiskCategory::MedicalEmergency)
+            || (imminent && (has(RiskCategory::HarmToOthers) || has(RiskCategory::Abuse)))
+        {
+            lines.extend(self.for_topic(region, "emergency"));
+        }
+        if has(RiskCategory::Abuse) {
+            lines.extend(self.for_topic(region, "abuse"));
+            lines.extend(self.for_topic(region, "children"));
+        }
+        lines.extend(self.for_region(region));
+        if imminent && !lines.iter().any(|l| l.covers("emergency")) {
+            lines.extend(self.for_topic(region, "emergency"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        lines.retain(|l| seen.insert((l.name.as_str(), l.contact.as_str())));
+        lines
     }
 }
 
@@ -108,6 +173,7 @@ fn default_lines() -> Vec<CrisisLine> {
             how: "call or text".into(),
             hours: "24/7".into(),
             url: "https://988lifeline.org".into(),
+            topics: vec![],
         },
         CrisisLine {
             regions: vec!["CA".into()],
@@ -116,6 +182,7 @@ fn default_lines() -> Vec<CrisisLine> {
             how: "call or text".into(),
             hours: "24/7".into(),
             url: "https://988.ca".into(),
+            topics: vec![],
         },
         CrisisLine {
             regions: vec!["GB".into(), "IE".into()],
@@ -124,6 +191,7 @@ fn default_lines() -> Vec<CrisisLine> {
             how: "call".into(),
             hours: "24/7".into(),
             url: "https://www.samaritans.org".into(),
+            topics: vec![],
         },
         CrisisLine {
             regions: vec!["AU".into()],
@@ -132,6 +200,7 @@ fn default_lines() -> Vec<CrisisLine> {
             how: "call".into(),
             hours: "24/7".into(),
             url: "https://www.lifeline.org.au".into(),
+            topics: vec![],
         },
         CrisisLine {
             regions: vec!["NZ".into()],
@@ -140,6 +209,7 @@ fn default_lines() -> Vec<CrisisLine> {
             how: "call or text".into(),
             hours: "24/7".into(),
             url: "https://1737.org.nz".into(),
+            topics: vec![],
         },
         CrisisLine {
             regions: vec![],
@@ -148,8 +218,105 @@ fn default_lines() -> Vec<CrisisLine> {
             how: "web".into(),
             hours: "Directory of free, confidential lines in 130+ countries".into(),
             url: "https://findahelpline.com".into(),
+            topics: vec![],
+        },
+        topic_line(&["US", "CA"], "Emergency services", "911", "call", "emergency"),
+        topic_line(&["GB"], "Emergency services", "999", "call", "emergency"),
+        topic_line(&["IE"], "Emergency services", "112 or 999", "call", "emergency"),
+        topic_line(&["AU"], "Emergency services", "000", "call", "emergency"),
+        topic_line(&["NZ"], "Emergency services", "111", "call", "emergency"),
+        topic_line(
+            &[],
+            "Emergency services",
+            "your local emergency number (112 in the EU)",
+            "call",
+            "emergency",
+        ),
+        CrisisLine {
+            regions: vec!["US".into()],
+            name: "National Domestic Violence Hotline".into(),
+            contact: "1-800-799-7233".into(),
+            how: "call".into(),
+            hours: "24/7".into(),
+            url: "https://www.thehotline.org".into(),
+            topics: vec!["abuse".into()],
+        },
+        CrisisLine {
+            regions: vec!["US".into(), "CA".into()],
+            name: "Childhelp National Child Abuse Hotline".into(),
+            contact: "1-800-422-4453".into(),
+            how: "call or text".into(),
+            hours: "24/7".into(),
+            url: "https://www.childhelphotline.org".into(),
+            topics: vec!["children".into()],
+        },
+        CrisisLine {
+            regions: vec!["CA".into()],
+            name: "Kids Help Phone".into(),
+            contact: "1-800-668-6868".into(),
+            how: "call".into(),
+            hours: "24/7".into(),
+            url: "https://kidshelpphone.ca".into(),
+            topics: vec!["children".into()],
+        },
+        CrisisLine {
+            regions: vec!["GB".into()],
+            name: "National Domestic Abuse Helpline".into(),
+            contact: "0808 2000 247".into(),
+            how: "call".into(),
+            hours: "24/7".into(),
+            url: "https://www.nationaldahelpline.org.uk".into(),
+            topics: vec!["abuse".into()],
+        },
+        CrisisLine {
+            regions: vec!["GB".into()],
+            name: "Childline".into(),
+            contact: "0800 1111".into(),
+            how: "call".into(),
+            hours: "24/7".into(),
+            url: "https://www.childline.org.uk".into(),
+            topics: vec!["children".into()],
+        },
+        CrisisLine {
+            regions: vec!["IE".into()],
+            name: "ISPCC Childline".into(),
+            contact: "1800 66 66 66".into(),
+            how: "call".into(),
+            hours: "24/7".into(),
+            url: "https://www.childline.ie".into(),
+            topics: vec!["children".into()],
+        },
+        CrisisLine {
+            regions: vec!["AU".into()],
+            name: "1800RESPECT".into(),
+            contact: "1800 737 732".into(),
+            how: "call".into(),
+            hours: "24/7".into(),
+            url: "https://www.1800respect.org.au".into(),
+            topics: vec!["abuse".into()],
+        },
+        CrisisLine {
+            regions: vec!["AU".into()],
+            name: "Kids Helpline".into(),
+            contact: "1800 55 1800".into(),
+            how: "call".into(),
+            hours: "24/7".into(),
+            url: "https://kidshelpline.com.au".into(),
+            topics: vec!["children".into()],
         },
     ]
+}
+
+fn topic_line(regions: &[&str], name: &str, contact: &str, how: &str, topic: &str) -> CrisisLine {
+    CrisisLine {
+        regions: regions.iter().map(|r| (*r).to_owned()).collect(),
+        name: name.into(),
+        contact: contact.into(),
+        how: how.into(),
+        hours: "24/7".into(),
+        url: String::new(),
+        topics: vec![topic.into()],
+    }
 }
 
 #[cfg(test)]
@@ -205,6 +372,35 @@ mod tests {
         );
         assert!(bad_region.is_err());
         assert!(CrisisDirectory::from_json("{}").is_err());
+    }
+
+    #[test]
+    fn graded_responses_get_the_lines_for_their_danger() {
+        use crate::safety::{Assessment, Layer, RiskCategory, Severity};
+        let directory = CrisisDirectory::default();
+        let of = |severity, category| {
+            let assessment = Assessment::new(severity, vec![category], Layer::Rules);
+            directory
+                .for_assessment(Some("GB"), &assessment)
+                .iter()
+                .map(|l| l.contact.clone())
+                .collect::<Vec<_>>()
+        };
+        let medical = of(Severity::Imminent, RiskCategory::MedicalEmergency);
+        assert_eq!(medical.first().map(String::as_str), Some("999"));
+        let abuse = of(Severity::Elevated, RiskCategory::Abuse);
+        assert!(abuse.contains(&"0808 2000 247".to_owned()) && abuse.contains(&"0800 1111".to_owned()));
+        assert!(!abuse.contains(&"999".to_owned()));
+        let suicide = of(Severity::Elevated, RiskCategory::SuicidalIdeation);
+        assert_eq!(suicide, vec!["116 123", "findahelpline.com"]);
+        let imminent = of(Severity::Imminent, RiskCategory::SuicidalIdeation);
+        assert_eq!(imminent, vec!["116 123", "findahelpline.com", "999"]);
+        // Nowhere known: the international directory and the emergency fallback.
+        let assessment =
+            Assessment::new(Severity::Imminent, vec![RiskCategory::HarmToOthers], Layer::Rules);
+        let elsewhere = directory.for_assessment(Some("ZZ"), &assessment);
+        assert!(elsewhere.iter().any(|l| l.contact.contains("112")));
+        assert!(elsewhere.iter().any(|l| l.contact == "findahelpline.com"));
     }
 
     #[test]

@@ -13,6 +13,7 @@ pub mod model;
 pub mod prompt;
 pub mod safety;
 pub mod speech;
+pub mod supporter;
 #[cfg(feature = "test-support")]
 pub mod testing;
 

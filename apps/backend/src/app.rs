@@ -43,6 +43,9 @@ pub struct AppState {
     pub oidc: Arc<crate::auth::oidc::OidcProvider>,
     /// The language model, when one is configured.
     pub model: Option<Arc<dyn ChatModel>>,
+    /// The guarded turn: crisis detector, model, judge and crisis lines in one type,
+    /// so every reply passes the safety layer.
+    pub supporter: solace_ai::supporter::Supporter,
     /// Where room audio runs: the embedded SFU, or LiveKit when configured.
     pub audio: crate::rooms::Audio,
     /// Opens the embedded SFU's signalling socket.
@@ -68,6 +71,13 @@ impl AppState {
             ))
         })?;
         let model = build_model(&config).await?;
+        let detector = {
+            let config = config.clone();
+            tokio::task::spawn_blocking(move || load_detector(&config))
+                .await
+                .map_err(|e| Error::Startup(e.to_string()))?
+        };
+        let judge = build_judge(&config, model.as_ref());
         let speech = crate::speech::Speech::build(&config, &db).await?;
         let crisis = Arc::new(crisis_directory(&config)?);
         let audio = match &config.livekit {
@@ -90,7 +100,20 @@ impl AppState {
                 crate::rooms::Audio::Embedded(sfu)
             }
         };
+        let supporter = solace_ai::supporter::Supporter {
+            detector: Arc::new(detector),
+            model: model.clone(),
+            judge,
+            crisis: crisis.clone(),
+            settings: solace_ai::supporter::SupporterSettings {
+                label: config.chat.label.clone(),
+                history_turns: config.chat.history_turns,
+                history_tokens: config.chat.history_tokens,
+                sampling: config.llm_settings.sampling,
+            },
+        };
         Ok(Self {
+            supporter,
             audio,
             speech,
             room_tokens: crate::rooms::RoomTokens::default(),
@@ -113,6 +136,63 @@ pub async fn open_database(config: &Config) -> Result<Db> {
         .map_err(|e| Error::Startup(e.to_string()))?;
     db.migrate().await?;
     Ok(db)
+}
+
+/// The crisis detector: rules always, the learned layer when its files are present
+/// (the built-in head, or `SAFETY_HEAD_DIR`'s, and the embedding model in
+/// `SAFETY_MODEL_DIR`). What is missing is logged once and reported by /readyz.
+pub fn load_detector(config: &Config) -> solace_ai::safety::Detector {
+    let detector = match &config.safety.head_dir {
+        Some(head_dir) => solace_ai::safety::Detector::load(&config.safety.model_dir, head_dir),
+        None => solace_ai::safety::Detector::load_built_in(&config.safety.model_dir),
+    };
+    let status = detector.status();
+    if status.learned {
+        tracing::info!(layers = ?status.layers, "crisis detector ready");
+    } else {
+        tracing::warn!(
+            reason = status.reason.as_deref().unwrap_or_default(),
+            "crisis detector runs on rules only; `solace model pull-safety` adds the learned layer"
+        );
+    }
+    detector
+}
+
+/// The safety judge: on with an OpenAI-compatible upstream (`SAFETY_JUDGE=auto`), or
+/// whenever a model is configured with `SAFETY_JUDGE=on`.
+fn build_judge(
+    config: &Config,
+    model: Option<&Arc<dyn ChatModel>>,
+) -> Option<Arc<solace_ai::safety::judge::Judge>> {
+    use crate::config::JudgeMode;
+    let enabled = match config.safety.judge {
+        JudgeMode::Off => false,
+        JudgeMode::On => model.is_some(),
+        JudgeMode::Auto => config.llm.is_some(),
+    };
+    if !enabled {
+        return None;
+    }
+    let judge_model: Arc<dyn ChatModel> = match (&config.llm, &config.safety.judge_model) {
+        (Some(upstream), Some(name)) => {
+            let mut client = UpstreamConfig::new(upstream.base_url.clone(), name.clone());
+            client.api_key = upstream.api_key.clone();
+            client.token_timeout = config.safety.judge_timeout;
+            client.max_retries = 0;
+            match OpenAiCompatible::new(client) {
+                Ok(judge) => Arc::new(judge),
+                Err(error) => {
+                    tracing::warn!(%error, "SAFETY_JUDGE_MODEL: cannot build its client; no judge");
+                    return None;
+                }
+            }
+        }
+        _ => model?.clone(),
+    };
+    Some(Arc::new(solace_ai::safety::judge::Judge::new(
+        judge_model,
+        config.safety.judge_timeout,
+    )))
 }
 
 /// The built-in crisis lines, or the deployment's own from `CRISIS_LINES_FILE`.

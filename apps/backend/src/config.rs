@@ -142,6 +142,32 @@ pub struct LlmSettings {
     pub sampling: Sampling,
 }
 
+/// When the model-based safety judge runs beside a reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JudgeMode {
+    /// With an OpenAI-compatible upstream (which serves requests in parallel); not with
+    /// an in-process model, which would make the reply wait for the judge.
+    Auto,
+    On,
+    Off,
+}
+
+/// The crisis detector's layers.
+#[derive(Debug, Clone)]
+pub struct SafetySettings {
+    /// The sentence-embedding model of the learned layer (`SAFETY_MODEL_DIR`, else
+    /// `MODELS_DIR/all-MiniLM-L6-v2`). Missing: rules only, said in /readyz.
+    pub model_dir: PathBuf,
+    /// A classification head replacing the built-in one (`SAFETY_HEAD_DIR`).
+    pub head_dir: Option<PathBuf>,
+    pub judge: JudgeMode,
+    /// The model the judge asks (`SAFETY_JUDGE_MODEL`, e.g. a Llama Guard served by the
+    /// same upstream); the chat model when unset.
+    pub judge_model: Option<String>,
+    /// How long the judge may take before its answer is ignored.
+    pub judge_timeout: Duration,
+}
+
 /// Room upkeep.
 #[derive(Debug, Clone)]
 pub struct RoomSettings {
@@ -230,6 +256,7 @@ pub struct Config {
     pub llm_gguf_path: Option<PathBuf>,
     pub llm_settings: LlmSettings,
     pub chat: ChatSettings,
+    pub safety: SafetySettings,
     /// A JSON list of crisis lines replacing the built-in one.
     pub crisis_lines_file: Option<PathBuf>,
     pub rooms: RoomSettings,
@@ -497,6 +524,9 @@ impl Config {
             })
             .unwrap_or_default();
 
+        let safety_model_dir = get("SAFETY_MODEL_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| models_dir.join(solace_ai::safety::learned::MODEL_DIR_NAME));
         Ok(Self {
             public_url,
             session_ttl: Duration::from_secs(session_ttl_days * 86_400),
@@ -526,6 +556,27 @@ impl Config {
             llm_gguf_path,
             llm_settings,
             chat,
+            safety: SafetySettings {
+                model_dir: safety_model_dir,
+                head_dir: get("SAFETY_HEAD_DIR").map(PathBuf::from),
+                judge: match get("SAFETY_JUDGE").as_deref() {
+                    None | Some("auto") => JudgeMode::Auto,
+                    Some("on") => JudgeMode::On,
+                    Some("off") => JudgeMode::Off,
+                    Some(other) => {
+                        return Err(invalid(
+                            "SAFETY_JUDGE",
+                            format!("expected auto, on or off, got '{other}'"),
+                        ))
+                    }
+                },
+                judge_model: get("SAFETY_JUDGE_MODEL"),
+                judge_timeout: Duration::from_millis(parse_number(
+                    "SAFETY_JUDGE_TIMEOUT_MS",
+                    get("SAFETY_JUDGE_TIMEOUT_MS"),
+                    8000u64,
+                )?),
+            },
             crisis_lines_file: get("CRISIS_LINES_FILE").map(PathBuf::from),
             rtc_udp_port: parse_number("RTC_UDP_PORT", get("RTC_UDP_PORT"), 50000u16)?,
             rtc_tcp_port: match get("RTC_TCP_PORT") {

@@ -40,6 +40,12 @@ async fn readyz(State(state): State<AppState>) -> Response {
             Some(model) => json!({ "status": "ok", "name": model.name() }),
             None => json!({ "status": "not_configured" }),
         },
+        // Informational too: without the learned layer the rules still catch the plain cases.
+        "safety": {
+            "status": if state.supporter.detector.status().learned { "ok" } else { "rules_only" },
+            "detector": state.supporter.detector.status(),
+            "judge": state.supporter.judge.is_some(),
+        },
     });
     if database.is_ok() && cache.is_ok() {
         (

@@ -44,6 +44,36 @@ enum Command {
         #[command(subcommand)]
         action: ModelAction,
     },
+    /// Measure or retrain the crisis detector.
+    Safety {
+        #[command(subcommand)]
+        action: SafetyAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum SafetyAction {
+    /// Print recall and false alarms per category, severity, language and kind, and the
+    /// confusion tables, for a labelled TSV file (text, category, severity, lang, kind).
+    Eval {
+        file: std::path::PathBuf,
+        /// Also measure each layer alone (rules only; rules + learned head), side by side.
+        #[arg(long)]
+        compare: bool,
+    },
+    /// Train the learned layer's head from DATA_DIR/train.tsv and validation.tsv with the
+    /// embedding model in SAFETY_MODEL_DIR; writes head.json and head.safetensors.
+    Train {
+        /// Where train.tsv and validation.tsv are.
+        #[arg(long, default_value = "apps/ai/data/safety")]
+        data_dir: std::path::PathBuf,
+        /// Where the head is written.
+        #[arg(long, default_value = "apps/ai/safety-head")]
+        out: std::path::PathBuf,
+        /// Train a head on n-grams only (no embedding model), for comparison.
+        #[arg(long)]
+        no_embeddings: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -71,6 +101,14 @@ enum ModelAction {
         /// `fp32` (most accurate, ~150 MB) or `q8` (~60 MB).
         #[arg(long, default_value = "fp32")]
         dtype: String,
+        #[arg(long, default_value = "main")]
+        revision: String,
+    },
+    /// Download the sentence-embedding model the crisis detector's learned layer reads
+    /// (all-MiniLM-L6-v2, 90 MB) into SAFETY_MODEL_DIR, with progress bars.
+    PullSafety {
+        #[arg(long, default_value = solace_ai::safety::learned::MODEL_REPO)]
+        repo: String,
         #[arg(long, default_value = "main")]
         revision: String,
     },
@@ -102,6 +140,7 @@ async fn main() -> ExitCode {
         Command::Healthcheck => healthcheck(&config).await,
         Command::Admin { action } => admin(config, action).await,
         Command::Model { action } => model(&config, action).await,
+        Command::Safety { action } => safety(&config, action).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -243,6 +282,120 @@ async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
                 folder.display()
             );
             Ok(())
+        }
+        ModelAction::PullSafety { repo, revision } => {
+            let folder = &config.safety.model_dir;
+            for file in solace_ai::safety::learned::MODEL_FILES {
+                pull_one(&hub_request(&repo, file, &revision, None)?, folder).await?;
+            }
+            eprintln!(
+                "The crisis detector's learned layer is ready in {}; restart the server to use it.",
+                folder.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
+    use solace_ai::safety::{eval, train, Detector};
+    match action {
+        SafetyAction::Eval { file, compare } => {
+            let (rows, _) = train::read_data(&file)?;
+            let detector = solace_backend::app::load_detector(config);
+            if !detector.status().learned {
+                eprintln!(
+                    "note: the learned layer is off ({}); measuring rules only",
+                    detector.status().reason.as_deref().unwrap_or("unknown")
+                );
+            }
+            let started = std::time::Instant::now();
+            let report = tokio::task::spawn_blocking(move || {
+                let mut out = String::new();
+                if compare {
+                    let rules = Detector::rules_only("comparison");
+                    let alone = eval::Report::run(&rows, |t| rules.assess(t, &[]));
+                    out.push_str(&format!("rules only:        {}\n", alone.summary()));
+                }
+                let mut by_rules = Vec::new();
+                let mut danger = Vec::new();
+                let report = eval::Report::run(&rows, |t| {
+                    let explained = detector.explain(t, &[]);
+                    by_rules.push(explained.rules.is_crisis());
+                    danger.push(explained.learned.map_or(0.0, |s| s.danger));
+                    explained.assessment
+                });
+                if compare {
+                    out.push_str(&format!("all layers:        {}\n\n", report.summary()));
+                    if detector.status().learned {
+                        out.push_str(&eval::sweep(&rows, &by_rules, &danger));
+                        out.push('\n');
+                    }
+                }
+                out.push_str(&report.to_string());
+                (out, rows.len())
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+            #[allow(clippy::print_stdout)] // the report is what this command is for
+            {
+                println!("{}", report.0);
+            }
+            eprintln!(
+                "{} messages in {:.1} s",
+                report.1,
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
+        }
+        SafetyAction::Train {
+            data_dir,
+            out,
+            no_embeddings,
+        } => {
+            let (train_rows, train_sha) = train::read_data(&data_dir.join("train.tsv"))?;
+            let (validation_rows, validation_sha) =
+                train::read_data(&data_dir.join("validation.tsv"))?;
+            let model_dir = config.safety.model_dir.clone();
+            tokio::task::spawn_blocking(move || {
+                let embedder = if no_embeddings {
+                    None
+                } else {
+                    let embedder = solace_ai::safety::learned::Embedder::load(&model_dir)
+                        .map_err(|e| format!("{e} (run `solace model pull-safety`)"))?;
+                    let weights = std::fs::read(model_dir.join("model.safetensors"))
+                        .map_err(|e| e.to_string())?;
+                    Some((embedder, train::sha256_hex(&weights)))
+                };
+                let data = train::TrainingData {
+                    train: &train_rows,
+                    validation: &validation_rows,
+                    train_sha256: train_sha,
+                    validation_sha256: validation_sha,
+                };
+                let mut bars: std::collections::HashMap<String, ProgressBar> =
+                    std::collections::HashMap::new();
+                let head = train::train(
+                    &data,
+                    embedder.as_ref().map(|(e, sha)| (e, sha.clone())),
+                    solace_ai::safety::learned::TrainSettings::default(),
+                    |what, done, total| {
+                        bars.entry(what.to_owned())
+                            .or_insert_with(|| ProgressBar::new(what))
+                            .update(done as u64, Some(total as u64));
+                    },
+                )
+                .map_err(|e| e.to_string())?;
+                head.save(&out).map_err(|e| e.to_string())?;
+                eprintln!(
+                    "\nhead written to {} (threshold {:.2})",
+                    out.display(),
+                    head.card.threshold
+                );
+                Ok::<(), String>(())
+            })
+            .await
+            .map_err(|e| e.to_string())?
         }
     }
 }

@@ -2,10 +2,11 @@
 //! category, every negative must pass. Add a case whenever a real miss or false alarm is
 //! found.
 
-use super::detect::{assess, RiskCategory::*};
+use super::rules::assess;
+use super::assessment::RiskCategory::*;
 use super::output::{check, Violation};
 
-use super::detect::RiskCategory;
+use super::assessment::RiskCategory;
 
 const SAD: &[&str] = &["I feel so hopeless lately, nothing matters"];
 

@@ -1,11 +1,13 @@
 //! `POST /api/ai/message`: one turn with the AI supporter.
 //!
-//! The person's message is stored before anything else happens. The safety layer reads
-//! it first: a crisis gets the crisis reply at once, without the model. Otherwise the
-//! model's reply streams back as Server-Sent Events (or one JSON body), each piece
-//! checked by the output rules before it is sent. A spawned task owns the generation,
-//! so the reply is stored — complete, or marked incomplete with what arrived — whether
-//! the person stays, the model fails or the connection drops.
+//! The person's message is stored before anything else happens. The reply itself comes
+//! from `solace_ai::supporter::Supporter`, which owns its safety: it assesses the
+//! message, answers imminent danger and worry for someone else with graded replies
+//! that never wait for a model, and otherwise streams the model's reply through the
+//! output checks with the safety judge beside it. This module carries HTTP, storage,
+//! speech and streaming: Server-Sent Events (or one JSON body), and a spawned task that
+//! stores the reply — complete, or marked incomplete with what arrived — whether the
+//! person stays, the model fails or the connection drops.
 //!
 //! With `"speak": true` each sentence that has passed the output checks is queued for
 //! text-to-speech as soon as it is complete, and an `audio` event names its clip, so
@@ -24,10 +26,8 @@ use axum::{Json, Router};
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 use serde_json::json;
-use solace_ai::model::{ChatMessage, ChatRequest, ChatRole, ModelError, TokenStream};
-use solace_ai::prompt::{estimate_tokens, fit_history, system_prompt};
-use solace_ai::safety::{self, RiskCategory};
-use solace_ai::CrisisLine;
+use solace_ai::model::{ChatMessage, ChatRole, ModelError};
+use solace_ai::supporter::{Reply, SafetyNotice, SupporterError, TurnEvent, TurnStream};
 use tokio::sync::mpsc;
 
 use super::memory::{as_turn, Memory};
@@ -147,19 +147,14 @@ struct AudioClip {
     clip: crate::speech::Clip,
 }
 
-/// Shown with a crisis reply so the app can put the lines, the safety plan and the
-/// grounding exercises on screen.
-#[derive(Debug, Clone, Serialize)]
-struct CrisisNotice {
-    categories: Vec<RiskCategory>,
-    lines: Vec<CrisisLine>,
-}
-
 #[derive(Debug, Clone, Serialize)]
 struct Done {
     session_id: String,
     message: Message,
-    crisis: Option<CrisisNotice>,
+    /// The graded safety response (severity, what the app shows, the lines for the
+    /// person's region), so the app can put the lines, a check-in, the safety plan and
+    /// the grounding exercises on screen.
+    crisis: Option<SafetyNotice>,
     /// Every clip of the spoken reply (for clients that do not stream).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     audio: Vec<AudioClip>,
@@ -228,7 +223,7 @@ async fn send(
         None => create_session(&state.db, &owner_id, &text.title()).await?,
     };
     let memory = Memory::of(&state);
-    let mut history = memory.recall(&state.db, &owner_id, &session.id).await?;
+    let mut history: Vec<ChatMessage> = memory.recall(&state.db, &owner_id, &session.id).await?;
     let user_message = append_message(
         &state.db,
         &owner_id,
@@ -240,15 +235,29 @@ async fn send(
         },
     )
     .await?;
-    let earlier: Vec<&str> = history
+    let earlier: Vec<String> = history
         .iter()
         .filter(|m| m.role == ChatRole::User)
-        .map(|m| m.content.as_str())
+        .map(|m| m.content.clone())
         .collect();
-    let assessment = safety::assess(text.as_str(), &earlier);
+    let supporter = &state.supporter;
+    let assessment = supporter.assess(text.as_str(), &earlier).await;
+    if assessment.is_crisis() {
+        flag_session(&state.db, &owner_id, &session.id).await?;
+        // Counted, never described: what someone is going through stays out of the logs.
+        tracing::info!(
+            severity = assessment.severity.label(),
+            layer = assessment.layer.map(|l| l.label()),
+            "safety layer raised the alarm"
+        );
+    }
+    let region = region_from_headers(&headers);
+    let reply = supporter
+        .reply(&history, text.as_str(), &assessment, region.as_deref())
+        .await;
     history.extend(as_turn(&user_message));
 
-    let turn = Turn {
+    let mut turn = Turn {
         state: state.clone(),
         memory,
         owner_id,
@@ -264,47 +273,27 @@ async fn send(
     let start = json!({ "session_id": session.id, "user_message": user_message });
     let wants_json = wants_json(&headers);
 
-    if assessment.is_crisis() {
-        flag_session(&state.db, &turn.owner_id, &session.id).await?;
-        let region = region_from_headers(&headers);
-        let lines = state.crisis.for_region(region.as_deref());
-        let reply = safety::crisis_reply(&assessment, &lines);
-        let notice = CrisisNotice {
-            categories: assessment.categories.clone(),
-            lines: lines.into_iter().cloned().collect(),
-        };
-        // Counted, never described: what someone is going through stays out of the logs.
-        tracing::info!("crisis reply sent");
-        let mut turn = turn;
-        let mut events = vec![ReplyEvent::Token(reply.clone())];
-        events.extend(turn.spoken(&reply, true).await);
-        events.push(
-            turn.finish(reply, MessageStatus::Complete, Some(notice))
-                .await?,
-        );
-        let events = futures_util::stream::iter(events);
-        return respond(wants_json, start, events).await;
+    match reply {
+        Err(SupporterError::NoModel) => Err(Error::ModelNotConfigured),
+        Err(SupporterError::Model(error)) => Err(error.into()),
+        Ok(Reply::Fixed { text, notice }) => {
+            let mut events = vec![ReplyEvent::Token(text.clone())];
+            events.extend(turn.spoken(&text, true).await);
+            events.push(
+                turn.finish(text, MessageStatus::Complete, Some(notice))
+                    .await?,
+            );
+            respond(wants_json, start, futures_util::stream::iter(events)).await
+        }
+        Ok(Reply::Streaming { notice, events }) => {
+            let (tx, rx) = mpsc::channel(64);
+            tokio::spawn(turn.generate(events, notice, tx));
+            let events = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|event| (event, rx))
+            });
+            respond(wants_json, start, events).await
+        }
     }
-
-    let model = state.model.clone().ok_or(Error::ModelNotConfigured)?;
-    let request = ChatRequest {
-        messages: turn.prompt(),
-        sampling: state.config.llm_settings.sampling,
-    };
-    let mut stream = model.stream(request).await?;
-    // Wait for the first piece, so that a model that fails straight away is a clean
-    // 502/504 rather than a 200 that carries an error.
-    let first = match stream.next().await {
-        Some(Ok(piece)) => piece,
-        Some(Err(error)) => return Err(error.into()),
-        None => return Err(ModelError::Protocol("the reply was empty".into()).into()),
-    };
-    let (tx, rx) = mpsc::channel(64);
-    tokio::spawn(turn.generate(first, stream, tx));
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|event| (event, rx))
-    });
-    respond(wants_json, start, events).await
 }
 
 /// JSON when the client asks for it and not for an event stream.
@@ -422,22 +411,6 @@ enum Outcome {
 }
 
 impl Turn {
-    /// The system prompt and as much of the conversation as the budget allows.
-    fn prompt(&self) -> Vec<ChatMessage> {
-        let chat = &self.state.config.chat;
-        let mut messages = vec![ChatMessage::new(
-            ChatRole::System,
-            system_prompt(&chat.label),
-        )];
-        messages.extend(fit_history(
-            &self.history,
-            chat.history_turns,
-            chat.history_tokens,
-            estimate_tokens,
-        ));
-        messages
-    }
-
     /// Queues the sentences `text` completes for speech (all of what is left with
     /// `last`); returns their `audio` events. A failure to queue costs the voice, never
     /// the reply.
@@ -479,53 +452,59 @@ impl Turn {
         events
     }
 
-    /// Runs the model's stream to its end, relaying each piece that passes the output
-    /// checks, then stores the reply and says how it ended.
+    /// Relays the guarded reply to its end — each checked piece, a replacement when
+    /// the safety layer steps in — then stores it and says how it ended.
     async fn generate(
         mut self,
-        first: String,
-        mut stream: TokenStream,
+        mut events: TurnStream,
+        mut notice: Option<SafetyNotice>,
         tx: mpsc::Sender<ReplyEvent>,
     ) {
         let mut text = String::new();
-        let mut next = Some(Ok(first));
+        let mut replaced = false;
         let outcome = loop {
-            let piece = match next.take() {
-                Some(piece) => piece,
-                None => tokio::select! {
-                    () = tx.closed() => break Outcome::Abandoned,
-                    piece = stream.next() => match piece {
-                        Some(piece) => piece,
-                        None => break Outcome::Finished,
-                    },
+            let event = tokio::select! {
+                () = tx.closed() => break Outcome::Abandoned,
+                event = events.next() => match event {
+                    Some(event) => event,
+                    None if replaced => break Outcome::Replaced,
+                    None => break Outcome::Finished,
                 },
             };
-            let piece = match piece {
-                Ok(piece) => piece,
-                Err(error) => break Outcome::Failed(error),
-            };
-            text.push_str(&piece);
-            if let Some(violation) = safety::check_output(&text).first() {
-                tracing::warn!(?violation, "model output replaced by the safety layer");
-                text = safety::replacement(*violation).to_owned();
-                let _ = tx.send(ReplyEvent::Replace(text.clone())).await;
-                // Nothing said so far stands: the replacement is spoken from the start.
-                if let Some(speaker) = &mut self.speaker {
-                    speaker.splitter = solace_ai::speech::SentenceSplitter::new();
+            match event {
+                TurnEvent::Token(piece) => {
+                    text.push_str(&piece);
+                    if tx.send(ReplyEvent::Token(piece.clone())).await.is_err() {
+                        break Outcome::Abandoned;
+                    }
+                    for event in self.spoken(&piece, false).await {
+                        if tx.send(event).await.is_err() {
+                            break;
+                        }
+                    }
                 }
-                self.audio.clear();
-                for event in self.spoken(&text.clone(), true).await {
-                    let _ = tx.send(event).await;
+                TurnEvent::Replace { text: replacement, .. } => {
+                    replaced = true;
+                    text = replacement;
+                    let _ = tx.send(ReplyEvent::Replace(text.clone())).await;
+                    // Nothing said so far stands: the replacement is spoken from the start.
+                    if let Some(speaker) = &mut self.speaker {
+                        speaker.splitter = solace_ai::speech::SentenceSplitter::new();
+                    }
+                    self.audio.clear();
+                    for event in self.spoken(&text.clone(), true).await {
+                        let _ = tx.send(event).await;
+                    }
                 }
-                break Outcome::Replaced;
-            }
-            if tx.send(ReplyEvent::Token(piece.clone())).await.is_err() {
-                break Outcome::Abandoned;
-            }
-            for event in self.spoken(&piece, false).await {
-                if tx.send(event).await.is_err() {
-                    break;
+                TurnEvent::Notice(late) => {
+                    if let Err(error) =
+                        flag_session(&self.state.db, &self.owner_id, &self.session_id).await
+                    {
+                        tracing::error!(%error, "could not flag the conversation");
+                    }
+                    notice = Some(late);
                 }
+                TurnEvent::Failed(error) => break Outcome::Failed(error),
             }
         };
         if matches!(outcome, Outcome::Finished) {
@@ -533,8 +512,8 @@ impl Turn {
                 let _ = tx.send(event).await;
             }
         }
-        // Dropping the stream stops the model.
-        drop(stream);
+        // Dropping the stream stops the model and the judge.
+        drop(events);
 
         let status = match outcome {
             Outcome::Finished | Outcome::Replaced => MessageStatus::Complete,
@@ -558,7 +537,7 @@ impl Turn {
                 })
             }
             (Outcome::Abandoned, true) => return,
-            (_, _) => match self.finish(text, status, None).await {
+            (_, _) => match self.finish(text, status, notice).await {
                 Ok(done) => done,
                 Err(error) => {
                     tracing::error!(%error, "could not store the reply");
@@ -598,7 +577,7 @@ impl Turn {
         self,
         text: String,
         status: MessageStatus,
-        crisis: Option<CrisisNotice>,
+        crisis: Option<SafetyNotice>,
     ) -> Result<ReplyEvent> {
         let message = self.store(&text, status).await?;
         let mut turns = self.history;

@@ -1,45 +1,23 @@
-//! Crisis detection on what a person writes.
+//! The first layer of crisis detection: phrases a person writes, in six languages.
 //!
 //! Phrases, not single words: "this traffic is killing me" is not a crisis, "I want to
 //! kill myself" is. A phrase after a negation in the same clause ("I would never hurt
 //! myself") does not count, unless the phrase carries its own negation ("I don't want to
 //! live"). Questions about means — heights, lethal doses — count on their own when they
-//! are unmistakable, and otherwise when the conversation already shows distress.
-//! Keywords cover English, Spanish, French, German, Portuguese and Italian.
+//! are unmistakable, and otherwise when the conversation already shows distress. Each
+//! phrase carries a severity (C-SSRS: a wish or thought is elevated; a plan, means,
+//! preparation or a time is imminent), and a clause about someone else ("my brother
+//! wants to kill himself") is worry for them, not danger to the writer.
 //!
-//! This is a safety net, tuned to notice too much rather than too little: a false alarm
-//! costs one kind message, a miss can cost a life.
+//! Rules are precise but cannot foresee every way of saying something; the learned
+//! layer (`learned.rs`) and the conversation layer catch what they miss.
 
-use serde::Serialize;
-
+use super::assessment::{Assessment, Layer, RiskCategory, Severity};
 use super::text::{clauses, Phrase};
-
-/// What kind of danger a message suggests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum RiskCategory {
-    SuicidalIdeation,
-    SelfHarm,
-    HarmToOthers,
-    Abuse,
-    MedicalEmergency,
-}
-
-/// The outcome for one message.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct Assessment {
-    /// Every category seen, most urgent first; empty when there is no sign of crisis.
-    pub categories: Vec<RiskCategory>,
-}
-
-impl Assessment {
-    pub fn is_crisis(&self) -> bool {
-        !self.categories.is_empty()
-    }
-}
 
 struct Rule {
     category: RiskCategory,
+    severity: Severity,
     phrase: Phrase,
     /// The phrase already says "not" ("don't want to live"), so a negation before it
     /// does not cancel it.
@@ -48,18 +26,44 @@ struct Rule {
     unless_followed_by: &'static [&'static str],
 }
 
+/// How urgent a phrase of each category is unless the rule says otherwise.
+const fn usual_severity(category: RiskCategory) -> Severity {
+    match category {
+        RiskCategory::HarmToOthers | RiskCategory::MedicalEmergency => Severity::Imminent,
+        _ => Severity::Elevated,
+    }
+}
+
 const fn rule(category: RiskCategory, phrase: &'static str) -> Rule {
     Rule {
         category,
+        severity: usual_severity(category),
         phrase: Phrase(phrase),
         self_negated: false,
         unless_followed_by: &[],
     }
 }
 
+/// A phrase that means intent, a plan, preparation or means: imminent on its own.
+const fn imminent(category: RiskCategory, phrase: &'static str) -> Rule {
+    Rule {
+        severity: Severity::Imminent,
+        ..rule(category, phrase)
+    }
+}
+
+/// A phrase that means thoughts, not intent.
+const fn elevated(category: RiskCategory, phrase: &'static str) -> Rule {
+    Rule {
+        severity: Severity::Elevated,
+        ..rule(category, phrase)
+    }
+}
+
 const fn negated(category: RiskCategory, phrase: &'static str) -> Rule {
     Rule {
         category,
+        severity: usual_severity(category),
         phrase: Phrase(phrase),
         self_negated: true,
         unless_followed_by: &[],
@@ -73,13 +77,16 @@ const fn unless(
 ) -> Rule {
     Rule {
         category,
+        severity: usual_severity(category),
         phrase: Phrase(phrase),
         self_negated: false,
         unless_followed_by: followed_by,
     }
 }
 
-use RiskCategory::{Abuse, HarmToOthers, MedicalEmergency, SelfHarm, SuicidalIdeation};
+use RiskCategory::{
+    Abuse, ConcernForOther, HarmToOthers, MedicalEmergency, SelfHarm, SuicidalIdeation,
+};
 
 const ACCIDENTS: &[&str] = &[
     "shaving",
@@ -128,7 +135,7 @@ static RULES: &[Rule] = &[
     rule(SuicidalIdeation, "end|ending|take|taking my life"),
     rule(SuicidalIdeation, "end|ending|take|taking my own life"),
     rule(SuicidalIdeation, "end|ending it all"),
-    rule(SuicidalIdeation, "want|going|ready|plan|planning to * die"),
+    imminent(SuicidalIdeation, "want|going|ready|plan|planning to * die"),
     unless(SuicidalIdeation, "wanna|gonna * die", &["laughing"]),
     rule(SuicidalIdeation, "wish|wished * was|were dead"),
     rule(SuicidalIdeation, "wish * never been born"),
@@ -155,9 +162,9 @@ static RULES: &[Rule] = &[
     rule(SuicidalIdeation, "want|need it all to stop|end"),
     rule(SuicidalIdeation, "want|need everything to stop|end"),
     rule(SuicidalIdeation, "want|wish to disappear forever"),
-    rule(SuicidalIdeation, "goodbye letter|note"),
-    rule(SuicidalIdeation, "this is goodbye"),
-    rule(SuicidalIdeation, "giving away my things|stuff|belongings"),
+    imminent(SuicidalIdeation, "goodbye letter|note"),
+    imminent(SuicidalIdeation, "this is goodbye"),
+    imminent(SuicidalIdeation, "giving away my things|stuff|belongings"),
     rule(SuicidalIdeation, "nobody would miss me"),
     rule(SuicidalIdeation, "no one would miss me"),
     rule(SuicidalIdeation, "world would be better without me"),
@@ -182,13 +189,13 @@ static RULES: &[Rule] = &[
     rule(SuicidalIdeation, "uccidermi"),
     rule(SuicidalIdeation, "togliermi la vita"),
     // Means, unmistakable on their own.
-    rule(SuicidalIdeation, "lethal|fatal|deadly dose|amount"),
-    rule(SuicidalIdeation, "how many * pills|tablets * kill|die|fatal|lethal"),
-    rule(SuicidalIdeation, "pills|tablets * take to die|overdose"),
-    rule(SuicidalIdeation, "how many * pills|tablets * to overdose"),
-    rule(SuicidalIdeation, "tie|tying a noose"),
-    rule(SuicidalIdeation, "painless way|ways to die|go"),
-    rule(SuicidalIdeation, "quickest|easiest|best way|ways to die"),
+    imminent(SuicidalIdeation, "lethal|fatal|deadly dose|amount"),
+    imminent(SuicidalIdeation, "how many * pills|tablets * kill|die|fatal|lethal"),
+    imminent(SuicidalIdeation, "pills|tablets * take to die|overdose"),
+    imminent(SuicidalIdeation, "how many * pills|tablets * to overdose"),
+    imminent(SuicidalIdeation, "tie|tying a noose"),
+    imminent(SuicidalIdeation, "painless way|ways to die|go"),
+    imminent(SuicidalIdeation, "quickest|easiest|best way|ways to die"),
     // Self-harm.
     unless(SelfHarm, "cut|cutting|cuts myself", ACCIDENTS),
     unless(SelfHarm, "burn|burning|burned myself", ACCIDENTS),
@@ -222,7 +229,7 @@ static RULES: &[Rule] = &[
     rule(HarmToOthers, "gonna|wanna|will|ill kill|hurt|stab|shoot him|her|them|someone|somebody|people"),
     rule(HarmToOthers, "to|gonna|wanna|will|ill kill|hurt|stab|shoot my wife|husband|partner|boss|baby|child|kids|mom|dad|brother|sister|neighbor|neighbour"),
     rule(HarmToOthers, "make them|him|her pay with|by"),
-    rule(HarmToOthers, "thoughts of hurting|harming|killing my|someone|others|people"),
+    elevated(HarmToOthers, "thoughts of hurting|harming|killing my|someone|others|people"),
     rule(HarmToOthers, "shoot up the|my school|office|work"),
     rule(HarmToOthers, "bring a gun|knife to school|work"),
     // Abuse.
@@ -231,7 +238,7 @@ static RULES: &[Rule] = &[
     rule(Abuse, "being abused"),
     rule(Abuse, "being hurt at home"),
     rule(Abuse, "abusing|abused me"),
-    rule(Abuse, "threatened to kill|hurt me"),
+    imminent(Abuse, "threatened to kill|hurt me"),
     rule(Abuse, "not safe at home"),
     rule(Abuse, "afraid|scared to go home"),
     rule(Abuse, "wont let me leave"),
@@ -243,6 +250,16 @@ static RULES: &[Rule] = &[
     rule(Abuse, "me frappe|bat"),
     rule(Abuse, "schlagt|schlaegt mich"),
     rule(Abuse, "me bate"),
+    // Someone else at risk.
+    rule(ConcernForOther, "kill~|hurt~|harm~|cut~|unalive himself|herself|themselves|themself"),
+    rule(ConcernForOther, "end|ending|take|taking his|her|their life|own life"),
+    rule(ConcernForOther, "he|she|they|friend|brother|sister|son|daughter|mom|dad * is|seems|sounds|been * suicidal"),
+    rule(ConcernForOther, "he|she|they * wants|talks|talking|keeps * to die|about dying|about suicide|about ending it"),
+    rule(ConcernForOther, "quiere matarse|suicidarse"),
+    rule(ConcernForOther, "veut se tuer|suicider"),
+    rule(ConcernForOther, "will sich umbringen|toeten"),
+    rule(ConcernForOther, "vuole uccidersi|suicidarsi"),
+    rule(ConcernForOther, "quer se matar|suicidar"),
     // Medical emergency.
     rule(MedicalEmergency, "took|swallowed|taken * too many"),
     rule(MedicalEmergency, "took|swallowed|taken * whole bottle|pack|box"),
@@ -319,12 +336,41 @@ fn contains_any(clauses: &[Vec<String>], phrases: &[Phrase]) -> bool {
         .any(|tokens| phrases.iter().any(|p| !p.find(tokens).is_empty()))
 }
 
-/// Assesses one message, given the person's earlier messages in this conversation (most
-/// recent last), which only ever raise the level, never lower it.
+/// Words that make a thought a plan: a time, a decision, something already under way.
+const INTENT: &[&str] = &[
+    "tonight", "today", "tomorrow", "now", "gonna", "going", "ready", "decided", "planned",
+    "plan", "planning", "hoy", "manana", "ahora", "soir", "demain", "maintenant", "heute",
+    "morgen", "jetzt", "stasera", "domani", "oggi", "adesso", "hoje", "amanha", "agora",
+];
+
+/// Someone other than the writer, and the writer themselves: a clause that names only
+/// the former is about someone else ("my brother wants to die").
+const THIRD_PERSON: &[&str] = &[
+    "he", "she", "hes", "shes", "they", "theyre", "friend", "brother", "sister", "son",
+    "daughter", "mom", "mum", "mother", "dad", "father", "husband", "wife", "partner",
+    "boyfriend", "girlfriend", "roommate", "cousin", "amigo", "amiga", "hermano", "hermana",
+    "hijo", "hija", "ami", "amie", "frere", "soeur", "fils", "fille", "freund", "freundin",
+    "bruder", "schwester", "sohn", "tochter", "amico", "amica", "fratello", "sorella",
+    "figlio", "figlia", "irmao", "irma", "filho", "filha",
+];
+const FIRST_PERSON: &[&str] = &[
+    "i", "im", "ive", "id", "ill", "me", "myself", "yo", "je", "ich", "io", "eu", "mich",
+];
+
+fn about_someone_else(tokens: &[String]) -> bool {
+    let has = |words: &[&str]| tokens.iter().any(|t| words.contains(&t.as_str()));
+    has(THIRD_PERSON) && !has(FIRST_PERSON)
+}
+
+/// Assesses one message by its phrases, given the person's earlier messages in this
+/// conversation (most recent last), which only ever raise the level, never lower it.
 pub fn assess(message: &str, earlier: &[&str]) -> Assessment {
     let clauses = clauses(message);
     let mut categories = Vec::new();
+    let mut severity = Severity::None;
     for tokens in &clauses {
+        let intent = tokens.iter().any(|t| INTENT.contains(&t.as_str()));
+        let someone_else = about_someone_else(tokens);
         for rule in RULES {
             let hit = rule.phrase.find(tokens).into_iter().any(|(start, end)| {
                 let cancelled = !rule.self_negated && negated_before(tokens, start);
@@ -333,9 +379,20 @@ pub fn assess(message: &str, earlier: &[&str]) -> Assessment {
                     .is_some_and(|next| rule.unless_followed_by.contains(&next.as_str()));
                 !cancelled && !harmless
             });
-            if hit && !categories.contains(&rule.category) {
-                categories.push(rule.category);
+            if !hit {
+                continue;
             }
+            let category = match rule.category {
+                SuicidalIdeation | SelfHarm if someone_else => ConcernForOther,
+                category => category,
+            };
+            let level = if intent && category != ConcernForOther {
+                Severity::Imminent
+            } else {
+                rule.severity
+            };
+            severity = severity.max(level);
+            categories.push(category);
         }
     }
     if !categories.contains(&SuicidalIdeation) && contains_any(&clauses, MEANS) {
@@ -345,10 +402,21 @@ pub fn assess(message: &str, earlier: &[&str]) -> Assessment {
             });
         if distressed {
             categories.push(SuicidalIdeation);
+            severity = Severity::Imminent;
         }
     }
-    categories.sort();
-    Assessment { categories }
+    Assessment::new(severity, categories, Layer::Rules)
+}
+
+/// Phrases that show distress: the conversation layer uses them to read a question
+/// about heights or pills in the light of what came before.
+pub fn shows_distress(message: &str) -> bool {
+    contains_any(&clauses(message), DISTRESS)
+}
+
+/// A question about means (heights, pills, rope, trains), harmless alone.
+pub fn asks_about_means(message: &str) -> bool {
+    contains_any(&clauses(message), MEANS)
 }
 
 fn clauses_of(text: &str) -> Vec<Vec<String>> {

@@ -1,0 +1,341 @@
+//! The layered crisis detector: one `assess` for every reply path.
+//!
+//! 1. **Rules** (`rules.rs`): precise phrases in six languages, always on.
+//! 2. **Learned** (`learned.rs`): sentence embeddings and n-grams read by a trained head,
+//!    when its files are present; otherwise the detector says it runs on rules only.
+//! 3. **Conversation**: the person's last few messages, their scores decaying with age,
+//!    so a question about means after distress is caught even when each message alone
+//!    looks harmless.
+//!
+//! A fourth layer, the model-based judge (`judge.rs`), runs beside the reply because it
+//! is slow; the guarded turn (`supporter.rs`) combines it with this one.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use super::assessment::{Assessment, Layer, RiskCategory, Severity};
+use super::learned::{Embedder, Head, LearnedError, Scores};
+use super::rules;
+
+/// How much an earlier message still counts, per message since.
+const DECAY: f32 = 0.7;
+/// How many of the person's earlier messages the conversation layer reads.
+const WINDOW: usize = 4;
+/// Characters per piece of a long message (about 150 tokens).
+const PIECE_CHARS: usize = 600;
+/// Pieces read per message: 64 × 600 characters covers any message the API accepts.
+const MAX_PIECES: usize = 64;
+/// Scores remembered, so earlier messages are not embedded again on every turn.
+const CACHE_ENTRIES: usize = 4096;
+
+/// What the detector can do here, for `/readyz` and the admin view.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DetectorStatus {
+    /// The layers that run on every message.
+    pub layers: Vec<Layer>,
+    /// `true` when the learned layer runs; otherwise `reason` says why not.
+    pub learned: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The embedding model the learned layer uses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<String>,
+}
+
+struct LearnedLayer {
+    embedder: Option<Embedder>,
+    head: Head,
+    cache: Mutex<HashMap<u64, Scores>>,
+}
+
+/// The layered detector. Cheap to share behind an `Arc`; `assess` is CPU work (a few
+/// milliseconds with the learned layer), so async callers run it on a blocking thread.
+pub struct Detector {
+    learned: Option<LearnedLayer>,
+    status: DetectorStatus,
+}
+
+impl Detector {
+    /// Rules and nothing else, saying why.
+    pub fn rules_only(reason: impl Into<String>) -> Self {
+        Self {
+            learned: None,
+            status: DetectorStatus {
+                layers: vec![Layer::Rules, Layer::Conversation],
+                learned: false,
+                reason: Some(reason.into()),
+                embedding_model: None,
+            },
+        }
+    }
+
+    /// Loads the learned layer: the head from `head_dir`, the embedding model from
+    /// `model_dir` when the head reads embeddings. Anything missing or broken leaves a
+    /// working rules-only detector that says what is missing.
+    pub fn load(model_dir: &Path, head_dir: &Path) -> Self {
+        match Self::try_load(model_dir, head_dir) {
+            Ok(detector) => detector,
+            Err(error) => Self::rules_only(error.to_string()),
+        }
+    }
+
+    /// Loads the learned layer with the head built into the binary.
+    pub fn load_built_in(model_dir: &Path) -> Self {
+        match Head::built_in().and_then(|head| Self::around(head, model_dir)) {
+            Ok(detector) => detector,
+            Err(error) => Self::rules_only(error.to_string()),
+        }
+    }
+
+    fn try_load(model_dir: &Path, head_dir: &Path) -> Result<Self, LearnedError> {
+        Self::around(Head::load(head_dir)?, model_dir)
+    }
+
+    fn around(head: Head, model_dir: &Path) -> Result<Self, LearnedError> {
+        let embedder = if head.needs_embeddings() {
+            Some(Embedder::load(model_dir)?)
+        } else {
+            None
+        };
+        Ok(Self::with_head(head, embedder))
+    }
+
+    /// A detector around a head already in memory (training and evaluation use this).
+    pub fn with_head(head: Head, embedder: Option<Embedder>) -> Self {
+        let status = DetectorStatus {
+            layers: vec![Layer::Rules, Layer::Learned, Layer::Conversation],
+            learned: true,
+            reason: None,
+            embedding_model: head.card.embedding_model.clone(),
+        };
+        Self {
+            learned: Some(LearnedLayer {
+                embedder,
+                head,
+                cache: Mutex::new(HashMap::new()),
+            }),
+            status,
+        }
+    }
+
+    pub fn status(&self) -> &DetectorStatus {
+        &self.status
+    }
+
+    /// Assesses a message, given the person's earlier messages in this conversation
+    /// (most recent last). Every layer that is available runs; the first that sees
+    /// danger is named.
+    pub fn assess(&self, message: &str, earlier: &[&str]) -> Assessment {
+        self.explain(message, earlier).assessment
+    }
+
+    /// `assess`, with what each layer saw (for evaluation; never logged with content).
+    pub fn explain(&self, message: &str, earlier: &[&str]) -> Explained {
+        let by_rules = rules::assess(message, earlier);
+        let Some(learned) = &self.learned else {
+            return Explained {
+                assessment: by_rules.clone(),
+                rules: by_rules,
+                learned: None,
+            };
+        };
+        let scores = learned.score(message);
+        let by_learned = match &scores {
+            Some(s) if learned.head.alarms(s) => {
+                Assessment::new(s.severity, vec![s.category], Layer::Learned)
+            }
+            _ => Assessment::safe(),
+        };
+        let mut assessment = by_rules.clone().merge(by_learned);
+        if !assessment.is_crisis() {
+            assessment = learned.conversation(message, scores.as_ref(), earlier);
+        }
+        Explained {
+            assessment,
+            rules: by_rules,
+            learned: scores,
+        }
+    }
+}
+
+/// An assessment with what the rules and the head saw on their own.
+#[derive(Debug, Clone)]
+pub struct Explained {
+    pub assessment: Assessment,
+    pub rules: Assessment,
+    pub learned: Option<Scores>,
+}
+
+fn key(text: &str) -> u64 {
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Splits a long message into pieces of about `PIECE_CHARS` at sentence ends, so a
+/// crisis in the middle of a long message is read like one said alone.
+fn pieces(text: &str) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut start = 0;
+    let mut last_break = None;
+    for (i, ch) in text.char_indices() {
+        if matches!(ch, '.' | '!' | '?' | '\n' | '。') {
+            last_break = Some(i + ch.len_utf8());
+        }
+        if i - start >= PIECE_CHARS {
+            let end = last_break.filter(|&b| b > start).unwrap_or(i);
+            pieces.push(&text[start..end]);
+            start = end;
+            last_break = None;
+        }
+        if pieces.len() == MAX_PIECES {
+            return pieces;
+        }
+    }
+    if start < text.len() {
+        pieces.push(&text[start..]);
+    }
+    pieces.retain(|p| !p.trim().is_empty());
+    pieces
+}
+
+impl LearnedLayer {
+    /// The head's reading of a message: its most alarming piece. `None` when the model
+    /// failed (the rules still stand).
+    fn score(&self, text: &str) -> Option<Scores> {
+        let key = key(text);
+        if let Ok(cache) = self.cache.lock() {
+            if let Some(scores) = cache.get(&key) {
+                return Some(scores.clone());
+            }
+        }
+        let pieces = pieces(text);
+        if pieces.is_empty() {
+            return None;
+        }
+        let embeddings: Vec<Option<Vec<f32>>> = match &self.embedder {
+            Some(embedder) => match embedder.embed(&pieces) {
+                Ok(vectors) => vectors.into_iter().map(Some).collect(),
+                Err(error) => {
+                    tracing::warn!(%error, "the safety embedding failed; rules only for this message");
+                    return None;
+                }
+            },
+            None => vec![None; pieces.len()],
+        };
+        let scores = pieces
+            .iter()
+            .zip(embeddings)
+            .map(|(piece, embedding)| self.head.score(&self.head.features(piece, embedding)))
+            .fold(None::<Scores>, |worst, s| match worst {
+                Some(w) if w.danger >= s.danger => Some(w),
+                _ => Some(s),
+            })?;
+        if let Ok(mut cache) = self.cache.lock() {
+            if cache.len() >= CACHE_ENTRIES {
+                cache.clear();
+            }
+            cache.insert(key, scores.clone());
+        }
+        Some(scores)
+    }
+
+    /// The conversation layer: the person's recent messages, each counting less the
+    /// longer ago it was, read together with this one. It speaks only when this
+    /// message carries some signal of its own (half the alarm level, or a question
+    /// about means), so a calm "thank you" after a hard moment is not an alarm.
+    fn conversation(
+        &self,
+        message: &str,
+        current: Option<&Scores>,
+        earlier: &[&str],
+    ) -> Assessment {
+        let threshold = self.head.card.threshold;
+        let means = rules::asks_about_means(message);
+        let signal = current.map_or(0.0, |s| s.danger);
+        if earlier.is_empty() || (!means && signal < threshold / 2.0) {
+            return Assessment::safe();
+        }
+        let mut risk: f32 = 0.0;
+        let mut category = RiskCategory::SuicidalIdeation;
+        for (age, turn) in earlier.iter().rev().take(WINDOW).enumerate() {
+            let weight = DECAY.powi(age as i32);
+            let by_rules = rules::assess(turn, &[]);
+            let (danger, seen) = match (by_rules.primary(), self.score(turn)) {
+                (Some(c), _) => (1.0, c),
+                (None, Some(s)) => (s.danger, s.category),
+                (None, None) => (0.0, category),
+            };
+            let danger = if rules::shows_distress(turn) {
+                danger.max(0.6)
+            } else {
+                danger
+            };
+            if danger * weight > risk {
+                risk = danger * weight;
+                category = seen;
+            }
+        }
+        // Together: this message's own signal, raised by what came before.
+        let together = 1.0 - (1.0 - signal) * (1.0 - risk);
+        if means && risk >= 0.4 {
+            return Assessment::new(
+                Severity::Imminent,
+                vec![RiskCategory::SuicidalIdeation],
+                Layer::Conversation,
+            );
+        }
+        if together >= threshold && risk >= threshold / 2.0 {
+            let severity = current.map_or(Severity::Elevated, |s| s.severity);
+            let category = current.map_or(category, |s| s.category);
+            return Assessment::new(severity, vec![category], Layer::Conversation);
+        }
+        Assessment::safe()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_head_the_detector_runs_rules_and_says_why() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string());
+        let dir = dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default();
+        let detector = Detector::load(&dir, &dir);
+        assert!(!detector.status().learned);
+        assert!(detector
+            .status()
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("head.json")));
+        assert!(detector.assess("I want to kill myself", &[]).is_crisis());
+        assert_eq!(
+            detector.assess("I want to kill myself", &[]).layer,
+            Some(Layer::Rules)
+        );
+        assert!(!detector.assess("I had a lovely day", &[]).is_crisis());
+    }
+
+    #[test]
+    fn long_messages_are_read_in_pieces_that_cover_all_of_them() {
+        let sentence = "This is an ordinary sentence about my day. ";
+        let text = sentence.repeat(100);
+        let parts = pieces(&text);
+        assert!(parts.len() > 1);
+        assert!(parts.iter().all(|p| p.len() <= PIECE_CHARS + sentence.len()));
+        assert_eq!(parts.concat().len(), text.len());
+        assert!(pieces("").is_empty());
+        assert_eq!(pieces("short"), vec!["short"]);
+        // No sentence ends at all: cut at the length, on a character boundary.
+        let unbroken = "ü".repeat(2000);
+        assert_eq!(pieces(&unbroken).concat(), unbroken);
+        // A huge message is read up to the cap, without panicking.
+        let huge = "x".repeat(1 << 20);
+        assert_eq!(pieces(&huge).len(), MAX_PIECES);
+    }
+}

@@ -1,0 +1,575 @@
+//! The learned layer: a sentence-embedding model (all-MiniLM-L6-v2, BERT, run in-process
+//! with candle) and a small classification head trained on Solace's own labelled
+//! messages, with hashed n-gram features beside the embedding (see `features.rs`).
+//!
+//! The head is three softmax regressions over the same features: whether there is
+//! danger at all, and — learned from the messages that show danger — its category and
+//! its severity. Its weights and the record of how they were trained
+//! live in the repository (`apps/ai/safety-head/`); `solace safety train` makes them
+//! again, bit for bit, from the same data and embedding model.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use serde::{Deserialize, Serialize};
+use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
+
+use super::assessment::{RiskCategory, Severity};
+use super::features::{self, BUCKETS};
+
+/// The embedding model's files, as published by sentence-transformers.
+pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
+/// The model the shipped head was trained with.
+pub const MODEL_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
+/// Its folder name under MODELS_DIR.
+pub const MODEL_DIR_NAME: &str = "all-MiniLM-L6-v2";
+/// Embedding width of all-MiniLM-L6-v2.
+pub const DIM: usize = 384;
+/// Tokens per piece of text; longer messages are read in several pieces.
+const MAX_TOKENS: usize = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LearnedError {
+    #[error("{path} is missing")]
+    Missing { path: PathBuf },
+    #[error("could not read {path}: {reason}")]
+    Unreadable { path: PathBuf, reason: String },
+    #[error("the model failed: {0}")]
+    Model(String),
+}
+
+impl From<candle_core::Error> for LearnedError {
+    fn from(error: candle_core::Error) -> Self {
+        Self::Model(error.to_string())
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, LearnedError> {
+    std::fs::read(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => LearnedError::Missing { path: path.into() },
+        _ => LearnedError::Unreadable {
+            path: path.into(),
+            reason: e.to_string(),
+        },
+    })
+}
+
+fn unreadable(path: &Path, reason: impl std::fmt::Display) -> LearnedError {
+    LearnedError::Unreadable {
+        path: path.into(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Sentence embeddings: BERT, mean-pooled over the tokens, L2-normalised.
+pub struct Embedder {
+    model: BertModel,
+    tokenizer: Tokenizer,
+}
+
+impl Embedder {
+    /// Loads the model from a folder holding `config.json`, `tokenizer.json` and
+    /// `model.safetensors`.
+    pub fn load(dir: &Path) -> Result<Self, LearnedError> {
+        for name in MODEL_FILES {
+            if !dir.join(name).is_file() {
+                return Err(LearnedError::Missing {
+                    path: dir.join(name),
+                });
+            }
+        }
+        let config_path = dir.join("config.json");
+        let config: BertConfig = serde_json::from_slice(&read(&config_path)?)
+            .map_err(|e| unreadable(&config_path, e))?;
+        let tokenizer_path = dir.join("tokenizer.json");
+        let mut tokenizer =
+            Tokenizer::from_file(&tokenizer_path).map_err(|e| unreadable(&tokenizer_path, e))?;
+        tokenizer.with_padding(Some(PaddingParams {
+            strategy: PaddingStrategy::BatchLongest,
+            ..PaddingParams::default()
+        }));
+        tokenizer
+            .with_truncation(Some(TruncationParams {
+                max_length: MAX_TOKENS,
+                ..TruncationParams::default()
+            }))
+            .map_err(|e| unreadable(&tokenizer_path, e))?;
+        let weights_path = dir.join("model.safetensors");
+        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
+            .map_err(|e| unreadable(&weights_path, e))?;
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
+        let model = BertModel::load(vb, &config).map_err(|e| unreadable(&weights_path, e))?;
+        Ok(Self { model, tokenizer })
+    }
+
+    /// One unit vector per text, in order.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, LearnedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let encodings = self
+            .tokenizer
+            .encode_batch(texts.to_vec(), true)
+            .map_err(|e| LearnedError::Model(e.to_string()))?;
+        let rows = encodings.len();
+        let width = encodings.first().map_or(0, |e| e.get_ids().len());
+        let mut ids = Vec::with_capacity(rows * width);
+        let mut mask = Vec::with_capacity(rows * width);
+        for encoding in &encodings {
+            ids.extend(encoding.get_ids().iter().copied());
+            mask.extend(encoding.get_attention_mask().iter().copied());
+        }
+        let ids = Tensor::from_vec(ids, (rows, width), &Device::Cpu)?;
+        let mask = Tensor::from_vec(mask, (rows, width), &Device::Cpu)?;
+        let types = ids.zeros_like()?;
+        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
+        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
+        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
+        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
+        let mean = summed.broadcast_div(&counts)?;
+        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
+        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+    }
+}
+
+/// Outputs of the danger head: no danger, danger.
+const DANGER_CLASSES: usize = 2;
+/// Outputs of the severity head: elevated, imminent.
+const SEVERITY_CLASSES: usize = 2;
+
+/// What the head was trained with and how its output is read.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct HeadCard {
+    /// The embedding model the head reads (`None` for an n-gram-only head).
+    pub embedding_model: Option<String>,
+    /// SHA-256 of that model's `model.safetensors`, so a different model is refused.
+    pub embedding_sha256: Option<String>,
+    /// Whether the hashed n-gram features are used.
+    pub ngrams: bool,
+    /// A message is a crisis when P(no danger) falls below `1 - threshold`.
+    pub threshold: f32,
+    /// How the head was made: data files with their SHA-256, and the settings.
+    pub training: serde_json::Value,
+}
+
+/// One softmax regression: dense weights over the embedding, a hashed table over the
+/// n-grams, and a bias per class.
+#[derive(Debug, Clone)]
+struct Softmax {
+    classes: usize,
+    dense: Vec<f32>,  // classes × DIM
+    sparse: Vec<f32>, // BUCKETS × classes
+    bias: Vec<f32>,   // classes
+}
+
+impl Softmax {
+    fn zeros(classes: usize) -> Self {
+        Self {
+            classes,
+            dense: vec![0.0; classes * DIM],
+            sparse: vec![0.0; BUCKETS * classes],
+            bias: vec![0.0; classes],
+        }
+    }
+
+    fn probabilities(&self, x: &Features) -> Vec<f32> {
+        let mut logits = self.bias.clone();
+        for (c, logit) in logits.iter_mut().enumerate() {
+            if let Some(e) = &x.embedding {
+                let row = &self.dense[c * DIM..(c + 1) * DIM];
+                *logit += row.iter().zip(e).map(|(w, v)| w * v).sum::<f32>();
+            }
+            for &(b, v) in &x.ngrams {
+                *logit += self.sparse[b as usize * self.classes + c] * v;
+            }
+        }
+        softmax(&mut logits);
+        logits
+    }
+
+    fn tensors(&self, name: &str) -> candle_core::Result<Vec<(String, Tensor)>> {
+        Ok(vec![
+            (
+                format!("{name}.dense"),
+                Tensor::from_vec(self.dense.clone(), (self.classes, DIM), &Device::Cpu)?,
+            ),
+            (
+                format!("{name}.sparse"),
+                Tensor::from_vec(self.sparse.clone(), (BUCKETS, self.classes), &Device::Cpu)?,
+            ),
+            (
+                format!("{name}.bias"),
+                Tensor::from_vec(self.bias.clone(), self.classes, &Device::Cpu)?,
+            ),
+        ])
+    }
+
+    fn from_tensors(
+        tensors: &HashMap<String, Tensor>,
+        name: &str,
+        classes: usize,
+    ) -> Result<Self, String> {
+        let get = |part: &str, len: usize| -> Result<Vec<f32>, String> {
+            let key = format!("{name}.{part}");
+            let values = tensors
+                .get(&key)
+                .ok_or(format!("{key} is missing"))?
+                .flatten_all()
+                .and_then(|t| t.to_vec1::<f32>())
+                .map_err(|e| e.to_string())?;
+            if values.len() != len {
+                return Err(format!("{key} has {} values, not {len}", values.len()));
+            }
+            Ok(values)
+        };
+        Ok(Self {
+            classes,
+            dense: get("dense", classes * DIM)?,
+            sparse: get("sparse", BUCKETS * classes)?,
+            bias: get("bias", classes)?,
+        })
+    }
+}
+
+fn softmax(values: &mut [f32]) {
+    let max = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut sum = 0.0;
+    for v in values.iter_mut() {
+        *v = (*v - max).exp();
+        sum += *v;
+    }
+    for v in values.iter_mut() {
+        *v /= sum;
+    }
+}
+
+/// What the head reads for one text.
+#[derive(Debug, Clone)]
+pub struct Features {
+    pub embedding: Option<Vec<f32>>,
+    pub ngrams: Vec<(u32, f32)>,
+}
+
+/// The head's reading of one text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scores {
+    /// Probability that there is danger of any kind (1 − P(none)).
+    pub danger: f32,
+    /// The most likely category, given danger.
+    pub category: RiskCategory,
+    /// The more likely of elevated and imminent, given danger.
+    pub severity: Severity,
+}
+
+/// The trained classification head.
+#[derive(Debug, Clone)]
+pub struct Head {
+    pub card: HeadCard,
+    danger: Softmax,
+    category: Softmax,
+    severity: Softmax,
+}
+
+impl Head {
+    /// Loads `head.json` and `head.safetensors` from a folder.
+    pub fn load(dir: &Path) -> Result<Self, LearnedError> {
+        let card_path = dir.join("head.json");
+        let card: HeadCard =
+            serde_json::from_slice(&read(&card_path)?).map_err(|e| unreadable(&card_path, e))?;
+        let weights_path = dir.join("head.safetensors");
+        if !weights_path.is_file() {
+            return Err(LearnedError::Missing { path: weights_path });
+        }
+        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
+            .map_err(|e| unreadable(&weights_path, e))?;
+        Self::from_parts(card, &tensors).map_err(|e| unreadable(&weights_path, e))
+    }
+
+    /// The head shipped inside the binary (`apps/ai/safety-head/`).
+    pub fn built_in() -> Result<Self, LearnedError> {
+        let card: HeadCard = serde_json::from_str(include_str!("../../safety-head/head.json"))
+            .map_err(|e| LearnedError::Model(format!("built-in head card: {e}")))?;
+        let tensors = candle_core::safetensors::load_buffer(
+            include_bytes!("../../safety-head/head.safetensors"),
+            &Device::Cpu,
+        )?;
+        Self::from_parts(card, &tensors).map_err(LearnedError::Model)
+    }
+
+    fn from_parts(card: HeadCard, tensors: &HashMap<String, Tensor>) -> Result<Self, String> {
+        Ok(Self {
+            card,
+            danger: Softmax::from_tensors(tensors, "danger", DANGER_CLASSES)?,
+            category: Softmax::from_tensors(tensors, "category", RiskCategory::ALL.len())?,
+            severity: Softmax::from_tensors(tensors, "severity", SEVERITY_CLASSES)?,
+        })
+    }
+
+    /// Writes `head.json` and `head.safetensors` into a folder.
+    pub fn save(&self, dir: &Path) -> Result<(), LearnedError> {
+        std::fs::create_dir_all(dir).map_err(|e| unreadable(dir, e))?;
+        let card = serde_json::to_string_pretty(&self.card).map_err(|e| unreadable(dir, e))?;
+        std::fs::write(dir.join("head.json"), card + "\n").map_err(|e| unreadable(dir, e))?;
+        let mut tensors: Vec<(String, Tensor)> = self.danger.tensors("danger")?;
+        tensors.extend(self.category.tensors("category")?);
+        tensors.extend(self.severity.tensors("severity")?);
+        let tensors: HashMap<String, Tensor> = tensors.into_iter().collect();
+        candle_core::safetensors::save(&tensors, dir.join("head.safetensors"))?;
+        Ok(())
+    }
+
+    /// Whether the head reads sentence embeddings (and so needs the embedding model).
+    pub fn needs_embeddings(&self) -> bool {
+        self.card.embedding_model.is_some()
+    }
+
+    /// The features of a text, given its embedding when the head reads one.
+    pub fn features(&self, text: &str, embedding: Option<Vec<f32>>) -> Features {
+        Features {
+            embedding: embedding.filter(|_| self.needs_embeddings()),
+            ngrams: if self.card.ngrams {
+                features::extract(text)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+
+    pub fn score(&self, x: &Features) -> Scores {
+        let danger = self.danger.probabilities(x)[1];
+        let category = self.category.probabilities(x);
+        let best = (0..category.len())
+            .max_by(|&a, &b| category[a].total_cmp(&category[b]))
+            .unwrap_or(0);
+        let severity = self.severity.probabilities(x);
+        Scores {
+            danger,
+            category: RiskCategory::ALL[best.min(RiskCategory::ALL.len() - 1)],
+            severity: if severity[1] > severity[0] {
+                Severity::Imminent
+            } else {
+                Severity::Elevated
+            },
+        }
+    }
+
+    /// Whether the scores say danger, at the threshold chosen on the validation set.
+    pub fn alarms(&self, scores: &Scores) -> bool {
+        scores.danger >= self.card.threshold
+    }
+}
+
+/// One labelled example for training.
+pub struct Example {
+    pub features: Features,
+    pub category: Option<RiskCategory>,
+    pub severity: Severity,
+}
+
+/// Settings of a training run; the defaults made the shipped head.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct TrainSettings {
+    pub epochs: usize,
+    pub learning_rate: f32,
+    /// L2 penalty on the weights.
+    pub l2: f32,
+}
+
+impl Default for TrainSettings {
+    fn default() -> Self {
+        Self {
+            epochs: 300,
+            learning_rate: 0.05,
+            l2: 1e-4,
+        }
+    }
+}
+
+/// Full-batch Adam on class-balanced cross-entropy, from zero weights: the same data
+/// gives the same head, every time.
+fn fit(
+    examples: &[(&Features, usize)],
+    classes: usize,
+    settings: TrainSettings,
+) -> Softmax {
+    let mut model = Softmax::zeros(classes);
+    let mut counts = vec![0usize; classes];
+    for (_, y) in examples {
+        counts[*y] += 1;
+    }
+    let weight: Vec<f32> = counts
+        .iter()
+        .map(|&n| {
+            if n == 0 {
+                0.0
+            } else {
+                examples.len() as f32 / (classes as f32 * n as f32)
+            }
+        })
+        .collect();
+    let n = examples.len().max(1) as f32;
+    let sizes = [model.dense.len(), model.sparse.len(), model.bias.len()];
+    let mut m: Vec<Vec<f32>> = sizes.iter().map(|&s| vec![0.0; s]).collect();
+    let mut v: Vec<Vec<f32>> = sizes.iter().map(|&s| vec![0.0; s]).collect();
+    let (beta1, beta2, eps) = (0.9f32, 0.999f32, 1e-8f32);
+    for step in 1..=settings.epochs {
+        let mut grads: Vec<Vec<f32>> = sizes.iter().map(|&s| vec![0.0; s]).collect();
+        for (x, y) in examples {
+            let p = model.probabilities(x);
+            for c in 0..classes {
+                let g = weight[*y] * (p[c] - if c == *y { 1.0 } else { 0.0 }) / n;
+                if let Some(e) = &x.embedding {
+                    for (d, value) in e.iter().enumerate() {
+                        grads[0][c * DIM + d] += g * value;
+                    }
+                }
+                for &(b, value) in &x.ngrams {
+                    grads[1][b as usize * classes + c] += g * value;
+                }
+                grads[2][c] += g;
+            }
+        }
+        let params: [&mut Vec<f32>; 3] = [&mut model.dense, &mut model.sparse, &mut model.bias];
+        let correction1 = 1.0 - beta1.powi(step as i32);
+        let correction2 = 1.0 - beta2.powi(step as i32);
+        for (k, param) in params.into_iter().enumerate() {
+            for i in 0..param.len() {
+                let g = grads[k][i] + if k < 2 { settings.l2 * param[i] } else { 0.0 };
+                m[k][i] = beta1 * m[k][i] + (1.0 - beta1) * g;
+                v[k][i] = beta2 * v[k][i] + (1.0 - beta2) * g * g;
+                let step_size =
+                    settings.learning_rate * (m[k][i] / correction1) / ((v[k][i] / correction2).sqrt() + eps);
+                param[i] -= step_size;
+            }
+        }
+    }
+    model
+}
+
+/// Trains the three softmax regressions of a head. The threshold is set afterwards,
+/// on the validation set.
+pub fn train(examples: &[Example], card: HeadCard, settings: TrainSettings) -> Head {
+    let danger: Vec<(&Features, usize)> = examples
+        .iter()
+        .map(|e| (&e.features, usize::from(e.category.is_some())))
+        .collect();
+    // Category and severity are learned from the examples in danger: the danger head
+    // decides whether there is any, these what kind and how urgent.
+    let category: Vec<(&Features, usize)> = examples
+        .iter()
+        .filter_map(|e| {
+            let c = e.category?;
+            Some((&e.features, RiskCategory::ALL.iter().position(|x| *x == c)?))
+        })
+        .collect();
+    let severity: Vec<(&Features, usize)> = examples
+        .iter()
+        .filter(|e| e.category.is_some())
+        .map(|e| (&e.features, usize::from(e.severity == Severity::Imminent)))
+        .collect();
+    Head {
+        card,
+        danger: fit(&danger, DANGER_CLASSES, settings),
+        category: fit(&category, RiskCategory::ALL.len(), settings),
+        severity: fit(&severity, SEVERITY_CLASSES, settings),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn card(ngrams: bool) -> HeadCard {
+        HeadCard {
+            embedding_model: None,
+            embedding_sha256: None,
+            ngrams,
+            threshold: 0.5,
+            training: serde_json::json!({}),
+        }
+    }
+
+    fn example(head: &Head, text: &str, category: Option<RiskCategory>, severity: Severity) -> Example {
+        Example {
+            features: head.features(text, None),
+            category,
+            severity,
+        }
+    }
+
+    #[test]
+    fn an_ngram_head_learns_a_separable_toy_problem_and_survives_a_round_trip() {
+        let blank = train(&[], card(true), TrainSettings::default());
+        let data = vec![
+            example(&blank, "alpha bravo", Some(RiskCategory::SelfHarm), Severity::Elevated),
+            example(&blank, "alpha charlie", Some(RiskCategory::SelfHarm), Severity::Imminent),
+            example(&blank, "delta echo", None, Severity::None),
+            example(&blank, "foxtrot echo", None, Severity::None),
+        ];
+        let settings = TrainSettings {
+            epochs: 100,
+            ..TrainSettings::default()
+        };
+        let head = train(&data, card(true), settings);
+        let danger = head.score(&head.features("alpha", None));
+        let calm = head.score(&head.features("echo", None));
+        assert!(danger.danger > 0.5 && calm.danger < 0.5, "{danger:?} {calm:?}");
+        assert_eq!(danger.category, RiskCategory::SelfHarm);
+
+        let dir = tempfile::tempdir().map_err(|e| e.to_string());
+        let dir = dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default();
+        assert!(head.save(&dir).is_ok());
+        let loaded = Head::load(&dir);
+        let again = loaded.map(|h| h.score(&h.features("alpha", None))).ok();
+        assert_eq!(again, Some(danger));
+        // Training twice gives the same head.
+        let twice = train(&data, card(true), settings);
+        assert_eq!(twice.category.sparse, head.category.sparse);
+    }
+
+    /// The real all-MiniLM-L6-v2, when `scripts/ensure-safety-model.sh` has provided it
+    /// (`make test` does; a plain `cargo test` without it skips this).
+    fn real_model() -> Option<Embedder> {
+        let dir = std::env::var("SAFETY_MODEL_DIR").ok()?;
+        Embedder::load(Path::new(&dir)).ok()
+    }
+
+    #[test]
+    fn real_embeddings_are_unit_vectors_that_put_like_meanings_together() {
+        let Some(embedder) = real_model() else {
+            assert!(std::env::var("CI").is_err(), "CI must provide SAFETY_MODEL_DIR");
+            return;
+        };
+        let texts = [
+            "I want to die",
+            "I wish I were dead",
+            "Here is my grandmother's pizza recipe",
+        ];
+        let vectors = embedder.embed(&texts).unwrap_or_default();
+        assert_eq!(vectors.len(), 3);
+        let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        for v in &vectors {
+            assert_eq!(v.len(), DIM);
+            assert!((dot(v, v) - 1.0).abs() < 1e-4);
+        }
+        let close = dot(&vectors[0], &vectors[1]);
+        let far = dot(&vectors[0], &vectors[2]);
+        assert!(close > 0.6 && far < 0.2, "close {close}, far {far}");
+        // Padding in a batch does not change a text's embedding.
+        let alone = embedder.embed(&texts[..1]).unwrap_or_default();
+        assert!(dot(&alone[0], &vectors[0]) > 0.9999);
+    }
+
+    #[test]
+    fn a_missing_model_or_head_is_named_in_the_error() {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string());
+        let dir = dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default();
+        let embedder = Embedder::load(&dir).err().map(|e| e.to_string());
+        assert!(embedder.is_some_and(|e| e.contains("config.json") && e.contains("missing")));
+        let head = Head::load(&dir).err().map(|e| e.to_string());
+        assert!(head.is_some_and(|e| e.contains("head.json")));
+    }
+}

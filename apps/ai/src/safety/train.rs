@@ -1,0 +1,162 @@
+//! Training the learned layer's head, reproducibly: `solace safety train`.
+//!
+//! Reads `train.tsv` and `validation.tsv`, embeds every message with the embedding
+//! model, fits the head from zero weights (full-batch, fixed order: the same inputs
+//! give the same bytes), then picks the alarm threshold on the validation set: the
+//! lowest threshold at which rules and head together raise no more than
+//! `TARGET_FALSE_ALARMS` on its hard negatives. The held-out set is never read here.
+
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::assessment::Severity;
+use super::eval::{Labelled, HARD_NEGATIVES};
+use super::learned::{self, Embedder, Example, Head, HeadCard, LearnedError, Scores, TrainSettings};
+use super::rules;
+
+/// The false-alarm rate on validation hard negatives the threshold is chosen for.
+pub const TARGET_FALSE_ALARMS: f64 = 0.02;
+
+/// What a training run reads.
+pub struct TrainingData<'a> {
+    pub train: &'a [Labelled],
+    pub validation: &'a [Labelled],
+    /// SHA-256 of the two files, recorded in the head's card.
+    pub train_sha256: String,
+    pub validation_sha256: String,
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Embeds texts in batches, reporting progress as (done, total).
+pub fn embed_all(
+    embedder: &Embedder,
+    texts: &[&str],
+    mut progress: impl FnMut(usize, usize),
+) -> Result<Vec<Vec<f32>>, LearnedError> {
+    let mut out = Vec::with_capacity(texts.len());
+    for batch in texts.chunks(32) {
+        out.extend(embedder.embed(batch)?);
+        progress(out.len(), texts.len());
+    }
+    Ok(out)
+}
+
+/// Trains heads with each L2 penalty in `L2_CHOICES` and keeps the one that catches
+/// the most validation crises at its chosen threshold (ties: the stronger penalty).
+pub const L2_CHOICES: [f32; 4] = [1e-2, 1e-3, 1e-4, 1e-5];
+
+/// Trains a head. With an embedder the head reads embeddings and n-grams; without, only
+/// n-grams (kept for comparison: it is how much the embedding model adds).
+pub fn train(
+    data: &TrainingData<'_>,
+    embedder: Option<(&Embedder, String)>,
+    settings: TrainSettings,
+    mut progress: impl FnMut(&str, usize, usize),
+) -> Result<Head, LearnedError> {
+    let embed = |rows: &[Labelled], what: &str, progress: &mut dyn FnMut(&str, usize, usize)| {
+        let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
+        match &embedder {
+            Some((e, _)) => embed_all(e, &texts, |done, total| progress(what, done, total))
+                .map(|v| v.into_iter().map(Some).collect::<Vec<_>>()),
+            None => Ok(vec![None; rows.len()]),
+        }
+    };
+    let train_embeddings = embed(data.train, "train", &mut progress)?;
+    let validation_embeddings = embed(data.validation, "validation", &mut progress)?;
+    let card = HeadCard {
+        embedding_model: embedder.as_ref().map(|_| learned::MODEL_REPO.to_owned()),
+        embedding_sha256: embedder.as_ref().map(|(_, sha)| sha.clone()),
+        ngrams: true,
+        threshold: 0.5,
+        training: serde_json::json!({
+            "train": { "file": "apps/ai/data/safety/train.tsv", "rows": data.train.len(), "sha256": data.train_sha256 },
+            "validation": { "file": "apps/ai/data/safety/validation.tsv", "rows": data.validation.len(), "sha256": data.validation_sha256 },
+            "settings": settings,
+            "threshold_rule": format!("lowest threshold at which the head adds at most {TARGET_FALSE_ALARMS} false alarms on validation hard negatives to the rules"),
+            "command": "solace safety train",
+        }),
+    };
+    // A blank head only to compute features the same way the trained one will.
+    let blank = learned::train(&[], card.clone(), TrainSettings { epochs: 0, ..settings });
+    let validation_embeddings: Vec<Option<Vec<f32>>> = validation_embeddings;
+    let examples: Vec<Example> = data
+        .train
+        .iter()
+        .zip(train_embeddings)
+        .map(|(row, embedding)| Example {
+            features: blank.features(&row.text, embedding),
+            category: row.category,
+            severity: row.severity,
+        })
+        .collect();
+    let by_rules: Vec<bool> = data
+        .validation
+        .iter()
+        .map(|r| rules::assess(&r.text, &[]).is_crisis())
+        .collect();
+    let mut best: Option<(usize, Head)> = None;
+    let mut tried = Vec::new();
+    for (i, l2) in L2_CHOICES.into_iter().enumerate() {
+        progress("fit", i, L2_CHOICES.len());
+        let settings = TrainSettings { l2, ..settings };
+        let mut head = learned::train(&examples, card.clone(), settings);
+        let scores: Vec<Scores> = data
+            .validation
+            .iter()
+            .zip(&validation_embeddings)
+            .map(|(row, embedding)| head.score(&head.features(&row.text, embedding.clone())))
+            .collect();
+        head.card.threshold = choose_threshold(data.validation, &by_rules, &scores);
+        let caught = data
+            .validation
+            .iter()
+            .enumerate()
+            .filter(|(i, row)| {
+                row.category.is_some() && (by_rules[*i] || head.alarms(&scores[*i]))
+            })
+            .count();
+        tried.push(serde_json::json!({ "l2": l2, "threshold": head.card.threshold, "validation_crises_caught": caught }));
+        if best.as_ref().is_none_or(|(most, _)| caught > *most) {
+            best = Some((caught, head));
+        }
+    }
+    progress("fit", L2_CHOICES.len(), L2_CHOICES.len());
+    let (_, mut head) = best.ok_or_else(|| LearnedError::Model("nothing to train".into()))?;
+    head.card.training["l2_search"] = serde_json::Value::Array(tried);
+    Ok(head)
+}
+
+/// The lowest threshold (in steps of 0.01) at which the head adds no more than the
+/// target rate of false alarms on the validation hard negatives to those of the rules.
+fn choose_threshold(rows: &[Labelled], by_rules: &[bool], scores: &[Scores]) -> f32 {
+    let hard: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].severity == Severity::None && HARD_NEGATIVES.contains(&rows[i].kind.as_str()))
+        .collect();
+    for step in 5..=95 {
+        let threshold = step as f32 / 100.0;
+        let alarms = hard
+            .iter()
+            .filter(|&&i| !by_rules[i] && scores[i].danger >= threshold)
+            .count();
+        if hard.is_empty() || alarms as f64 / hard.len() as f64 <= TARGET_FALSE_ALARMS {
+            return threshold;
+        }
+    }
+    0.95
+}
+
+/// Reads a data file.
+pub fn read_data(path: &Path) -> Result<(Vec<Labelled>, String), String> {
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let text = String::from_utf8(bytes.clone())
+        .map_err(|_| format!("{} is not UTF-8", path.display()))?;
+    let rows = super::eval::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok((rows, sha256_hex(&bytes)))
+}
