@@ -328,7 +328,8 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
                 if compare {
                     out.push_str(&format!("all layers:        {}\n\n", report.summary()));
                     if detector.status().learned {
-                        out.push_str(&eval::sweep(&rows, &by_rules, &danger));
+                        let threshold = detector.threshold().unwrap_or(1.0);
+                        out.push_str(&eval::sweep(&rows, &by_rules, &danger, threshold));
                         out.push('\n');
                     }
                 }

@@ -387,9 +387,25 @@ export function getAiInfo(fetchImpl: Fetch = fetch): Promise<AiInfo> {
 }
 
 export type RiskCategory =
-  "suicidal_ideation" | "self_harm" | "harm_to_others" | "abuse" | "medical_emergency";
+  | "suicidal_ideation"
+  | "self_harm"
+  | "harm_to_others"
+  | "abuse"
+  | "medical_emergency"
+  | "concern_for_other";
+
+/** How urgent the safety layer judged a message (after the C-SSRS screener). */
+export type Severity = "elevated" | "imminent";
+
+/**
+ * What the app shows beside the reply: `crisis` — lines first; `check_in` — an "are you
+ * safe right now?" check-in with the lines in view; `help_them` — how to help someone else.
+ */
+export type SafetyResponse = "crisis" | "check_in" | "help_them" | "support";
 
 export interface CrisisNotice {
+  severity: Severity;
+  response: SafetyResponse;
   categories: RiskCategory[];
   lines: CrisisLine[];
 }

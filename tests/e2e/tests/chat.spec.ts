@@ -38,13 +38,15 @@ test("a guest chats, watches the reply stream in, and finds it again after a rel
   await expect(page.getByTestId("session-list")).toContainText(message);
 });
 
-test("a crisis message brings crisis lines, the safety plan and grounding", async ({ page }) => {
+test("imminent danger brings crisis lines first, the safety plan and grounding", async ({
+  page,
+}) => {
   await page.goto("/chat/");
 
-  await say(page, "I don't see the point anymore, I want to end my life");
+  await say(page, "I'm going to kill myself tonight, I already wrote my goodbye letter");
 
   const card = page.getByTestId("crisis-card");
-  await expect(card).toBeVisible();
+  await expect(card).toHaveAttribute("data-response", "crisis");
   await expect(card.getByRole("link", { name: "988" })).toBeVisible();
   await expect(page.getByTestId("ai-message").last()).toContainText("Your life matters");
   await snapshot(page, "chat-crisis");
@@ -65,6 +67,47 @@ test("a crisis message brings crisis lines, the safety plan and grounding", asyn
   await expect(page.getByTestId("five-senses-step")).toContainText("4 things you can feel");
   await page.getByRole("button", { name: "Start" }).click();
   await expect(page.getByTestId("breathing-phase")).toContainText("Breathe in");
+});
+
+test("elevated risk gets a supportive reply and an 'are you safe right now?' check-in", async ({
+  page,
+}) => {
+  const message = "Lately I wish I could just not wake up";
+  await page.goto("/chat/");
+
+  await say(page, message);
+
+  // The model answers (guided to ask about safety); the check-in and the lines stay in view.
+  await expect(page.getByTestId("ai-message").last()).toContainText(echo(message));
+  const card = page.getByTestId("crisis-card");
+  await expect(card).toHaveAttribute("data-response", "check_in");
+  await expect(card.getByRole("heading", { name: "Are you safe right now?" })).toBeVisible();
+  await expect(card.getByRole("link", { name: "988" })).toBeVisible();
+  await card.getByRole("button", { name: "I’m not safe" }).click();
+  await expect(card.getByTestId("not-safe")).toContainText("Please reach out to someone right now");
+  await expect(card.getByRole("link", { name: "Make my safety plan" })).toBeVisible();
+});
+
+test("worry about someone else brings how to help them, with the lines", async ({ page }) => {
+  await page.goto("/chat/");
+
+  await say(page, "My brother keeps telling me he wants to kill himself and I don't know what to do");
+
+  const card = page.getByTestId("crisis-card");
+  await expect(card).toHaveAttribute("data-response", "help_them");
+  await expect(card.getByRole("heading", { name: "Helping someone who may be at risk" })).toBeVisible();
+  await expect(page.getByTestId("ai-message").last()).toContainText("Ask them directly");
+  await expect(card.getByRole("link", { name: "988" })).toBeVisible();
+});
+
+test("an idiom or a story from recovery is not an alarm", async ({ page }) => {
+  await page.goto("/chat/");
+
+  const message = "This commute is killing me, but honestly the week was good";
+  await say(page, message);
+
+  await expect(page.getByTestId("ai-message").last()).toContainText(echo(message));
+  await expect(page.getByTestId("crisis-card")).toHaveCount(0);
 });
 
 test("stopping a reply keeps what arrived, marked as cut short", async ({ page }) => {

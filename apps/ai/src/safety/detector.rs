@@ -122,6 +122,11 @@ impl Detector {
         }
     }
 
+    /// The learned layer's alarm threshold, when it runs.
+    pub fn threshold(&self) -> Option<f32> {
+        self.learned.as_ref().map(|l| l.head.card.threshold)
+    }
+
     pub fn status(&self) -> &DetectorStatus {
         &self.status
     }
@@ -144,13 +149,31 @@ impl Detector {
             };
         };
         let scores = learned.score(message);
+        let head = &learned.head;
         let by_learned = match &scores {
-            Some(s) if learned.head.alarms(s) => {
-                Assessment::new(s.severity, vec![s.category], Layer::Learned)
+            Some(s) if head.alarms(s) => Assessment::new(s.severity, vec![s.category], Layer::Learned),
+            Some(s) if head.checks_in(s) => {
+                Assessment::new(Severity::Elevated, vec![s.category], Layer::Learned)
             }
             _ => Assessment::safe(),
         };
-        let mut assessment = by_rules.clone().merge(by_learned);
+        let overruled = scores.as_ref().is_some_and(|s| head.overrules(s));
+        // Rules that fired decide the category, unless the head is sure there is no
+        // danger (a story, an exam question, recovery); the head may raise the severity
+        // when it sees the same kind of danger. When no rule fired, the head decides.
+        let mut assessment = if by_rules.is_crisis() && !overruled {
+            let mut assessment = by_rules.clone();
+            if by_learned
+                .categories
+                .iter()
+                .any(|c| assessment.categories.contains(c))
+            {
+                assessment.severity = assessment.severity.max(by_learned.severity);
+            }
+            assessment
+        } else {
+            by_learned
+        };
         if !assessment.is_crisis() {
             assessment = learned.conversation(message, scores.as_ref(), earlier);
         }

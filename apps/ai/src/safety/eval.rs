@@ -313,7 +313,7 @@ impl std::fmt::Display for Report {
 
 /// How the head alone, and rules with the head, trade recall for false alarms as the
 /// head's threshold moves: one row per threshold.
-pub fn sweep(rows: &[Labelled], by_rules: &[bool], danger: &[f32]) -> String {
+pub fn sweep(rows: &[Labelled], by_rules: &[bool], danger: &[f32], threshold: f32) -> String {
     let mut out = String::from(
         "threshold   head: recall  false alarms (hard)   rules+head: recall  false alarms (hard)\n",
     );
@@ -339,6 +339,22 @@ pub fn sweep(rows: &[Labelled], by_rules: &[bool], danger: &[f32]) -> String {
             tallies[2].rate(),
             tallies[3].rate()
         );
+    }
+    let _ = writeln!(
+        out,
+        "\nrules overruled when the head's danger is below v (head threshold {threshold:.2}):\nv        recall  false alarms (hard)"
+    );
+    for veto in [0.0f32, 0.02, 0.05, 0.1, 0.2, 0.3] {
+        let mut tallies = [Tally::default(); 2];
+        for (i, row) in rows.iter().enumerate() {
+            let flagged = (by_rules[i] && danger[i] >= veto) || danger[i] >= threshold;
+            if row.category.is_some() {
+                tallies[0].add(flagged);
+            } else if HARD_NEGATIVES.contains(&row.kind.as_str()) {
+                tallies[1].add(flagged);
+            }
+        }
+        let _ = writeln!(out, "  {veto:.2}   {:.3}   {:.3}", tallies[0].rate(), tallies[1].rate());
     }
     out
 }

@@ -149,8 +149,17 @@ pub struct HeadCard {
     pub embedding_sha256: Option<String>,
     /// Whether the hashed n-gram features are used.
     pub ngrams: bool,
-    /// A message is a crisis when P(no danger) falls below `1 - threshold`.
+    /// A message is in danger, at the severity the head reads, when P(danger) reaches
+    /// this (chosen so the head adds few false alarms to the rules').
     pub threshold: f32,
+    /// Between this and `threshold` the head is unsure: the response is a gentle
+    /// check-in ("are you safe right now?"), never the crisis card.
+    #[serde(default)]
+    pub check_in_threshold: Option<f32>,
+    /// A rule's alarm stands only when P(danger) is at least this: the head overrules
+    /// phrases used in stories, school work, news or recovery.
+    #[serde(default)]
+    pub overrule_below: Option<f32>,
     /// How the head was made: data files with their SHA-256, and the settings.
     pub training: serde_json::Value,
 }
@@ -360,6 +369,18 @@ impl Head {
     pub fn alarms(&self, scores: &Scores) -> bool {
         scores.danger >= self.card.threshold
     }
+
+    /// Whether the scores call for a check-in (unsure, but enough to ask).
+    pub fn checks_in(&self, scores: &Scores) -> bool {
+        self.card
+            .check_in_threshold
+            .is_some_and(|t| scores.danger >= t)
+    }
+
+    /// Whether the head is sure enough there is no danger to overrule a rule.
+    pub fn overrules(&self, scores: &Scores) -> bool {
+        self.card.overrule_below.is_some_and(|v| scores.danger < v)
+    }
 }
 
 /// One labelled example for training.
@@ -488,6 +509,8 @@ mod tests {
             embedding_sha256: None,
             ngrams,
             threshold: 0.5,
+            check_in_threshold: None,
+            overrule_below: None,
             training: serde_json::json!({}),
         }
     }

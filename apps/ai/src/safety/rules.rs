@@ -386,7 +386,9 @@ pub fn assess(message: &str, earlier: &[&str]) -> Assessment {
                 SuicidalIdeation | SelfHarm if someone_else => ConcernForOther,
                 category => category,
             };
-            let level = if intent && category != ConcernForOther {
+            // A time or a decision turns a thought into a plan; a wish not to be here
+            // ("hope I don't wake up tomorrow") stays a wish.
+            let level = if intent && !rule.self_negated && category != ConcernForOther {
                 Severity::Imminent
             } else {
                 rule.severity

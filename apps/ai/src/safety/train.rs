@@ -15,8 +15,14 @@ use super::eval::{Labelled, HARD_NEGATIVES};
 use super::learned::{self, Embedder, Example, Head, HeadCard, LearnedError, Scores, TrainSettings};
 use super::rules;
 
-/// The false-alarm rate on validation hard negatives the threshold is chosen for.
+/// The false-alarm rate on validation hard negatives the head may add to the rules' at
+/// its alarm threshold.
 pub const TARGET_FALSE_ALARMS: f64 = 0.02;
+/// The false-alarm rate on validation hard negatives (all layers) allowed at the
+/// check-in threshold: a check-in costs one gentle question, a miss far more.
+pub const TARGET_CHECK_IN_FALSE_ALARMS: f64 = 0.10;
+/// The head overrules a rule below this P(danger).
+pub const OVERRULE_BELOW: f32 = 0.1;
 
 /// What a training run reads.
 pub struct TrainingData<'a> {
@@ -34,16 +40,43 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Embeds texts in batches, reporting progress as (done, total).
+/// Embeds texts in batches, reporting progress as (done, total). The vectors are kept
+/// in the temporary folder under a hash of the texts (and the model's identity), so
+/// training again on the same data does not embed it again.
 pub fn embed_all(
     embedder: &Embedder,
     texts: &[&str],
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<Vec<f32>>, LearnedError> {
+    let mut hasher = Sha256::new();
+    hasher.update(learned::MODEL_REPO.as_bytes());
+    for text in texts {
+        hasher.update(text.as_bytes());
+        hasher.update([0]);
+    }
+    let key: String = hasher.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let cache = std::env::temp_dir().join(format!("solace-safety-embeddings-{key}.f32"));
+    if let Ok(bytes) = std::fs::read(&cache) {
+        if bytes.len() == texts.len() * learned::DIM * 4 {
+            progress(texts.len(), texts.len());
+            return Ok(bytes
+                .chunks_exact(learned::DIM * 4)
+                .map(|row| {
+                    row.chunks_exact(4)
+                        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                        .collect()
+                })
+                .collect());
+        }
+    }
     let mut out = Vec::with_capacity(texts.len());
     for batch in texts.chunks(32) {
         out.extend(embedder.embed(batch)?);
         progress(out.len(), texts.len());
+    }
+    let bytes: Vec<u8> = out.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
+    if let Err(error) = std::fs::write(&cache, bytes) {
+        tracing::warn!(%error, "could not keep the embeddings for the next run");
     }
     Ok(out)
 }
@@ -75,11 +108,14 @@ pub fn train(
         embedding_sha256: embedder.as_ref().map(|(_, sha)| sha.clone()),
         ngrams: true,
         threshold: 0.5,
+        check_in_threshold: None,
+        overrule_below: None,
         training: serde_json::json!({
             "train": { "file": "apps/ai/data/safety/train.tsv", "rows": data.train.len(), "sha256": data.train_sha256 },
             "validation": { "file": "apps/ai/data/safety/validation.tsv", "rows": data.validation.len(), "sha256": data.validation_sha256 },
             "settings": settings,
             "threshold_rule": format!("lowest threshold at which the head adds at most {TARGET_FALSE_ALARMS} false alarms on validation hard negatives to the rules"),
+            "check_in_rule": format!("lowest threshold at which all layers keep false alarms on validation hard negatives within {TARGET_CHECK_IN_FALSE_ALARMS}"),
             "command": "solace safety train",
         }),
     };
@@ -113,17 +149,27 @@ pub fn train(
             .zip(&validation_embeddings)
             .map(|(row, embedding)| head.score(&head.features(&row.text, embedding.clone())))
             .collect();
-        head.card.threshold = choose_threshold(data.validation, &by_rules, &scores);
+        head.card.overrule_below = Some(OVERRULE_BELOW);
+        let rules_stand: Vec<bool> = by_rules
+            .iter()
+            .zip(&scores)
+            .map(|(&rule, s)| rule && s.danger >= OVERRULE_BELOW)
+            .collect();
+        head.card.threshold = choose_threshold(data.validation, &rules_stand, &scores);
+        head.card.check_in_threshold =
+            Some(choose_check_in_threshold(data.validation, &rules_stand, &scores, head.card.threshold));
         let caught = data
             .validation
             .iter()
             .enumerate()
             .filter(|(i, row)| {
-                row.category.is_some() && (by_rules[*i] || head.alarms(&scores[*i]))
+                row.category.is_some()
+                    && (rules_stand[*i] || head.alarms(&scores[*i]) || head.checks_in(&scores[*i]))
             })
             .count();
         tried.push(serde_json::json!({ "l2": l2, "threshold": head.card.threshold, "validation_crises_caught": caught }));
         if best.as_ref().is_none_or(|(most, _)| caught > *most) {
+            head.card.training["settings"] = serde_json::json!(settings);
             best = Some((caught, head));
         }
     }
@@ -139,8 +185,9 @@ fn choose_threshold(rows: &[Labelled], by_rules: &[bool], scores: &[Scores]) -> 
     let hard: Vec<usize> = (0..rows.len())
         .filter(|&i| rows[i].severity == Severity::None && HARD_NEGATIVES.contains(&rows[i].kind.as_str()))
         .collect();
-    for step in 5..=95 {
-        let threshold = step as f32 / 100.0;
+    let steps = (5..=95).map(|s| s as f32 / 100.0);
+    let top = [0.97, 0.98, 0.99, 0.995, 0.999];
+    for threshold in steps.chain(top) {
         let alarms = hard
             .iter()
             .filter(|&&i| !by_rules[i] && scores[i].danger >= threshold)
@@ -149,7 +196,34 @@ fn choose_threshold(rows: &[Labelled], by_rules: &[bool], scores: &[Scores]) -> 
             return threshold;
         }
     }
-    0.95
+    0.999
+}
+
+/// The lowest threshold (at most the alarm threshold) at which rules and head together
+/// keep false alarms on the validation hard negatives within the check-in target.
+fn choose_check_in_threshold(
+    rows: &[Labelled],
+    rules_stand: &[bool],
+    scores: &[Scores],
+    alarm: f32,
+) -> f32 {
+    let hard: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].severity == Severity::None && HARD_NEGATIVES.contains(&rows[i].kind.as_str()))
+        .collect();
+    for step in 5..=99 {
+        let threshold = step as f32 / 100.0;
+        if threshold >= alarm {
+            break;
+        }
+        let alarms = hard
+            .iter()
+            .filter(|&&i| rules_stand[i] || scores[i].danger >= threshold)
+            .count();
+        if !hard.is_empty() && alarms as f64 / hard.len() as f64 <= TARGET_CHECK_IN_FALSE_ALARMS {
+            return threshold;
+        }
+    }
+    alarm
 }
 
 /// Reads a data file.
