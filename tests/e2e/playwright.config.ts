@@ -67,6 +67,8 @@ function solaceServer() {
       // Whisper for in-browser transcription; replies are spoken by espeak-ng.
       MODELS_DIR: whisperModels(),
       TTS_PROVIDER: "espeak-ng",
+      // The crisis detector's learned layer (make test provides the model; rules only without).
+      SAFETY_MODEL_DIR: process.env.SAFETY_MODEL_DIR ?? "",
     },
   };
 }

@@ -220,9 +220,21 @@ fn default_lines() -> Vec<CrisisLine> {
             url: "https://findahelpline.com".into(),
             topics: vec![],
         },
-        topic_line(&["US", "CA"], "Emergency services", "911", "call", "emergency"),
+        topic_line(
+            &["US", "CA"],
+            "Emergency services",
+            "911",
+            "call",
+            "emergency",
+        ),
         topic_line(&["GB"], "Emergency services", "999", "call", "emergency"),
-        topic_line(&["IE"], "Emergency services", "112 or 999", "call", "emergency"),
+        topic_line(
+            &["IE"],
+            "Emergency services",
+            "112 or 999",
+            "call",
+            "emergency",
+        ),
         topic_line(&["AU"], "Emergency services", "000", "call", "emergency"),
         topic_line(&["NZ"], "Emergency services", "111", "call", "emergency"),
         topic_line(
@@ -389,15 +401,20 @@ mod tests {
         let medical = of(Severity::Imminent, RiskCategory::MedicalEmergency);
         assert_eq!(medical.first().map(String::as_str), Some("999"));
         let abuse = of(Severity::Elevated, RiskCategory::Abuse);
-        assert!(abuse.contains(&"0808 2000 247".to_owned()) && abuse.contains(&"0800 1111".to_owned()));
+        assert!(
+            abuse.contains(&"0808 2000 247".to_owned()) && abuse.contains(&"0800 1111".to_owned())
+        );
         assert!(!abuse.contains(&"999".to_owned()));
         let suicide = of(Severity::Elevated, RiskCategory::SuicidalIdeation);
         assert_eq!(suicide, vec!["116 123", "findahelpline.com"]);
         let imminent = of(Severity::Imminent, RiskCategory::SuicidalIdeation);
         assert_eq!(imminent, vec!["116 123", "findahelpline.com", "999"]);
         // Nowhere known: the international directory and the emergency fallback.
-        let assessment =
-            Assessment::new(Severity::Imminent, vec![RiskCategory::HarmToOthers], Layer::Rules);
+        let assessment = Assessment::new(
+            Severity::Imminent,
+            vec![RiskCategory::HarmToOthers],
+            Layer::Rules,
+        );
         let elsewhere = directory.for_assessment(Some("ZZ"), &assessment);
         assert!(elsewhere.iter().any(|l| l.contact.contains("112")));
         assert!(elsewhere.iter().any(|l| l.contact == "findahelpline.com"));

@@ -16,7 +16,9 @@ use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 
 use crate::crisis::{CrisisDirectory, CrisisLine};
-use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Sampling, TokenStream};
+use crate::model::{
+    ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Sampling, TokenStream,
+};
 use crate::prompt::{estimate_tokens, fit_history, system_prompt};
 use crate::safety::judge::Judge;
 use crate::safety::{self, Assessment, Detector, Layer, Response, RiskCategory, Severity};
@@ -297,9 +299,8 @@ impl Guard {
                                     Layer::Rules,
                                 )
                                 .merge(self.assessment.clone());
-                                let notice = self
-                                    .supporter
-                                    .notice(&assessment, self.region.as_deref());
+                                let notice =
+                                    self.supporter.notice(&assessment, self.region.as_deref());
                                 self.pending.push_back(TurnEvent::Notice(notice));
                                 let lines = self
                                     .supporter
@@ -335,7 +336,10 @@ impl Guard {
         );
         let region = self.region.clone();
         let notice = self.supporter.notice(&merged, region.as_deref());
-        let lines = self.supporter.crisis.for_assessment(region.as_deref(), &merged);
+        let lines = self
+            .supporter
+            .crisis
+            .for_assessment(region.as_deref(), &merged);
         let text = match after {
             Response::Crisis => safety::crisis_reply(&merged, &lines),
             Response::HelpThem => safety::reply::help_them_reply(&lines),

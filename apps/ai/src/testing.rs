@@ -87,6 +87,9 @@ struct Shared {
     speech_requests: Mutex<Vec<Value>>,
     transcript: Mutex<String>,
     transcriptions: Mutex<Vec<Value>>,
+    /// What the fake answers the safety judge, and after how long.
+    verdict: Mutex<(String, Duration)>,
+    judge_requests: Mutex<Vec<Value>>,
 }
 
 /// What the fake transcribes every upload to, unless told otherwise.
@@ -111,6 +114,7 @@ impl FakeUpstream {
         let shared = Arc::new(Shared {
             default_delay: Mutex::new(Duration::from_millis(5)),
             transcript: Mutex::new(DEFAULT_TRANSCRIPT.into()),
+            verdict: Mutex::new(("SAFE".into(), Duration::ZERO)),
             ..Shared::default()
         });
         let app = Router::new()
@@ -127,6 +131,17 @@ impl FakeUpstream {
             let _ = axum::serve(listener, app).await;
         });
         Ok(Self { addr, shared, task })
+    }
+
+    /// What the fake answers when it is asked as the safety judge (a request whose
+    /// system prompt is the judge's), after `delay`; "SAFE" at once by default.
+    pub fn set_verdict(&self, verdict: &str, delay: Duration) {
+        *lock(&self.shared.verdict) = (verdict.to_owned(), delay);
+    }
+
+    /// The safety judge's requests, kept apart from the chat requests.
+    pub fn judge_requests(&self) -> Vec<Value> {
+        lock(&self.shared.judge_requests).clone()
     }
 
     /// The base URL to configure as `LLM_BASE_URL`.
@@ -231,6 +246,22 @@ async fn completions(State(shared): State<Arc<Shared>>, Json(body): Json<Value>)
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
+    let is_judge = body
+        .pointer("/messages/0/content")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.starts_with("You are a safety classifier"));
+    if is_judge {
+        lock(&shared.judge_requests).push(body);
+        let (verdict, delay) = lock(&shared.verdict).clone();
+        tokio::time::sleep(delay).await;
+        let mut body = chunk(&verdict).to_vec();
+        body.extend_from_slice(&finish());
+        return (
+            [(header::CONTENT_TYPE, "text/event-stream")],
+            Bytes::from(body),
+        )
+            .into_response();
+    }
     lock(&shared.requests).push(body);
     let next = lock(&shared.script).pop_front();
     let behaviour = next.unwrap_or_else(|| {

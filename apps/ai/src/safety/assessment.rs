@@ -219,10 +219,22 @@ mod tests {
         let of = |severity, categories: &[RiskCategory]| {
             Assessment::new(severity, categories.to_vec(), Layer::Rules).response()
         };
-        assert_eq!(of(Severity::Imminent, &[SuicidalIdeation]), Response::Crisis);
-        assert_eq!(of(Severity::Elevated, &[SuicidalIdeation]), Response::CheckIn);
-        assert_eq!(of(Severity::Elevated, &[ConcernForOther]), Response::HelpThem);
-        assert_eq!(of(Severity::Imminent, &[ConcernForOther]), Response::HelpThem);
+        assert_eq!(
+            of(Severity::Imminent, &[SuicidalIdeation]),
+            Response::Crisis
+        );
+        assert_eq!(
+            of(Severity::Elevated, &[SuicidalIdeation]),
+            Response::CheckIn
+        );
+        assert_eq!(
+            of(Severity::Elevated, &[ConcernForOther]),
+            Response::HelpThem
+        );
+        assert_eq!(
+            of(Severity::Imminent, &[ConcernForOther]),
+            Response::HelpThem
+        );
         assert_eq!(
             of(Severity::Imminent, &[SuicidalIdeation, ConcernForOther]),
             Response::Crisis
@@ -233,7 +245,11 @@ mod tests {
 
     #[test]
     fn merging_keeps_the_worse_and_the_first_layer() {
-        let rules = Assessment::new(Severity::Elevated, vec![RiskCategory::SelfHarm], Layer::Rules);
+        let rules = Assessment::new(
+            Severity::Elevated,
+            vec![RiskCategory::SelfHarm],
+            Layer::Rules,
+        );
         let learned = Assessment::new(
             Severity::Imminent,
             vec![RiskCategory::SuicidalIdeation],
@@ -246,6 +262,9 @@ mod tests {
             vec![RiskCategory::SuicidalIdeation, RiskCategory::SelfHarm]
         );
         assert_eq!(merged.layer, Some(Layer::Rules));
-        assert_eq!(Assessment::safe().merge(Assessment::safe()), Assessment::safe());
+        assert_eq!(
+            Assessment::safe().merge(Assessment::safe()),
+            Assessment::safe()
+        );
     }
 }

@@ -2,9 +2,9 @@
 //! category, every negative must pass. Add a case whenever a real miss or false alarm is
 //! found.
 
-use super::rules::assess;
 use super::assessment::RiskCategory::*;
 use super::output::{check, Violation};
+use super::rules::assess;
 
 use super::assessment::RiskCategory;
 

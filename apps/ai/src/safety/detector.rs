@@ -151,7 +151,9 @@ impl Detector {
         let scores = learned.score(message);
         let head = &learned.head;
         let by_learned = match &scores {
-            Some(s) if head.alarms(s) => Assessment::new(s.severity, vec![s.category], Layer::Learned),
+            Some(s) if head.alarms(s) => {
+                Assessment::new(s.severity, vec![s.category], Layer::Learned)
+            }
             Some(s) if head.checks_in(s) => {
                 Assessment::new(Severity::Elevated, vec![s.category], Layer::Learned)
             }
@@ -328,7 +330,10 @@ mod tests {
     #[test]
     fn without_a_head_the_detector_runs_rules_and_says_why() {
         let dir = tempfile::tempdir().map_err(|e| e.to_string());
-        let dir = dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default();
+        let dir = dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default();
         let detector = Detector::load(&dir, &dir);
         assert!(!detector.status().learned);
         assert!(detector
@@ -350,7 +355,9 @@ mod tests {
         let text = sentence.repeat(100);
         let parts = pieces(&text);
         assert!(parts.len() > 1);
-        assert!(parts.iter().all(|p| p.len() <= PIECE_CHARS + sentence.len()));
+        assert!(parts
+            .iter()
+            .all(|p| p.len() <= PIECE_CHARS + sentence.len()));
         assert_eq!(parts.concat().len(), text.len());
         assert!(pieces("").is_empty());
         assert_eq!(pieces("short"), vec!["short"]);

@@ -58,8 +58,11 @@ pub fn parse(tsv: &str) -> Result<Vec<Labelled>, String> {
                     .ok_or(format!("line {}: unknown category '{other}'", i + 1))?,
             ),
         };
-        let severity = Severity::from_label(severity.trim())
-            .ok_or(format!("line {}: unknown severity '{}'", i + 1, severity.trim()))?;
+        let severity = Severity::from_label(severity.trim()).ok_or(format!(
+            "line {}: unknown severity '{}'",
+            i + 1,
+            severity.trim()
+        ))?;
         if category.is_none() != (severity == Severity::None) {
             return Err(format!(
                 "line {}: severity must be none exactly when category is none",
@@ -158,7 +161,10 @@ impl Report {
             .or_default() += 1;
         if row.category.is_some() {
             self.recall.add(flagged);
-            self.recall_by_category.entry(truth).or_default().add(flagged);
+            self.recall_by_category
+                .entry(truth)
+                .or_default()
+                .add(flagged);
             self.recall_by_severity
                 .entry(row.severity.label())
                 .or_default()
@@ -251,8 +257,16 @@ impl std::fmt::Display for Report {
             "Imminent messages given the imminent response: {}",
             self.imminent_as_imminent
         );
-        let _ = writeln!(out, "False alarms (calm messages flagged): {}", self.false_alarms);
-        let _ = writeln!(out, "False alarms on hard negatives: {}", self.false_alarms_hard);
+        let _ = writeln!(
+            out,
+            "False alarms (calm messages flagged): {}",
+            self.false_alarms
+        );
+        let _ = writeln!(
+            out,
+            "False alarms on hard negatives: {}",
+            self.false_alarms_hard
+        );
         let section = |out: &mut String, title: &str, rows: Vec<(String, Tally)>| {
             let _ = writeln!(out, "\n{title}");
             for (name, tally) in rows {
@@ -265,8 +279,16 @@ impl std::fmt::Display for Report {
         let cloned = |m: &BTreeMap<String, Tally>| -> Vec<(String, Tally)> {
             m.iter().map(|(k, v)| (k.clone(), *v)).collect()
         };
-        section(&mut out, "Recall by category", owned(&self.recall_by_category));
-        section(&mut out, "Recall by severity", owned(&self.recall_by_severity));
+        section(
+            &mut out,
+            "Recall by category",
+            owned(&self.recall_by_category),
+        );
+        section(
+            &mut out,
+            "Recall by severity",
+            owned(&self.recall_by_severity),
+        );
         section(&mut out, "Recall by language", cloned(&self.recall_by_lang));
         section(&mut out, "Recall by kind", cloned(&self.recall_by_kind));
         section(
@@ -354,7 +376,12 @@ pub fn sweep(rows: &[Labelled], by_rules: &[bool], danger: &[f32], threshold: f3
                 tallies[1].add(flagged);
             }
         }
-        let _ = writeln!(out, "  {veto:.2}   {:.3}   {:.3}", tallies[0].rate(), tallies[1].rate());
+        let _ = writeln!(
+            out,
+            "  {veto:.2}   {:.3}   {:.3}",
+            tallies[0].rate(),
+            tallies[1].rate()
+        );
     }
     out
 }

@@ -151,7 +151,11 @@ pub fn parse(answer: &str) -> Option<Assessment> {
                 })
                 .collect();
             // Other codes (hate, privacy, …) are moderation matters, not danger.
-            Some(Assessment::new(Severity::Elevated, categories, Layer::Judge))
+            Some(Assessment::new(
+                Severity::Elevated,
+                categories,
+                Layer::Judge,
+            ))
         }
         _ => None,
     }

@@ -411,11 +411,7 @@ impl Default for TrainSettings {
 
 /// Full-batch Adam on class-balanced cross-entropy, from zero weights: the same data
 /// gives the same head, every time.
-fn fit(
-    examples: &[(&Features, usize)],
-    classes: usize,
-    settings: TrainSettings,
-) -> Softmax {
+fn fit(examples: &[(&Features, usize)], classes: usize, settings: TrainSettings) -> Softmax {
     let mut model = Softmax::zeros(classes);
     let mut counts = vec![0usize; classes];
     for (_, y) in examples {
@@ -461,8 +457,8 @@ fn fit(
                 let g = grads[k][i] + if k < 2 { settings.l2 * param[i] } else { 0.0 };
                 m[k][i] = beta1 * m[k][i] + (1.0 - beta1) * g;
                 v[k][i] = beta2 * v[k][i] + (1.0 - beta2) * g * g;
-                let step_size =
-                    settings.learning_rate * (m[k][i] / correction1) / ((v[k][i] / correction2).sqrt() + eps);
+                let step_size = settings.learning_rate * (m[k][i] / correction1)
+                    / ((v[k][i] / correction2).sqrt() + eps);
                 param[i] -= step_size;
             }
         }
@@ -515,7 +511,12 @@ mod tests {
         }
     }
 
-    fn example(head: &Head, text: &str, category: Option<RiskCategory>, severity: Severity) -> Example {
+    fn example(
+        head: &Head,
+        text: &str,
+        category: Option<RiskCategory>,
+        severity: Severity,
+    ) -> Example {
         Example {
             features: head.features(text, None),
             category,
@@ -527,8 +528,18 @@ mod tests {
     fn an_ngram_head_learns_a_separable_toy_problem_and_survives_a_round_trip() {
         let blank = train(&[], card(true), TrainSettings::default());
         let data = vec![
-            example(&blank, "alpha bravo", Some(RiskCategory::SelfHarm), Severity::Elevated),
-            example(&blank, "alpha charlie", Some(RiskCategory::SelfHarm), Severity::Imminent),
+            example(
+                &blank,
+                "alpha bravo",
+                Some(RiskCategory::SelfHarm),
+                Severity::Elevated,
+            ),
+            example(
+                &blank,
+                "alpha charlie",
+                Some(RiskCategory::SelfHarm),
+                Severity::Imminent,
+            ),
             example(&blank, "delta echo", None, Severity::None),
             example(&blank, "foxtrot echo", None, Severity::None),
         ];
@@ -539,11 +550,17 @@ mod tests {
         let head = train(&data, card(true), settings);
         let danger = head.score(&head.features("alpha", None));
         let calm = head.score(&head.features("echo", None));
-        assert!(danger.danger > 0.5 && calm.danger < 0.5, "{danger:?} {calm:?}");
+        assert!(
+            danger.danger > 0.5 && calm.danger < 0.5,
+            "{danger:?} {calm:?}"
+        );
         assert_eq!(danger.category, RiskCategory::SelfHarm);
 
         let dir = tempfile::tempdir().map_err(|e| e.to_string());
-        let dir = dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default();
+        let dir = dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default();
         assert!(head.save(&dir).is_ok());
         let loaded = Head::load(&dir);
         let again = loaded.map(|h| h.score(&h.features("alpha", None))).ok();
@@ -563,7 +580,10 @@ mod tests {
     #[test]
     fn real_embeddings_are_unit_vectors_that_put_like_meanings_together() {
         let Some(embedder) = real_model() else {
-            assert!(std::env::var("CI").is_err(), "CI must provide SAFETY_MODEL_DIR");
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must provide SAFETY_MODEL_DIR"
+            );
             return;
         };
         let texts = [
@@ -589,7 +609,10 @@ mod tests {
     #[test]
     fn a_missing_model_or_head_is_named_in_the_error() {
         let dir = tempfile::tempdir().map_err(|e| e.to_string());
-        let dir = dir.as_ref().map(|d| d.path().to_path_buf()).unwrap_or_default();
+        let dir = dir
+            .as_ref()
+            .map(|d| d.path().to_path_buf())
+            .unwrap_or_default();
         let embedder = Embedder::load(&dir).err().map(|e| e.to_string());
         assert!(embedder.is_some_and(|e| e.contains("config.json") && e.contains("missing")));
         let head = Head::load(&dir).err().map(|e| e.to_string());

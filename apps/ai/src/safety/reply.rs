@@ -91,9 +91,7 @@ pub fn help_them_reply(lines: &[&CrisisLine]) -> String {
          **Lines you or they can reach right now:**\n",
     );
     reply.push_str(&line_list(lines));
-    reply.push_str(
-        "\nSupporting someone through this is heavy. How are you holding up yourself?",
-    );
+    reply.push_str("\nSupporting someone through this is heavy. How are you holding up yourself?");
     reply
 }
 
@@ -120,7 +118,9 @@ pub fn check_in_reply(assessment: &Assessment, lines: &[&CrisisLine]) -> String 
         }
     };
     let mut reply = String::from(question);
-    reply.push_str("\n\nIf it ever feels like too much, you can talk to someone right now, for free:\n");
+    reply.push_str(
+        "\n\nIf it ever feels like too much, you can talk to someone right now, for free:\n",
+    );
     reply.push_str(&line_list(lines));
     reply.push_str("\nI'm an AI, not a counsellor, but I'm here and I'm listening.");
     reply

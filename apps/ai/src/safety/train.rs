@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 
 use super::assessment::Severity;
 use super::eval::{Labelled, HARD_NEGATIVES};
-use super::learned::{self, Embedder, Example, Head, HeadCard, LearnedError, Scores, TrainSettings};
+use super::learned::{
+    self, Embedder, Example, Head, HeadCard, LearnedError, Scores, TrainSettings,
+};
 use super::rules;
 
 /// The false-alarm rate on validation hard negatives the head may add to the rules' at
@@ -54,7 +56,12 @@ pub fn embed_all(
         hasher.update(text.as_bytes());
         hasher.update([0]);
     }
-    let key: String = hasher.finalize().iter().take(12).map(|b| format!("{b:02x}")).collect();
+    let key: String = hasher
+        .finalize()
+        .iter()
+        .take(12)
+        .map(|b| format!("{b:02x}"))
+        .collect();
     let cache = std::env::temp_dir().join(format!("solace-safety-embeddings-{key}.f32"));
     if let Ok(bytes) = std::fs::read(&cache) {
         if bytes.len() == texts.len() * learned::DIM * 4 {
@@ -120,7 +127,14 @@ pub fn train(
         }),
     };
     // A blank head only to compute features the same way the trained one will.
-    let blank = learned::train(&[], card.clone(), TrainSettings { epochs: 0, ..settings });
+    let blank = learned::train(
+        &[],
+        card.clone(),
+        TrainSettings {
+            epochs: 0,
+            ..settings
+        },
+    );
     let validation_embeddings: Vec<Option<Vec<f32>>> = validation_embeddings;
     let examples: Vec<Example> = data
         .train
@@ -156,8 +170,12 @@ pub fn train(
             .map(|(&rule, s)| rule && s.danger >= OVERRULE_BELOW)
             .collect();
         head.card.threshold = choose_threshold(data.validation, &rules_stand, &scores);
-        head.card.check_in_threshold =
-            Some(choose_check_in_threshold(data.validation, &rules_stand, &scores, head.card.threshold));
+        head.card.check_in_threshold = Some(choose_check_in_threshold(
+            data.validation,
+            &rules_stand,
+            &scores,
+            head.card.threshold,
+        ));
         let caught = data
             .validation
             .iter()
@@ -183,7 +201,9 @@ pub fn train(
 /// target rate of false alarms on the validation hard negatives to those of the rules.
 fn choose_threshold(rows: &[Labelled], by_rules: &[bool], scores: &[Scores]) -> f32 {
     let hard: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].severity == Severity::None && HARD_NEGATIVES.contains(&rows[i].kind.as_str()))
+        .filter(|&i| {
+            rows[i].severity == Severity::None && HARD_NEGATIVES.contains(&rows[i].kind.as_str())
+        })
         .collect();
     let steps = (5..=95).map(|s| s as f32 / 100.0);
     let top = [0.97, 0.98, 0.99, 0.995, 0.999];
@@ -208,7 +228,9 @@ fn choose_check_in_threshold(
     alarm: f32,
 ) -> f32 {
     let hard: Vec<usize> = (0..rows.len())
-        .filter(|&i| rows[i].severity == Severity::None && HARD_NEGATIVES.contains(&rows[i].kind.as_str()))
+        .filter(|&i| {
+            rows[i].severity == Severity::None && HARD_NEGATIVES.contains(&rows[i].kind.as_str())
+        })
         .collect();
     for step in 5..=99 {
         let threshold = step as f32 / 100.0;
@@ -229,8 +251,8 @@ fn choose_check_in_threshold(
 /// Reads a data file.
 pub fn read_data(path: &Path) -> Result<(Vec<Labelled>, String), String> {
     let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let text = String::from_utf8(bytes.clone())
-        .map_err(|_| format!("{} is not UTF-8", path.display()))?;
+    let text =
+        String::from_utf8(bytes.clone()).map_err(|_| format!("{} is not UTF-8", path.display()))?;
     let rows = super::eval::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((rows, sha256_hex(&bytes)))
 }

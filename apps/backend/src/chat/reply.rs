@@ -483,7 +483,9 @@ impl Turn {
                         }
                     }
                 }
-                TurnEvent::Replace { text: replacement, .. } => {
+                TurnEvent::Replace {
+                    text: replacement, ..
+                } => {
                     replaced = true;
                     text = replacement;
                     let _ = tx.send(ReplyEvent::Replace(text.clone())).await;

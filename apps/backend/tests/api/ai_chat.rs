@@ -247,7 +247,7 @@ async fn a_crisis_message_gets_crisis_lines_and_never_reaches_the_model() {
         .post(browser.url("/api/ai/message"))
         .header("x-csrf-token", browser.csrf.clone().unwrap())
         .header("accept-language", "en-US,en;q=0.9")
-        .json(&json!({ "content": "I just want it all to stop, I want to die" }))
+        .json(&json!({ "content": "I just want it all to stop, I'm going to die tonight" }))
         .send()
         .await
         .unwrap();

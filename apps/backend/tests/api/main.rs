@@ -23,6 +23,7 @@ mod livekit;
 mod model_pull;
 mod oidc;
 mod rooms;
+mod safety;
 mod safety_plan;
 mod sfu;
 mod speech;
