@@ -34,7 +34,10 @@ dev: ## Backend (debug) on :8080 and the web app with hot reload on :3000
 test: ## Run every test: lints, Rust on SQLite and PostgreSQL+Redis, frontend, infra, E2E
 	bash scripts/test.sh
 
-bench: ## Benchmarks (release build); results are recorded in docs/PERFORMANCE.md
+bench: ## Benchmarks (release build); results are recorded in docs/PERFORMANCE.md and docs/SAFETY.md
+	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) cargo bench --locked -p solace-ai --bench safety
+	cargo build --release --locked -p solace-backend
+	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) $(TARGET_DIR)/release/solace safety eval --compare apps/ai/data/safety/heldout.tsv
 	cargo bench --locked -p solace-backend --bench chat_stream
 	cargo bench --locked -p solace-backend --bench sfu_fanout
 	cargo bench --locked -p solace-backend --bench voice_round_trip

@@ -91,11 +91,16 @@ test("elevated risk gets a supportive reply and an 'are you safe right now?' che
 test("worry about someone else brings how to help them, with the lines", async ({ page }) => {
   await page.goto("/chat/");
 
-  await say(page, "My brother keeps telling me he wants to kill himself and I don't know what to do");
+  await say(
+    page,
+    "My brother keeps telling me he wants to kill himself and I don't know what to do",
+  );
 
   const card = page.getByTestId("crisis-card");
   await expect(card).toHaveAttribute("data-response", "help_them");
-  await expect(card.getByRole("heading", { name: "Helping someone who may be at risk" })).toBeVisible();
+  await expect(
+    card.getByRole("heading", { name: "Helping someone who may be at risk" }),
+  ).toBeVisible();
   await expect(page.getByTestId("ai-message").last()).toContainText("Ask them directly");
   await expect(card.getByRole("link", { name: "988" })).toBeVisible();
 });

@@ -66,7 +66,11 @@ function CheckIn({ notice }: { notice: CrisisNotice }) {
         <ShieldQuestion aria-hidden className="size-5" /> Are you safe right now?
       </h2>
       {answer === null && (
-        <div className="mt-3 flex flex-wrap gap-2" role="group" aria-label="Are you safe right now?">
+        <div
+          className="mt-3 flex flex-wrap gap-2"
+          role="group"
+          aria-label="Are you safe right now?"
+        >
           <Button size="sm" variant="outline" onClick={() => setAnswer("safe")}>
             I’m safe for now
           </Button>
@@ -82,8 +86,8 @@ function CheckIn({ notice }: { notice: CrisisNotice }) {
       )}
       {answer === "unsafe" && (
         <p className="mt-3 font-medium text-danger" role="alert" data-testid="not-safe">
-          Please reach out to someone right now — call or text a line below, or your local
-          emergency number if you might act on these thoughts.
+          Please reach out to someone right now — call or text a line below, or your local emergency
+          number if you might act on these thoughts.
         </p>
       )}
       <Lines lines={notice.lines} compact={answer !== "unsafe"} />
