@@ -14,6 +14,7 @@ pub mod events;
 pub mod extract;
 pub mod health;
 pub mod jobs;
+pub mod limits;
 pub mod metrics;
 pub mod rooms;
 pub mod safety_plan;

@@ -42,6 +42,7 @@ use crate::error::{
     json_error, model_failure_message, model_status_and_code, Error, ErrorBody, Result,
 };
 use crate::extract::ApiJson;
+use crate::limits::Limit;
 
 /// The streaming route; it is mounted outside the request timeout, which would cut
 /// long replies short. The model's own timeout bounds the wait for each piece.
@@ -211,13 +212,9 @@ async fn send(
     if input.speak && state.speech.tts.is_none() {
         return Err(crate::speech::speech_off());
     }
-    rate_limit(
-        &state,
-        "ai",
-        &owner_id,
-        state.config.chat.messages_per_minute,
-    )
-    .await?;
+    Limit::per_minute("ai", state.config.chat.messages_per_minute)
+        .hit(state.cache.as_ref(), &owner_id)
+        .await?;
     let session = match input.session_id {
         Some(id) => get_session(&state.db, &owner_id, &id).await?,
         None => create_session(&state.db, &owner_id, &text.title()).await?,
@@ -303,29 +300,6 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
     accept.contains("application/json") && !accept.contains("text/event-stream")
-}
-
-/// A fixed window of `messages_per_minute` messages per identity. The limiter fails
-/// open: a cache outage must not silence people who need to talk.
-/// At most `per_minute` requests of one kind (`ai`, `transcribe`…) per person.
-pub(crate) async fn rate_limit(
-    state: &AppState,
-    kind: &str,
-    owner_id: &str,
-    per_minute: u32,
-) -> Result<()> {
-    const WINDOW: Duration = Duration::from_secs(60);
-    let key = format!("ratelimit:{kind}:{owner_id}");
-    match state.cache.incr(&key, WINDOW).await {
-        Ok(count) if count > i64::from(per_minute) => Err(Error::TooManyRequests {
-            retry_after_secs: WINDOW.as_secs(),
-        }),
-        Ok(_) => Ok(()),
-        Err(error) => {
-            tracing::warn!(%error, "rate limiter unavailable; letting the message through");
-            Ok(())
-        }
-    }
 }
 
 async fn respond(

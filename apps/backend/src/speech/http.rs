@@ -16,7 +16,7 @@ use super::clips::{self, Fetched};
 use super::{Clip, CLIP_WAIT};
 use crate::app::AppState;
 use crate::auth::Identity;
-use crate::chat::reply::rate_limit;
+use crate::limits::Limit;
 use crate::chat::{get_message, Role};
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
@@ -265,13 +265,9 @@ async fn transcribe(
         }
         None => None,
     };
-    rate_limit(
-        &state,
-        "transcribe",
-        &identity.user.id,
-        state.config.chat.messages_per_minute,
-    )
-    .await?;
+    Limit::per_minute("transcribe", state.config.chat.messages_per_minute)
+        .hit(state.cache.as_ref(), &identity.user.id)
+        .await?;
     let text = transcriber
         .transcribe(body.to_vec(), "audio/wav", language.as_deref())
         .await

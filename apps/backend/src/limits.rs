@@ -1,0 +1,116 @@
+//! One fixed-window limiter for every limit the backend enforces — messages to the AI,
+//! transcriptions, failed logins — counted in the shared cache, so every replica sees
+//! the same counts (Redis at scale, the in-process cache on one machine).
+
+use std::time::Duration;
+
+use crate::cache::Cache;
+use crate::error::{Error, Result};
+
+/// At most `max` events per `window` for one key.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    /// Names the counter in the cache (`ratelimit:{name}:{who}`).
+    pub name: &'static str,
+    pub max: i64,
+    pub window: Duration,
+}
+
+impl Limit {
+    pub const fn per_minute(name: &'static str, max: u32) -> Self {
+        Self {
+            name,
+            // Widening: a u32 always fits.
+            max: max as i64,
+            window: Duration::from_secs(60),
+        }
+    }
+
+    fn key(&self, who: &str) -> String {
+        format!("ratelimit:{}:{who}", self.name)
+    }
+
+    fn refused(&self) -> Error {
+        Error::TooManyRequests {
+            retry_after_secs: self.window.as_secs(),
+        }
+    }
+
+    /// Counts one request and refuses it past the limit. Fails open: a cache outage
+    /// must not silence people who need to talk.
+    pub async fn hit(&self, cache: &dyn Cache, who: &str) -> Result<()> {
+        match cache.incr(&self.key(who), self.window).await {
+            Ok(count) if count > self.max => Err(self.refused()),
+            Ok(_) => Ok(()),
+            Err(error) => {
+                tracing::warn!(%error, limit = self.name, "rate limiter unavailable; letting the request through");
+                Ok(())
+            }
+        }
+    }
+
+    /// Refuses when the limit is already reached, without counting (for attempts that
+    /// only count when they fail). Fails closed: guessing passwords is not urgent.
+    pub async fn check(&self, cache: &dyn Cache, who: &str) -> Result<()> {
+        let count = cache
+            .get(&self.key(who))
+            .await?
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .and_then(|text| text.parse::<i64>().ok())
+            .unwrap_or(0);
+        if count >= self.max {
+            return Err(self.refused());
+        }
+        Ok(())
+    }
+
+    /// Counts one event without refusing it.
+    pub async fn record(&self, cache: &dyn Cache, who: &str) -> Result<()> {
+        cache.incr(&self.key(who), self.window).await.map(|_| ())
+    }
+
+    /// Forgets the count.
+    pub async fn clear(&self, cache: &dyn Cache, who: &str) -> Result<()> {
+        cache.delete(&self.key(who)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::MemoryCache;
+
+    #[tokio::test]
+    async fn requests_past_the_limit_are_refused_with_the_window_as_retry_after() {
+        let cache = MemoryCache::new(100);
+        let limit = Limit::per_minute("test", 2);
+        assert!(limit.hit(&cache, "a").await.is_ok());
+        assert!(limit.hit(&cache, "a").await.is_ok());
+        let third = limit.hit(&cache, "a").await;
+        assert!(matches!(
+            third,
+            Err(Error::TooManyRequests {
+                retry_after_secs: 60
+            })
+        ));
+        // Someone else has a count of their own.
+        assert!(limit.hit(&cache, "b").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn failures_are_counted_checked_and_cleared() {
+        let cache = MemoryCache::new(100);
+        let limit = Limit {
+            name: "fail",
+            max: 2,
+            window: Duration::from_secs(900),
+        };
+        assert!(limit.check(&cache, "x").await.is_ok());
+        assert!(limit.record(&cache, "x").await.is_ok());
+        assert!(limit.check(&cache, "x").await.is_ok());
+        assert!(limit.record(&cache, "x").await.is_ok());
+        assert!(limit.check(&cache, "x").await.is_err());
+        assert!(limit.clear(&cache, "x").await.is_ok());
+        assert!(limit.check(&cache, "x").await.is_ok());
+    }
+}
