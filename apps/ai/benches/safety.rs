@@ -99,5 +99,8 @@ fn main() {
         })
         .collect();
     report("all layers, after three earlier turns", times);
-    println!("resident memory at the end: {:.1} MiB", rss_kib() as f64 / 1024.0);
+    println!(
+        "resident memory at the end: {:.1} MiB",
+        rss_kib() as f64 / 1024.0
+    );
 }

@@ -200,11 +200,7 @@ pub fn train(
 /// The lowest threshold (in steps of 0.01) at which the head adds no more than the
 /// target rate of false alarms on the validation hard negatives to those of the rules.
 fn choose_threshold(rows: &[Labelled], by_rules: &[bool], scores: &[Scores]) -> f32 {
-    let hard: Vec<usize> = (0..rows.len())
-        .filter(|&i| {
-            rows[i].severity == Severity::None && HARD_NEGATIVES.contains(&rows[i].kind.as_str())
-        })
-        .collect();
+    let hard = hard_negatives(rows);
     let steps = (5..=95).map(|s| s as f32 / 100.0);
     let top = [0.97, 0.98, 0.99, 0.995, 0.999];
     for threshold in steps.chain(top) {
@@ -227,11 +223,7 @@ fn choose_check_in_threshold(
     scores: &[Scores],
     alarm: f32,
 ) -> f32 {
-    let hard: Vec<usize> = (0..rows.len())
-        .filter(|&i| {
-            rows[i].severity == Severity::None && HARD_NEGATIVES.contains(&rows[i].kind.as_str())
-        })
-        .collect();
+    let hard = hard_negatives(rows);
     for step in 5..=99 {
         let threshold = step as f32 / 100.0;
         if threshold >= alarm {
@@ -246,6 +238,15 @@ fn choose_check_in_threshold(
         }
     }
     alarm
+}
+
+/// The indices of the calm messages of a hard-negative kind.
+fn hard_negatives(rows: &[Labelled]) -> Vec<usize> {
+    (0..rows.len())
+        .filter(|&i| {
+            rows[i].severity == Severity::None && HARD_NEGATIVES.contains(&rows[i].kind.as_str())
+        })
+        .collect()
 }
 
 /// Reads a data file.

@@ -16,11 +16,11 @@ use super::clips::{self, Fetched};
 use super::{Clip, CLIP_WAIT};
 use crate::app::AppState;
 use crate::auth::Identity;
-use crate::limits::Limit;
 use crate::chat::{get_message, Role};
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::jobs::JobStatus;
+use crate::limits::Limit;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     // A minute of 48 kHz 16-bit mono WAV, and then some: the route's own body limit.

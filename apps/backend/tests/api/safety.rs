@@ -7,7 +7,24 @@ use serde_json::{json, Value};
 use solace_ai::testing::FakeUpstream;
 
 use crate::ai_chat::{app_with_model, guest, named, say, streamed_text, SseEvent};
-use crate::helpers::spawn_app_with;
+use crate::helpers::{spawn_app_with, Browser};
+
+/// Sends a message asking for one JSON body, from a browser in `language`'s region.
+async fn ask(browser: &Browser, content: &str, language: &str) -> Value {
+    browser
+        .client
+        .post(browser.url("/api/ai/message"))
+        .header("accept", "application/json")
+        .header("accept-language", language)
+        .header("x-csrf-token", browser.csrf.clone().unwrap())
+        .json(&json!({ "content": content }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
 
 fn notice(events: &[SseEvent]) -> Value {
     named(events, "done")
@@ -127,17 +144,12 @@ async fn a_medical_emergency_puts_the_emergency_number_first() {
     let app = spawn_app_with(&[]).await;
     let browser = guest(&app).await;
 
-    let response = browser
-        .client
-        .post(browser.url("/api/ai/message"))
-        .header("accept", "application/json")
-        .header("accept-language", "en-GB")
-        .header("x-csrf-token", browser.csrf.clone().unwrap())
-        .json(&json!({ "content": "I swallowed a whole bottle of pills an hour ago" }))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
+    let body = ask(
+        &browser,
+        "I swallowed a whole bottle of pills an hour ago",
+        "en-GB",
+    )
+    .await;
 
     assert_eq!(body["crisis"]["response"], "crisis");
     assert_eq!(
@@ -152,17 +164,7 @@ async fn abuse_brings_abuse_and_childrens_lines() {
     let app = spawn_app_with(&[]).await;
     let browser = guest(&app).await;
 
-    let response = browser
-        .client
-        .post(browser.url("/api/ai/message"))
-        .header("accept", "application/json")
-        .header("accept-language", "en-US")
-        .header("x-csrf-token", browser.csrf.clone().unwrap())
-        .json(&json!({ "content": "my stepdad hits me when mom is at work" }))
-        .send()
-        .await
-        .unwrap();
-    let body: Value = response.json().await.unwrap();
+    let body = ask(&browser, "my stepdad hits me when mom is at work", "en-US").await;
 
     assert_eq!(body["crisis"]["categories"], json!(["abuse"]));
     let lines = contacts(&body["crisis"]);
