@@ -78,7 +78,13 @@ pub struct MessageText(String);
 
 impl MessageText {
     pub fn parse(raw: &str, max_chars: usize) -> Result<Self> {
-        let text = raw.trim();
+        // Control characters other than line breaks and tabs carry nothing a person
+        // wrote, and PostgreSQL cannot store NUL in text: they are dropped.
+        let cleaned: String = raw
+            .chars()
+            .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+            .collect();
+        let text = cleaned.trim();
         if text.is_empty() {
             return Err(Error::validation(
                 "message_empty",
@@ -585,6 +591,13 @@ mod tests {
                 ..
             })
         ));
+    }
+
+    #[test]
+    fn control_characters_are_dropped_and_line_breaks_kept() {
+        let text = MessageText::parse("a\u{0}b\u{7}\r\nc\td", 100).map(|t| t.0);
+        assert_eq!(text.ok().as_deref(), Some("ab\nc\td"));
+        assert!(MessageText::parse("\u{0}\u{1}", 100).is_err());
     }
 
     #[test]
