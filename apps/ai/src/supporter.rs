@@ -102,11 +102,11 @@ pub struct Supporter {
 }
 
 impl Supporter {
-    /// Runs the detector off the async threads (it is CPU work).
-    pub async fn assess(&self, message: &str, earlier: &[String]) -> Assessment {
+    /// Runs the detector off the async threads (it is CPU work). `earlier` are the
+    /// person's own earlier messages, most recent last.
+    pub async fn assess(&self, message: &str, earlier: Vec<String>) -> Assessment {
         let detector = self.detector.clone();
         let text = message.to_owned();
-        let earlier = earlier.to_vec();
         let assessed = tokio::task::spawn_blocking(move || {
             let earlier: Vec<&str> = earlier.iter().map(String::as_str).collect();
             detector.assess(&text, &earlier)
@@ -121,31 +121,22 @@ impl Supporter {
 
     /// The notice for an assessment, with the lines for the person's region.
     pub fn notice(&self, assessment: &Assessment, region: Option<&str>) -> SafetyNotice {
-        SafetyNotice {
-            severity: assessment.severity,
-            response: assessment.response(),
-            categories: assessment.categories.clone(),
-            layer: assessment.layer,
-            lines: self
-                .crisis
-                .for_assessment(region, assessment)
-                .into_iter()
-                .cloned()
-                .collect(),
-        }
+        let lines = self.crisis.for_assessment(region, assessment);
+        notice_with(assessment, &lines)
     }
 
-    /// The fixed reply a response calls for; `None` when the model should answer.
-    fn fixed_reply(&self, assessment: &Assessment, region: Option<&str>) -> Option<String> {
+    /// The fixed graded reply for an assessment — crisis lines first, how to help
+    /// someone, or a check-in — with its notice; the region's lines are looked up once.
+    fn graded(&self, assessment: &Assessment, region: Option<&str>) -> (String, SafetyNotice) {
         let lines = self.crisis.for_assessment(region, assessment);
-        match assessment.response() {
-            Response::Crisis => Some(safety::crisis_reply(assessment, &lines)),
-            Response::HelpThem => Some(safety::reply::help_them_reply(&lines)),
-            Response::CheckIn if self.model.is_none() => {
-                Some(safety::reply::check_in_reply(assessment, &lines))
+        let text = match assessment.response() {
+            Response::Crisis => safety::crisis_reply(assessment, &lines),
+            Response::HelpThem => safety::reply::help_them_reply(&lines),
+            Response::CheckIn | Response::Support => {
+                safety::reply::check_in_reply(assessment, &lines)
             }
-            Response::CheckIn | Response::Support => None,
-        }
+        };
+        (text, notice_with(assessment, &lines))
     }
 
     /// One turn. `history` is the conversation before `message`; the message has been
@@ -157,13 +148,20 @@ impl Supporter {
         assessment: &Assessment,
         region: Option<&str>,
     ) -> Result<Reply, SupporterError> {
+        // Imminent danger and worry for someone else never wait for a model; a check-in
+        // does only when there is none.
+        let fixed = match assessment.response() {
+            Response::Crisis | Response::HelpThem => true,
+            Response::CheckIn => self.model.is_none(),
+            Response::Support => false,
+        };
+        if fixed {
+            let (text, notice) = self.graded(assessment, region);
+            return Ok(Reply::Fixed { text, notice });
+        }
         let notice = assessment
             .is_crisis()
             .then(|| self.notice(assessment, region));
-        if let Some(text) = self.fixed_reply(assessment, region) {
-            let notice = notice.unwrap_or_else(|| self.notice(assessment, region));
-            return Ok(Reply::Fixed { text, notice });
-        }
         let model = self.model.clone().ok_or(SupporterError::NoModel)?;
         let mut messages = vec![ChatMessage::new(
             ChatRole::System,
@@ -222,6 +220,16 @@ impl Supporter {
             Some(first) => Box::pin(futures_util::stream::iter([first]).chain(events)),
         };
         Ok(Reply::Streaming { notice, events })
+    }
+}
+
+fn notice_with(assessment: &Assessment, lines: &[&CrisisLine]) -> SafetyNotice {
+    SafetyNotice {
+        severity: assessment.severity,
+        response: assessment.response(),
+        categories: assessment.categories.clone(),
+        layer: assessment.layer,
+        lines: lines.iter().map(|l| (*l).clone()).collect(),
     }
 }
 
@@ -299,14 +307,10 @@ impl Guard {
                                     Layer::Rules,
                                 )
                                 .merge(self.assessment.clone());
-                                let notice =
-                                    self.supporter.notice(&assessment, self.region.as_deref());
+                                let (text, notice) =
+                                    self.supporter.graded(&assessment, self.region.as_deref());
                                 self.pending.push_back(TurnEvent::Notice(notice));
-                                let lines = self
-                                    .supporter
-                                    .crisis
-                                    .for_assessment(self.region.as_deref(), &assessment);
-                                safety::crisis_reply(&assessment, &lines)
+                                text
                             }
                             other => safety::replacement(*other).to_owned(),
                         };
@@ -334,17 +338,7 @@ impl Guard {
             severity = merged.severity.label(),
             "the safety judge raised the alarm; the reply is replaced"
         );
-        let region = self.region.clone();
-        let notice = self.supporter.notice(&merged, region.as_deref());
-        let lines = self
-            .supporter
-            .crisis
-            .for_assessment(region.as_deref(), &merged);
-        let text = match after {
-            Response::Crisis => safety::crisis_reply(&merged, &lines),
-            Response::HelpThem => safety::reply::help_them_reply(&lines),
-            Response::CheckIn | Response::Support => safety::reply::check_in_reply(&merged, &lines),
-        };
+        let (text, notice) = self.supporter.graded(&merged, self.region.as_deref());
         self.assessment = merged;
         self.pending.push_back(TurnEvent::Notice(notice));
         self.replace(text, ReplaceReason::Judge);

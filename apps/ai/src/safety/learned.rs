@@ -164,6 +164,20 @@ pub struct HeadCard {
     pub training: serde_json::Value,
 }
 
+impl HeadCard {
+    /// The features a head with this card reads for a text, given its embedding.
+    pub fn features(&self, text: &str, embedding: Option<Vec<f32>>) -> Features {
+        Features {
+            embedding: embedding.filter(|_| self.embedding_model.is_some()),
+            ngrams: if self.ngrams {
+                features::extract(text)
+            } else {
+                Vec::new()
+            },
+        }
+    }
+}
+
 /// One softmax regression: dense weights over the embedding, a hashed table over the
 /// n-grams, and a bias per class.
 #[derive(Debug, Clone)]
@@ -337,14 +351,7 @@ impl Head {
 
     /// The features of a text, given its embedding when the head reads one.
     pub fn features(&self, text: &str, embedding: Option<Vec<f32>>) -> Features {
-        Features {
-            embedding: embedding.filter(|_| self.needs_embeddings()),
-            ngrams: if self.card.ngrams {
-                features::extract(text)
-            } else {
-                Vec::new()
-            },
-        }
+        self.card.features(text, embedding)
     }
 
     pub fn score(&self, x: &Features) -> Scores {

@@ -126,22 +126,12 @@ pub fn train(
             "command": "solace safety train",
         }),
     };
-    // A blank head only to compute features the same way the trained one will.
-    let blank = learned::train(
-        &[],
-        card.clone(),
-        TrainSettings {
-            epochs: 0,
-            ..settings
-        },
-    );
-    let validation_embeddings: Vec<Option<Vec<f32>>> = validation_embeddings;
     let examples: Vec<Example> = data
         .train
         .iter()
         .zip(train_embeddings)
         .map(|(row, embedding)| Example {
-            features: blank.features(&row.text, embedding),
+            features: card.features(&row.text, embedding),
             category: row.category,
             severity: row.severity,
         })

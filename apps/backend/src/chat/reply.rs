@@ -244,7 +244,7 @@ async fn send(
         .map(|m| m.content.clone())
         .collect();
     let supporter = &state.supporter;
-    let assessment = supporter.assess(text.as_str(), &earlier).await;
+    let assessment = supporter.assess(text.as_str(), earlier).await;
     if assessment.is_crisis() {
         flag_session(&state.db, &owner_id, &session.id).await?;
         // Counted, never described: what someone is going through stays out of the logs.
