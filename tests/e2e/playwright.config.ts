@@ -180,8 +180,12 @@ export default defineConfig({
       use: { ...devices["Desktop Chrome"], launchOptions: chromium },
     },
     {
+      // Whisper runs in the page and needs the CPU: on a two-core runner it timed out
+      // beside other tests, so the voice tests run last, one at a time.
       name: "voice",
       testMatch: /voice\.spec\.ts/,
+      dependencies: ["desktop", "mobile"],
+      fullyParallel: false,
       use: { ...devices["Desktop Chrome"], launchOptions: chromiumSpeaking },
     },
     {
