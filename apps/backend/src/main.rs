@@ -73,6 +73,9 @@ enum SafetyAction {
         /// Train a head on n-grams only (no embedding model), for comparison.
         #[arg(long)]
         no_embeddings: bool,
+        /// Fit the head on the plain embedding model, without tuning its top layers.
+        #[arg(long)]
+        no_tune: bool,
     },
 }
 
@@ -353,6 +356,7 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
             data_dir,
             out,
             no_embeddings,
+            no_tune,
         } => {
             let (train_rows, train_sha) = train::read_data(&data_dir.join("train.tsv"))?;
             let (validation_rows, validation_sha) =
@@ -380,9 +384,10 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
                     &data,
                     embedder.as_ref().map(|(e, sha)| (e, sha.clone())),
                     solace_ai::safety::learned::TrainSettings::default(),
+                    (!no_tune).then(solace_ai::safety::tune::TuneSettings::default),
                     |what, done, total| {
                         bars.entry(what.to_owned())
-                            .or_insert_with(|| ProgressBar::new(what))
+                            .or_insert_with(|| ProgressBar::counting(what))
                             .update(done as u64, Some(total as u64));
                     },
                 )
@@ -429,10 +434,22 @@ struct ProgressBar {
     /// The last tenth (0–10) printed when not on a terminal.
     printed_tenth: Option<u64>,
     terminal: bool,
+    /// How amounts are shown: bytes for downloads, plain counts for training.
+    show: fn(u64) -> String,
 }
 
 impl ProgressBar {
+    /// A bar counting bytes.
     fn new(name: &str) -> Self {
+        Self::showing(name, human_bytes)
+    }
+
+    /// A bar counting items (messages, steps).
+    fn counting(name: &str) -> Self {
+        Self::showing(name, |n| n.to_string())
+    }
+
+    fn showing(name: &str, show: fn(u64) -> String) -> Self {
         use std::io::IsTerminal;
         let now = std::time::Instant::now();
         Self {
@@ -441,6 +458,7 @@ impl ProgressBar {
             last_draw: now,
             printed_tenth: None,
             terminal: std::io::stderr().is_terminal(),
+            show,
         }
     }
 
@@ -462,23 +480,23 @@ impl ProgressBar {
                         p,
                         "#".repeat(filled),
                         ".".repeat(30 - filled),
-                        human_bytes(done),
-                        human_bytes(t),
-                        human_bytes(rate as u64)
+                        (self.show)(done),
+                        (self.show)(t),
+                        (self.show)(rate as u64)
                     )
                 }
                 _ => format!(
                     "{} {} {}/s",
                     self.name,
-                    human_bytes(done),
-                    human_bytes(rate as u64)
+                    (self.show)(done),
+                    (self.show)(rate as u64)
                 ),
             };
             eprint!("\r{line}\x1b[K");
         } else if let Some(p) = percent {
             if self.printed_tenth.is_none_or(|tenth| p / 10 > tenth) {
                 self.printed_tenth = Some(p / 10);
-                eprintln!("{} {:>3}% ({})", self.name, p, human_bytes(done));
+                eprintln!("{} {:>3}% ({})", self.name, p, (self.show)(done));
             }
         }
     }

@@ -97,7 +97,11 @@ impl Detector {
 
     fn around(head: Head, model_dir: &Path) -> Result<Self, LearnedError> {
         let embedder = if head.needs_embeddings() {
-            Some(Embedder::load(model_dir)?)
+            let plain = Embedder::load(model_dir)?;
+            Some(match &head.adapter {
+                Some(adapter) => plain.with_adapter(adapter)?,
+                None => plain,
+            })
         } else {
             None
         };

@@ -11,13 +11,12 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 
 use super::assessment::{RiskCategory, Severity};
+use super::bert::{self, Adapter, Bert};
 use super::features::{self, BUCKETS};
 
 /// The embedding model's files, as published by sentence-transformers.
@@ -28,6 +27,8 @@ pub const MODEL_REPO: &str = "sentence-transformers/all-MiniLM-L6-v2";
 pub const MODEL_DIR_NAME: &str = "all-MiniLM-L6-v2";
 /// Embedding width of all-MiniLM-L6-v2.
 pub const DIM: usize = 384;
+/// The tuned adapters' file beside the head.
+pub const ADAPTER_FILE: &str = "adapter.safetensors";
 /// Tokens per piece of text; longer messages are read in several pieces.
 const MAX_TOKENS: usize = 256;
 
@@ -65,8 +66,9 @@ fn unreadable(path: &Path, reason: impl std::fmt::Display) -> LearnedError {
 }
 
 /// Sentence embeddings: BERT, mean-pooled over the tokens, L2-normalised.
+#[derive(Clone)]
 pub struct Embedder {
-    model: BertModel,
+    model: Bert,
     tokenizer: Tokenizer,
 }
 
@@ -82,7 +84,7 @@ impl Embedder {
             }
         }
         let config_path = dir.join("config.json");
-        let config: BertConfig = serde_json::from_slice(&read(&config_path)?)
+        let config: bert::Config = serde_json::from_slice(&read(&config_path)?)
             .map_err(|e| unreadable(&config_path, e))?;
         let tokenizer_path = dir.join("tokenizer.json");
         let mut tokenizer =
@@ -100,16 +102,22 @@ impl Embedder {
         let weights_path = dir.join("model.safetensors");
         let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
             .map_err(|e| unreadable(&weights_path, e))?;
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-        let model = BertModel::load(vb, &config).map_err(|e| unreadable(&weights_path, e))?;
+        let model = Bert::load(tensors, &config).map_err(|e| unreadable(&weights_path, e))?;
         Ok(Self { model, tokenizer })
     }
 
-    /// One unit vector per text, in order.
-    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, LearnedError> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
+    /// The encoder with trained adapters merged into its weights.
+    pub fn with_adapter(mut self, adapter: &Adapter) -> Result<Self, LearnedError> {
+        self.model.merge(adapter)?;
+        Ok(self)
+    }
+
+    pub fn bert(&self) -> &Bert {
+        &self.model
+    }
+
+    /// Token ids and attention mask (texts × longest) for a batch of texts.
+    pub fn tokenize(&self, texts: &[&str]) -> Result<(Tensor, Tensor), LearnedError> {
         let encodings = self
             .tokenizer
             .encode_batch(texts.to_vec(), true)
@@ -122,16 +130,20 @@ impl Embedder {
             ids.extend(encoding.get_ids().iter().copied());
             mask.extend(encoding.get_attention_mask().iter().copied());
         }
-        let ids = Tensor::from_vec(ids, (rows, width), &Device::Cpu)?;
-        let mask = Tensor::from_vec(mask, (rows, width), &Device::Cpu)?;
-        let types = ids.zeros_like()?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask))?;
-        let mask = mask.to_dtype(DType::F32)?.unsqueeze(2)?;
-        let summed = hidden.broadcast_mul(&mask)?.sum(1)?;
-        let counts = mask.sum(1)?.clamp(1e-9, f64::MAX)?;
-        let mean = summed.broadcast_div(&counts)?;
-        let norms = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        Ok(mean.broadcast_div(&norms)?.to_vec2::<f32>()?)
+        Ok((
+            Tensor::from_vec(ids, (rows, width), &Device::Cpu)?,
+            Tensor::from_vec(mask, (rows, width), &Device::Cpu)?,
+        ))
+    }
+
+    /// One unit vector per text, in order.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, LearnedError> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (ids, mask) = self.tokenize(texts)?;
+        let hidden = self.model.forward(&ids, &mask)?;
+        Ok(bert::pool(&hidden, &mask)?.to_vec2::<f32>()?)
     }
 }
 
@@ -160,8 +172,41 @@ pub struct HeadCard {
     /// phrases used in stories, school work, news or recovery.
     #[serde(default)]
     pub overrule_below: Option<f32>,
+    /// The embedding model's tuned adapters (`adapter.safetensors` beside the head),
+    /// merged into the model's weights when it is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterCard>,
     /// How the head was made: data files with their SHA-256, and the settings.
     pub training: serde_json::Value,
+}
+
+/// The shape of the adapters and the SHA-256 of their file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AdapterCard {
+    pub layers: Vec<usize>,
+    pub rank: usize,
+    pub alpha: f64,
+    pub sha256: String,
+}
+
+impl AdapterCard {
+    fn read(&self, bytes: &[u8]) -> Result<Adapter, String> {
+        let sha = super::train::sha256_hex(bytes);
+        if sha != self.sha256 {
+            return Err(format!(
+                "the adapters' SHA-256 is {sha}, the card expects {}",
+                self.sha256
+            ));
+        }
+        let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+            .map_err(|e| e.to_string())?;
+        Ok(Adapter {
+            layers: self.layers.clone(),
+            rank: self.rank,
+            alpha: self.alpha,
+            tensors,
+        })
+    }
 }
 
 impl HeadCard {
@@ -291,6 +336,8 @@ pub struct Scores {
 #[derive(Debug, Clone)]
 pub struct Head {
     pub card: HeadCard,
+    /// The embedding model's tuned adapters, when the card names them.
+    pub adapter: Option<Adapter>,
     danger: Softmax,
     category: Softmax,
     severity: Softmax,
@@ -308,7 +355,18 @@ impl Head {
         }
         let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
             .map_err(|e| unreadable(&weights_path, e))?;
-        Self::from_parts(card, &tensors).map_err(|e| unreadable(&weights_path, e))
+        let adapter = match &card.adapter {
+            Some(adapter_card) => {
+                let path = dir.join(ADAPTER_FILE);
+                Some(
+                    adapter_card
+                        .read(&read(&path)?)
+                        .map_err(|e| unreadable(&path, e))?,
+                )
+            }
+            None => None,
+        };
+        Self::from_parts(card, &tensors, adapter).map_err(|e| unreadable(&weights_path, e))
     }
 
     /// The head shipped inside the binary (`apps/ai/safety-head/`).
@@ -319,12 +377,25 @@ impl Head {
             include_bytes!("../../safety-head/head.safetensors"),
             &Device::Cpu,
         )?;
-        Self::from_parts(card, &tensors).map_err(LearnedError::Model)
+        let adapter = match &card.adapter {
+            Some(adapter_card) => Some(
+                adapter_card
+                    .read(include_bytes!("../../safety-head/adapter.safetensors"))
+                    .map_err(|e| LearnedError::Model(format!("built-in adapters: {e}")))?,
+            ),
+            None => None,
+        };
+        Self::from_parts(card, &tensors, adapter).map_err(LearnedError::Model)
     }
 
-    fn from_parts(card: HeadCard, tensors: &HashMap<String, Tensor>) -> Result<Self, String> {
+    fn from_parts(
+        card: HeadCard,
+        tensors: &HashMap<String, Tensor>,
+        adapter: Option<Adapter>,
+    ) -> Result<Self, String> {
         Ok(Self {
             card,
+            adapter,
             danger: Softmax::from_tensors(tensors, "danger", DANGER_CLASSES)?,
             category: Softmax::from_tensors(tensors, "category", RiskCategory::ALL.len())?,
             severity: Softmax::from_tensors(tensors, "severity", SEVERITY_CLASSES)?,
@@ -341,6 +412,9 @@ impl Head {
         tensors.extend(self.severity.tensors("severity")?);
         let tensors: HashMap<String, Tensor> = tensors.into_iter().collect();
         candle_core::safetensors::save(&tensors, dir.join("head.safetensors"))?;
+        if let Some(adapter) = &self.adapter {
+            candle_core::safetensors::save(&adapter.tensors, dir.join(ADAPTER_FILE))?;
+        }
         Ok(())
     }
 
@@ -496,6 +570,7 @@ pub fn train(examples: &[Example], card: HeadCard, settings: TrainSettings) -> H
         .collect();
     Head {
         card,
+        adapter: None,
         danger: fit(&danger, DANGER_CLASSES, settings),
         category: fit(&category, RiskCategory::ALL.len(), settings),
         severity: fit(&severity, SEVERITY_CLASSES, settings),
@@ -514,6 +589,7 @@ mod tests {
             threshold: 0.5,
             check_in_threshold: None,
             overrule_below: None,
+            adapter: None,
             training: serde_json::json!({}),
         }
     }

@@ -8,6 +8,7 @@
 //! - `eval`, `train`: measuring the detector on labelled data and training its head.
 
 pub mod assessment;
+pub mod bert;
 pub mod detector;
 pub mod eval;
 pub mod features;
@@ -18,6 +19,7 @@ pub mod reply;
 pub mod rules;
 mod text;
 pub mod train;
+pub mod tune;
 
 pub use assessment::{Assessment, Layer, Response, RiskCategory, Severity};
 pub use detector::{Detector, DetectorStatus};

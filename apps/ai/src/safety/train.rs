@@ -13,9 +13,10 @@ use sha2::{Digest, Sha256};
 use super::assessment::Severity;
 use super::eval::{Labelled, HARD_NEGATIVES};
 use super::learned::{
-    self, Embedder, Example, Head, HeadCard, LearnedError, Scores, TrainSettings,
+    self, AdapterCard, Embedder, Example, Head, HeadCard, LearnedError, Scores, TrainSettings,
 };
 use super::rules;
+use super::tune::TuneSettings;
 
 /// The false-alarm rate on validation hard negatives the head may add to the rules' at
 /// its alarm threshold.
@@ -47,11 +48,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 /// training again on the same data does not embed it again.
 pub fn embed_all(
     embedder: &Embedder,
+    model_key: &str,
     texts: &[&str],
     mut progress: impl FnMut(usize, usize),
 ) -> Result<Vec<Vec<f32>>, LearnedError> {
     let mut hasher = Sha256::new();
-    hasher.update(learned::MODEL_REPO.as_bytes());
+    hasher.update(model_key.as_bytes());
     for text in texts {
         hasher.update(text.as_bytes());
         hasher.update([0]);
@@ -93,18 +95,51 @@ pub fn embed_all(
 pub const L2_CHOICES: [f32; 4] = [1e-2, 1e-3, 1e-4, 1e-5];
 
 /// Trains a head. With an embedder the head reads embeddings and n-grams; without, only
-/// n-grams (kept for comparison: it is how much the embedding model adds).
+/// n-grams (kept for comparison: it is how much the embedding model adds). With tune
+/// settings the embedding model's top layers are tuned first (`tune.rs`) and the head
+/// reads the tuned embeddings.
 pub fn train(
     data: &TrainingData<'_>,
     embedder: Option<(&Embedder, String)>,
     settings: TrainSettings,
+    tune: Option<TuneSettings>,
     mut progress: impl FnMut(&str, usize, usize),
 ) -> Result<Head, LearnedError> {
+    let mut adapter = None;
+    let mut tuning = serde_json::Value::Null;
+    let embedder = match (embedder, tune) {
+        (Some((plain, sha)), Some(tune)) => {
+            let tuned = super::tune::tune(plain, data.train, data.validation, tune, &mut progress)?;
+            // The file's SHA-256 goes into the card: write it once to read its bytes.
+            let scratch = std::env::temp_dir()
+                .join(format!("solace-adapter-{}.safetensors", std::process::id()));
+            candle_core::safetensors::save(&tuned.adapter.tensors, &scratch)?;
+            let bytes = std::fs::read(&scratch).map_err(|e| LearnedError::Model(e.to_string()))?;
+            let _ = std::fs::remove_file(&scratch);
+            let adapter_sha = sha256_hex(&bytes);
+            let model = plain.clone().with_adapter(&tuned.adapter)?;
+            adapter = Some((
+                AdapterCard {
+                    layers: tuned.adapter.layers.clone(),
+                    rank: tuned.adapter.rank,
+                    alpha: tuned.adapter.alpha,
+                    sha256: adapter_sha.clone(),
+                },
+                tuned.adapter,
+            ));
+            tuning = tuned.record;
+            Some((model, format!("{sha}+{adapter_sha}"), sha))
+        }
+        (Some((plain, sha)), None) => Some((plain.clone(), sha.clone(), sha)),
+        (None, _) => None,
+    };
     let embed = |rows: &[Labelled], what: &str, progress: &mut dyn FnMut(&str, usize, usize)| {
         let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
         match &embedder {
-            Some((e, _)) => embed_all(e, &texts, |done, total| progress(what, done, total))
-                .map(|v| v.into_iter().map(Some).collect::<Vec<_>>()),
+            Some((e, key, _)) => {
+                embed_all(e, key, &texts, |done, total| progress(what, done, total))
+                    .map(|v| v.into_iter().map(Some).collect::<Vec<_>>())
+            }
             None => Ok(vec![None; rows.len()]),
         }
     };
@@ -112,12 +147,14 @@ pub fn train(
     let validation_embeddings = embed(data.validation, "validation", &mut progress)?;
     let card = HeadCard {
         embedding_model: embedder.as_ref().map(|_| learned::MODEL_REPO.to_owned()),
-        embedding_sha256: embedder.as_ref().map(|(_, sha)| sha.clone()),
+        embedding_sha256: embedder.as_ref().map(|(_, _, sha)| sha.clone()),
         ngrams: true,
         threshold: 0.5,
         check_in_threshold: None,
         overrule_below: None,
+        adapter: adapter.as_ref().map(|(card, _)| card.clone()),
         training: serde_json::json!({
+            "tuning": tuning,
             "train": { "file": "apps/ai/data/safety/train.tsv", "rows": data.train.len(), "sha256": data.train_sha256 },
             "validation": { "file": "apps/ai/data/safety/validation.tsv", "rows": data.validation.len(), "sha256": data.validation_sha256 },
             "settings": settings,
@@ -184,6 +221,7 @@ pub fn train(
     progress("fit", L2_CHOICES.len(), L2_CHOICES.len());
     let (_, mut head) = best.ok_or_else(|| LearnedError::Model("nothing to train".into()))?;
     head.card.training["l2_search"] = serde_json::Value::Array(tried);
+    head.adapter = adapter.map(|(_, adapter)| adapter);
     Ok(head)
 }
 
