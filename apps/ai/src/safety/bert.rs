@@ -376,15 +376,8 @@ impl Adapter {
     ) -> candle_core::Result<Self> {
         let count = bert.layer_count();
         let layers: Vec<usize> = (count.saturating_sub(top)..count).collect();
-        let mut state = seed | 1;
-        let mut next = move || {
-            // xorshift64*: the same seed gives the same adapters on every machine.
-            state ^= state >> 12;
-            state ^= state << 25;
-            state ^= state >> 27;
-            let x = state.wrapping_mul(0x2545_F491_4F6C_DD1D);
-            (x >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-        };
+        let mut random = Xorshift::new(seed);
+        let mut next = move || (random.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
         let mut tensors = HashMap::new();
         for &layer in &layers {
             for target in 0..TARGETS.len() {
@@ -409,21 +402,44 @@ impl Adapter {
         })
     }
 
-    /// The current values of training adapters, to keep or save.
-    pub fn from_loras(layers: &[usize], rank: usize, alpha: f64, loras: &[Vec<Lora>]) -> Self {
+    /// A copy of training adapters' current values (training goes on changing them).
+    pub fn snapshot(
+        layers: &[usize],
+        rank: usize,
+        alpha: f64,
+        loras: &[Vec<Lora>],
+    ) -> candle_core::Result<Self> {
         let mut tensors = HashMap::new();
         for (&layer, set) in layers.iter().zip(loras) {
             for (target, lora) in set.iter().enumerate() {
-                tensors.insert(Self::name(layer, target, "a"), lora.a.as_tensor().clone());
-                tensors.insert(Self::name(layer, target, "b"), lora.b.as_tensor().clone());
+                tensors.insert(Self::name(layer, target, "a"), lora.a.as_tensor().copy()?);
+                tensors.insert(Self::name(layer, target, "b"), lora.b.as_tensor().copy()?);
             }
         }
-        Self {
+        Ok(Self {
             layers: layers.to_vec(),
             rank,
             alpha,
             tensors,
-        }
+        })
+    }
+}
+
+/// xorshift64*: a seeded generator that gives the same numbers on every machine, so
+/// the same seed gives the same adapters and the same training order.
+pub struct Xorshift(u64);
+
+impl Xorshift {
+    pub fn new(seed: u64) -> Self {
+        Self(seed | 1)
+    }
+
+    #[allow(clippy::should_implement_trait)] // not an iterator: it never ends
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
     }
 }
 
