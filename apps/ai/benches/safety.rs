@@ -22,6 +22,18 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
+/// How long `f` takes on each text.
+fn time_each<T>(texts: &[&str], f: impl Fn(&str) -> T) -> Vec<Duration> {
+    texts
+        .iter()
+        .map(|t| {
+            let start = Instant::now();
+            std::hint::black_box(f(t));
+            start.elapsed()
+        })
+        .collect()
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[index.min(sorted.len() - 1)]
@@ -61,29 +73,19 @@ fn main() {
     );
 
     let rules = Detector::rules_only("bench");
-    let times = texts
-        .iter()
-        .map(|t| {
-            let start = Instant::now();
-            std::hint::black_box(rules.assess(t, &[]));
-            start.elapsed()
-        })
-        .collect();
-    report("rules only, one message", times);
+    report(
+        "rules only, one message",
+        time_each(&texts, |t| rules.assess(t, &[])),
+    );
 
     // Warm up the model's code paths on other text, so first-call costs are not counted.
     for i in 0..5 {
         detector.assess(&format!("warming up the detector, round {i}"), &[]);
     }
-    let times = texts
-        .iter()
-        .map(|t| {
-            let start = Instant::now();
-            std::hint::black_box(detector.assess(t, &[]));
-            start.elapsed()
-        })
-        .collect();
-    report("all layers, one message (each new)", times);
+    report(
+        "all layers, one message (each new)",
+        time_each(&texts, |t| detector.assess(t, &[])),
+    );
 
     // The conversation layer reads three earlier turns; they were scored when they were
     // sent, so their scores come from the detector's cache, as in a real conversation.

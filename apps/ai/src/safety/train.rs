@@ -6,6 +6,7 @@
 //! lowest threshold at which rules and head together raise no more than
 //! `TARGET_FALSE_ALARMS` on its hard negatives. The held-out set is never read here.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
@@ -110,14 +111,11 @@ pub fn train(
     let embedder = match (embedder, tune) {
         (Some((plain, sha)), Some(tune)) => {
             let tuned = super::tune::tune(plain, data.train, data.validation, tune, &mut progress)?;
-            // The file's SHA-256 goes into the card: write it once to read its bytes.
-            let scratch = std::env::temp_dir()
-                .join(format!("solace-adapter-{}.safetensors", std::process::id()));
-            candle_core::safetensors::save(&tuned.adapter.tensors, &scratch)?;
-            let bytes = std::fs::read(&scratch).map_err(|e| LearnedError::Model(e.to_string()))?;
-            let _ = std::fs::remove_file(&scratch);
+            // The card records the SHA-256 of the file `Head::save` writes: the same bytes.
+            let bytes = safetensors::serialize(&tuned.adapter.tensors, None)
+                .map_err(|e| LearnedError::Model(e.to_string()))?;
             let adapter_sha = sha256_hex(&bytes);
-            let model = plain.clone().with_adapter(&tuned.adapter)?;
+            let model = Cow::Owned(plain.clone().with_adapter(&tuned.adapter)?);
             adapter = Some((
                 AdapterCard {
                     layers: tuned.adapter.layers.clone(),
@@ -130,7 +128,7 @@ pub fn train(
             tuning = tuned.record;
             Some((model, format!("{sha}+{adapter_sha}"), sha))
         }
-        (Some((plain, sha)), None) => Some((plain.clone(), sha.clone(), sha)),
+        (Some((plain, sha)), None) => Some((Cow::Borrowed(plain), sha.clone(), sha)),
         (None, _) => None,
     };
     let embed = |rows: &[Labelled], what: &str, progress: &mut dyn FnMut(&str, usize, usize)| {
@@ -284,4 +282,34 @@ pub fn read_data(path: &Path) -> Result<(Vec<Labelled>, String), String> {
         String::from_utf8(bytes.clone()).map_err(|_| format!("{} is not UTF-8", path.display()))?;
     let rows = super::eval::parse(&text).map_err(|e| format!("{}: {e}", path.display()))?;
     Ok((rows, sha256_hex(&bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use candle_core::{Device, Tensor};
+
+    #[test]
+    fn the_hashed_adapter_bytes_are_the_bytes_written_to_disk(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let mut tensors = HashMap::new();
+        tensors.insert(
+            "layer.5.output.dense.b".to_owned(),
+            Tensor::new(&[[0.5f32, -1.0]], &Device::Cpu)?,
+        );
+        tensors.insert(
+            "layer.4.attention.self.query.a".to_owned(),
+            Tensor::new(&[[2.0f32], [3.0]], &Device::Cpu)?,
+        );
+        let file = std::env::temp_dir().join(format!(
+            "solace-adapter-test-{}.safetensors",
+            std::process::id()
+        ));
+        candle_core::safetensors::save(&tensors, &file)?;
+        let written = std::fs::read(&file)?;
+        std::fs::remove_file(&file)?;
+        assert_eq!(safetensors::serialize(&tensors, None)?, written);
+        Ok(())
+    }
 }
