@@ -3,6 +3,7 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 use solace_ai::hub;
 use solace_backend::{telemetry, Application, Config};
@@ -76,6 +77,14 @@ enum SafetyAction {
         /// Fit the head on the plain embedding model, without tuning its top layers.
         #[arg(long)]
         no_tune: bool,
+        /// How many of the encoder's top layers get tuned adapters (1–6).
+        #[arg(long, default_value_t = solace_ai::safety::tune::TuneSettings::default().top_layers,
+              value_parser = clap::value_parser!(u8).range(1..=6).map(usize::from))]
+        top_layers: usize,
+        /// Passes over the training data while tuning (the best one on validation is kept).
+        #[arg(long, default_value_t = solace_ai::safety::tune::TuneSettings::default().epochs,
+              value_parser = clap::value_parser!(u8).range(1..=20).map(usize::from))]
+        epochs: usize,
     },
 }
 
@@ -357,6 +366,8 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
             out,
             no_embeddings,
             no_tune,
+            top_layers,
+            epochs,
         } => {
             let (train_rows, train_sha) = train::read_data(&data_dir.join("train.tsv"))?;
             let (validation_rows, validation_sha) =
@@ -384,7 +395,11 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
                     &data,
                     embedder.as_ref().map(|(e, sha)| (e, sha.clone())),
                     solace_ai::safety::learned::TrainSettings::default(),
-                    (!no_tune).then(solace_ai::safety::tune::TuneSettings::default),
+                    (!no_tune).then_some(solace_ai::safety::tune::TuneSettings {
+                        top_layers,
+                        epochs,
+                        ..Default::default()
+                    }),
                     |what, done, total| {
                         bars.entry(what.to_owned())
                             .or_insert_with(|| ProgressBar::counting(what))
