@@ -172,6 +172,11 @@ pub struct HeadCard {
     /// phrases used in stories, school work, news or recovery.
     #[serde(default)]
     pub overrule_below: Option<f32>,
+    /// The danger the head sees is read as imminent when P(imminent | danger) reaches
+    /// this (chosen on validation, because a missed emergency costs more than a crisis
+    /// card shown to someone at elevated risk); 0.5 when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imminent_threshold: Option<f32>,
     /// The embedding model's tuned adapters (`adapter.safetensors` beside the head),
     /// merged into the model's weights when it is loaded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -328,7 +333,9 @@ pub struct Scores {
     pub danger: f32,
     /// The most likely category, given danger.
     pub category: RiskCategory,
-    /// The more likely of elevated and imminent, given danger.
+    /// P(imminent | danger).
+    pub imminent: f32,
+    /// Imminent when `imminent` reaches the card's threshold, else elevated.
     pub severity: Severity,
 }
 
@@ -434,15 +441,21 @@ impl Head {
         let best = (0..category.len())
             .max_by(|&a, &b| category[a].total_cmp(&category[b]))
             .unwrap_or(0);
-        let severity = self.severity.probabilities(x);
+        let imminent = self.severity.probabilities(x)[1];
         Scores {
             danger,
             category: RiskCategory::ALL[best.min(RiskCategory::ALL.len() - 1)],
-            severity: if severity[1] > severity[0] {
-                Severity::Imminent
-            } else {
-                Severity::Elevated
-            },
+            imminent,
+            severity: self.severity_of(imminent),
+        }
+    }
+
+    /// The severity the head reads for a P(imminent | danger).
+    pub fn severity_of(&self, imminent: f32) -> Severity {
+        if imminent >= self.card.imminent_threshold.unwrap_or(0.5) {
+            Severity::Imminent
+        } else {
+            Severity::Elevated
         }
     }
 
@@ -589,6 +602,7 @@ mod tests {
             threshold: 0.5,
             check_in_threshold: None,
             overrule_below: None,
+            imminent_threshold: None,
             adapter: None,
             training: serde_json::json!({}),
         }

@@ -2,7 +2,8 @@
 //!
 //! - `assessment`: what a message shows — category, severity (after the C-SSRS), layer.
 //! - `detector`: the layered detector behind one `assess` (rules → learned → conversation).
-//! - `rules`, `learned`, `features`: the layers themselves.
+//! - `rules`, `learned`, `features`: the layers themselves; `bert` and `multilingual`
+//!   the learned layer's two sentence encoders.
 //! - `reply`: graded responses — crisis lines first, a check-in, or how to help someone.
 //! - `output`: checks on the model's own words.
 //! - `eval`, `train`: measuring the detector on labelled data and training its head.
@@ -14,6 +15,7 @@ pub mod eval;
 pub mod features;
 pub mod judge;
 pub mod learned;
+pub mod multilingual;
 pub mod output;
 pub mod reply;
 pub mod rules;

@@ -25,6 +25,9 @@ pub const TARGET_FALSE_ALARMS: f64 = 0.02;
 /// The false-alarm rate on validation hard negatives (all layers) allowed at the
 /// check-in threshold: a check-in costs one gentle question, a miss far more.
 pub const TARGET_CHECK_IN_FALSE_ALARMS: f64 = 0.10;
+/// The share of validation messages at elevated risk that may be read as imminent (and
+/// so get the crisis card rather than the check-in) at the imminent threshold.
+pub const TARGET_SEVERITY_OVERCALL: f64 = 0.15;
 /// The head overrules a rule below this P(danger).
 pub const OVERRULE_BELOW: f32 = 0.1;
 
@@ -150,6 +153,7 @@ pub fn train(
         threshold: 0.5,
         check_in_threshold: None,
         overrule_below: None,
+        imminent_threshold: None,
         adapter: adapter.as_ref().map(|(card, _)| card.clone()),
         training: serde_json::json!({
             "tuning": tuning,
@@ -157,6 +161,7 @@ pub fn train(
             "validation": { "file": "apps/ai/data/safety/validation.tsv", "rows": data.validation.len(), "sha256": data.validation_sha256 },
             "settings": settings,
             "threshold_rule": format!("lowest threshold at which the head adds at most {TARGET_FALSE_ALARMS} false alarms on validation hard negatives to the rules"),
+            "imminent_rule": format!("lowest P(imminent | danger) at which at most {TARGET_SEVERITY_OVERCALL} of the validation's elevated crises are read as imminent"),
             "check_in_rule": format!("lowest threshold at which all layers keep false alarms on validation hard negatives within {TARGET_CHECK_IN_FALSE_ALARMS}"),
             "command": "solace safety train",
         }),
@@ -195,6 +200,7 @@ pub fn train(
             .map(|(&rule, s)| rule && s.danger >= OVERRULE_BELOW)
             .collect();
         head.card.threshold = choose_threshold(data.validation, &rules_stand, &scores);
+        head.card.imminent_threshold = Some(choose_imminent_threshold(data.validation, &scores));
         head.card.check_in_threshold = Some(choose_check_in_threshold(
             data.validation,
             &rules_stand,
@@ -264,6 +270,24 @@ fn choose_check_in_threshold(
         }
     }
     alarm
+}
+
+/// The lowest P(imminent | danger) (in steps of 0.01) at which at most the target share
+/// of the validation's elevated crises would be read as imminent.
+fn choose_imminent_threshold(rows: &[Labelled], scores: &[Scores]) -> f32 {
+    let elevated: Vec<f32> = rows
+        .iter()
+        .zip(scores)
+        .filter(|(row, _)| row.category.is_some() && row.severity == Severity::Elevated)
+        .map(|(_, s)| s.imminent)
+        .collect();
+    (5..=95)
+        .map(|step| step as f32 / 100.0)
+        .find(|&t| {
+            let over = elevated.iter().filter(|&&p| p >= t).count();
+            over as f64 <= TARGET_SEVERITY_OVERCALL * elevated.len() as f64
+        })
+        .unwrap_or(0.95)
 }
 
 /// The indices of the calm messages of a hard-negative kind.

