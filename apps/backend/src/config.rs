@@ -158,6 +158,9 @@ pub struct SafetySettings {
     /// The sentence-embedding model of the learned layer (`SAFETY_MODEL_DIR`, else
     /// `MODELS_DIR/all-MiniLM-L6-v2`). Missing: rules only, said in /readyz.
     pub model_dir: PathBuf,
+    /// The multilingual sentence encoder (`SAFETY_MULTILINGUAL_DIR`, else
+    /// `MODELS_DIR/use-multilingual-v3`). Missing: rules only, said in /readyz.
+    pub multilingual_dir: PathBuf,
     /// A classification head replacing the built-in one (`SAFETY_HEAD_DIR`).
     pub head_dir: Option<PathBuf>,
     pub judge: JudgeMode,
@@ -166,6 +169,16 @@ pub struct SafetySettings {
     pub judge_model: Option<String>,
     /// How long the judge may take before its answer is ignored.
     pub judge_timeout: Duration,
+}
+
+impl SafetySettings {
+    /// Where the learned layer's encoders are.
+    pub fn encoder_dirs(&self) -> solace_ai::safety::learned::EncoderDirs {
+        solace_ai::safety::learned::EncoderDirs {
+            bert: self.model_dir.clone(),
+            multilingual: self.multilingual_dir.clone(),
+        }
+    }
 }
 
 /// Room upkeep.
@@ -527,6 +540,9 @@ impl Config {
         let safety_model_dir = get("SAFETY_MODEL_DIR")
             .map(PathBuf::from)
             .unwrap_or_else(|| models_dir.join(solace_ai::safety::learned::MODEL_DIR_NAME));
+        let safety_multilingual_dir = get("SAFETY_MULTILINGUAL_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| models_dir.join(solace_ai::safety::multilingual::DIR_NAME));
         Ok(Self {
             public_url,
             session_ttl: Duration::from_secs(session_ttl_days * 86_400),
@@ -558,6 +574,7 @@ impl Config {
             chat,
             safety: SafetySettings {
                 model_dir: safety_model_dir,
+                multilingual_dir: safety_multilingual_dir,
                 head_dir: get("SAFETY_HEAD_DIR").map(PathBuf::from),
                 judge: match get("SAFETY_JUDGE").as_deref() {
                     None | Some("auto") => JudgeMode::Auto,

