@@ -119,6 +119,9 @@ pub struct Report {
     /// Calm messages flagged.
     false_alarms: Tally,
     false_alarms_hard: Tally,
+    /// Hard negatives that got the imminent response (the crisis card), not only a
+    /// check-in.
+    false_alarms_hard_imminent: Tally,
     false_alarms_by_kind: BTreeMap<String, Tally>,
     false_alarms_by_lang: BTreeMap<String, Tally>,
     /// Imminent messages that got at least the imminent response.
@@ -188,6 +191,8 @@ impl Report {
             self.false_alarms.add(flagged);
             if HARD_NEGATIVES.contains(&row.kind.as_str()) {
                 self.false_alarms_hard.add(flagged);
+                self.false_alarms_hard_imminent
+                    .add(flagged && found.severity == Severity::Imminent);
             }
             self.false_alarms_by_kind
                 .entry(row.kind.clone())
@@ -266,6 +271,11 @@ impl std::fmt::Display for Report {
             out,
             "False alarms on hard negatives: {}",
             self.false_alarms_hard
+        );
+        let _ = writeln!(
+            out,
+            "False alarms on hard negatives given the imminent response: {}",
+            self.false_alarms_hard_imminent
         );
         let section = |out: &mut String, title: &str, rows: Vec<(String, Tally)>| {
             let _ = writeln!(out, "\n{title}");
