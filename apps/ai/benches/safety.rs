@@ -2,7 +2,9 @@
 //! conversation layer) on the held-out messages, and the memory the learned layer adds.
 //! `make bench` runs it; the figures are recorded in docs/PERFORMANCE.md.
 //!
-//! Needs the embedding model: `SAFETY_MODEL_DIR=$(bash scripts/ensure-safety-model.sh)`.
+//! Needs the encoders: `SAFETY_MULTILINGUAL_DIR=$(bash scripts/ensure-safety-model.sh
+//! multilingual)` (the shipped head's) and `SAFETY_MODEL_DIR=$(bash
+//! scripts/ensure-safety-model.sh)` (the BERT encoder, timed beside it for comparison).
 #![allow(clippy::print_stdout, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -110,5 +112,28 @@ fn main() {
     println!(
         "resident memory at the end: {:.1} MiB",
         rss_kib() as f64 / 1024.0
+    );
+
+    // The two encoders alone, side by side on the same messages (the BERT one is the
+    // comparison: heads trained with `--encoders bert` read it).
+    let before = rss_kib();
+    let bert = solace_ai::safety::learned::Embedder::load(&dirs.bert).expect("the BERT encoder");
+    println!(
+        "BERT encoder (all-MiniLM-L6-v2): resident memory +{:.1} MiB",
+        (rss_kib().saturating_sub(before)) as f64 / 1024.0
+    );
+    let multilingual = solace_ai::safety::multilingual::Multilingual::load(&dirs.multilingual)
+        .expect("the multilingual encoder");
+    for text in texts.iter().take(5) {
+        bert.embed(&[text]).unwrap();
+        multilingual.embed(&[text]).unwrap();
+    }
+    report(
+        "encoder alone: USE multilingual v3",
+        time_each(&texts, |t| multilingual.embed(&[t]).unwrap()),
+    );
+    report(
+        "encoder alone: all-MiniLM-L6-v2 (BERT)",
+        time_each(&texts, |t| bert.embed(&[t]).unwrap()),
     );
 }

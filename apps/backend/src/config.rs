@@ -155,8 +155,8 @@ pub enum JudgeMode {
 /// The crisis detector's layers.
 #[derive(Debug, Clone)]
 pub struct SafetySettings {
-    /// The sentence-embedding model of the learned layer (`SAFETY_MODEL_DIR`, else
-    /// `MODELS_DIR/all-MiniLM-L6-v2`). Missing: rules only, said in /readyz.
+    /// The BERT encoder (`SAFETY_MODEL_DIR`, else `MODELS_DIR/all-MiniLM-L6-v2`), read
+    /// only by heads trained with `--encoders bert` or `both`.
     pub model_dir: PathBuf,
     /// The multilingual sentence encoder (`SAFETY_MULTILINGUAL_DIR`, else
     /// `MODELS_DIR/use-multilingual-v3`). Missing: rules only, said in /readyz.

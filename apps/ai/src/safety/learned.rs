@@ -1,6 +1,8 @@
-//! The learned layer: a sentence-embedding model (all-MiniLM-L6-v2, BERT, run in-process
-//! with candle) and a small classification head trained on Solace's own labelled
-//! messages, with hashed n-gram features beside the embedding (see `features.rs`).
+//! The learned layer: sentence encoders run in-process with candle — the multilingual
+//! one the shipped head reads (USE multilingual v3, `multilingual.rs`) and, for
+//! comparison, all-MiniLM-L6-v2 (BERT, `bert.rs`, tunable) — and a small classification
+//! head trained on Solace's own labelled messages, with hashed n-gram features beside
+//! the embedding (see `features.rs`).
 //!
 //! The head is three softmax regressions over the same features: whether there is
 //! danger at all, and — learned from the messages that show danger — its category and
