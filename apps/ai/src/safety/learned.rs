@@ -32,6 +32,8 @@ pub const MODEL_DIR_NAME: &str = "all-MiniLM-L6-v2";
 pub const DIM: usize = 384;
 /// The tuned adapters' file beside the head.
 pub const ADAPTER_FILE: &str = "adapter.safetensors";
+/// The multilingual encoder's tuned adapters' file beside the head.
+pub const MULTILINGUAL_ADAPTER_FILE: &str = "multilingual-adapter.safetensors";
 /// Tokens per piece of text; longer messages are read in several pieces.
 const MAX_TOKENS: usize = 256;
 
@@ -205,7 +207,11 @@ impl Encoders {
                 dirs.multilingual.join("weights.npz"),
                 &head.card.multilingual_sha256,
             )?;
-            Some(std::sync::Arc::new(Multilingual::load(&dirs.multilingual)?))
+            let mut encoder = Multilingual::load(&dirs.multilingual)?;
+            if let Some(adapter) = &head.multilingual_adapter {
+                encoder.merge(adapter)?;
+            }
+            Some(std::sync::Arc::new(encoder))
         } else {
             None
         };
@@ -253,6 +259,10 @@ pub struct HeadCard {
     pub multilingual_model: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub multilingual_sha256: Option<String>,
+    /// The multilingual encoder's tuned adapters (`multilingual-adapter.safetensors`
+    /// beside the head), merged into its weights when it is loaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub multilingual_adapter: Option<TunedCard>,
     /// Whether the hashed n-gram features are used.
     pub ngrams: bool,
     /// A message is in danger, at the severity the head reads, when P(danger) reaches
@@ -286,6 +296,32 @@ pub struct AdapterCard {
     pub rank: usize,
     pub alpha: f64,
     pub sha256: String,
+}
+
+/// The shape of the multilingual encoder's adapters and the SHA-256 of their file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TunedCard {
+    pub rank: usize,
+    pub alpha: f64,
+    pub sha256: String,
+}
+
+impl TunedCard {
+    fn read(&self, bytes: &[u8]) -> Result<multilingual::Adapter, String> {
+        let sha = super::train::sha256_hex(bytes);
+        if sha != self.sha256 {
+            return Err(format!(
+                "the adapters' SHA-256 is {sha}, the card expects {}",
+                self.sha256
+            ));
+        }
+        Ok(multilingual::Adapter {
+            rank: self.rank,
+            alpha: self.alpha,
+            tensors: candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
+                .map_err(|e| e.to_string())?,
+        })
+    }
 }
 
 impl AdapterCard {
@@ -451,6 +487,8 @@ pub struct Head {
     pub card: HeadCard,
     /// The embedding model's tuned adapters, when the card names them.
     pub adapter: Option<Adapter>,
+    /// The multilingual encoder's tuned adapters, when the card names them.
+    pub multilingual_adapter: Option<multilingual::Adapter>,
     danger: Softmax,
     category: Softmax,
     severity: Softmax,
@@ -479,7 +517,21 @@ impl Head {
             }
             None => None,
         };
-        Self::from_parts(card, &tensors, adapter).map_err(|e| unreadable(&weights_path, e))
+        let multilingual_adapter = match &card.multilingual_adapter {
+            Some(tuned) => {
+                let path = dir.join(MULTILINGUAL_ADAPTER_FILE);
+                Some(
+                    tuned
+                        .read(&read(&path)?)
+                        .map_err(|e| unreadable(&path, e))?,
+                )
+            }
+            None => None,
+        };
+        let mut head =
+            Self::from_parts(card, &tensors, adapter).map_err(|e| unreadable(&weights_path, e))?;
+        head.multilingual_adapter = multilingual_adapter;
+        Ok(head)
     }
 
     /// The head shipped inside the binary (`apps/ai/safety-head/`).
@@ -490,14 +542,26 @@ impl Head {
             include_bytes!("../../safety-head/head.safetensors"),
             &Device::Cpu,
         )?;
-        // The shipped head reads the multilingual encoder, which is not tuned: no
-        // adapters are built in (a tuned head is loaded from SAFETY_HEAD_DIR).
+        // The shipped head reads the multilingual encoder with tuned adapters, built in
+        // beside it; a head on the BERT encoder is loaded from SAFETY_HEAD_DIR.
         if card.adapter.is_some() {
             return Err(LearnedError::Model(
-                "the built-in head names adapters, but none are built in".into(),
+                "the built-in head names BERT adapters, but none are built in".into(),
             ));
         }
-        Self::from_parts(card, &tensors, None).map_err(LearnedError::Model)
+        let multilingual_adapter = match &card.multilingual_adapter {
+            Some(tuned) => Some(
+                tuned
+                    .read(include_bytes!(
+                        "../../safety-head/multilingual-adapter.safetensors"
+                    ))
+                    .map_err(|e| LearnedError::Model(format!("built-in adapters: {e}")))?,
+            ),
+            None => None,
+        };
+        let mut head = Self::from_parts(card, &tensors, None).map_err(LearnedError::Model)?;
+        head.multilingual_adapter = multilingual_adapter;
+        Ok(head)
     }
 
     fn from_parts(
@@ -512,6 +576,7 @@ impl Head {
             severity: Softmax::from_tensors(tensors, "severity", SEVERITY_CLASSES, dim)?,
             card,
             adapter,
+            multilingual_adapter: None,
         })
     }
 
@@ -527,6 +592,9 @@ impl Head {
         candle_core::safetensors::save(&tensors, dir.join("head.safetensors"))?;
         if let Some(adapter) = &self.adapter {
             candle_core::safetensors::save(&adapter.tensors, dir.join(ADAPTER_FILE))?;
+        }
+        if let Some(adapter) = &self.multilingual_adapter {
+            candle_core::safetensors::save(&adapter.tensors, dir.join(MULTILINGUAL_ADAPTER_FILE))?;
         }
         Ok(())
     }
@@ -701,6 +769,7 @@ pub fn train(examples: &[Example], card: HeadCard, settings: TrainSettings) -> H
     Head {
         card,
         adapter: None,
+        multilingual_adapter: None,
         danger: fit(&danger, DANGER_CLASSES, dim, settings),
         category: fit(&category, RiskCategory::ALL.len(), dim, settings),
         severity: fit(&severity, SEVERITY_CLASSES, dim, settings),
@@ -717,6 +786,7 @@ mod tests {
             embedding_sha256: None,
             multilingual_model: None,
             multilingual_sha256: None,
+            multilingual_adapter: None,
             ngrams,
             threshold: 0.5,
             check_in_threshold: None,

@@ -22,6 +22,7 @@ pub mod rules;
 mod text;
 pub mod train;
 pub mod tune;
+pub mod tune_multilingual;
 
 pub use assessment::{Assessment, Layer, Response, RiskCategory, Severity};
 pub use detector::{Detector, DetectorStatus};

@@ -137,6 +137,7 @@ fn fields(data: &[u8]) -> Option<HashMap<u64, Vec<&[u8]>>> {
 
 /// The precompiled character map (a darts-clone double array and a table of
 /// NUL-terminated replacements), walked like SentencePiece's `NormalizePrefix`.
+#[derive(Clone)]
 struct Normalizer {
     units: Vec<u32>,
     replacements: Vec<u8>,
@@ -255,6 +256,7 @@ impl Normalizer {
 }
 
 /// A unigram SentencePiece model.
+#[derive(Clone)]
 struct SentencePiece {
     pieces: HashMap<Box<str>, u32>,
     /// Scores are added up in f64, as the reference does, so ties break the same way.
@@ -368,6 +370,7 @@ impl SentencePiece {
 
 // ---------- the encoder ----------
 
+#[derive(Clone)]
 struct Branch {
     order: usize,
     left: usize,
@@ -378,6 +381,7 @@ struct Branch {
 }
 
 /// USE multilingual v3: unit vectors of 512 numbers, one per text.
+#[derive(Clone)]
 pub struct Multilingual {
     tokenizer: SentencePiece,
     /// The embedding table's chunks: row `id` is row `id / CHUNKS` of chunk `id % CHUNKS`.
@@ -499,6 +503,12 @@ impl Multilingual {
     }
 
     fn embed_one(&self, text: &str) -> candle_core::Result<Tensor> {
+        let summed = self.summed(text)?;
+        self.top(&[&summed], None)?.squeeze(0)
+    }
+
+    /// The bottom of the network for one text (see `Summed`).
+    pub fn summed(&self, text: &str) -> candle_core::Result<Summed> {
         let ids = self.tokenize(text);
         let tokens = ids.len();
         let mut rows = Vec::with_capacity(tokens * DIM);
@@ -525,18 +535,106 @@ impl Multilingual {
             features.push(out);
         }
         let features = layer_norm(&Tensor::cat(&features, 1)?, &self.norm, self.eps)?;
-        let length = tokens as f64;
-        let pooled = ((features.sum_keepdim(0)?.matmul(&self.cnn.0)?
-            + (self.cnn.1.unsqueeze(0)? * length)?)?
-            / length.sqrt())?;
-        let [d0, d1, p1, d2, p3, d3] = &self.dense;
-        let y0 = pooled.matmul(d0)?.relu()?;
-        let y1 = (pooled.matmul(p1)? + y0.matmul(d1)?)?.relu()?;
-        let y2 = y1.matmul(d2)?.relu()?;
-        let z = (y1.matmul(p3)? + y2.matmul(d3)?)?.tanh()?;
-        let norm = z.sqr()?.sum_keepdim(D::Minus1)?.maximum(self.eps)?.sqrt()?;
-        z.broadcast_div(&norm)?.squeeze(0)
+        Ok(Summed {
+            features: features.sum_keepdim(0)?,
+            tokens,
+        })
     }
+
+    /// The top of the network for a batch of summed features: the pooling projection
+    /// and the dense layers, each weight plus its low-rank update when `lora` gives one
+    /// (`(a, b)`, in × rank and rank × out, scaled by `scale`). Unit vectors, one row per
+    /// text.
+    pub fn top(
+        &self,
+        summed: &[&Summed],
+        lora: Option<(&HashMap<String, (Tensor, Tensor)>, f64)>,
+    ) -> candle_core::Result<Tensor> {
+        let weight = |target: &str, w: &Tensor| -> candle_core::Result<Tensor> {
+            match lora.and_then(|(l, scale)| l.get(target).map(|ab| (ab, scale))) {
+                Some(((a, b), scale)) => w + (a.matmul(b)? * scale)?,
+                None => Ok(w.clone()),
+            }
+        };
+        let features = Tensor::cat(&summed.iter().map(|s| &s.features).collect::<Vec<_>>(), 0)?;
+        let lengths: Vec<f32> = summed.iter().map(|s| s.tokens as f32).collect();
+        let lengths = Tensor::from_vec(lengths, (summed.len(), 1), &Device::Cpu)?;
+        let pooled = (features
+            .matmul(&weight("cnn", &self.cnn.0)?)?
+            .broadcast_add(&lengths.broadcast_mul(&self.cnn.1.unsqueeze(0)?)?)?)
+        .broadcast_div(&lengths.sqrt()?)?;
+        let [d0, d1, p1, d2, p3, d3] = &self.dense;
+        let y0 = pooled.matmul(&weight("d0", d0)?)?.relu()?;
+        let y1 = (pooled.matmul(&weight("p1", p1)?)? + y0.matmul(&weight("d1", d1)?)?)?.relu()?;
+        let y2 = y1.matmul(&weight("d2", d2)?)?.relu()?;
+        let z = (y1.matmul(&weight("p3", p3)?)? + y2.matmul(&weight("d3", d3)?)?)?.tanh()?;
+        let norm = z.sqr()?.sum_keepdim(D::Minus1)?.maximum(self.eps)?.sqrt()?;
+        z.broadcast_div(&norm)
+    }
+
+    /// The shape (in, out) of a tunable weight.
+    pub fn shape(&self, target: &str) -> candle_core::Result<(usize, usize)> {
+        self.tunable(target)?.dims2()
+    }
+
+    fn tunable(&self, target: &str) -> candle_core::Result<&Tensor> {
+        let [d0, d1, p1, d2, p3, d3] = &self.dense;
+        Ok(match target {
+            "cnn" => &self.cnn.0,
+            "d0" => d0,
+            "d1" => d1,
+            "p1" => p1,
+            "d2" => d2,
+            "p3" => p3,
+            "d3" => d3,
+            other => candle_core::bail!("{other} is not a tunable weight"),
+        })
+    }
+
+    /// The encoder with tuned low-rank updates merged into its weights (`a` in × rank,
+    /// `b` rank × out per target, scaled by alpha / rank), so they cost nothing per text.
+    pub fn merge(&mut self, adapter: &Adapter) -> candle_core::Result<()> {
+        let scale = adapter.alpha / adapter.rank as f64;
+        for target in TUNABLE {
+            let (Some(a), Some(b)) = (
+                adapter.tensors.get(&format!("{target}.a")),
+                adapter.tensors.get(&format!("{target}.b")),
+            ) else {
+                candle_core::bail!("the adapter has no {target}.a and {target}.b");
+            };
+            let merged = (self.tunable(target)? + (a.matmul(b)? * scale)?)?;
+            let [d0, d1, p1, d2, p3, d3] = &mut self.dense;
+            *match target {
+                "cnn" => &mut self.cnn.0,
+                "d0" => d0,
+                "d1" => d1,
+                "p1" => p1,
+                "d2" => d2,
+                "p3" => p3,
+                _ => d3,
+            } = merged;
+        }
+        Ok(())
+    }
+}
+
+/// The weights the tuning may update: the pooling projection and the six dense layers.
+pub const TUNABLE: [&str; 7] = ["cnn", "d0", "d1", "p1", "d2", "p3", "d3"];
+
+/// Tuned low-rank updates of the `TUNABLE` weights (`{target}.a`, `{target}.b`).
+#[derive(Debug, Clone)]
+pub struct Adapter {
+    pub rank: usize,
+    pub alpha: f64,
+    pub tensors: HashMap<String, Tensor>,
+}
+
+/// A text's token features after the convolutional branches, summed over its tokens:
+/// everything below the tunable top, computed once per text when tuning.
+#[derive(Debug, Clone)]
+pub struct Summed {
+    features: Tensor, // 1 × 1280
+    tokens: usize,
 }
 
 impl Branch {

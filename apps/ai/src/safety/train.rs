@@ -15,6 +15,7 @@ use super::assessment::Severity;
 use super::eval::{Labelled, HARD_NEGATIVES};
 use super::learned::{
     self, AdapterCard, Embedder, Example, Head, HeadCard, LearnedError, Scores, TrainSettings,
+    TunedCard,
 };
 use super::multilingual::{self, Multilingual};
 use super::rules;
@@ -139,6 +140,37 @@ pub fn train(
         (Some((plain, sha)), None) => Some((Cow::Borrowed(plain), sha.clone(), sha)),
         (None, _) => None,
     };
+    // The multilingual encoder, tuned the same way when tuning is asked for.
+    let mut multilingual_adapter = None;
+    let mut multilingual_tuning = serde_json::Value::Null;
+    let multilingual: Option<(Cow<'_, Multilingual>, String, String)> = match (multilingual, tune) {
+        (Some((plain, sha)), Some(_)) => {
+            let tuned = super::tune_multilingual::tune(
+                plain,
+                data.train,
+                data.validation,
+                super::tune_multilingual::Settings::default(),
+                &mut progress,
+            )?;
+            let bytes = safetensors::serialize(&tuned.adapter.tensors, None)
+                .map_err(|e| LearnedError::Model(e.to_string()))?;
+            let adapter_sha = sha256_hex(&bytes);
+            let mut merged = plain.clone();
+            merged.merge(&tuned.adapter)?;
+            multilingual_tuning = tuned.record;
+            multilingual_adapter = Some((
+                TunedCard {
+                    rank: tuned.adapter.rank,
+                    alpha: tuned.adapter.alpha,
+                    sha256: adapter_sha.clone(),
+                },
+                tuned.adapter,
+            ));
+            Some((Cow::Owned(merged), format!("{sha}+{adapter_sha}"), sha))
+        }
+        (Some((plain, sha)), None) => Some((Cow::Borrowed(plain), sha.clone(), sha)),
+        (None, _) => None,
+    };
     let embed = |rows: &[Labelled], what: &str, progress: &mut dyn FnMut(&str, usize, usize)| {
         let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
         let mut vectors: Vec<Vec<f32>> = match &embedder {
@@ -151,12 +183,12 @@ pub fn train(
             )?,
             None => vec![Vec::new(); rows.len()],
         };
-        if let Some((m, sha)) = &multilingual {
+        if let Some((m, key, _)) = &multilingual {
             let what = format!("{what} (multilingual)");
             let more = embed_all(
                 |t| m.embed(t),
                 multilingual::DIM,
-                sha,
+                key,
                 &texts,
                 |done, total| progress(&what, done, total),
             )?;
@@ -180,7 +212,8 @@ pub fn train(
         multilingual_model: multilingual
             .as_ref()
             .map(|_| multilingual::MODEL_NAME.to_owned()),
-        multilingual_sha256: multilingual.as_ref().map(|(_, sha)| sha.clone()),
+        multilingual_sha256: multilingual.as_ref().map(|(_, _, sha)| sha.clone()),
+        multilingual_adapter: multilingual_adapter.as_ref().map(|(card, _)| card.clone()),
         ngrams: true,
         threshold: 0.5,
         check_in_threshold: None,
@@ -189,6 +222,7 @@ pub fn train(
         adapter: adapter.as_ref().map(|(card, _)| card.clone()),
         training: serde_json::json!({
             "tuning": tuning,
+            "multilingual_tuning": multilingual_tuning,
             "train": { "file": "apps/ai/data/safety/train.tsv", "rows": data.train.len(), "sha256": data.train_sha256 },
             "validation": { "file": "apps/ai/data/safety/validation.tsv", "rows": data.validation.len(), "sha256": data.validation_sha256 },
             "settings": settings,
@@ -258,6 +292,7 @@ pub fn train(
     let (_, mut head) = best.ok_or_else(|| LearnedError::Model("nothing to train".into()))?;
     head.card.training["l2_search"] = serde_json::Value::Array(tried);
     head.adapter = adapter.map(|(_, adapter)| adapter);
+    head.multilingual_adapter = multilingual_adapter.map(|(_, adapter)| adapter);
     Ok(head)
 }
 

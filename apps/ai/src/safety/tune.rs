@@ -53,10 +53,10 @@ pub struct Tuned {
 }
 
 /// The classifier trained beside the adapters: danger (2), category, severity (2).
-const OUTPUTS: usize = 2 + RiskCategory::ALL.len() + 2;
+pub(super) const OUTPUTS: usize = 2 + RiskCategory::ALL.len() + 2;
 /// The pooled embedding is a unit vector; the classifier reads it scaled, as cosine
 /// classifiers do, so its logits can reach useful sizes quickly.
-const POOL_SCALE: f64 = 20.0;
+pub(super) const POOL_SCALE: f64 = 20.0;
 
 /// One message's frozen states: the output of the layers below the adapters.
 struct Frozen {
@@ -163,33 +163,56 @@ impl Model<'_> {
             Some(&self.loras),
         )?;
         let pooled = (bert::pool(&hidden, &mask)? * POOL_SCALE)?;
-        let logits = self.head.forward(&pooled)?;
-        let t: Vec<Targets> = indices.iter().map(|&i| targets(&rows[i])).collect();
-        let danger = cross_entropy(
-            &logits.narrow(1, 0, 2)?,
-            &t.iter().map(|x| x.danger).collect::<Vec<_>>(),
-            &t.iter()
-                .map(|x| self.danger_weights[x.danger as usize])
-                .collect::<Vec<_>>(),
-        )?;
-        let crisis: Vec<f32> = t.iter().map(|x| x.crisis).collect();
-        let category = cross_entropy(
-            &logits.narrow(1, 2, RiskCategory::ALL.len())?,
-            &t.iter().map(|x| x.category).collect::<Vec<_>>(),
-            &crisis,
-        )?;
-        let severity = cross_entropy(
-            &logits.narrow(1, 2 + RiskCategory::ALL.len(), 2)?,
-            &t.iter().map(|x| x.severity).collect::<Vec<_>>(),
-            &crisis,
-        )?;
-        let danger_value = danger.to_scalar::<f32>()?;
-        Ok((((danger + category)? + severity)?, danger_value))
+        task_loss(
+            &self.head.forward(&pooled)?,
+            rows,
+            indices,
+            self.danger_weights,
+        )
     }
 }
 
+/// The classifier's loss over a batch: danger (class-weighted), and category and
+/// severity on the crises; also the danger loss alone.
+pub(super) fn task_loss(
+    logits: &Tensor,
+    rows: &[Labelled],
+    indices: &[usize],
+    danger_weights: [f32; 2],
+) -> candle_core::Result<(Tensor, f32)> {
+    let t: Vec<Targets> = indices.iter().map(|&i| targets(&rows[i])).collect();
+    let danger = cross_entropy(
+        &logits.narrow(1, 0, 2)?,
+        &t.iter().map(|x| x.danger).collect::<Vec<_>>(),
+        &t.iter()
+            .map(|x| danger_weights[x.danger as usize])
+            .collect::<Vec<_>>(),
+    )?;
+    let crisis: Vec<f32> = t.iter().map(|x| x.crisis).collect();
+    let category = cross_entropy(
+        &logits.narrow(1, 2, RiskCategory::ALL.len())?,
+        &t.iter().map(|x| x.category).collect::<Vec<_>>(),
+        &crisis,
+    )?;
+    let severity = cross_entropy(
+        &logits.narrow(1, 2 + RiskCategory::ALL.len(), 2)?,
+        &t.iter().map(|x| x.severity).collect::<Vec<_>>(),
+        &crisis,
+    )?;
+    let danger_value = danger.to_scalar::<f32>()?;
+    Ok((((danger + category)? + severity)?, danger_value))
+}
+
+/// Class weights that give the calm and the crisis messages equal total weight.
+pub(super) fn danger_weights(train: &[Labelled]) -> [f32; 2] {
+    let crises = train.iter().filter(|r| r.category.is_some()).count().max(1);
+    let calm = (train.len() - crises.min(train.len())).max(1);
+    let half = train.len() as f32 / 2.0;
+    [half / calm as f32, half / crises as f32]
+}
+
 /// A seeded shuffle (xorshift64*, Fisher–Yates): the same on every machine.
-fn shuffled(count: usize, seed: u64) -> Vec<usize> {
+pub(super) fn shuffled(count: usize, seed: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..count).collect();
     let mut random = Xorshift::new(seed);
     for i in (1..count).rev() {
@@ -239,9 +262,6 @@ pub fn tune(
     let validation_frozen = frozen_states(embedder, validation, first_tuned, |done| {
         progress("tune: frozen layers (validation)", done, validation.len())
     })?;
-    let crises = train.iter().filter(|r| r.category.is_some()).count().max(1);
-    let calm = (train.len() - crises.min(train.len())).max(1);
-    let half = train.len() as f32 / 2.0;
     let hidden = bert.hidden_size();
     let model = Model {
         embedder,
@@ -251,7 +271,7 @@ pub fn tune(
             weight: Var::zeros((OUTPUTS, hidden), DType::F32, &Device::Cpu)?,
             bias: Var::zeros(OUTPUTS, DType::F32, &Device::Cpu)?,
         },
-        danger_weights: [half / calm as f32, half / crises as f32],
+        danger_weights: danger_weights(train),
     };
     let adapter_vars: Vec<Var> = model
         .loras

@@ -259,11 +259,11 @@ async fn readiness_says_whether_the_learned_layer_runs() {
     let body: Value = response.json().await.unwrap();
 
     assert_eq!(body["checks"]["safety"]["status"], "rules_only");
-    // The built-in head reads the multilingual encoder; its missing file is named.
+    // The built-in head reads the multilingual encoder; its missing weights are named.
     assert!(body["checks"]["safety"]["detector"]["reason"]
         .as_str()
         .unwrap()
-        .contains("sp.model"));
+        .contains("weights.npz"));
 }
 
 /// The real encoders, when `scripts/ensure-safety-model.sh` provided them (CI does).

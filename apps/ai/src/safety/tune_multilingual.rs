@@ -1,0 +1,217 @@
+//! Tuning the multilingual encoder for the task: low-rank adapters on the top of USE
+//! multilingual v3 (its pooling projection and six dense layers, `multilingual::TUNABLE`)
+//! trained with a small danger/category/severity classifier, as `tune.rs` does for the
+//! BERT encoder. Everything below the top is computed once per message; an epoch is then
+//! a few seconds. The epoch with the lowest validation danger loss is kept, and the
+//! adapters are merged into the weights when the encoder loads.
+
+use std::collections::HashMap;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{AdamW, Module, Optimizer, ParamsAdamW};
+use serde::Serialize;
+
+use super::bert::{Dense, Xorshift};
+use super::eval::Labelled;
+use super::learned::LearnedError;
+use super::multilingual::{self, Adapter, Multilingual, Summed, TUNABLE};
+use super::tune::{danger_weights, shuffled, task_loss, OUTPUTS, POOL_SCALE};
+
+/// Settings of a tuning run; the defaults made the shipped adapters.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Settings {
+    pub rank: usize,
+    pub alpha: f64,
+    pub epochs: usize,
+    pub batch: usize,
+    pub learning_rate: f64,
+    pub head_learning_rate: f64,
+    pub seed: u64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            rank: 8,
+            alpha: 16.0,
+            epochs: 8,
+            batch: 32,
+            learning_rate: 1e-3,
+            head_learning_rate: 1e-2,
+            seed: 0x5afe_5eed,
+        }
+    }
+}
+
+/// The tuned adapters and the record of the run.
+pub struct Tuned {
+    pub adapter: Adapter,
+    pub record: serde_json::Value,
+}
+
+struct Model<'a> {
+    encoder: &'a Multilingual,
+    lora: HashMap<String, (Var, Var)>,
+    scale: f64,
+    head: Dense,
+    danger_weights: [f32; 2],
+}
+
+impl Model<'_> {
+    fn loss(
+        &self,
+        summed: &[Summed],
+        rows: &[Labelled],
+        indices: &[usize],
+    ) -> candle_core::Result<(Tensor, f32)> {
+        let lora: HashMap<String, (Tensor, Tensor)> = self
+            .lora
+            .iter()
+            .map(|(k, (a, b))| (k.clone(), (a.as_tensor().clone(), b.as_tensor().clone())))
+            .collect();
+        let batch: Vec<&Summed> = indices.iter().map(|&i| &summed[i]).collect();
+        let z = (self.encoder.top(&batch, Some((&lora, self.scale)))? * POOL_SCALE)?;
+        task_loss(&self.head.forward(&z)?, rows, indices, self.danger_weights)
+    }
+
+    fn snapshot(&self, settings: &Settings) -> candle_core::Result<Adapter> {
+        let mut tensors = HashMap::new();
+        for (target, (a, b)) in &self.lora {
+            tensors.insert(format!("{target}.a"), a.as_tensor().copy()?);
+            tensors.insert(format!("{target}.b"), b.as_tensor().copy()?);
+        }
+        Ok(Adapter {
+            rank: settings.rank,
+            alpha: settings.alpha,
+            tensors,
+        })
+    }
+}
+
+fn all_summed(
+    encoder: &Multilingual,
+    rows: &[Labelled],
+    mut progress: impl FnMut(usize),
+) -> candle_core::Result<Vec<Summed>> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(encoder.summed(&row.text)?);
+        if out.len() % 256 == 0 || out.len() == rows.len() {
+            progress(out.len());
+        }
+    }
+    Ok(out)
+}
+
+/// Trains the adapters. `progress` gets (what, done, total).
+pub fn tune(
+    encoder: &Multilingual,
+    train: &[Labelled],
+    validation: &[Labelled],
+    settings: Settings,
+    mut progress: impl FnMut(&str, usize, usize),
+) -> Result<Tuned, LearnedError> {
+    let train_summed = all_summed(encoder, train, |done| {
+        progress("tune: encoder (train)", done, train.len())
+    })?;
+    let validation_summed = all_summed(encoder, validation, |done| {
+        progress("tune: encoder (validation)", done, validation.len())
+    })?;
+    // Seeded initialisation: a uniform in ±1/√in, b zeros (the tuning starts from the
+    // encoder as published).
+    let mut random = Xorshift::new(settings.seed);
+    let mut next = move || (random.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
+    let mut lora = HashMap::new();
+    for target in TUNABLE {
+        let (inp, out) = encoder.shape(target)?;
+        let bound = (1.0 / inp as f32).sqrt();
+        let a: Vec<f32> = (0..inp * settings.rank).map(|_| next() * bound).collect();
+        lora.insert(
+            target.to_owned(),
+            (
+                Var::from_tensor(&Tensor::from_vec(a, (inp, settings.rank), &Device::Cpu)?)?,
+                Var::zeros((settings.rank, out), DType::F32, &Device::Cpu)?,
+            ),
+        );
+    }
+    let model = Model {
+        encoder,
+        scale: settings.alpha / settings.rank as f64,
+        head: Dense {
+            weight: Var::zeros((OUTPUTS, multilingual::DIM), DType::F32, &Device::Cpu)?,
+            bias: Var::zeros(OUTPUTS, DType::F32, &Device::Cpu)?,
+        },
+        danger_weights: danger_weights(train),
+        lora,
+    };
+    let params = |lr: f64| ParamsAdamW {
+        lr,
+        weight_decay: 0.0,
+        ..ParamsAdamW::default()
+    };
+    // The adapters in a fixed order, so the optimizer's work is the same every run.
+    let adapter_vars: Vec<Var> = TUNABLE
+        .iter()
+        .filter_map(|t| model.lora.get(*t))
+        .flat_map(|(a, b)| [a.clone(), b.clone()])
+        .collect();
+    let mut adapter_optimizer = AdamW::new(adapter_vars, params(settings.learning_rate))?;
+    let mut head_optimizer = AdamW::new(
+        vec![model.head.weight.clone(), model.head.bias.clone()],
+        params(settings.head_learning_rate),
+    )?;
+    let validation_loss = |model: &Model<'_>| -> candle_core::Result<f32> {
+        let indices: Vec<usize> = (0..validation.len()).collect();
+        let chunks = indices.chunks(256);
+        let count = chunks.len().max(1);
+        let mut total = 0.0;
+        for chunk in chunks {
+            total += model.loss(&validation_summed, validation, chunk)?.1;
+        }
+        Ok(total / count as f32)
+    };
+    let mut epochs = Vec::new();
+    let mut best: Option<(f32, usize, Adapter)> = None;
+    for epoch in 0..settings.epochs {
+        let order = shuffled(train.len(), settings.seed.wrapping_add(epoch as u64));
+        let batches: Vec<&[usize]> = order.chunks(settings.batch.max(1)).collect();
+        let mut train_loss = 0.0;
+        for (step, indices) in batches.iter().enumerate() {
+            let (loss, danger) = model.loss(&train_summed, train, indices)?;
+            let grads = loss.backward()?;
+            adapter_optimizer.step(&grads)?;
+            head_optimizer.step(&grads)?;
+            train_loss += danger;
+            progress(
+                &format!("tune: epoch {}", epoch + 1),
+                step + 1,
+                batches.len(),
+            );
+        }
+        let validation = validation_loss(&model)?;
+        epochs.push(serde_json::json!({
+            "epoch": epoch + 1,
+            "train_danger_loss": train_loss / batches.len().max(1) as f32,
+            "validation_danger_loss": validation,
+        }));
+        if best
+            .as_ref()
+            .is_none_or(|(lowest, _, _)| validation < *lowest)
+        {
+            best = Some((validation, epoch + 1, model.snapshot(&settings)?));
+        }
+    }
+    let (_, kept, adapter) =
+        best.ok_or_else(|| LearnedError::Model("tuning ran no epoch".into()))?;
+    Ok(Tuned {
+        adapter,
+        record: serde_json::json!({
+            "encoder": multilingual::MODEL_NAME,
+            "targets": TUNABLE,
+            "settings": settings,
+            "epochs": epochs,
+            "kept_epoch": kept,
+            "rule": "the epoch with the lowest danger loss on the validation set",
+        }),
+    })
+}
