@@ -548,7 +548,7 @@ impl Multilingual {
     pub fn top(
         &self,
         summed: &[&Summed],
-        lora: Option<(&HashMap<String, (Tensor, Tensor)>, f64)>,
+        lora: Option<(&LowRank, f64)>,
     ) -> candle_core::Result<Tensor> {
         let weight = |target: &str, w: &Tensor| -> candle_core::Result<Tensor> {
             match lora.and_then(|(l, scale)| l.get(target).map(|ab| (ab, scale))) {
@@ -617,6 +617,9 @@ impl Multilingual {
         Ok(())
     }
 }
+
+/// Low-rank updates being trained, by target: (a, b), in × rank and rank × out.
+pub type LowRank = HashMap<String, (Tensor, Tensor)>;
 
 /// The weights the tuning may update: the pooling projection and the six dense layers.
 pub const TUNABLE: [&str; 7] = ["cnn", "d0", "d1", "p1", "d2", "p3", "d3"];

@@ -211,6 +211,85 @@ pub(super) fn danger_weights(train: &[Labelled]) -> [f32; 2] {
     [half / calm as f32, half / crises as f32]
 }
 
+/// What a tuning run trains: the adapters' variables and the classifier beside them.
+pub(super) struct Trainable<'a> {
+    pub(super) adapters: Vec<Var>,
+    pub(super) head: &'a Dense,
+    pub(super) learning_rate: f64,
+    pub(super) head_learning_rate: f64,
+    pub(super) epochs: usize,
+}
+
+/// Which messages a loss is taken over.
+pub(super) enum Split {
+    Train,
+    Validation,
+}
+
+/// Trains adapters and classifier together (AdamW, one optimizer each), epoch by epoch
+/// over `batches(epoch)`; after each epoch the danger loss over the validation set (in
+/// chunks of the given size) decides whether `snapshot` keeps this epoch's adapters.
+/// Returns the epochs' record, the epoch kept and its snapshot.
+pub(super) fn train_adapters<A>(
+    trainable: Trainable<'_>,
+    batches: impl Fn(usize) -> Vec<Vec<usize>>,
+    loss: impl Fn(Split, &[usize]) -> candle_core::Result<(Tensor, f32)>,
+    (validation_len, validation_chunk): (usize, usize),
+    snapshot: impl Fn() -> candle_core::Result<A>,
+    progress: &mut impl FnMut(&str, usize, usize),
+) -> Result<(Vec<serde_json::Value>, usize, A), LearnedError> {
+    let params = |lr: f64| ParamsAdamW {
+        lr,
+        weight_decay: 0.0,
+        ..ParamsAdamW::default()
+    };
+    let mut adapter_optimizer = AdamW::new(trainable.adapters, params(trainable.learning_rate))?;
+    let mut head_optimizer = AdamW::new(
+        vec![trainable.head.weight.clone(), trainable.head.bias.clone()],
+        params(trainable.head_learning_rate),
+    )?;
+    let validation_loss = || -> candle_core::Result<f32> {
+        let mut total = 0.0;
+        let indices: Vec<usize> = (0..validation_len).collect();
+        let chunks = indices.chunks(validation_chunk);
+        let count = chunks.len().max(1);
+        for chunk in chunks {
+            total += loss(Split::Validation, chunk)?.1;
+        }
+        Ok(total / count as f32)
+    };
+    let mut epochs = Vec::new();
+    let mut best: Option<(f32, usize, A)> = None;
+    for epoch in 0..trainable.epochs {
+        let order = batches(epoch);
+        let steps = order.len();
+        let mut train_loss = 0.0;
+        for (step, indices) in order.iter().enumerate() {
+            let (loss, danger) = loss(Split::Train, indices)?;
+            let grads = loss.backward()?;
+            adapter_optimizer.step(&grads)?;
+            head_optimizer.step(&grads)?;
+            train_loss += danger;
+            progress(&format!("tune: epoch {}", epoch + 1), step + 1, steps);
+        }
+        let validation = validation_loss()?;
+        epochs.push(serde_json::json!({
+            "epoch": epoch + 1,
+            "train_danger_loss": train_loss / steps.max(1) as f32,
+            "validation_danger_loss": validation,
+        }));
+        if best
+            .as_ref()
+            .is_none_or(|(lowest, _, _)| validation < *lowest)
+        {
+            best = Some((validation, epoch + 1, snapshot()?));
+        }
+    }
+    let (_, kept, adapter) =
+        best.ok_or_else(|| LearnedError::Model("tuning ran no epoch".into()))?;
+    Ok((epochs, kept, adapter))
+}
+
 /// A seeded shuffle (xorshift64*, Fisher–Yates): the same on every machine.
 pub(super) fn shuffled(count: usize, seed: u64) -> Vec<usize> {
     let mut order: Vec<usize> = (0..count).collect();
@@ -279,61 +358,29 @@ pub fn tune(
         .flatten()
         .flat_map(|l| [l.a.clone(), l.b.clone()])
         .collect();
-    let params = |lr: f64| ParamsAdamW {
-        lr,
-        weight_decay: 0.0,
-        ..ParamsAdamW::default()
-    };
-    let mut adapter_optimizer = AdamW::new(adapter_vars, params(settings.learning_rate))?;
-    let mut head_optimizer = AdamW::new(
-        vec![model.head.weight.clone(), model.head.bias.clone()],
-        params(settings.head_learning_rate),
+    let (epochs, kept, adapter) = train_adapters(
+        Trainable {
+            adapters: adapter_vars,
+            head: &model.head,
+            learning_rate: settings.learning_rate,
+            head_learning_rate: settings.head_learning_rate,
+            epochs: settings.epochs,
+        },
+        |epoch| {
+            bucketed(
+                shuffled(train.len(), settings.seed.wrapping_add(epoch as u64)),
+                &train_frozen,
+                settings.batch.max(1),
+            )
+        },
+        |split, indices| match split {
+            Split::Train => model.loss(&train_frozen, train, indices),
+            Split::Validation => model.loss(&validation_frozen, validation, indices),
+        },
+        (validation.len(), 64),
+        || Adapter::snapshot(&fresh.layers, settings.rank, settings.alpha, &model.loras),
+        &mut progress,
     )?;
-    let validation_loss = |model: &Model<'_>| -> candle_core::Result<f32> {
-        let mut total = 0.0;
-        let indices: Vec<usize> = (0..validation.len()).collect();
-        let chunks = indices.chunks(64);
-        let count = chunks.len().max(1);
-        for chunk in chunks {
-            total += model.loss(&validation_frozen, validation, chunk)?.1;
-        }
-        Ok(total / count as f32)
-    };
-    let mut epochs = Vec::new();
-    let mut best: Option<(f32, usize, Adapter)> = None;
-    for epoch in 0..settings.epochs {
-        let order = bucketed(
-            shuffled(train.len(), settings.seed.wrapping_add(epoch as u64)),
-            &train_frozen,
-            settings.batch.max(1),
-        );
-        let steps = order.len();
-        let mut train_loss = 0.0;
-        for (step, indices) in order.iter().enumerate() {
-            let (loss, danger) = model.loss(&train_frozen, train, indices)?;
-            let grads = loss.backward()?;
-            adapter_optimizer.step(&grads)?;
-            head_optimizer.step(&grads)?;
-            train_loss += danger;
-            progress(&format!("tune: epoch {}", epoch + 1), step + 1, steps);
-        }
-        let validation = validation_loss(&model)?;
-        epochs.push(serde_json::json!({
-            "epoch": epoch + 1,
-            "train_danger_loss": train_loss / steps.max(1) as f32,
-            "validation_danger_loss": validation,
-        }));
-        if best
-            .as_ref()
-            .is_none_or(|(lowest, _, _)| validation < *lowest)
-        {
-            let adapter =
-                Adapter::snapshot(&fresh.layers, settings.rank, settings.alpha, &model.loras)?;
-            best = Some((validation, epoch + 1, adapter));
-        }
-    }
-    let (_, kept, adapter) =
-        best.ok_or_else(|| LearnedError::Model("tuning ran no epoch".into()))?;
     Ok(Tuned {
         adapter,
         record: serde_json::json!({

@@ -8,14 +8,16 @@
 use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor, Var};
-use candle_nn::{AdamW, Module, Optimizer, ParamsAdamW};
+use candle_nn::Module;
 use serde::Serialize;
 
 use super::bert::{Dense, Xorshift};
 use super::eval::Labelled;
 use super::learned::LearnedError;
-use super::multilingual::{self, Adapter, Multilingual, Summed, TUNABLE};
-use super::tune::{danger_weights, shuffled, task_loss, OUTPUTS, POOL_SCALE};
+use super::multilingual::{self, Adapter, LowRank, Multilingual, Summed, TUNABLE};
+use super::tune::{
+    danger_weights, shuffled, task_loss, train_adapters, Split, Trainable, OUTPUTS, POOL_SCALE,
+};
 
 /// Settings of a tuning run; the defaults made the shipped adapters.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -64,7 +66,7 @@ impl Model<'_> {
         rows: &[Labelled],
         indices: &[usize],
     ) -> candle_core::Result<(Tensor, f32)> {
-        let lora: HashMap<String, (Tensor, Tensor)> = self
+        let lora: LowRank = self
             .lora
             .iter()
             .map(|(k, (a, b))| (k.clone(), (a.as_tensor().clone(), b.as_tensor().clone())))
@@ -144,65 +146,34 @@ pub fn tune(
         danger_weights: danger_weights(train),
         lora,
     };
-    let params = |lr: f64| ParamsAdamW {
-        lr,
-        weight_decay: 0.0,
-        ..ParamsAdamW::default()
-    };
     // The adapters in a fixed order, so the optimizer's work is the same every run.
     let adapter_vars: Vec<Var> = TUNABLE
         .iter()
         .filter_map(|t| model.lora.get(*t))
         .flat_map(|(a, b)| [a.clone(), b.clone()])
         .collect();
-    let mut adapter_optimizer = AdamW::new(adapter_vars, params(settings.learning_rate))?;
-    let mut head_optimizer = AdamW::new(
-        vec![model.head.weight.clone(), model.head.bias.clone()],
-        params(settings.head_learning_rate),
+    let (epochs, kept, adapter) = train_adapters(
+        Trainable {
+            adapters: adapter_vars,
+            head: &model.head,
+            learning_rate: settings.learning_rate,
+            head_learning_rate: settings.head_learning_rate,
+            epochs: settings.epochs,
+        },
+        |epoch| {
+            shuffled(train.len(), settings.seed.wrapping_add(epoch as u64))
+                .chunks(settings.batch.max(1))
+                .map(<[usize]>::to_vec)
+                .collect()
+        },
+        |split, indices| match split {
+            Split::Train => model.loss(&train_summed, train, indices),
+            Split::Validation => model.loss(&validation_summed, validation, indices),
+        },
+        (validation.len(), 256),
+        || model.snapshot(&settings),
+        &mut progress,
     )?;
-    let validation_loss = |model: &Model<'_>| -> candle_core::Result<f32> {
-        let indices: Vec<usize> = (0..validation.len()).collect();
-        let chunks = indices.chunks(256);
-        let count = chunks.len().max(1);
-        let mut total = 0.0;
-        for chunk in chunks {
-            total += model.loss(&validation_summed, validation, chunk)?.1;
-        }
-        Ok(total / count as f32)
-    };
-    let mut epochs = Vec::new();
-    let mut best: Option<(f32, usize, Adapter)> = None;
-    for epoch in 0..settings.epochs {
-        let order = shuffled(train.len(), settings.seed.wrapping_add(epoch as u64));
-        let batches: Vec<&[usize]> = order.chunks(settings.batch.max(1)).collect();
-        let mut train_loss = 0.0;
-        for (step, indices) in batches.iter().enumerate() {
-            let (loss, danger) = model.loss(&train_summed, train, indices)?;
-            let grads = loss.backward()?;
-            adapter_optimizer.step(&grads)?;
-            head_optimizer.step(&grads)?;
-            train_loss += danger;
-            progress(
-                &format!("tune: epoch {}", epoch + 1),
-                step + 1,
-                batches.len(),
-            );
-        }
-        let validation = validation_loss(&model)?;
-        epochs.push(serde_json::json!({
-            "epoch": epoch + 1,
-            "train_danger_loss": train_loss / batches.len().max(1) as f32,
-            "validation_danger_loss": validation,
-        }));
-        if best
-            .as_ref()
-            .is_none_or(|(lowest, _, _)| validation < *lowest)
-        {
-            best = Some((validation, epoch + 1, model.snapshot(&settings)?));
-        }
-    }
-    let (_, kept, adapter) =
-        best.ok_or_else(|| LearnedError::Model("tuning ran no epoch".into()))?;
     Ok(Tuned {
         adapter,
         record: serde_json::json!({
