@@ -7,8 +7,7 @@
 //!
 //! Written here from that package's reference (numpy) implementation; a test checks
 //! the two agree on token ids and vectors. The encoder reads each message in one pass
-//! with no attention, so it costs about a millisecond where the BERT encoder costs
-//! tens.
+//! with no attention, so it costs a few milliseconds where the BERT encoder costs tens.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -428,7 +427,7 @@ impl Multilingual {
             .into_iter()
             .map(|t| t.flatten_all().and_then(|t| t.to_vec1::<u8>()))
             .collect::<candle_core::Result<Vec<_>>>()?;
-        if table.iter().any(|c| c.len() % DIM != 0) {
+        if table.len() != CHUNKS || table.iter().any(|c| c.len() % DIM != 0) {
             return Err(unreadable(&path, "the embedding table is not 512 wide"));
         }
         let vector = |name: &str| -> Result<Vec<f32>, LearnedError> {
@@ -463,11 +462,18 @@ impl Multilingual {
             })
             .collect::<Result<Vec<_>, LearnedError>>()?;
         let eps = vector("eps")?.first().copied().unwrap_or(1e-6);
+        let (scale, low) = (vector("scale")?, vector("lo")?);
+        if scale.len() != CHUNKS || low.len() != CHUNKS {
+            return Err(unreadable(
+                &path,
+                "the table's scales do not match its chunks",
+            ));
+        }
         Ok(Self {
             tokenizer,
             table,
-            scale: vector("scale")?,
-            low: vector("lo")?,
+            scale,
+            low,
             projection: cat(suffixes.map(|n| format!("proj{n}")), 1)?,
             projection_bias: cat(suffixes.map(|n| format!("proj_b{n}")), 0)?,
             projection_norm: (

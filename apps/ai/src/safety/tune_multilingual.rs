@@ -186,3 +186,101 @@ pub fn tune(
         }),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The real encoder (CI always has it; `make test` provides it).
+    fn encoder() -> Option<Multilingual> {
+        let dir = std::env::var_os("SAFETY_MULTILINGUAL_DIR")?;
+        Some(Multilingual::load(std::path::Path::new(&dir)).expect("the encoder loads"))
+    }
+
+    fn random_adapter(encoder: &Multilingual) -> candle_core::Result<Adapter> {
+        let mut random = Xorshift::new(42);
+        let mut next = move || (random.next() >> 40) as f32 / (1u64 << 24) as f32 - 0.5;
+        let mut tensors = HashMap::new();
+        for target in TUNABLE {
+            let (inp, out) = encoder.shape(target)?;
+            let a: Vec<f32> = (0..inp * 4).map(|_| next() * 0.1).collect();
+            let b: Vec<f32> = (0..4 * out).map(|_| next() * 0.1).collect();
+            tensors.insert(
+                format!("{target}.a"),
+                Tensor::from_vec(a, (inp, 4), &Device::Cpu)?,
+            );
+            tensors.insert(
+                format!("{target}.b"),
+                Tensor::from_vec(b, (4, out), &Device::Cpu)?,
+            );
+        }
+        Ok(Adapter {
+            rank: 4,
+            alpha: 8.0,
+            tensors,
+        })
+    }
+
+    #[test]
+    fn the_training_path_equals_the_merged_encoder_and_the_loss_reaches_every_adapter(
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        let Some(encoder) = encoder() else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "SAFETY_MULTILINGUAL_DIR must be set in CI"
+            );
+            return Ok(());
+        };
+        let adapter = random_adapter(&encoder)?;
+        let texts = [
+            "Ich will nicht mehr leben",
+            "what a lovely morning",
+            "¿dónde?",
+        ];
+        let summed: Vec<Summed> = texts
+            .iter()
+            .map(|t| encoder.summed(t))
+            .collect::<candle_core::Result<_>>()?;
+        let batch: Vec<&Summed> = summed.iter().collect();
+        let lora: LowRank = TUNABLE
+            .iter()
+            .map(|t| {
+                let a = adapter.tensors[&format!("{t}.a")].clone();
+                let b = adapter.tensors[&format!("{t}.b")].clone();
+                ((*t).to_owned(), (a, b))
+            })
+            .collect();
+        let training = encoder.top(&batch, Some((&lora, adapter.alpha / adapter.rank as f64)))?;
+        let mut merged = encoder.clone();
+        merged.merge(&adapter)?;
+        let served = merged.embed(&texts)?;
+        let training = training.to_vec2::<f32>()?;
+        for (a, b) in training.iter().zip(&served) {
+            let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+            assert!(dot > 0.9999, "{dot}");
+        }
+        // The adapters change the vectors (so the test above is not vacuous).
+        let plain = encoder.embed(&texts)?;
+        let dot: f32 = plain[0].iter().zip(&served[0]).map(|(x, y)| x * y).sum();
+        assert!(dot < 0.999, "{dot}");
+
+        // A loss through the training path reaches every adapter.
+        let vars: HashMap<String, (Var, Var)> = lora
+            .iter()
+            .map(|(k, (a, b))| Ok((k.clone(), (Var::from_tensor(a)?, Var::from_tensor(b)?))))
+            .collect::<candle_core::Result<_>>()?;
+        let as_tensors: LowRank = vars
+            .iter()
+            .map(|(k, (a, b))| (k.clone(), (a.as_tensor().clone(), b.as_tensor().clone())))
+            .collect();
+        let out = encoder.top(&batch, Some((&as_tensors, 2.0)))?;
+        let grads = out.sum_all()?.backward()?;
+        for (target, (a, b)) in &vars {
+            for var in [a, b] {
+                let grad = grads.get(var.as_tensor()).expect("a gradient");
+                assert!(grad.abs()?.sum_all()?.to_scalar::<f32>()? > 0.0, "{target}");
+            }
+        }
+        Ok(())
+    }
+}
