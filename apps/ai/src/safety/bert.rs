@@ -377,13 +377,12 @@ impl Adapter {
         let count = bert.layer_count();
         let layers: Vec<usize> = (count.saturating_sub(top)..count).collect();
         let mut random = Xorshift::new(seed);
-        let mut next = move || (random.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
         let mut tensors = HashMap::new();
         for &layer in &layers {
             for target in 0..TARGETS.len() {
                 let (out, inp) = bert.projection_shape(layer, target)?;
                 let bound = (1.0 / inp as f32).sqrt();
-                let a: Vec<f32> = (0..rank * inp).map(|_| next() * bound).collect();
+                let a: Vec<f32> = (0..rank * inp).map(|_| random.uniform() * bound).collect();
                 tensors.insert(
                     Self::name(layer, target, "a"),
                     Tensor::from_vec(a, (rank, inp), &Device::Cpu)?,
@@ -440,6 +439,11 @@ impl Xorshift {
         self.0 ^= self.0 << 25;
         self.0 ^= self.0 >> 27;
         self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// A number in [−1, 1), from the top 24 bits of the next draw.
+    pub fn uniform(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
     }
 }
 

