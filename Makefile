@@ -37,10 +37,8 @@ test: ## Run every test: lints, Rust on SQLite and PostgreSQL+Redis, frontend, i
 bench: ## Benchmarks (release build); results are recorded in docs/PERFORMANCE.md and docs/SAFETY.md
 	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) cargo bench --locked -p solace-ai --bench safety
 	cargo build --release --locked -p solace-backend
-	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) $(TARGET_DIR)/release/solace safety eval --compare apps/ai/data/safety/heldout-4.tsv
-	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) $(TARGET_DIR)/release/solace safety eval apps/ai/data/safety/heldout-3.tsv
-	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) $(TARGET_DIR)/release/solace safety eval apps/ai/data/safety/heldout-2.tsv
-	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) $(TARGET_DIR)/release/solace safety eval apps/ai/data/safety/heldout.tsv
+	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) $(TARGET_DIR)/release/solace safety eval --compare apps/ai/data/safety/heldout-5.tsv
+	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) $(TARGET_DIR)/release/solace safety eval apps/ai/data/safety/validation.tsv
 	cargo bench --locked -p solace-backend --bench chat_stream
 	cargo bench --locked -p solace-backend --bench sfu_fanout
 	cargo bench --locked -p solace-backend --bench voice_round_trip
