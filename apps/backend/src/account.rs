@@ -1,5 +1,7 @@
 //! Your account and your data: profile, password, export, deletion.
 
+use std::net::IpAddr;
+
 use axum::extract::State;
 use axum::http::header::CONTENT_DISPOSITION;
 use axum::http::{HeaderValue, StatusCode};
@@ -12,7 +14,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Column, Row};
 
 use crate::app::AppState;
-use crate::auth::{self, sessions, Identity, Password, RegisteredUser};
+use crate::auth::{self, sessions, throttle, ClientIp, Identity, Password, RegisteredUser};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 use crate::users::{self, User};
@@ -49,12 +51,26 @@ struct PasswordInput {
     new_password: String,
 }
 
-async fn require_password(identity: &Identity, raw: &str) -> Result<()> {
+/// Confirms a sensitive change with the account's password. Wrong guesses count against
+/// the account and the address like failed logins, so a stolen session cannot be used to
+/// guess the password.
+async fn require_password(
+    state: &AppState,
+    ip: IpAddr,
+    identity: &Identity,
+    raw: &str,
+) -> Result<()> {
     let wrong = || Error::unauthorized("invalid_credentials", "That password is not right.");
+    let keys = throttle::Keys {
+        account: format!("user:{}", identity.user.id),
+        address: ip.to_string(),
+    };
+    throttle::check(state.cache.as_ref(), &keys).await?;
     let attempt = Password::parse_attempt(raw).map_err(|_| wrong())?;
     if attempt.verify(identity.user.password_hash.clone()).await? {
-        Ok(())
+        throttle::clear(state.cache.as_ref(), &keys).await
     } else {
+        throttle::record_failure(state.cache.as_ref(), &keys).await?;
         Err(wrong())
     }
 }
@@ -63,9 +79,10 @@ async fn require_password(identity: &Identity, raw: &str) -> Result<()> {
 async fn change_password(
     State(state): State<AppState>,
     RegisteredUser(identity): RegisteredUser,
+    ClientIp(ip): ClientIp,
     ApiJson(input): ApiJson<PasswordInput>,
 ) -> Result<Response> {
-    require_password(&identity, &input.current_password).await?;
+    require_password(&state, ip, &identity, &input.current_password).await?;
     let email = identity
         .user
         .email
@@ -97,6 +114,7 @@ struct DeleteInput {
 async fn delete_account(
     State(state): State<AppState>,
     identity: Identity,
+    ClientIp(ip): ClientIp,
     ApiJson(input): ApiJson<DeleteInput>,
 ) -> Result<Response> {
     if identity.user.password_hash.is_some() {
@@ -106,7 +124,7 @@ async fn delete_account(
                 "Enter your password to delete your account.",
             )
         })?;
-        require_password(&identity, &password).await?;
+        require_password(&state, ip, &identity, &password).await?;
     } else if input.confirm.as_deref().map(str::trim) != Some(identity.user.pseudonym.as_str()) {
         // Guests and accounts that sign in through an identity provider have no password.
         return Err(Error::validation(

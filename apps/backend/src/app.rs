@@ -1,14 +1,14 @@
 //! The application: shared state, the router, and a server that stops gracefully.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::routing::get;
-use axum::serve::ListenerExt;
 use axum::{middleware, Router};
 use solace_ai::model::local::LocalModel;
 use solace_ai::model::openai::{OpenAiCompatible, UpstreamConfig};
@@ -21,7 +21,7 @@ use tower_http::compression::predicate::{DefaultPredicate, NotForContentType, Pr
 use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::timeout::{TimeoutBody, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -273,7 +273,16 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .route("/metrics", get(metrics::expose))
-        .nest("/api", api(&state, timeout))
+        // Everything under /api is someone's own data: no shared cache, back/forward
+        // cache or disk may keep it, unless a route says otherwise (immutable speech
+        // clips are `private`).
+        .nest(
+            "/api",
+            api(&state, timeout).layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            )),
+        )
         .merge(web::models(&state.config))
         .with_state(state)
         .fallback_service(static_site)
@@ -320,7 +329,13 @@ pub fn router(state: AppState) -> Router {
                             .and(NotForContentType::const_new("audio/")),
                     ),
                 )
-                .layer(DefaultBodyLimit::max(max_body)),
+                .layer(DefaultBodyLimit::max(max_body))
+                // A body that stops arriving (a stalled upload) ends the request.
+                .layer(middleware::from_fn(
+                    move |request: Request, next: middleware::Next| {
+                        next.run(request.map(|body| Body::new(TimeoutBody::new(timeout, body))))
+                    },
+                )),
         )
 }
 
@@ -414,19 +429,14 @@ impl Application {
         tracing::info!(%addr, database = self.state.db.kind().as_str(), cache = self.state.cache.backend(), "Solace is listening on http://{addr}");
 
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
-        let service =
-            router(self.state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        // No Nagle delay: a streamed reply is many small writes that must go out at once.
-        let listener = self.listener.tap_io(|tcp| {
-            if let Err(error) = tcp.set_nodelay(true) {
-                tracing::debug!(%error, "cannot set TCP_NODELAY");
-            }
-        });
-        let server = axum::serve(listener, service)
-            .with_graceful_shutdown(async move {
+        let server = crate::server::serve(
+            self.listener,
+            router(self.state.clone()),
+            self.state.config.header_read_timeout,
+            async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
-            })
-            .into_future();
+            },
+        );
         let mut server = tokio::spawn(server);
         let housekeeping = self.housekeeping.then(|| {
             tokio::spawn(crate::rooms::housekeeping::run(
@@ -446,7 +456,7 @@ impl Application {
             ))
         });
 
-        let outcome = tokio::select! {
+        let outcome: std::result::Result<(), tokio::task::JoinError> = tokio::select! {
             served = &mut server => served,
             () = shutdown => {
                 tracing::info!("shutting down: draining open connections");
@@ -456,7 +466,7 @@ impl Application {
                     Err(_) => {
                         tracing::warn!("connections still open after the grace period; closing them");
                         server.abort();
-                        Ok(Ok(()))
+                        Ok(())
                     }
                 }
             }
@@ -470,10 +480,7 @@ impl Application {
             let _ = tokio::time::timeout(Duration::from_secs(10), jobs).await;
         }
         self.state.db.close().await;
-        match outcome {
-            Ok(served) => served.map_err(Error::Io),
-            Err(join) => Err(Error::Startup(format!("server task failed: {join}"))),
-        }
+        outcome.map_err(|join| Error::Startup(format!("server task failed: {join}")))
     }
 }
 

@@ -255,8 +255,12 @@ pub struct Config {
     pub models_dir: PathBuf,
     /// Largest request body accepted, in bytes.
     pub max_body_bytes: usize,
-    /// Longest time a request may take before it is answered with 408.
+    /// Longest time a request may take before it is answered with 408; also the longest
+    /// pause allowed while a request body arrives.
     pub request_timeout: Duration,
+    /// Longest time a client may take to send a request's headers before the connection
+    /// is closed (slow-loris clients).
+    pub header_read_timeout: Duration,
     /// The address people use to reach Solace; `https://` turns on `Secure` cookies.
     pub public_url: Url,
     /// How long a login session lasts without use.
@@ -508,6 +512,14 @@ impl Config {
         if request_timeout_secs == 0 {
             return Err(invalid("REQUEST_TIMEOUT_SECS", "must be at least 1"));
         }
+        let header_read_timeout_secs = parse_number(
+            "HEADER_READ_TIMEOUT_SECS",
+            get("HEADER_READ_TIMEOUT_SECS"),
+            10u64,
+        )?;
+        if header_read_timeout_secs == 0 {
+            return Err(invalid("HEADER_READ_TIMEOUT_SECS", "must be at least 1"));
+        }
 
         let public_url = match get("PUBLIC_URL") {
             None => Url::parse(&format!("http://localhost:{port}"))
@@ -568,6 +580,7 @@ impl Config {
             models_dir,
             max_body_bytes: parse_number("MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1_048_576usize)?,
             request_timeout: Duration::from_secs(request_timeout_secs),
+            header_read_timeout: Duration::from_secs(header_read_timeout_secs),
             llm,
             llm_gguf_path,
             llm_settings,

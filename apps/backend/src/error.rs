@@ -48,6 +48,9 @@ pub enum Error {
     TooManyRequests { retry_after_secs: u64 },
     #[error("The request body is too large.")]
     PayloadTooLarge,
+    /// The client paused sending its request body for longer than `REQUEST_TIMEOUT_SECS`.
+    #[error("The request body stopped arriving.")]
+    BodyStalled,
     /// One field is longer than allowed (413 with its own code, e.g. `message_too_long`).
     #[error("{message}")]
     TooLong { code: &'static str, message: String },
@@ -121,6 +124,7 @@ impl Error {
             Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
             Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            Self::BodyStalled => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             Self::TooLong { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
             Self::Model(error) => model_status_and_code(error),
             Self::ModelNotConfigured => (StatusCode::SERVICE_UNAVAILABLE, "model_not_configured"),

@@ -57,8 +57,21 @@ fn json_rejection(rejection: JsonRejection) -> Error {
         {
             Error::PayloadTooLarge
         }
+        JsonRejection::BytesRejection(e) if stalled(&e) => Error::BodyStalled,
         other => Error::bad_request("invalid_body", other.body_text()),
     }
+}
+
+/// Whether reading the body failed because the client stopped sending it.
+fn stalled(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
 }
 
 /// `axum::extract::Query`, with the house error format.

@@ -18,8 +18,10 @@ pub mod limits;
 pub mod metrics;
 pub mod rooms;
 pub mod safety_plan;
+pub mod server;
 pub mod speech;
 pub mod telemetry;
+pub mod text;
 pub mod users;
 pub mod web;
 

@@ -41,6 +41,8 @@ pub struct User {
     pub id: String,
     pub kind: UserKind,
     pub email: Option<String>,
+    /// Whether an identity provider proved the address; a typed address grants nothing.
+    pub email_verified: bool,
     #[serde(skip)]
     pub password_hash: Option<String>,
     /// Whether the user can sign in with a password (single-sign-on accounts cannot).
@@ -54,8 +56,8 @@ pub struct User {
     pub updated_at: i64,
 }
 
-const COLUMNS: &str =
-    "id, kind, email, password_hash, display_name, pseudonym, role, created_at, updated_at";
+const COLUMNS: &str = "id, kind, email, password_hash, display_name, pseudonym, role, \
+     created_at, updated_at, email_verified_at";
 
 fn from_row(row: &AnyRow) -> Result<User> {
     let password_hash: Option<String> = col(row, "password_hash")?;
@@ -64,6 +66,7 @@ fn from_row(row: &AnyRow) -> Result<User> {
         id: col(row, "id")?,
         kind: UserKind::parse(&col::<String>(row, "kind")?)?,
         email: col(row, "email")?,
+        email_verified: col::<Option<i64>>(row, "email_verified_at")?.is_some(),
         password_hash,
         display_name: col(row, "display_name")?,
         pseudonym: col(row, "pseudonym")?,
@@ -78,6 +81,8 @@ fn from_row(row: &AnyRow) -> Result<User> {
 pub struct NewUser<'a> {
     pub kind: UserKind,
     pub email: Option<&'a str>,
+    /// The address was proven by an identity provider.
+    pub email_verified: bool,
     pub password_hash: Option<&'a str>,
     pub display_name: Option<&'a str>,
     pub pseudonym: &'a str,
@@ -88,7 +93,7 @@ pub struct NewUser<'a> {
 pub async fn create(db: &Db, new: NewUser<'_>) -> Result<User> {
     let now = now_ms();
     let sql = format!(
-        "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'user', $7, $7) RETURNING {COLUMNS}"
+        "INSERT INTO users ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, 'user', $7, $7, $8) RETURNING {COLUMNS}"
     );
     let row = sqlx::query(&sql)
         .bind(new_id())
@@ -98,6 +103,7 @@ pub async fn create(db: &Db, new: NewUser<'_>) -> Result<User> {
         .bind(new.display_name.map(str::to_owned))
         .bind(new.pseudonym.to_owned())
         .bind(now)
+        .bind(new.email_verified.then_some(now))
         .fetch_one(db.pool())
         .await
         .map_err(|e| {
@@ -236,6 +242,34 @@ pub async fn set_role(db: &Db, id: &str, role: &str) -> Result<()> {
         .execute(db.pool())
         .await?;
     touched_a_row(&done)
+}
+
+/// Records that an identity provider proved the account's address. A password set while
+/// the address was unproven may have been set by someone else who typed that address
+/// first (to read what its owner later writes), so it is removed; returns whether one was.
+pub async fn prove_email(db: &Db, id: &str) -> Result<bool> {
+    let now = now_ms();
+    let mut tx = db.pool().begin().await?;
+    let removed = sqlx::query(
+        "UPDATE users SET password_hash = NULL, updated_at = $1 \
+         WHERE id = $2 AND email_verified_at IS NULL AND password_hash IS NOT NULL",
+    )
+    .bind(now)
+    .bind(id.to_owned())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        > 0;
+    sqlx::query(
+        "UPDATE users SET email_verified_at = $1, updated_at = $1 \
+         WHERE id = $2 AND email_verified_at IS NULL",
+    )
+    .bind(now)
+    .bind(id.to_owned())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(removed)
 }
 
 /// Replaces a registered user's password hash.

@@ -149,6 +149,8 @@ export interface User {
   id: string;
   kind: UserKind;
   email: string | null;
+  /** An identity provider proved the address; a typed address grants nothing. */
+  email_verified: boolean;
   display_name: string | null;
   pseudonym: string;
   role: "user" | "admin";

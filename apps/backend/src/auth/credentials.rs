@@ -14,8 +14,10 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self> {
-        let email = raw.trim().to_lowercase();
         let invalid = || Error::validation("invalid_email", "Please enter a valid email address.");
+        let email = crate::text::visible("email", raw, false)
+            .map_err(|_| invalid())?
+            .to_lowercase();
         if email.len() > 254 || email.chars().any(char::is_whitespace) {
             return Err(invalid());
         }

@@ -63,20 +63,32 @@ pub async fn same_origin_only(
     let cross_site = headers
         .get("sec-fetch-site")
         .is_some_and(|v| v.as_bytes() == b"cross-site");
+    // HTTP/2 names the host in the request line, not a header.
     let host = headers
         .get(axum::http::header::HOST)
-        .and_then(|v| v.to_str().ok());
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| request.uri().authority().map(|a| a.as_str()));
+    // An origin that is not this host — including `null` (sandboxed frames, `data:`
+    // pages, some redirects) and anything unreadable — is another site.
     let foreign_origin = headers
         .get(axum::http::header::ORIGIN)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|origin| url::Url::parse(origin).ok())
-        .zip(host)
-        .is_some_and(|(origin, host)| {
-            let origin_host = match origin.port() {
-                Some(port) => format!("{}:{port}", origin.host_str().unwrap_or_default()),
-                None => origin.host_str().unwrap_or_default().to_owned(),
-            };
-            !origin_host.eq_ignore_ascii_case(host)
+        .is_some_and(|origin| {
+            let origin = origin
+                .to_str()
+                .ok()
+                .and_then(|origin| url::Url::parse(origin).ok())
+                .filter(|origin| matches!(origin.scheme(), "http" | "https"));
+            match (origin, host) {
+                (Some(origin), Some(host)) => {
+                    let origin_host = match origin.port() {
+                        Some(port) => format!("{}:{port}", origin.host_str().unwrap_or_default()),
+                        None => origin.host_str().unwrap_or_default().to_owned(),
+                    };
+                    !origin_host.eq_ignore_ascii_case(host)
+                }
+                (Some(_), None) => false,
+                (None, _) => true,
+            }
         });
     if unsafe_method && is_api && (cross_site || foreign_origin) {
         return Error::forbidden(
@@ -134,12 +146,16 @@ fn clear_session(state: &AppState) -> Response {
     response
 }
 
-/// Admins named in configuration get the role whenever they sign up or log in.
+/// Admins named in configuration get the role when they sign in with an address an
+/// identity provider proved. A typed address proves nothing: whoever signed up first with
+/// a listed address would otherwise be an administrator (`solace admin grant` is the other
+/// way in).
 async fn apply_configured_role(state: &AppState, mut user: User) -> Result<User> {
-    let listed = user
-        .email
-        .as_deref()
-        .is_some_and(|email| state.config.admin_emails.iter().any(|a| a == email));
+    let listed = user.email_verified
+        && user
+            .email
+            .as_deref()
+            .is_some_and(|email| state.config.admin_emails.iter().any(|a| a == email));
     if listed && user.role != "admin" {
         users::set_role(&state.db, &user.id, "admin").await?;
         user.role = "admin".into();
@@ -164,6 +180,7 @@ async fn guest(State(state): State<AppState>, current: Option<Identity>) -> Resu
         NewUser {
             kind: UserKind::Guest,
             email: None,
+            email_verified: false,
             password_hash: None,
             display_name: None,
             pseudonym: &pseudonym,
@@ -185,16 +202,20 @@ struct SignupInput {
 
 /// A name a person chose to show, trimmed and bounded; blank means none.
 pub fn parse_display_name(raw: Option<&str>) -> Result<Option<String>> {
-    let Some(name) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
+    let Some(raw) = raw else {
         return Ok(None);
     };
-    if name.chars().count() > 60 || name.chars().any(char::is_control) {
+    let name = crate::text::visible("display name", raw, false)?;
+    if name.is_empty() {
+        return Ok(None);
+    }
+    if name.chars().count() > 60 {
         return Err(Error::validation(
             "invalid_display_name",
-            "A display name can be at most 60 characters, without line breaks.",
+            "A display name can be at most 60 characters.",
         ));
     }
-    Ok(Some(name.to_owned()))
+    Ok(Some(name))
 }
 
 /// `POST /api/auth/signup`. A guest who signs up keeps everything: the guest becomes the
@@ -237,6 +258,7 @@ async fn signup(
                 NewUser {
                     kind: UserKind::Registered,
                     email: Some(email.as_str()),
+                    email_verified: false,
                     password_hash: Some(&hash),
                     display_name: display_name.as_deref(),
                     pseudonym: &pseudonym,

@@ -167,15 +167,27 @@ pub(super) struct StartQuery {
     next: Option<String>,
 }
 
-/// A same-site path to return to; anything else goes home.
+/// A same-site path to return to; anything else goes home. The path is resolved the way a
+/// browser would (which ignores tabs and line breaks and reads `\\` as `/`), so anything
+/// that could leave the site — `//host`, `/\\host`, `/\t/host` — is refused outright.
 fn safe_next(next: Option<&str>) -> String {
-    match next {
-        Some(path)
-            if path.starts_with('/') && !path.starts_with("//") && !path.starts_with("/\\") =>
-        {
-            path.to_owned()
-        }
-        _ => "/".to_owned(),
+    const HOME: &str = "/";
+    let Some(path) = next else {
+        return HOME.to_owned();
+    };
+    if !path.starts_with('/')
+        || path
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
+        return HOME.to_owned();
+    }
+    let Ok(base) = url::Url::parse("http://solace.invalid/") else {
+        return HOME.to_owned();
+    };
+    match base.join(path) {
+        Ok(url) if url.origin() == base.origin() => url[url::Position::BeforePath..].to_owned(),
+        _ => HOME.to_owned(),
     }
 }
 
@@ -387,7 +399,19 @@ async fn user_for(state: &AppState, account: &ProviderAccount) -> Result<User> {
         None => None,
     };
     let user = match existing {
-        Some(user) => user,
+        Some(user) if user.email_verified => user,
+        Some(user) => {
+            // The provider proved an address that was only typed before: its owner takes
+            // the account, and a password someone may have set by typing it first stops
+            // working, with every session it opened.
+            if users::prove_email(&state.db, &user.id).await? {
+                sessions::revoke_all(&state.db, &user.id).await?;
+                tracing::info!(user_id = %user.id, "a proven address took over an account; its earlier password was removed");
+            }
+            users::find(&state.db, &user.id)
+                .await?
+                .ok_or(Error::NotFound)?
+        }
         None => {
             let pseudonym = pseudonym::unique(&state.db).await?;
             let display_name = super::parse_display_name(account.name.as_deref()).unwrap_or(None);
@@ -396,6 +420,7 @@ async fn user_for(state: &AppState, account: &ProviderAccount) -> Result<User> {
                 NewUser {
                     kind: UserKind::Registered,
                     email: account.verified_email.as_deref(),
+                    email_verified: account.verified_email.is_some(),
                     password_hash: None,
                     display_name: display_name.as_deref(),
                     pseudonym: &pseudonym,
@@ -428,11 +453,19 @@ mod tests {
     #[test]
     fn only_same_site_paths_are_returned_to() {
         assert_eq!(safe_next(Some("/account/")), "/account/");
+        assert_eq!(safe_next(Some("/chat/?c=1#end")), "/chat/?c=1#end");
+        assert_eq!(safe_next(Some("/a/../rooms/")), "/rooms/");
         for bad in [
             None,
+            Some(""),
             Some("https://evil.example"),
             Some("//evil.example"),
             Some("/\\evil"),
+            Some("/\t/evil.example"),
+            Some("/\n/evil.example"),
+            Some("/ /evil.example"),
+            Some("\t//evil.example"),
+            Some("/\u{3000}/evil.example"),
         ] {
             assert_eq!(safe_next(bad), "/");
         }

@@ -145,7 +145,7 @@ impl SessionTitle {
     pub const MAX_CHARS: usize = 120;
 
     pub fn parse(raw: &str) -> Result<Self> {
-        let title = raw.trim();
+        let title = crate::text::visible("title", raw, false)?;
         if title.is_empty() {
             return Err(Error::validation("title_empty", "A title cannot be empty."));
         }
@@ -155,7 +155,7 @@ impl SessionTitle {
                 format!("A title can be at most {} characters.", Self::MAX_CHARS),
             ));
         }
-        Ok(Self(title.to_owned()))
+        Ok(Self(title))
     }
 
     pub fn as_str(&self) -> &str {

@@ -107,7 +107,15 @@ impl MessageText {
     /// A title for a new conversation: its first words.
     fn title(&self) -> SessionTitle {
         const MAX: usize = 48;
-        let first_line = self.0.lines().next().unwrap_or_default();
+        // What others might see of it shows nothing hidden (`crate::text`).
+        let first_line: String = self
+            .0
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .chars()
+            .filter(|&c| !crate::text::is_invisible(c))
+            .collect();
         let mut title = String::new();
         for word in first_line.split_whitespace() {
             let gap = usize::from(!title.is_empty());
@@ -215,6 +223,7 @@ async fn send(
     let owner_id = identity.user.id;
     let text = MessageText::parse(&input.content, state.config.chat.max_message_chars)?;
     let voice = crate::speech::checked_voice(input.voice)?;
+    let voice = state.speech.known_voice(voice).await?;
     if input.speak && state.speech.tts.is_none() {
         return Err(crate::speech::speech_off());
     }

@@ -34,14 +34,14 @@ pub(super) async fn create(
     identity: Identity,
     ApiJson(input): ApiJson<RoomInput>,
 ) -> Result<(StatusCode, Json<Room>)> {
-    let title = bounded("title", "title_too_long", &input.title, 80)?;
+    let title = bounded("title", "title_too_long", &input.title, 80, false)?;
     if title.is_empty() {
         return Err(Error::validation("title_empty", "Give the room a title."));
     }
     let topic = input
         .topic
         .as_deref()
-        .map(|t| bounded("topic", "topic_too_long", t, 280))
+        .map(|t| bounded("topic", "topic_too_long", t, 280, true))
         .transpose()?
         .filter(|t| !t.is_empty());
     let visibility = input.visibility.as_deref().unwrap_or("public");

@@ -214,15 +214,23 @@ async fn actor_and_subject(
     Ok((room, me, subject))
 }
 
-fn bounded(field: &'static str, code: &'static str, text: &str, max: usize) -> Result<String> {
-    let text = text.trim();
+/// Text shown to the room: nothing hidden (see `crate::text`), at most `max` characters;
+/// line breaks only where `lines`.
+fn bounded(
+    field: &'static str,
+    code: &'static str,
+    text: &str,
+    max: usize,
+    lines: bool,
+) -> Result<String> {
+    let text = crate::text::visible(field, text, lines)?;
     if text.chars().count() > max {
         return Err(Error::validation(
             code,
             format!("The {field} can be at most {max} characters."),
         ));
     }
-    Ok(text.to_owned())
+    Ok(text)
 }
 
 /// The handles, in this room, of the people `user_id` blocked.

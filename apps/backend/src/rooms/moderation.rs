@@ -79,7 +79,7 @@ pub(super) struct ReasonInput {
 }
 
 pub(super) fn reason(raw: &str) -> Result<String> {
-    let reason = bounded("reason", "reason_too_long", raw, 500)?;
+    let reason = bounded("reason", "reason_too_long", raw, 500, true)?;
     if reason.is_empty() {
         return Err(Error::validation("reason_empty", "Say briefly why."));
     }
@@ -162,6 +162,12 @@ pub(super) async fn report(
 ) -> Result<(StatusCode, Json<serde_json::Value>)> {
     let reason = reason(&input.reason)?;
     let (room, me, subject) = actor_and_subject(&state, &id, &identity.user.id, &handle).await?;
+    if subject.user_id == me.user_id {
+        return Err(Error::validation(
+            "cannot_report_yourself",
+            "You cannot report yourself.",
+        ));
+    }
     let report_id =
         store::report(&state.db, &me.user_id, &subject.user_id, &room.id, &reason).await?;
     note(

@@ -82,7 +82,12 @@ async fn speak_message(
     input: Option<ApiJson<SpeakInput>>,
 ) -> Result<Json<serde_json::Value>> {
     let voice = checked_voice(input.and_then(|ApiJson(i)| i.voice))?;
+    let voice = state.speech.known_voice(voice).await?;
     let owner = &identity.user.id;
+    // Each request may queue a job per sentence: counted like messages to the AI.
+    Limit::per_minute("speech", state.config.chat.messages_per_minute)
+        .hit(state.cache.as_ref(), owner)
+        .await?;
     let message = get_message(&state.db, owner, &id).await?;
     if message.role != Role::Assistant {
         return Err(Error::validation(

@@ -11,11 +11,11 @@ mod clips;
 mod http;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use solace_ai::speech::transcribe::Transcriber;
 use solace_ai::speech::{ElevenLabs, EspeakNg, OpenAiSpeech, Tts};
-use tokio::sync::Notify;
+use tokio::sync::{Mutex, Notify};
 
 pub use clips::Clip;
 pub use http::{checked_voice, router, speech_off};
@@ -31,6 +31,9 @@ pub const QUEUE: &str = "tts";
 /// Attempts per clip before it is dead-lettered.
 const MAX_ATTEMPTS: u32 = 4;
 
+/// A provider's voice ids and when they were listed.
+type Listed = (Instant, Vec<String>);
+
 /// Speech for the whole app; cheap to clone.
 #[derive(Clone)]
 pub struct Speech {
@@ -41,6 +44,8 @@ pub struct Speech {
     pub wake: Arc<Notify>,
     /// Wakes requests waiting for a clip when one is ready.
     pub ready: Arc<Notify>,
+    /// The provider's voices as last listed.
+    voices: Arc<Mutex<Option<Listed>>>,
 }
 
 impl Speech {
@@ -66,7 +71,43 @@ impl Speech {
             jobs,
             wake: Arc::new(Notify::new()),
             ready: Arc::new(Notify::new()),
+            voices: Arc::default(),
         })
+    }
+
+    /// The voice a client asked for, refused with 422 `unknown_voice` unless the provider
+    /// lists it (a made-up name would queue work that can only fail). The list is kept
+    /// for ten minutes; when the provider cannot list its voices, the name is let through
+    /// and the provider decides.
+    pub async fn known_voice(&self, voice: Option<String>) -> Result<Option<String>> {
+        const FRESH: Duration = Duration::from_secs(600);
+        let (Some(name), Some(tts)) = (voice.as_deref(), &self.tts) else {
+            return Ok(voice);
+        };
+        let mut listed = self.voices.lock().await;
+        if listed.as_ref().is_none_or(|(at, _)| at.elapsed() > FRESH) {
+            match tts.voices().await {
+                Ok(voices) => {
+                    *listed = Some((Instant::now(), voices.into_iter().map(|v| v.id).collect()));
+                }
+                Err(error) => {
+                    tracing::debug!(%error, "cannot list the provider's voices");
+                    return Ok(voice);
+                }
+            }
+        }
+        let known = name == tts.default_voice()
+            || listed
+                .as_ref()
+                .is_some_and(|(_, voices)| voices.iter().any(|v| v == name));
+        if known {
+            Ok(voice)
+        } else {
+            Err(Error::validation(
+                "unknown_voice",
+                "That voice is not offered here; see /api/ai/voices.",
+            ))
+        }
     }
 
     /// Queues one sentence of a reply to be spoken; returns the clip to fetch. The same

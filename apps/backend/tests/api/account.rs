@@ -154,6 +154,44 @@ async fn changing_the_password_signs_out_other_devices() {
 }
 
 #[tokio::test]
+async fn guessing_the_password_from_a_signed_in_session_is_throttled() {
+    let app = spawn_app().await;
+    let mut stolen = app.browser();
+    stolen.signup("sam@example.org").await;
+
+    let mut refusals = Vec::new();
+    for guess in 0..5 {
+        let (status, _) = stolen
+            .post(
+                "/api/me/password",
+                json!({ "current_password": format!("guess number {guess}"), "new_password": "meadow pebble compass" }),
+            )
+            .await;
+        refusals.push(status.as_u16());
+    }
+    let (right_but_late, body) = stolen
+        .post(
+            "/api/me/password",
+            json!({ "current_password": GOOD_PASSWORD, "new_password": "meadow pebble compass" }),
+        )
+        .await;
+    let (delete, _) = stolen
+        .send_json(
+            Method::DELETE,
+            "/api/me",
+            Some(json!({ "password": GOOD_PASSWORD })),
+        )
+        .await;
+
+    assert_eq!(refusals, vec![401; 5]);
+    assert_eq!(right_but_late, 429, "{body}");
+    assert_eq!(body["error"], "rate_limited");
+    assert_eq!(delete, 429, "deleting the account counts the same attempts");
+    let (still, _) = app.browser().login("sam@example.org", GOOD_PASSWORD).await;
+    assert_eq!(still, 200, "the password was not changed");
+}
+
+#[tokio::test]
 async fn a_guest_cannot_use_account_only_endpoints() {
     let app = spawn_app().await;
     let mut guest = app.browser();

@@ -307,6 +307,14 @@ async fn requests_from_another_site_are_refused() {
         .send()
         .await
         .unwrap();
+    let opaque = app
+        .client
+        .post(app.url("/api/auth/guest"))
+        .header("origin", "null")
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
     let same = app
         .client
         .post(app.url("/api/auth/guest"))
@@ -319,6 +327,11 @@ async fn requests_from_another_site_are_refused() {
     assert_eq!(foreign.status(), 403);
     let body: serde_json::Value = foreign.json().await.unwrap();
     assert_eq!(body["error"], "cross_origin_request");
+    assert_eq!(
+        opaque.status(),
+        403,
+        "a sandboxed page's `Origin: null` is another site"
+    );
     assert_eq!(same.status(), 201);
 }
 
@@ -370,12 +383,84 @@ async fn logging_in_as_a_guest_brings_the_guests_conversations_along() {
 }
 
 #[tokio::test]
-async fn configured_admin_emails_become_admins() {
+async fn a_listed_admin_email_typed_at_sign_up_grants_nothing() {
+    // Whoever signs up first with a listed address has not proven it is theirs; the role
+    // comes from an identity provider's verified address (oidc.rs) or `solace admin grant`.
     let app = spawn_app_with(&[("ADMIN_EMAILS", "ada@example.org")]).await;
 
-    let admin = app.browser().signup("ada@example.org").await;
-    let user = app.browser().signup("sam@example.org").await;
+    let signed_up = app.browser().signup("ada@example.org").await;
+    let (status, logged_in) = app.browser().login("ada@example.org", GOOD_PASSWORD).await;
 
-    assert_eq!(admin["role"], "admin");
-    assert_eq!(user["role"], "user");
+    assert_eq!(signed_up["role"], "user");
+    assert_eq!(signed_up["email_verified"], false);
+    assert_eq!(status, 200);
+    assert_eq!(logged_in["user"]["role"], "user");
+}
+
+#[tokio::test]
+async fn private_responses_are_never_stored_by_caches() {
+    let app = spawn_app().await;
+    let mut browser = app.browser();
+    browser.guest().await;
+
+    for path in [
+        "/api/auth/me",
+        "/api/chat/sessions",
+        "/api/me/export",
+        "/api/nowhere",
+    ] {
+        let response = browser.client.get(browser.url(path)).send().await.unwrap();
+        assert_eq!(
+            response.headers()["cache-control"],
+            "no-store",
+            "{path} answered {}",
+            response.status()
+        );
+    }
+}
+
+#[tokio::test]
+async fn names_that_hide_or_reorder_characters_are_refused() {
+    let app = spawn_app().await;
+    let mut browser = app.browser();
+    browser.signup("sam@example.org").await;
+
+    let mut refused = Vec::new();
+    for name in [
+        "Admin\u{200b}",
+        "\u{202e}nimdA",
+        "Sam\u{2066}x",
+        "\u{feff}Sam",
+    ] {
+        let (status, body) = browser
+            .send_json(
+                Method::PATCH,
+                "/api/me",
+                Some(json!({ "display_name": name })),
+            )
+            .await;
+        refused.push((
+            status.as_u16(),
+            body["error"].as_str().unwrap_or_default().to_owned(),
+        ));
+    }
+    let (status, body) = browser
+        .send_json(
+            Method::PATCH,
+            "/api/me",
+            Some(json!({ "display_name": "Rene\u{301}e 🌿" })),
+        )
+        .await;
+
+    assert!(
+        refused
+            .iter()
+            .all(|(s, e)| *s == 422 && e == "invisible_characters"),
+        "{refused:?}"
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["display_name"], "Ren\u{e9}e 🌿",
+        "stored in one form (NFC)"
+    );
 }

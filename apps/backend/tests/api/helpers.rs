@@ -206,6 +206,17 @@ pub struct Browser {
 }
 
 impl TestApp {
+    /// A signed-up account made administrator the way an operator does it (`solace admin
+    /// grant` writes the same row).
+    pub async fn administrator(&self, email: &str) -> Browser {
+        let mut browser = self.browser();
+        let user = browser.signup(email).await;
+        solace_backend::users::set_role(&self.state.db, user["id"].as_str().unwrap(), "admin")
+            .await
+            .expect("grant the role");
+        browser
+    }
+
     pub fn browser(&self) -> Browser {
         Browser {
             client: reqwest::Client::builder()

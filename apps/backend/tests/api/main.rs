@@ -26,6 +26,7 @@ mod rooms;
 mod safety;
 mod safety_plan;
 mod sfu;
+mod slow_clients;
 mod speech;
 mod static_site;
 mod store;

@@ -194,15 +194,46 @@ async fn signing_in_again_reuses_the_linked_account() {
 }
 
 #[tokio::test]
-async fn a_verified_email_links_to_the_existing_password_account() {
+async fn a_verified_email_takes_over_the_account_that_only_typed_it() {
+    // Someone may sign up with an address that is not theirs, to read what its owner
+    // later writes: the owner's proof links the account and ends that password.
     let (app, provider) = app_with_provider(&[]).await;
-    let account = app.browser().signup("ada@example.org").await;
+    let mut typed_first = app.browser();
+    let account = typed_first.signup("ada@example.org").await;
     let client = browser_client();
 
     sign_in_at_provider(&client, &app, &provider, "ada", "/").await;
     let (_, body) = me(&client, &app).await;
+    let (password_login, _) = app.browser().login("ada@example.org", GOOD_PASSWORD).await;
+    let (earlier_session, _) = typed_first.get("/api/auth/me").await;
 
     assert_eq!(body["user"]["id"], account["id"]);
+    assert_eq!(body["user"]["email_verified"], true);
+    assert_eq!(body["user"]["has_password"], false);
+    assert_eq!(
+        password_login, 401,
+        "the password set before the proof no longer works"
+    );
+    assert_eq!(
+        earlier_session, 401,
+        "and the sessions it opened have ended"
+    );
+}
+
+#[tokio::test]
+async fn a_listed_admin_email_grants_the_role_once_the_provider_proves_it() {
+    let (app, provider) =
+        app_with_provider(&[("ADMIN_EMAILS", "ada@example.org,eve@example.org")]).await;
+    let ada = browser_client();
+    let eve = browser_client();
+
+    sign_in_at_provider(&ada, &app, &provider, "ada", "/").await;
+    sign_in_at_provider(&eve, &app, &provider, "eve-unverified", "/").await;
+    let (_, proven) = me(&ada, &app).await;
+    let (_, unproven) = me(&eve, &app).await;
+
+    assert_eq!(proven["user"]["role"], "admin");
+    assert_eq!(unproven["user"]["role"], "user");
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{spawn_app, spawn_app_with, Browser, TestApp};
+use crate::helpers::{spawn_app, Browser, TestApp};
 
 async fn guest(app: &TestApp) -> (Browser, Value) {
     let mut browser = app.browser();
@@ -356,7 +356,7 @@ async fn only_the_host_ends_a_room_and_then_nobody_can_join() {
 
 #[tokio::test]
 async fn blocks_are_personal_and_reports_reach_the_administrators() {
-    let app = spawn_app_with(&[("ADMIN_EMAILS", "admin@example.org")]).await;
+    let app = spawn_app().await;
     let (mut host, host_user) = guest(&app).await;
     let (mut listener, _) = guest(&app).await;
     let room = create_room(&mut host, json!({ "title": "Evening calm" })).await;
@@ -379,8 +379,7 @@ async fn blocks_are_personal_and_reports_reach_the_administrators() {
         )
         .await;
     let (not_admin, _) = listener.get("/api/admin/reports").await;
-    let mut admin = app.browser();
-    admin.signup("admin@example.org").await;
+    let mut admin = app.administrator("admin@example.org").await;
     let (_, reports) = admin.get("/api/admin/reports").await;
     let report_id = reports["reports"][0]["id"].as_str().unwrap().to_owned();
     let (resolved, _) = admin
@@ -541,4 +540,32 @@ mod housekeeping {
         assert_eq!(report.events_deleted, 1, "the year-old 'created' event");
         assert_eq!(detail["room"]["status"], "closed");
     }
+}
+
+#[tokio::test]
+async fn titles_that_hide_text_and_reports_about_yourself_are_refused() {
+    let app = spawn_app().await;
+    let (mut host, host_user) = guest(&app).await;
+
+    let (invisible, invisible_body) = host
+        .post("/api/rooms", json!({ "title": "\u{200b}\u{200b}" }))
+        .await;
+    let (reversed, _) = host
+        .post("/api/rooms", json!({ "title": "Calm \u{202e}moor" }))
+        .await;
+    let room = create_room(&mut host, json!({ "title": "Evening calm" })).await;
+    let (_, detail) = join(&mut host, &room).await;
+    let handle = handle_of(&detail, host_user["pseudonym"].as_str().unwrap());
+    let (self_report, body) = host
+        .post(
+            &format!("/api/rooms/{room}/participants/{handle}/report"),
+            json!({ "reason": "Testing" }),
+        )
+        .await;
+
+    assert_eq!(invisible, 422);
+    assert_eq!(invisible_body["error"], "invisible_characters");
+    assert_eq!(reversed, 422);
+    assert_eq!(self_report, 422);
+    assert_eq!(body["error"], "cannot_report_yourself");
 }

@@ -122,13 +122,16 @@ async fn a_spoken_reply_arrives_sentence_by_sentence_and_replays_from_the_cache(
     let (_, other) = browser
         .post(
             &format!("/api/ai/messages/{message_id}/speech"),
-            json!({ "voice": "alloy" }),
+            json!({ "voice": "fake_calm" }),
         )
         .await;
     let url = other["clips"][0]["url"].as_str().unwrap().to_owned();
     let (status, _, _) = fetch_clip(&mut browser, &url).await;
     assert_eq!(status, 200);
-    assert_eq!(upstream.speech_requests().last().unwrap()["voice"], "alloy");
+    assert_eq!(
+        upstream.speech_requests().last().unwrap()["voice"],
+        "fake_calm"
+    );
 }
 
 #[tokio::test]
@@ -268,6 +271,12 @@ async fn espeak_ng_speaks_by_default_and_its_voices_are_listed() {
             json!({ "content": "Hi.", "speak": true, "voice": "" }),
         )
         .await;
+    let (made_up_voice, made_up) = browser
+        .post(
+            "/api/ai/message",
+            json!({ "content": "Hi.", "speak": true, "voice": "no-such-voice" }),
+        )
+        .await;
 
     assert_eq!(status, 200);
     assert_eq!(voices["provider"], "espeak-ng");
@@ -281,6 +290,11 @@ async fn espeak_ng_speaks_by_default_and_its_voices_are_listed() {
     assert_eq!(content_type, "audio/wav");
     assert!(wav::parse(&bytes).unwrap().duration_ms() > 500);
     assert_eq!(bad_voice, 422);
+    assert_eq!(
+        made_up_voice, 422,
+        "a made-up voice would queue jobs that can only fail"
+    );
+    assert_eq!(made_up["error"], "unknown_voice");
 }
 
 #[tokio::test]
@@ -521,13 +535,11 @@ async fn administrators_see_dead_speech_jobs_and_give_them_another_chance() {
             ("TTS_PROVIDER", "openai"),
             ("TTS_BASE_URL", base.as_str()),
             ("TTS_FORMAT", "wav"),
-            ("ADMIN_EMAILS", "admin@example.org"),
         ],
     )
     .await;
     let mut person = guest(&app).await;
-    let mut admin = app.browser();
-    admin.signup("admin@example.org").await;
+    let mut admin = app.administrator("admin@example.org").await;
     let (_, events) = say(&mut person, json!({ "content": "Hi.", "speak": true })).await;
     let url = named(&events, "audio")[0]["url"]
         .as_str()

@@ -13,6 +13,7 @@ async fn guest(db: &Db, pseudonym: &str) -> User {
         NewUser {
             kind: UserKind::Guest,
             email: None,
+            email_verified: false,
             password_hash: None,
             display_name: None,
             pseudonym,
@@ -244,6 +245,7 @@ async fn an_email_can_belong_to_only_one_account() {
     let account = |pseudonym| NewUser {
         kind: UserKind::Registered,
         email: Some("sam@example.org"),
+        email_verified: false,
         password_hash: Some("$argon2id$placeholder"),
         display_name: Some("Sam"),
         pseudonym,
