@@ -208,6 +208,22 @@ pub struct ChatSettings {
     pub messages_per_minute: u32,
 }
 
+/// Limits on cheap writes anyone can repeat, so nobody can grow the database or the
+/// server's work without bound. Past one, the answer is 429 with `Retry-After`.
+#[derive(Debug, Clone, Copy)]
+pub struct AbuseLimits {
+    /// New guest identities per client address per hour (a shared NAT has many people).
+    pub guests_per_hour: u32,
+    /// Sign-ups per client address per hour.
+    pub signups_per_hour: u32,
+    /// Analytics events per client address per minute.
+    pub events_per_minute: u32,
+    /// Rooms one identity may open per hour.
+    pub rooms_per_hour: u32,
+    /// Room audio tokens (embedded audio server or LiveKit) per identity per minute.
+    pub room_tokens_per_minute: u32,
+}
+
 /// LiveKit credentials; present only when all three keys are set.
 #[derive(Debug, Clone)]
 pub struct LiveKit {
@@ -277,6 +293,9 @@ pub struct Config {
     /// A JSON list of crisis lines replacing the built-in one.
     pub crisis_lines_file: Option<PathBuf>,
     pub rooms: RoomSettings,
+    pub limits: AbuseLimits,
+    /// Guests nobody has used for this long are deleted with everything they own.
+    pub guest_retention: Duration,
     /// The embedded SFU's UDP port (0: any free port).
     pub rtc_udp_port: u16,
     /// Its TCP port for ICE over TCP (0: any free port; `None`: UDP only).
@@ -585,6 +604,10 @@ impl Config {
             llm_gguf_path,
             llm_settings,
             chat,
+            limits: abuse_limits(&get)?,
+            guest_retention: Duration::from_secs(
+                86_400 * positive("GUEST_RETENTION_DAYS", get("GUEST_RETENTION_DAYS"), 30u64)?,
+            ),
             safety: SafetySettings {
                 model_dir: safety_model_dir,
                 multilingual_dir: safety_multilingual_dir,
@@ -912,6 +935,33 @@ fn speech_settings(get: &impl Fn(&str) -> Option<String>) -> Result<SpeechSettin
         whisper_model,
         tts_concurrency,
     })
+}
+
+fn abuse_limits(get: &impl Fn(&str) -> Option<String>) -> Result<AbuseLimits, ConfigError> {
+    Ok(AbuseLimits {
+        guests_per_hour: positive("GUESTS_PER_HOUR", get("GUESTS_PER_HOUR"), 100)?,
+        signups_per_hour: positive("SIGNUPS_PER_HOUR", get("SIGNUPS_PER_HOUR"), 20)?,
+        events_per_minute: positive("EVENTS_PER_MINUTE", get("EVENTS_PER_MINUTE"), 120)?,
+        rooms_per_hour: positive("ROOMS_PER_HOUR", get("ROOMS_PER_HOUR"), 20)?,
+        room_tokens_per_minute: positive(
+            "ROOM_TOKENS_PER_MINUTE",
+            get("ROOM_TOKENS_PER_MINUTE"),
+            30,
+        )?,
+    })
+}
+
+/// A whole number of at least 1.
+fn positive<T: std::str::FromStr + PartialOrd + From<u8>>(
+    key: &'static str,
+    raw: Option<String>,
+    default: T,
+) -> Result<T, ConfigError> {
+    let value = parse_number(key, raw, default)?;
+    if value < T::from(1) {
+        return Err(invalid(key, "must be at least 1"));
+    }
+    Ok(value)
 }
 
 fn parse_number<T: std::str::FromStr>(

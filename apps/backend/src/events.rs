@@ -11,9 +11,11 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use crate::app::AppState;
+use crate::auth::ClientIp;
 use crate::db::{new_id, now_ms, Db};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
+use crate::limits::Limit;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/events", post(record))
@@ -100,9 +102,13 @@ impl Event {
 
 async fn record(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     ApiJson(input): ApiJson<EventInput>,
 ) -> Result<(StatusCode, Json<Value>)> {
     let event = Event::parse(input)?;
+    Limit::per_minute("events", state.config.limits.events_per_minute)
+        .hit(state.cache.as_ref(), &ip.to_string())
+        .await?;
     let id = insert(&state.db, None, &event).await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "id": id }))))
 }

@@ -26,6 +26,14 @@ impl Limit {
         }
     }
 
+    pub const fn per_hour(name: &'static str, max: u32) -> Self {
+        Self {
+            name,
+            max: max as i64,
+            window: Duration::from_secs(3600),
+        }
+    }
+
     fn key(&self, who: &str) -> String {
         format!("ratelimit:{}:{who}", self.name)
     }

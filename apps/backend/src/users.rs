@@ -233,6 +233,29 @@ pub async fn merge_guest_into(db: &Db, guest_id: &str, account_id: &str) -> Resu
     Ok(())
 }
 
+/// Deletes guests, with everything they own, unless a live session of theirs has been
+/// used since `guests_unused_since` (a guest has no password: once their sessions are
+/// gone nobody can be them again), then every login session and token expired at `now`.
+/// Returns how many guests and tokens went.
+pub async fn purge(db: &Db, now: i64, guests_unused_since: i64) -> Result<(u64, u64)> {
+    let guests = sqlx::query(
+        "DELETE FROM users WHERE kind = 'guest' AND created_at < $1 AND NOT EXISTS \
+         (SELECT 1 FROM tokens WHERE tokens.user_id = users.id \
+          AND expires_at > $2 AND COALESCE(last_used_at, created_at) >= $1)",
+    )
+    .bind(guests_unused_since)
+    .bind(now)
+    .execute(db.pool())
+    .await?
+    .rows_affected();
+    let tokens = sqlx::query("DELETE FROM tokens WHERE expires_at <= $1")
+        .bind(now)
+        .execute(db.pool())
+        .await?
+        .rows_affected();
+    Ok((guests, tokens))
+}
+
 /// Sets a user's role ("user" or "admin").
 pub async fn set_role(db: &Db, id: &str, role: &str) -> Result<()> {
     let done = sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")

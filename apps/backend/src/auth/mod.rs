@@ -25,6 +25,7 @@ pub use identity::{Admin, ClientIp, Identity, RegisteredUser};
 use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
+use crate::limits::Limit;
 use crate::users::{self, NewUser, User, UserKind};
 
 pub fn router() -> Router<AppState> {
@@ -165,7 +166,11 @@ async fn apply_configured_role(state: &AppState, mut user: User) -> Result<User>
 
 /// `POST /api/auth/guest`: an anonymous identity with a fresh pseudonym. Calling it with a
 /// live session returns that session instead of making another guest.
-async fn guest(State(state): State<AppState>, current: Option<Identity>) -> Result<Response> {
+async fn guest(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    current: Option<Identity>,
+) -> Result<Response> {
     if let Some(identity) = current {
         return Ok(with_session(
             &state,
@@ -174,6 +179,9 @@ async fn guest(State(state): State<AppState>, current: Option<Identity>) -> Resu
             &identity.token,
         ));
     }
+    Limit::per_hour("guest", state.config.limits.guests_per_hour)
+        .hit(state.cache.as_ref(), &ip.to_string())
+        .await?;
     let pseudonym = pseudonym::unique(&state.db).await?;
     let user = users::create(
         &state.db,
@@ -222,12 +230,16 @@ pub fn parse_display_name(raw: Option<&str>) -> Result<Option<String>> {
 /// account. The session is replaced so a token issued before sign-up stops working.
 async fn signup(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     current: Option<Identity>,
     ApiJson(input): ApiJson<SignupInput>,
 ) -> Result<Response> {
     let email = Email::parse(&input.email)?;
     let password = Password::parse_new(&input.password, Some(&email))?;
     let display_name = parse_display_name(input.display_name.as_deref())?;
+    Limit::per_hour("signup", state.config.limits.signups_per_hour)
+        .hit(state.cache.as_ref(), &ip.to_string())
+        .await?;
     if users::find_by_email(&state.db, email.as_str())
         .await?
         .is_some()

@@ -13,6 +13,7 @@ use crate::app::AppState;
 use crate::auth::Identity;
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::limits::Limit;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -23,6 +24,13 @@ pub(super) struct TokenInput {
 /// `POST /api/livekit/token {room_id}`: for someone in the room, a short-lived LiveKit
 /// token whose identity is their handle and which lets them publish only when they may
 /// speak.
+/// Audio tokens one identity may take per minute (each reconnect takes one).
+async fn room_token_limit(state: &AppState, identity: &Identity) -> Result<()> {
+    Limit::per_minute("room-token", state.config.limits.room_tokens_per_minute)
+        .hit(state.cache.as_ref(), &identity.user.id)
+        .await
+}
+
 pub(super) async fn livekit_token(
     State(state): State<AppState>,
     identity: Identity,
@@ -33,6 +41,7 @@ pub(super) async fn livekit_token(
         message: "This server runs rooms on its embedded audio server, not LiveKit.".into(),
     })?;
     let (room, me) = inside(&state, &input.room_id, &identity.user.id).await?;
+    room_token_limit(&state, &identity).await?;
     let can_publish = me.role.can_speak();
     let token = livekit.token(&room.id, &me.handle, &me.shown_name, can_publish)?;
     Ok(Json(json!({
@@ -119,6 +128,7 @@ pub(super) async fn signal_token(
 ) -> Result<Json<serde_json::Value>> {
     sfu_of(&state)?;
     let (room, me) = inside(&state, &id, &identity.user.id).await?;
+    room_token_limit(&state, &identity).await?;
     let token = state.room_tokens.issue(&room.id, &me.handle);
     Ok(Json(json!({
         "token": token,

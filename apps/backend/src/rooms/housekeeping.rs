@@ -1,6 +1,7 @@
-//! Room housekeeping, run every minute by the background worker: people whose audio
-//! dropped and did not come back within the grace period have left; rooms nobody has
-//! been in for a while end; history older than the retention period is deleted.
+//! Housekeeping, run every minute by the background worker: people whose audio dropped
+//! and did not come back within the grace period have left; rooms nobody has been in for
+//! a while end; room history older than its retention period is deleted; expired login
+//! sessions go, and so do abandoned guests with everything they own.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -16,6 +17,8 @@ pub struct Report {
     pub left_after_grace: usize,
     pub idle_rooms_closed: usize,
     pub events_deleted: u64,
+    pub guests_deleted: u64,
+    pub sessions_deleted: u64,
 }
 
 /// When each present participant was first seen without an audio connection.
@@ -87,5 +90,10 @@ pub async fn tick(state: &AppState, missing: &mut Missing, now: Instant) -> Resu
     let keep_after =
         now_ms() - i64::try_from(settings.history_retention.as_millis()).unwrap_or(i64::MAX);
     report.events_deleted = store::delete_events_before(&state.db, keep_after).await?;
+
+    let guests_unused_since =
+        now_ms() - i64::try_from(state.config.guest_retention.as_millis()).unwrap_or(i64::MAX);
+    (report.guests_deleted, report.sessions_deleted) =
+        crate::users::purge(&state.db, now_ms(), guests_unused_since).await?;
     Ok(report)
 }

@@ -14,6 +14,7 @@ use crate::auth::Identity;
 use crate::chat::{Page, PageQuery};
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::limits::Limit;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -38,6 +39,9 @@ pub(super) async fn create(
     if title.is_empty() {
         return Err(Error::validation("title_empty", "Give the room a title."));
     }
+    Limit::per_hour("room", state.config.limits.rooms_per_hour)
+        .hit(state.cache.as_ref(), &identity.user.id)
+        .await?;
     let topic = input
         .topic
         .as_deref()

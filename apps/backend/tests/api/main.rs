@@ -8,6 +8,7 @@
 
 mod helpers;
 
+mod abuse_limits;
 mod account;
 mod ai_chat;
 mod api_errors;
