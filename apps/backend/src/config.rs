@@ -222,6 +222,10 @@ pub struct AbuseLimits {
     pub rooms_per_hour: u32,
     /// Room audio tokens (embedded audio server or LiveKit) per identity per minute.
     pub room_tokens_per_minute: u32,
+    /// Replies one identity may have being generated at once (each holds a model call).
+    pub open_replies: usize,
+    /// Audio-room connections (embedded audio server) one identity may hold at once.
+    pub open_sockets: usize,
 }
 
 /// LiveKit credentials; present only when all three keys are set.
@@ -948,6 +952,8 @@ fn abuse_limits(get: &impl Fn(&str) -> Option<String>) -> Result<AbuseLimits, Co
             get("ROOM_TOKENS_PER_MINUTE"),
             30,
         )?,
+        open_replies: positive("MAX_OPEN_REPLIES", get("MAX_OPEN_REPLIES"), 3)?,
+        open_sockets: positive("MAX_OPEN_SOCKETS", get("MAX_OPEN_SOCKETS"), 4)?,
     })
 }
 

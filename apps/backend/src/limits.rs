@@ -2,6 +2,7 @@
 //! transcriptions, failed logins — counted in the shared cache, so every replica sees
 //! the same counts (Redis at scale, the in-process cache on one machine).
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::cache::Cache;
@@ -83,6 +84,79 @@ impl Limit {
     }
 }
 
+/// At most `max` open at once per key — replies being generated, audio sockets — counted
+/// in the shared cache like [`Limit`], so every replica sees the others' too. A replica
+/// that dies leaves its marks until `ttl` passes.
+#[derive(Debug, Clone, Copy)]
+pub struct Concurrent {
+    pub name: &'static str,
+    pub max: usize,
+    pub ttl: Duration,
+}
+
+impl Concurrent {
+    /// Takes one of `who`'s slots until the returned [`Slot`] is dropped, or refuses with
+    /// 429 when all are taken. Fails open, like [`Limit::hit`].
+    pub async fn take(&self, cache: &Arc<dyn Cache>, who: &str) -> Result<Slot> {
+        let slot = Slot {
+            cache: cache.clone(),
+            key: format!("open:{}:{who}", self.name),
+            id: uuid::Uuid::new_v4().to_string(),
+        };
+        let open = match cache.set_add(&slot.key, &slot.id, self.ttl).await {
+            Ok(()) => cache.set_members(&slot.key).await.map(|m| m.len()),
+            Err(error) => Err(error),
+        };
+        match open {
+            Ok(open) if open > self.max => Err(Error::TooManyRequests {
+                retry_after_secs: 10,
+            }),
+            Ok(_) => Ok(slot),
+            Err(error) => {
+                tracing::warn!(%error, limit = self.name, "concurrency limiter unavailable; letting the request through");
+                Ok(slot)
+            }
+        }
+    }
+}
+
+/// One taken slot of a [`Concurrent`] limit; dropping it gives the slot back.
+pub struct Slot {
+    cache: Arc<dyn Cache>,
+    key: String,
+    id: String,
+}
+
+impl Slot {
+    /// Gives the slot back now (dropping it gives it back soon after, on another task).
+    pub async fn release(mut self) {
+        let (key, id) = (std::mem::take(&mut self.key), std::mem::take(&mut self.id));
+        if let Err(error) = self.cache.set_remove(&key, &id).await {
+            tracing::warn!(%error, "cannot give back a concurrency slot; it expires on its own");
+        }
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        if self.key.is_empty() {
+            return;
+        }
+        let (cache, key, id) = (
+            self.cache.clone(),
+            std::mem::take(&mut self.key),
+            std::mem::take(&mut self.id),
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = cache.set_remove(&key, &id).await {
+                    tracing::warn!(%error, "cannot give back a concurrency slot; it expires on its own");
+                }
+            });
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,5 +194,34 @@ mod tests {
         assert!(limit.check(&cache, "x").await.is_err());
         assert!(limit.clear(&cache, "x").await.is_ok());
         assert!(limit.check(&cache, "x").await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn slots_are_refused_past_the_limit_and_given_back_on_drop() {
+        let cache: Arc<dyn Cache> = Arc::new(MemoryCache::new(100));
+        let limit = Concurrent {
+            name: "streams",
+            max: 2,
+            ttl: Duration::from_secs(60),
+        };
+        let first = limit.take(&cache, "a").await.unwrap();
+        let _second = limit.take(&cache, "a").await.unwrap();
+        assert!(matches!(
+            limit.take(&cache, "a").await,
+            Err(Error::TooManyRequests { .. })
+        ));
+        assert!(
+            limit.take(&cache, "b").await.is_ok(),
+            "someone else has their own"
+        );
+        drop(first);
+        // The slot goes back on a spawned task.
+        for _ in 0..100 {
+            if limit.take(&cache, "a").await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("a dropped slot was never given back");
     }
 }

@@ -42,7 +42,7 @@ use crate::error::{
     json_error, model_failure_message, model_status_and_code, Error, ErrorBody, Result,
 };
 use crate::extract::ApiJson;
-use crate::limits::Limit;
+use crate::limits::{Concurrent, Limit};
 
 /// The streaming route; it is mounted outside the request timeout, which would cut
 /// long replies short. The model's own timeout bounds the wait for each piece.
@@ -230,6 +230,15 @@ async fn send(
     Limit::per_minute("ai", state.config.chat.messages_per_minute)
         .hit(state.cache.as_ref(), &owner_id)
         .await?;
+    // Held until the reply is written (its model call ends), whether or not anyone
+    // still reads the stream.
+    let slot = Concurrent {
+        name: "replies",
+        max: state.config.limits.open_replies,
+        ttl: Duration::from_secs(15 * 60),
+    }
+    .take(&state.cache, &owner_id)
+    .await?;
     let session = match input.session_id {
         Some(id) => get_session(&state.db, &owner_id, &id).await?,
         None => create_session(&state.db, &owner_id, &text.title()).await?,
@@ -295,11 +304,19 @@ async fn send(
                 turn.finish(text, MessageStatus::Complete, Some(notice))
                     .await?,
             );
+            slot.release().await;
             respond(wants_json, start, futures_util::stream::iter(events)).await
         }
         Ok(Reply::Streaming { notice, events }) => {
             let (tx, rx) = mpsc::channel(64);
-            tokio::spawn(turn.generate(events, notice, tx));
+            tokio::spawn(async move {
+                // The stream ends only after the slot is back, so whoever read it to the
+                // end may send the next message at once.
+                let open_until_released = tx.clone();
+                turn.generate(events, notice, tx).await;
+                slot.release().await;
+                drop(open_until_released);
+            });
             let events = futures_util::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|event| (event, rx))
             });

@@ -1,6 +1,8 @@
 //! Connecting the audio: LiveKit tokens and webhooks, or the embedded SFU's signalling
 //! token and socket.
 
+use std::time::Duration;
+
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
@@ -13,7 +15,7 @@ use crate::app::AppState;
 use crate::auth::Identity;
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::limits::Limit;
+use crate::limits::{Concurrent, Limit};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -168,5 +170,18 @@ pub(super) async fn signal(
         may_publish: may_publish(&me),
         blocked: blocked_handles(&state, &room, &me.user_id).await?,
     };
-    Ok(sfu::signal::serve(upgrade, sfu, seat, state.cache.clone()))
+    let slot = Concurrent {
+        name: "sockets",
+        max: state.config.limits.open_sockets,
+        ttl: Duration::from_secs(12 * 3600),
+    }
+    .take(&state.cache, &me.user_id)
+    .await?;
+    Ok(sfu::signal::serve(
+        upgrade,
+        sfu,
+        seat,
+        state.cache.clone(),
+        slot,
+    ))
 }

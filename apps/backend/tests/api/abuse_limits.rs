@@ -152,3 +152,46 @@ async fn abandoned_guests_go_with_their_data_and_expired_sessions_go() {
         "an account is never purged, only its expired session"
     );
 }
+
+#[tokio::test]
+async fn replies_being_written_at_once_are_limited_per_identity() {
+    use solace_ai::testing::{Behaviour, FakeUpstream};
+    let upstream = FakeUpstream::start().await.unwrap();
+    // Fifteen pieces 100 ms apart: the first reply is still being written below.
+    upstream.then(Behaviour::reply(
+        "one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen",
+        std::time::Duration::from_millis(100),
+    ));
+    let app = crate::ai_chat::app_with_model(
+        &upstream,
+        &[("MAX_OPEN_REPLIES", "1"), ("LLM_TIMEOUT_SECS", "10")],
+    )
+    .await;
+    let mut person = crate::ai_chat::guest(&app).await;
+    let mut someone_else = crate::ai_chat::guest(&app).await;
+
+    let first = person
+        .send(
+            reqwest::Method::POST,
+            "/api/ai/message",
+            Some(json!({ "content": "Hello" })),
+        )
+        .await;
+    let (second, body) = person
+        .post("/api/ai/message", json!({ "content": "Again" }))
+        .await;
+    let (theirs, _) = crate::ai_chat::say(&mut someone_else, json!({ "content": "Hi" })).await;
+    let first_status = first.status();
+    let first_text = first.text().await.unwrap();
+    let (after, _) = crate::ai_chat::say(&mut person, json!({ "content": "Now?" })).await;
+
+    assert_eq!(first_status, 200);
+    assert!(
+        first_text.contains("fifteen"),
+        "the first reply was written in full"
+    );
+    assert_eq!(second, 429, "{body}");
+    assert_eq!(body["error"], "rate_limited");
+    assert_eq!(theirs, 200, "someone else has their own");
+    assert_eq!(after, 200, "the slot came back when the reply was done");
+}

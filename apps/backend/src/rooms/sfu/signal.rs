@@ -126,13 +126,17 @@ async fn send(socket: &mut WebSocket, message: &ServerMessage<'_>) -> bool {
 }
 
 /// Upgrades to the signalling socket for one seat.
+/// Serves one participant's signalling socket; `held` (a concurrency slot) is kept until
+/// the socket closes.
 pub fn serve(
     upgrade: WebSocketUpgrade,
     sfu: Sfu,
     seat: Seat,
     cache: Arc<dyn Cache>,
+    held: impl Send + 'static,
 ) -> axum::response::Response {
     upgrade.on_upgrade(move |socket| async move {
+        let _held = held;
         let (room, handle) = (seat.room.clone(), seat.handle.clone());
         // Only a connection that ended for good clears the mark: a replaced one leaves
         // it to its successor.
