@@ -269,6 +269,11 @@ pub fn router(state: AppState) -> Router {
     let metrics = state.metrics.clone();
     let csp = HeaderValue::from_str(&web::content_security_policy(&state.config))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
+    // Served over https: browsers must never reach it over plain http again.
+    let hsts = state
+        .config
+        .secure_cookies()
+        .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
 
     Router::new()
         .merge(health::router())
@@ -312,6 +317,10 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::CONTENT_SECURITY_POLICY,
                     csp,
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::STRICT_TRANSPORT_SECURITY,
+                    hsts,
                 ))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     HeaderName::from_static("permissions-policy"),

@@ -28,13 +28,13 @@ impl Identity {
 
 /// Where the session token came from: browsers use the cookie (and so need CSRF
 /// protection); scripts and apps send `Authorization: Bearer …`.
-fn token_from(parts: &Parts) -> Option<(String, bool)> {
+fn token_from(parts: &Parts, secure: bool) -> Option<(String, bool)> {
     let from_cookie = parts
         .headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .find_map(sessions::token_from_cookies);
+        .find_map(|header| sessions::token_from_cookies(header, secure));
     if let Some(token) = from_cookie {
         return Some((token, true));
     }
@@ -47,7 +47,7 @@ fn token_from(parts: &Parts) -> Option<(String, bool)> {
 }
 
 async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Identity>> {
-    let Some((token, via_cookie)) = token_from(parts) else {
+    let Some((token, via_cookie)) = token_from(parts, state.config.secure_cookies()) else {
         return Ok(None);
     };
     let session_ended = || {

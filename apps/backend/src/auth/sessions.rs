@@ -15,7 +15,19 @@ use crate::db::{new_id, now_ms, Db};
 use crate::error::Result;
 
 /// The cookie that carries the login session.
-pub const SESSION_COOKIE: &str = "solace_session";
+const SESSION_COOKIE: &str = "solace_session";
+/// Its name over https: browsers keep a `__Host-` cookie only when this host set it, over
+/// https, for the whole site, so no subdomain or plain-http page can plant one.
+const SECURE_SESSION_COOKIE: &str = "__Host-solace_session";
+
+/// The session cookie's name.
+pub fn cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SECURE_SESSION_COOKIE
+    } else {
+        SESSION_COOKIE
+    }
+}
 /// The header that must carry the CSRF token on state-changing requests.
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -112,7 +124,7 @@ pub async fn revoke_all(db: &Db, user_id: &str) -> Result<u64> {
 
 /// The `Set-Cookie` value that stores a session in the browser.
 pub fn cookie(token: &str, secure: bool, ttl: std::time::Duration) -> String {
-    Cookie::build((SESSION_COOKIE, token.to_owned()))
+    Cookie::build((cookie_name(secure), token.to_owned()))
         .path("/")
         .http_only(true)
         .secure(secure)
@@ -126,7 +138,7 @@ pub fn cookie(token: &str, secure: bool, ttl: std::time::Duration) -> String {
 
 /// The `Set-Cookie` value that removes the session cookie.
 pub fn clearing_cookie(secure: bool) -> String {
-    Cookie::build((SESSION_COOKIE, ""))
+    Cookie::build((cookie_name(secure), ""))
         .path("/")
         .http_only(true)
         .secure(secure)
@@ -137,10 +149,10 @@ pub fn clearing_cookie(secure: bool) -> String {
 }
 
 /// The session token in a request's `Cookie` header, if any.
-pub fn token_from_cookies(header: &str) -> Option<String> {
+pub fn token_from_cookies(header: &str, secure: bool) -> Option<String> {
     Cookie::split_parse(header)
         .filter_map(std::result::Result::ok)
-        .find(|c| c.name() == SESSION_COOKIE && !c.value().is_empty())
+        .find(|c| c.name() == cookie_name(secure) && !c.value().is_empty())
         .map(|c| c.value().to_owned())
 }
 
@@ -179,10 +191,19 @@ mod tests {
     #[test]
     fn the_session_token_is_found_among_other_cookies() {
         assert_eq!(
-            token_from_cookies("theme=dark; solace_session=tok123; other=1").as_deref(),
+            token_from_cookies("theme=dark; solace_session=tok123; other=1", false).as_deref(),
             Some("tok123")
         );
-        assert_eq!(token_from_cookies("solace_session=; theme=dark"), None);
-        assert_eq!(token_from_cookies("garbage"), None);
+        assert_eq!(
+            token_from_cookies("solace_session=; theme=dark", false),
+            None
+        );
+        assert_eq!(token_from_cookies("garbage", false), None);
+        // Over https only the `__Host-` cookie counts.
+        assert_eq!(token_from_cookies("solace_session=tok123", true), None);
+        assert_eq!(
+            token_from_cookies("__Host-solace_session=tok123", true).as_deref(),
+            Some("tok123")
+        );
     }
 }

@@ -1,4 +1,4 @@
-use crate::helpers::{spawn_app, using_postgres, using_redis};
+use crate::helpers::{spawn_app, spawn_app_with, using_postgres, using_redis};
 
 #[tokio::test]
 async fn healthz_answers_ok_with_the_version() {
@@ -138,4 +138,56 @@ async fn metrics_count_requests_by_route_pattern() {
         "concrete paths never become labels: {text}"
     );
     assert!(!text.contains("region=US"));
+}
+
+#[tokio::test]
+async fn over_https_browsers_are_held_to_it_and_the_session_cookie_is_host_only() {
+    let secure = spawn_app_with(&[("PUBLIC_URL", "https://solace.example.org")]).await;
+    let plain = spawn_app().await;
+
+    let guest = secure
+        .client
+        .post(secure.url("/api/auth/guest"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .unwrap();
+    let hsts = guest.headers().get("strict-transport-security").cloned();
+    let cookie = guest.headers()["set-cookie"].to_str().unwrap().to_owned();
+    let token = cookie
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("__Host-solace_session=")
+        .to_owned();
+    let me = |name: &str| {
+        secure
+            .client
+            .get(secure.url("/api/auth/me"))
+            .header("cookie", format!("{name}={token}"))
+            .send()
+    };
+    let with_prefix = me("__Host-solace_session").await.unwrap().status();
+    let without_prefix = me("solace_session").await.unwrap().status();
+    let plain_health = plain.get("/healthz").await;
+
+    assert_eq!(
+        hsts.unwrap().to_str().unwrap(),
+        "max-age=63072000; includeSubDomains"
+    );
+    assert!(cookie.starts_with("__Host-solace_session="), "{cookie}");
+    assert!(
+        cookie.contains("Secure") && cookie.contains("Path=/"),
+        "{cookie}"
+    );
+    assert!(!cookie.contains("Domain"), "{cookie}");
+    assert_eq!(with_prefix, 200);
+    assert_eq!(
+        without_prefix, 401,
+        "over https only the __Host- cookie counts"
+    );
+    assert!(plain_health
+        .headers()
+        .get("strict-transport-security")
+        .is_none());
 }
