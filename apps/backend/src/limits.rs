@@ -131,9 +131,13 @@ impl Slot {
     /// Gives the slot back now (dropping it gives it back soon after, on another task).
     pub async fn release(mut self) {
         let (key, id) = (std::mem::take(&mut self.key), std::mem::take(&mut self.id));
-        if let Err(error) = self.cache.set_remove(&key, &id).await {
-            tracing::warn!(%error, "cannot give back a concurrency slot; it expires on its own");
-        }
+        give_back(self.cache.as_ref(), &key, &id).await;
+    }
+}
+
+async fn give_back(cache: &dyn Cache, key: &str, id: &str) {
+    if let Err(error) = cache.set_remove(key, id).await {
+        tracing::warn!(%error, "cannot give back a concurrency slot; it expires on its own");
     }
 }
 
@@ -148,11 +152,7 @@ impl Drop for Slot {
             std::mem::take(&mut self.id),
         );
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(async move {
-                if let Err(error) = cache.set_remove(&key, &id).await {
-                    tracing::warn!(%error, "cannot give back a concurrency slot; it expires on its own");
-                }
-            });
+            runtime.spawn(async move { give_back(cache.as_ref(), &key, &id).await });
         }
     }
 }

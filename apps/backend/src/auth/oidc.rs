@@ -346,9 +346,9 @@ async fn exchange(
         .name()
         .and_then(|names| names.get(None))
         .map(|name| name.as_str().to_owned());
-    // Many providers keep profile claims out of the ID token; the UserInfo endpoint has them,
-    // checked against the same subject.
-    if email.is_none() {
+    // Many providers keep profile claims (or just `email_verified`) out of the ID token;
+    // the UserInfo endpoint has them, checked against the same subject.
+    if email.is_none() || email_verified.is_none() {
         if let Ok(request) = client.user_info(
             tokens.access_token().clone(),
             Some(claims.subject().clone()),
@@ -379,6 +379,22 @@ async fn exchange(
     })
 }
 
+/// `user`, whose address the provider has just proven. If it had only been typed before,
+/// its owner takes the account: a password someone may have set by typing the address
+/// first stops working, with every session it opened.
+async fn proven(state: &AppState, user: User) -> Result<User> {
+    if user.email_verified {
+        return Ok(user);
+    }
+    if users::prove_email(&state.db, &user.id).await? {
+        sessions::revoke_all(&state.db, &user.id).await?;
+        tracing::info!(user_id = %user.id, "a proven address took over an account; its earlier password was removed");
+    }
+    users::find(&state.db, &user.id)
+        .await?
+        .ok_or(Error::NotFound)
+}
+
 /// The Solace user for a provider account: already linked, linked now by verified email,
 /// or new.
 async fn user_for(state: &AppState, account: &ProviderAccount) -> Result<User> {
@@ -391,7 +407,11 @@ async fn user_for(state: &AppState, account: &ProviderAccount) -> Result<User> {
     if let Some(row) = linked {
         let user_id: String = row.try_get("user_id")?;
         if let Some(user) = users::find(&state.db, &user_id).await? {
-            return Ok(user);
+            // Linked before addresses were recorded as proven: this sign-in proves it.
+            return match &account.verified_email {
+                Some(email) if user.email.as_ref() == Some(email) => proven(state, user).await,
+                _ => Ok(user),
+            };
         }
     }
     let existing = match &account.verified_email {
@@ -399,19 +419,7 @@ async fn user_for(state: &AppState, account: &ProviderAccount) -> Result<User> {
         None => None,
     };
     let user = match existing {
-        Some(user) if user.email_verified => user,
-        Some(user) => {
-            // The provider proved an address that was only typed before: its owner takes
-            // the account, and a password someone may have set by typing it first stops
-            // working, with every session it opened.
-            if users::prove_email(&state.db, &user.id).await? {
-                sessions::revoke_all(&state.db, &user.id).await?;
-                tracing::info!(user_id = %user.id, "a proven address took over an account; its earlier password was removed");
-            }
-            users::find(&state.db, &user.id)
-                .await?
-                .ok_or(Error::NotFound)?
-        }
+        Some(user) => proven(state, user).await?,
         None => {
             let pseudonym = pseudonym::unique(&state.db).await?;
             let display_name = super::parse_display_name(account.name.as_deref()).unwrap_or(None);

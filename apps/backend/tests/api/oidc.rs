@@ -349,3 +349,26 @@ async fn an_account_from_the_provider_deletes_itself_by_typing_its_pseudonym() {
         .unwrap();
     assert_eq!(links, 0, "the provider link goes with the account");
 }
+
+#[tokio::test]
+async fn an_account_linked_before_addresses_were_recorded_is_proven_at_its_next_sign_in() {
+    let (app, provider) = app_with_provider(&[("ADMIN_EMAILS", "ada@example.org")]).await;
+    let first = browser_client();
+    sign_in_at_provider(&first, &app, &provider, "ada", "/").await;
+    let (_, before) = me(&first, &app).await;
+    let id = before["user"]["id"].as_str().unwrap().to_owned();
+    // As a link made by an earlier release left it.
+    sqlx::query("UPDATE users SET email_verified_at = NULL, role = 'user' WHERE id = $1")
+        .bind(id.clone())
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+
+    let again = browser_client();
+    sign_in_at_provider(&again, &app, &provider, "ada", "/").await;
+    let (_, after) = me(&again, &app).await;
+
+    assert_eq!(after["user"]["id"], id.as_str(), "{before} {after}");
+    assert_eq!(after["user"]["email_verified"], true, "{before} {after}");
+    assert_eq!(after["user"]["role"], "admin");
+}
