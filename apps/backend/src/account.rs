@@ -181,7 +181,13 @@ async fn export(State(state): State<AppState>, identity: Identity) -> Result<Res
         "room_participation": rows(&state, "SELECT room_id, role, shown_name, joined_at, left_at FROM room_participants WHERE user_id = $1 ORDER BY joined_at", id).await?,
         "room_events": rows(&state, "SELECT id, room_id, kind, detail, created_at, CASE WHEN actor_id = $1 THEN 'actor' ELSE 'subject' END AS your_part FROM room_events WHERE actor_id = $1 OR subject_id = $1 ORDER BY created_at", id).await?,
         "safety_plan": rows(&state, "SELECT plan, created_at, updated_at FROM safety_plans WHERE user_id = $1", id).await?,
-        "people_you_blocked": rows(&state, "SELECT u.pseudonym, b.created_at FROM room_blocks b JOIN users u ON u.id = b.blocked_id WHERE b.blocker_id = $1 ORDER BY b.created_at", id).await?,
+        // Named as the room showed them to this person (their display name, if that is
+        // what they showed), never by the pseudonym the room kept from view; null once no
+        // room the two shared is left.
+        "people_you_blocked": rows(&state, "SELECT (SELECT them.shown_name FROM room_participants them \
+             JOIN room_participants me ON me.room_id = them.room_id AND me.user_id = b.blocker_id \
+             WHERE them.user_id = b.blocked_id ORDER BY them.updated_at DESC LIMIT 1) AS name, b.created_at \
+             FROM room_blocks b WHERE b.blocker_id = $1 ORDER BY b.created_at", id).await?,
         "reports_you_made": rows(&state, "SELECT room_id, reason, status, created_at FROM reports WHERE reporter_id = $1 ORDER BY created_at", id).await?,
         "linked_sign_ins": rows(&state, "SELECT issuer, subject, email, created_at FROM user_identities WHERE user_id = $1 ORDER BY created_at", id).await?,
         "login_sessions": rows(&state, "SELECT kind, created_at, last_used_at, expires_at FROM tokens WHERE user_id = $1 ORDER BY created_at", id).await?,

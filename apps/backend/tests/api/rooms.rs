@@ -442,13 +442,23 @@ async fn a_guests_blocks_come_into_their_account_and_the_export() {
     let app = spawn_app().await;
     let mut account = app.browser();
     account.signup("blocks@example.org").await;
-    let (mut host, host_user) = guest(&app).await;
+    // The host shows their display name in the room, never their pseudonym.
+    let mut host = app.browser();
+    let (_, host_user) = host
+        .post(
+            "/api/auth/signup",
+            json!({ "email": "sam@example.org", "password": crate::helpers::GOOD_PASSWORD, "display_name": "Sam Rivers" }),
+        )
+        .await;
     let (mut visitor, _) = guest(&app).await;
     let room = create_room(&mut host, json!({ "title": "Evening calm" })).await;
-    join(&mut host, &room).await;
+    host.post(
+        &format!("/api/rooms/{room}/join"),
+        json!({ "show_as": "display_name" }),
+    )
+    .await;
     let (_, detail) = join(&mut visitor, &room).await;
-    let host_name = host_user["pseudonym"].as_str().unwrap();
-    let host_handle = handle_of(&detail, host_name);
+    let host_handle = handle_of(&detail, "Sam Rivers");
     visitor
         .send_json(
             Method::POST,
@@ -463,7 +473,12 @@ async fn a_guests_blocks_come_into_their_account_and_the_export() {
     let (_, export) = visitor.get("/api/me/export").await;
 
     assert_eq!(login, 200);
-    assert_eq!(export["people_you_blocked"][0]["pseudonym"], host_name);
+    assert_eq!(export["people_you_blocked"][0]["name"], "Sam Rivers");
+    let pseudonym = host_user["user"]["pseudonym"].as_str().unwrap();
+    assert!(
+        !export["people_you_blocked"].to_string().contains(pseudonym),
+        "the pseudonym the room never showed stays out of the export"
+    );
 }
 
 mod housekeeping {
