@@ -1003,6 +1003,32 @@ mod tests {
     }
 
     #[test]
+    fn every_setting_read_here_is_documented_in_the_readme_and_env_example() {
+        let source = include_str!("config.rs");
+        let readme = include_str!("../../../README.md");
+        let example = include_str!("../../../.env.example");
+        let keys: std::collections::BTreeSet<&str> = source
+            .split("get(\"")
+            .skip(1)
+            .filter_map(|rest| rest.split_once("\")"))
+            .map(|(key, _)| key)
+            .filter(|key| {
+                key.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+            .collect();
+        assert!(keys.len() > 50, "the scan found the settings: {keys:?}");
+        let undocumented: Vec<&&str> = keys
+            .iter()
+            .filter(|key| !readme.contains(&format!("`{key}`")) || !example.contains(**key))
+            .collect();
+        assert!(
+            undocumented.is_empty(),
+            "add these to README.md's configuration table and .env.example: {undocumented:?}"
+        );
+    }
+
+    #[test]
     fn defaults_run_embedded_on_sqlite_at_localhost_8080() {
         let config = config(&[]).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(config.host.to_string(), "127.0.0.1");
