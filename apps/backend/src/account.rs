@@ -61,10 +61,7 @@ async fn require_password(
     raw: &str,
 ) -> Result<()> {
     let wrong = || Error::unauthorized("invalid_credentials", "That password is not right.");
-    let keys = throttle::Keys {
-        account: format!("user:{}", identity.user.id),
-        address: ip.to_string(),
-    };
+    let keys = throttle::Keys::for_confirmation(&identity.user.id, ip);
     throttle::check(state.cache.as_ref(), &keys).await?;
     let attempt = Password::parse_attempt(raw).map_err(|_| wrong())?;
     if attempt.verify(identity.user.password_hash.clone()).await? {

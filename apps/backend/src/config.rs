@@ -531,18 +531,12 @@ impl Config {
         };
 
         let request_timeout_secs =
-            parse_number("REQUEST_TIMEOUT_SECS", get("REQUEST_TIMEOUT_SECS"), 30u64)?;
-        if request_timeout_secs == 0 {
-            return Err(invalid("REQUEST_TIMEOUT_SECS", "must be at least 1"));
-        }
-        let header_read_timeout_secs = parse_number(
+            positive("REQUEST_TIMEOUT_SECS", get("REQUEST_TIMEOUT_SECS"), 30u64)?;
+        let header_read_timeout_secs = positive(
             "HEADER_READ_TIMEOUT_SECS",
             get("HEADER_READ_TIMEOUT_SECS"),
             10u64,
         )?;
-        if header_read_timeout_secs == 0 {
-            return Err(invalid("HEADER_READ_TIMEOUT_SECS", "must be at least 1"));
-        }
 
         let public_url = match get("PUBLIC_URL") {
             None => Url::parse(&format!("http://localhost:{port}"))

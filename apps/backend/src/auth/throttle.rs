@@ -35,6 +35,15 @@ impl Keys {
             address: ip.to_string(),
         }
     }
+
+    /// A signed-in person confirming a change with their password: counted per account
+    /// (by id, apart from login counts by email) and with the address's failed logins.
+    pub fn for_confirmation(user_id: &str, ip: std::net::IpAddr) -> Self {
+        Self {
+            account: format!("user:{user_id}"),
+            address: ip.to_string(),
+        }
+    }
 }
 
 /// Refuses the attempt when either counter is already at its limit.

@@ -222,8 +222,7 @@ async fn send(
 ) -> Result<Response> {
     let owner_id = identity.user.id;
     let text = MessageText::parse(&input.content, state.config.chat.max_message_chars)?;
-    let voice = crate::speech::checked_voice(input.voice)?;
-    let voice = state.speech.known_voice(voice).await?;
+    let voice = state.speech.known_voice(input.voice).await?;
     if input.speak && state.speech.tts.is_none() {
         return Err(crate::speech::speech_off());
     }

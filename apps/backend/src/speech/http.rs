@@ -61,7 +61,7 @@ pub struct SpeakInput {
 }
 
 /// Checks a voice name from a client: short and plain (each provider checks its own).
-pub fn checked_voice(voice: Option<String>) -> Result<Option<String>> {
+pub(super) fn checked_voice(voice: Option<String>) -> Result<Option<String>> {
     match voice {
         Some(v) if v.is_empty() || v.len() > 64 || v.chars().any(char::is_control) => {
             Err(Error::validation(
@@ -81,8 +81,10 @@ async fn speak_message(
     Path(id): Path<String>,
     input: Option<ApiJson<SpeakInput>>,
 ) -> Result<Json<serde_json::Value>> {
-    let voice = checked_voice(input.and_then(|ApiJson(i)| i.voice))?;
-    let voice = state.speech.known_voice(voice).await?;
+    let voice = state
+        .speech
+        .known_voice(input.and_then(|ApiJson(i)| i.voice))
+        .await?;
     let owner = &identity.user.id;
     // Each request may queue a job per sentence: counted like messages to the AI.
     Limit::per_minute("speech", state.config.chat.messages_per_minute)

@@ -18,7 +18,8 @@ use solace_ai::speech::{ElevenLabs, EspeakNg, OpenAiSpeech, Tts};
 use tokio::sync::{Mutex, Notify};
 
 pub use clips::Clip;
-pub use http::{checked_voice, router, speech_off};
+use http::checked_voice;
+pub use http::{router, speech_off};
 
 use crate::config::{Config, TtsChoice};
 use crate::db::Db;
@@ -75,12 +76,14 @@ impl Speech {
         })
     }
 
-    /// The voice a client asked for, refused with 422 `unknown_voice` unless the provider
-    /// lists it (a made-up name would queue work that can only fail). The list is kept
-    /// for ten minutes; when the provider cannot list its voices, the name is let through
-    /// and the provider decides.
+    /// The voice a client asked for: refused with 422 `invalid_voice` unless it is a short
+    /// plain name ([`checked_voice`]), and with `unknown_voice` unless the provider lists
+    /// it (a made-up name would queue work that can only fail). The list is kept for ten
+    /// minutes; when the provider cannot list its voices, the name is let through and the
+    /// provider decides.
     pub async fn known_voice(&self, voice: Option<String>) -> Result<Option<String>> {
         const FRESH: Duration = Duration::from_secs(600);
+        let voice = checked_voice(voice)?;
         let (Some(name), Some(tts)) = (voice.as_deref(), &self.tts) else {
             return Ok(voice);
         };
