@@ -5,7 +5,7 @@ SHELL := /usr/bin/env bash
 # Build output: $CARGO_TARGET_DIR when set (CI keeps one outside the clone), else ./target.
 TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 
-.PHONY: help run build build-web build-backend dev test bench lint fmt clean
+.PHONY: help run build build-web build-backend dev test fuzz api bench lint fmt clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,17 @@ dev: ## Backend (debug) on :8080 and the web app with hot reload on :3000
 
 test: ## Run every test: lints, Rust on SQLite and PostgreSQL+Redis, frontend, infra, E2E
 	bash scripts/test.sh
+
+fuzz: ## Schemathesis against the API on SQLite (more examples: FUZZ_EXAMPLES=500 make fuzz)
+	bash scripts/ensure-tools.sh
+	cargo build --locked -p solace-backend
+	cargo build --locked -p solace-ai --features test-support --example fake_upstream
+	bash scripts/fuzz-api.sh
+
+api: ## Regenerate the OpenAPI document (docs/openapi.json) and the web app's API types from the handlers
+	cargo run --locked -q -p solace-backend -- openapi > docs/openapi.json
+	bash scripts/ensure-js.sh
+	pnpm --filter @solace/frontend api-types
 
 bench: ## Benchmarks (release build); results are recorded in docs/PERFORMANCE.md and docs/SAFETY.md
 	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) cargo bench --locked -p solace-ai --bench safety

@@ -41,3 +41,10 @@ if ! cargo nextest --version >/dev/null 2>&1; then
   cargo install --locked cargo-nextest
 fi
 echo "ensure-tools: $(cargo --version), $(cargo nextest --version | head -n 1)"
+
+# Schema-driven fuzzing of the HTTP API (scripts/fuzz-api.sh), pinned.
+SCHEMATHESIS_VERSION=4.32.5
+if [ "$(st --version 2>/dev/null | awk '{print $NF}')" != "$SCHEMATHESIS_VERSION" ]; then
+  echo "ensure-tools: installing schemathesis $SCHEMATHESIS_VERSION from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
+fi

@@ -39,6 +39,18 @@ else
   echo "!! SKIPPED the PostgreSQL + Redis run: start them (see scripts/ensure-services.sh) to test the scale path" >&2
 fi
 
+step "schema-driven API fuzzing (Schemathesis) on SQLite, then PostgreSQL + Redis"
+cargo build --locked -p solace-backend
+cargo build --locked -p solace-ai --features test-support --example fake_upstream
+export SOLACE_BIN="$target_dir/debug/solace" FAKE_UPSTREAM_BIN="$target_dir/debug/examples/fake_upstream"
+bash scripts/fuzz-api.sh
+if services=$(bash scripts/ensure-services.sh); then
+  # shellcheck disable=SC2046
+  env $(echo "$services" | tr '\n' ' ') bash scripts/fuzz-api.sh
+elif [ "${CI:-}" = "true" ]; then
+  exit 1
+fi
+
 step "frontend: lint, unit tests, static export"
 pnpm lint
 pnpm test
@@ -49,6 +61,4 @@ bash scripts/lint-infra.sh
 
 step "end-to-end tests in Chromium"
 bash scripts/ensure-chromium.sh
-cargo build --locked -p solace-backend
-cargo build --locked -p solace-ai --features test-support --example fake_upstream
-SOLACE_BIN="$target_dir/debug/solace" FAKE_UPSTREAM_BIN="$target_dir/debug/examples/fake_upstream" pnpm e2e
+pnpm e2e

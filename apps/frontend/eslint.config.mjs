@@ -10,7 +10,16 @@ const config = [
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
     },
   },
-  { ignores: [".next/**", "out/**", "node_modules/**", "next-env.d.ts", "public/vendor/**"] },
+  {
+    ignores: [
+      ".next/**",
+      "out/**",
+      "node_modules/**",
+      "next-env.d.ts",
+      "public/vendor/**",
+      "lib/api-schema.ts",
+    ],
+  },
 ];
 
 export default config;

@@ -7,11 +7,13 @@
 use serde::{Deserialize, Serialize};
 
 /// One way to reach a human in a crisis.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrisisLine {
     /// Region codes (ISO 3166-1 alpha-2, upper case) this line serves; empty means everywhere.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub regions: Vec<String>,
     /// Name people will recognise.
     pub name: String,

@@ -35,12 +35,14 @@ pub struct SupporterSettings {
 }
 
 /// What the person is shown beside a graded reply: how serious, and whom to call.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct SafetyNotice {
     pub severity: Severity,
     pub response: Response,
     pub categories: Vec<RiskCategory>,
     /// The layer that raised the alarm.
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub layer: Option<Layer>,
     pub lines: Vec<CrisisLine>,
 }

@@ -6,34 +6,40 @@ use axum::extract::State;
 use axum::http::header::CONTENT_DISPOSITION;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
-use axum::{Json, Router};
-use serde::Deserialize;
+use axum::Json;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sqlx::any::AnyRow;
 use sqlx::{Column, Row};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::{self, sessions, throttle, ClientIp, Identity, Password, RegisteredUser};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
+use crate::openapi::{JsonBody, Limited, SignedIn, Unauthenticated};
 use crate::users::{self, User};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/me", patch(update_profile).delete(delete_account))
-        .route("/me/password", post(change_password))
-        .route("/me/export", get(export))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(update_profile, delete_account))
+        .routes(routes!(change_password))
+        .routes(routes!(export))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct ProfileInput {
     /// A name to show instead of the pseudonym; `null` or blank clears it.
     display_name: Option<String>,
 }
 
-/// `PATCH /api/me`.
+/// Changes the account's display name (accounts only, not guests).
+#[utoipa::path(patch, path = "/me", tag = "account", request_body = ProfileInput,
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The updated account.", body = User), SignedIn, JsonBody))]
 async fn update_profile(
     State(state): State<AppState>,
     RegisteredUser(identity): RegisteredUser,
@@ -44,7 +50,7 @@ async fn update_profile(
     Ok(Json(user))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct PasswordInput {
     current_password: String,
@@ -72,7 +78,19 @@ async fn require_password(
     }
 }
 
-/// `POST /api/me/password`: every other session ends; this one gets a new token.
+/// A new token after a password change.
+#[derive(Debug, Serialize, ToSchema)]
+struct NewCsrfToken {
+    csrf_token: String,
+}
+
+/// Changes the password: every other session ends; this one gets a new token (and cookie).
+#[utoipa::path(post, path = "/me/password", tag = "account", request_body = PasswordInput,
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "Changed; the CSRF token of the new session.", body = NewCsrfToken),
+        SignedIn, Unauthenticated, JsonBody, Limited,
+    ))]
 async fn change_password(
     State(state): State<AppState>,
     RegisteredUser(identity): RegisteredUser,
@@ -92,13 +110,16 @@ async fn change_password(
     users::set_password_hash(&state.db, &identity.user.id, &hash).await?;
     sessions::revoke_all(&state.db, &identity.user.id).await?;
     let token = sessions::create(&state.db, &identity.user.id, state.config.session_ttl).await?;
-    let mut response = Json(json!({ "csrf_token": sessions::csrf_token(&token) })).into_response();
+    let mut response = Json(NewCsrfToken {
+        csrf_token: sessions::csrf_token(&token),
+    })
+    .into_response();
     auth::set_session_cookie(&state, &mut response, &token);
     tracing::info!(user_id = %identity.user.id, "password changed");
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DeleteInput {
     /// Accounts with a password confirm with it.
@@ -107,7 +128,14 @@ struct DeleteInput {
     confirm: Option<String>,
 }
 
-/// `DELETE /api/me`: removes the identity and everything it owns, irreversibly.
+/// Removes the identity and everything it owns, irreversibly. Accounts with a password
+/// confirm with it; guests and single-sign-on accounts type their pseudonym.
+#[utoipa::path(delete, path = "/me", tag = "account", request_body = DeleteInput,
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Deleted; the cookie is cleared."),
+        SignedIn, Unauthenticated, JsonBody, Limited,
+    ))]
 async fn delete_account(
     State(state): State<AppState>,
     identity: Identity,
@@ -164,8 +192,16 @@ async fn rows(state: &AppState, sql: &str, user_id: &str) -> Result<Vec<Value>> 
     Ok(rows.iter().map(row_to_json).collect())
 }
 
-/// `GET /api/me/export`: everything Solace holds about the caller, as one JSON file.
-/// Secrets (the password hash, session token hashes) are described, never included.
+/// Everything Solace holds about the caller, as one JSON file (`format`:
+/// `solace-export/1`). Secrets (the password hash, session token hashes) are described,
+/// never included.
+#[utoipa::path(get, path = "/me/export", tag = "account",
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The export, as an attachment.", body = Object,
+            headers(("Content-Disposition" = String))),
+        SignedIn,
+    ))]
 async fn export(State(state): State<AppState>, identity: Identity) -> Result<Response> {
     let id = identity.user.id.as_str();
     let document = json!({

@@ -24,6 +24,8 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{TimeoutBody, TimeoutLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use crate::cache::{self, Cache};
 use crate::config::Config;
@@ -240,9 +242,9 @@ async fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
 
 /// The JSON API, mounted under `/api`. Every route but the streaming reply has the
 /// request timeout; the reply is bounded by the model's own timeouts instead.
-fn api(state: &AppState, timeout: Duration) -> Router<AppState> {
-    Router::new()
-        .merge(crate::speech::router(state))
+fn api(config: &Config) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(crate::speech::router(config))
         .merge(crate::jobs::admin::router())
         .merge(auth::router())
         .merge(account::router())
@@ -255,9 +257,31 @@ fn api(state: &AppState, timeout: Duration) -> Router<AppState> {
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
-            timeout,
+            config.request_timeout,
         ))
         .merge(chat::streaming_router())
+}
+
+/// Every documented route — the probes and the API — with the document they make.
+fn routes(config: &Config) -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(crate::openapi::ApiDoc::openapi())
+        .merge(health::router())
+        // Everything under /api is someone's own data: no shared cache, back/forward
+        // cache or disk may keep it, unless a route says otherwise (immutable speech
+        // clips are `private`).
+        .nest(
+            "/api",
+            api(config).layer(SetResponseHeaderLayer::if_not_present(
+                header::CACHE_CONTROL,
+                HeaderValue::from_static("no-store"),
+            )),
+        )
+}
+
+/// The API's OpenAPI document, as the server serves it at `/api/openapi.json`.
+pub fn openapi() -> Result<serde_json::Value> {
+    let config = Config::from_vars(std::iter::empty())?;
+    Ok(crate::openapi::finish(&routes(&config).into_openapi()))
 }
 
 /// The whole HTTP surface: probes, the API and the web app, with the shared middleware.
@@ -275,19 +299,10 @@ pub fn router(state: AppState) -> Router {
         .secure_cookies()
         .then(|| HeaderValue::from_static("max-age=63072000; includeSubDomains"));
 
-    Router::new()
-        .merge(health::router())
+    let (routes, spec) = routes(&state.config).split_for_parts();
+    routes
         .route("/metrics", get(metrics::expose))
-        // Everything under /api is someone's own data: no shared cache, back/forward
-        // cache or disk may keep it, unless a route says otherwise (immutable speech
-        // clips are `private`).
-        .nest(
-            "/api",
-            api(&state, timeout).layer(SetResponseHeaderLayer::if_not_present(
-                header::CACHE_CONTROL,
-                HeaderValue::from_static("no-store"),
-            )),
-        )
+        .merge(crate::openapi::router(&crate::openapi::finish(&spec)))
         .merge(web::models(&state.config))
         .with_state(state)
         .fallback_service(static_site)

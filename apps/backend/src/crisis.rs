@@ -2,30 +2,39 @@
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap};
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use solace_ai::CrisisLine;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::extract::ApiQuery;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/crisis/resources", get(resources))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(resources))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct RegionQuery {
+    /// ISO 3166-1 alpha-2, e.g. `US`; by default the region of `Accept-Language`.
+    #[param(pattern = "^\\s*[A-Za-z]{2}\\s*$")]
     region: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct Resources {
+    #[schema(required = true)]
     region: Option<String>,
     lines: Vec<CrisisLine>,
 }
 
+/// Crisis lines for a region, international ones last. Public: it needs no session.
+#[utoipa::path(get, path = "/crisis/resources", tag = "safety", params(RegionQuery),
+    responses((status = 200, description = "The lines.", body = Resources), crate::openapi::QueryString))]
 async fn resources(
     State(state): State<AppState>,
     headers: HeaderMap,

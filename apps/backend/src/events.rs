@@ -5,10 +5,12 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::post;
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{json, Map, Value};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::ClientIp;
@@ -16,18 +18,31 @@ use crate::db::{new_id, now_ms, Db};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 use crate::limits::Limit;
+use crate::openapi::{JsonBody, Limited};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/events", post(record))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(record))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EventInput {
+    /// Lower-case letters, digits, `_` or `.`, starting with a letter; at most 64.
+    #[schema(example = "pageview", pattern = "^\\s*[a-z][a-z0-9_.]{0,63}\\s*$")]
     name: String,
+    /// The page's route, starting with `/`; the query and fragment are dropped.
+    #[schema(pattern = "^/")]
     path: Option<String>,
+    /// A flat object of strings, numbers, booleans or null; at most 2 KB of JSON.
     #[serde(default)]
+    #[schema(value_type = Object)]
     properties: Map<String, Value>,
+}
+
+/// The id of a recorded event.
+#[derive(Debug, Serialize, ToSchema)]
+struct Recorded {
+    id: String,
 }
 
 /// An analytics event that passed validation.
@@ -100,17 +115,21 @@ impl Event {
     }
 }
 
+/// Records an anonymous product event (a page view, a funnel step): no session, no
+/// content, limited per address.
+#[utoipa::path(post, path = "/events", tag = "analytics", request_body = EventInput,
+    responses((status = 202, description = "Recorded.", body = Recorded), JsonBody, Limited))]
 async fn record(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     ApiJson(input): ApiJson<EventInput>,
-) -> Result<(StatusCode, Json<Value>)> {
+) -> Result<(StatusCode, Json<Recorded>)> {
     let event = Event::parse(input)?;
     Limit::per_minute("events", state.config.limits.events_per_minute)
         .hit(state.cache.as_ref(), &ip.to_string())
         .await?;
     let id = insert(&state.db, None, &event).await?;
-    Ok((StatusCode::ACCEPTED, Json(json!({ "id": id }))))
+    Ok((StatusCode::ACCEPTED, Json(Recorded { id })))
 }
 
 async fn insert(db: &Db, user_id: Option<&str>, event: &Event) -> Result<String> {
@@ -149,6 +168,7 @@ pub async fn track(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     fn input(value: Value) -> EventInput {
         serde_json::from_value(value).unwrap_or_else(|e| panic!("{e}"))

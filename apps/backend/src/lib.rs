@@ -16,6 +16,7 @@ pub mod health;
 pub mod jobs;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod rooms;
 pub mod safety_plan;
 pub mod server;

@@ -45,6 +45,8 @@ enum Command {
         #[command(subcommand)]
         action: ModelAction,
     },
+    /// Print the API's OpenAPI 3.1 document (as served at /api/openapi.json) and exit.
+    Openapi,
     /// Measure or retrain the crisis detector.
     Safety {
         #[command(subcommand)]
@@ -168,6 +170,7 @@ async fn main() -> ExitCode {
         Command::Admin { action } => admin(config, action).await,
         Command::Model { action } => model(&config, action).await,
         Command::Safety { action } => safety(&config, action).await,
+        Command::Openapi => openapi(),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -625,4 +628,15 @@ async fn healthcheck(config: &Config) -> Result<(), String> {
         Ok(Err(e)) => Err(format!("cannot reach http://{addr}/healthz: {e}")),
         Err(_) => Err(format!("http://{addr}/healthz timed out")),
     }
+}
+
+/// `solace openapi`: the contract, for `docs/openapi.json` and the web app's types.
+fn openapi() -> Result<(), String> {
+    let document = solace_backend::app::openapi().map_err(|e| e.to_string())?;
+    let json = solace_backend::openapi::to_json(&document);
+    use std::io::Write;
+    std::io::stdout()
+        .lock()
+        .write_all(json.as_bytes())
+        .map_err(|e| e.to_string())
 }

@@ -3,9 +3,11 @@
 //! the rest of their data, and moved along when a guest creates an account.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::Identity;
@@ -13,12 +15,13 @@ use crate::db::{col, now_ms, Db};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/me/safety-plan", get(show).put(save))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(show, save))
 }
 
 /// The steps of the plan, each a short list in the person's own words.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// The Stanley–Brown safety plan's sections, each at most 20 entries of 500 characters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SafetyPlan {
     #[serde(default)]
@@ -82,14 +85,20 @@ impl SafetyPlan {
     }
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct PlanResponse {
     plan: SafetyPlan,
+    /// Null until a plan is saved.
     #[serde(with = "crate::db::rfc3339_ms::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true)]
     updated_at: Option<i64>,
 }
 
-/// `GET /api/me/safety-plan`: the plan, empty when none was written yet.
+/// The caller's safety plan, empty when none was written yet.
+#[utoipa::path(get, path = "/me/safety-plan", tag = "safety",
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The plan.", body = PlanResponse), crate::openapi::SignedIn))]
 async fn show(State(state): State<AppState>, identity: Identity) -> Result<Json<PlanResponse>> {
     let (plan, updated_at) = match load(&state.db, &identity.user.id).await? {
         Some((plan, at)) => (plan, Some(at)),
@@ -98,7 +107,13 @@ async fn show(State(state): State<AppState>, identity: Identity) -> Result<Json<
     Ok(Json(PlanResponse { plan, updated_at }))
 }
 
-/// `PUT /api/me/safety-plan`: replaces the plan.
+/// Replaces the caller's safety plan; blank entries are dropped.
+#[utoipa::path(put, path = "/me/safety-plan", tag = "safety", request_body = SafetyPlan,
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The saved plan.", body = PlanResponse),
+        crate::openapi::SignedIn, crate::openapi::JsonBody,
+    ))]
 async fn save(
     State(state): State<AppState>,
     identity: Identity,

@@ -9,7 +9,7 @@ use crate::db::{col, new_id, now_ms, touched_a_row, Db};
 use crate::error::{Error, Result};
 
 /// Whether someone has an account or is visiting anonymously.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum UserKind {
     Guest,
@@ -36,10 +36,11 @@ impl UserKind {
 }
 
 /// A user row. The password hash is never serialised.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
     pub id: String,
     pub kind: UserKind,
+    #[schema(required = true)]
     pub email: Option<String>,
     /// Whether an identity provider proved the address; a typed address grants nothing.
     pub email_verified: bool,
@@ -47,12 +48,16 @@ pub struct User {
     pub password_hash: Option<String>,
     /// Whether the user can sign in with a password (single-sign-on accounts cannot).
     pub has_password: bool,
+    #[schema(required = true)]
     pub display_name: Option<String>,
     pub pseudonym: String,
+    /// `user` or `admin`.
     pub role: String,
     #[serde(with = "crate::db::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(with = "crate::db::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: i64,
 }
 

@@ -155,9 +155,14 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         _ => ("bad_request", "The request could not be understood."),
     };
     let mut replacement = error_response(status, code, message);
-    // Keep headers such as Allow and Retry-After that tell the client what to do next.
+    // Keep headers such as Allow and Retry-After that tell the client what to do next,
+    // but none that describe the body it replaces (a gzip-encoded plain-text rejection
+    // would otherwise label the new JSON as gzip).
     for (name, value) in response.headers() {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && name != header::CONTENT_ENCODING
+        {
             replacement
                 .headers_mut()
                 .insert(name.clone(), value.clone());

@@ -1,4 +1,13 @@
+import type { components } from "./api-schema";
 import { readSse } from "./sse";
+
+/**
+ * The API's types come from its OpenAPI document (docs/openapi.json, generated from the
+ * server's handlers): `pnpm --filter @solace/frontend api-types` regenerates
+ * `api-schema.ts`, and the tests fail when either is stale. The names below are the
+ * app's own for them.
+ */
+type Schemas = components["schemas"];
 
 /**
  * The one typed client for Solace's backend. The web app is served from the same
@@ -91,29 +100,15 @@ export function apiFetch<T>(
   return request<T>(`/api${path}`, init, fetchImpl);
 }
 
-export interface Health {
-  status: "ok";
-  version: string;
-}
+export type Health = Schemas["Alive"];
 
 /** Liveness of the backend. */
 export function getHealth(fetchImpl: Fetch = fetch): Promise<Health> {
   return request<Health>("/healthz", {}, fetchImpl);
 }
 
-export interface CrisisLine {
-  regions: string[];
-  name: string;
-  contact: string;
-  how: string;
-  hours: string;
-  url: string;
-}
-
-export interface CrisisResources {
-  region: string | null;
-  lines: CrisisLine[];
-}
+export type CrisisLine = Schemas["CrisisLine"];
+export type CrisisResources = Schemas["Resources"];
 
 /** Crisis lines for a region, or for the browser's language region when none is given. */
 export function getCrisisResources(
@@ -124,16 +119,14 @@ export function getCrisisResources(
   return apiFetch<CrisisResources>(`/crisis/resources${query}`, {}, fetchImpl);
 }
 
-export type AnalyticsEvent = {
-  name: string;
-  path?: string;
+export type AnalyticsEvent = Omit<Schemas["EventInput"], "properties"> & {
   properties?: Record<string, string | number | boolean | null>;
 };
 
 /** First-party analytics; failures are ignored because they must never disturb the user. */
 export async function trackEvent(event: AnalyticsEvent, fetchImpl: Fetch = fetch): Promise<void> {
   try {
-    await apiFetch<{ id: string }>(
+    await apiFetch<Schemas["Recorded"]>(
       "/events",
       { method: "POST", body: JSON.stringify(event) },
       fetchImpl,
@@ -143,27 +136,9 @@ export async function trackEvent(event: AnalyticsEvent, fetchImpl: Fetch = fetch
   }
 }
 
-export type UserKind = "guest" | "registered";
-
-export interface User {
-  id: string;
-  kind: UserKind;
-  email: string | null;
-  /** An identity provider proved the address; a typed address grants nothing. */
-  email_verified: boolean;
-  display_name: string | null;
-  pseudonym: string;
-  role: "user" | "admin";
-  /** False for guests and for accounts that sign in through an identity provider. */
-  has_password: boolean;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface Session {
-  user: User;
-  csrf_token: string;
-}
+export type UserKind = Schemas["UserKind"];
+export type User = Schemas["User"];
+export type Session = Schemas["Session"];
 
 function remember(session: Session): Session {
   setCsrfToken(session.csrf_token);
@@ -191,18 +166,14 @@ export async function continueAsGuest(fetchImpl: Fetch = fetch): Promise<Session
   return remember(await post<Session>("/auth/guest", {}, fetchImpl));
 }
 
-export interface SignupInput {
-  email: string;
-  password: string;
-  display_name?: string;
-}
+export type SignupInput = Schemas["SignupInput"];
 
 export async function signup(input: SignupInput, fetchImpl: Fetch = fetch): Promise<Session> {
   return remember(await post<Session>("/auth/signup", input, fetchImpl));
 }
 
 export async function login(
-  input: { email: string; password: string },
+  input: Schemas["LoginInput"],
   fetchImpl: Fetch = fetch,
 ): Promise<Session> {
   return remember(await post<Session>("/auth/login", input, fetchImpl));
@@ -222,10 +193,10 @@ export function updateProfile(displayName: string | null, fetchImpl: Fetch = fet
 }
 
 export async function changePassword(
-  input: { current_password: string; new_password: string },
+  input: Schemas["PasswordInput"],
   fetchImpl: Fetch = fetch,
 ): Promise<void> {
-  const { csrf_token } = await post<{ csrf_token: string }>("/me/password", input, fetchImpl);
+  const { csrf_token } = await post<Schemas["NewCsrfToken"]>("/me/password", input, fetchImpl);
   setCsrfToken(csrf_token);
 }
 
@@ -242,41 +213,19 @@ export async function deleteAccount(
   setCsrfToken(null);
 }
 
-export interface Providers {
-  password: boolean;
-  guest: boolean;
-  oidc: { name: string; login_url: string } | null;
-}
+export type Providers = Schemas["Providers"];
 
 /** The ways to sign in that this deployment offers. */
 export function getProviders(fetchImpl: Fetch = fetch): Promise<Providers> {
   return apiFetch<Providers>("/auth/providers", {}, fetchImpl);
 }
 
-export interface ChatSession {
-  id: string;
-  title: string;
-  flagged_at: string | null;
-  created_at: string;
-  updated_at: string;
-}
-
-export interface ChatMessage {
-  id: string;
-  session_id: string;
-  role: "user" | "assistant" | "system";
-  content: string;
-  status: "complete" | "incomplete";
-  created_at: string;
-}
+export type ChatSession = Schemas["ChatSession"];
+export type ChatMessage = Schemas["Message"];
 
 /** The caller's conversations, most recently active first. */
 export async function listChatSessions(fetchImpl: Fetch = fetch): Promise<ChatSession[]> {
-  const body = await apiFetch<{ sessions: ChatSession[] }>(
-    "/chat/sessions?limit=100",
-    {},
-    fetchImpl,
-  );
+  const body = await apiFetch<Schemas["SessionList"]>("/chat/sessions?limit=100", {}, fetchImpl);
   return body.sessions;
 }
 
@@ -304,7 +253,7 @@ export async function getChatMessages(
   sessionId: string,
   fetchImpl: Fetch = fetch,
 ): Promise<ChatMessage[]> {
-  const body = await apiFetch<{ messages: ChatMessage[] }>(
+  const body = await apiFetch<Schemas["MessageList"]>(
     `/chat/sessions/${encodeURIComponent(sessionId)}/messages?limit=500`,
     {},
     fetchImpl,
@@ -312,49 +261,18 @@ export async function getChatMessages(
   return body.messages;
 }
 
-export interface AiInfo {
-  /** What this deployment calls the supporter, e.g. "AI therapist". */
-  label: string;
-  /** The sentence the UI must always show. */
-  disclosure: string;
-  model: { configured: boolean; name: string | null };
-  max_message_chars: number;
-  speech: SpeechInfo;
-}
-
+export type AiInfo = Schemas["Info"];
 /** How this server does voice. */
-export interface SpeechInfo {
-  /** Who speaks replies (`espeak-ng`, `openai`, `elevenlabs`), or null when nobody. */
-  tts: string | null;
-  default_voice: string | null;
-  /** The Whisper model the browser can load from `/models/`, when its files are there. */
-  browser_transcription: { model: string; dtype: string } | null;
-  /** Whether `/api/ai/transcribe` works. */
-  server_transcription: boolean;
-}
-
-export interface Voice {
-  id: string;
-  name: string;
-  language: string | null;
-}
-
-export interface Voices {
-  provider: string | null;
-  default_voice: string | null;
-  voices: Voice[];
-}
+export type SpeechInfo = Schemas["SpeechInfo"];
+export type Voice = Schemas["Voice"];
+export type Voices = Schemas["Voices"];
 
 export function getVoices(fetchImpl: Fetch = fetch): Promise<Voices> {
   return apiFetch<Voices>("/ai/voices", {}, fetchImpl);
 }
 
 /** One spoken sentence: fetching `url` waits until its audio is ready. */
-export interface AudioClip {
-  seq: number;
-  key: string;
-  url: string;
-}
+export type AudioClip = Schemas["AudioClip"];
 
 /** Speaks one of the therapist's messages (clips already made are reused). */
 export async function speakMessage(
@@ -362,7 +280,7 @@ export async function speakMessage(
   voice: string | null,
   fetchImpl: Fetch = fetch,
 ): Promise<AudioClip[]> {
-  const body = await apiFetch<{ clips: Omit<AudioClip, "seq">[] }>(
+  const body = await apiFetch<Schemas["SpokenMessage"]>(
     `/ai/messages/${encodeURIComponent(messageId)}/speech`,
     { method: "POST", body: JSON.stringify(voice ? { voice } : {}) },
     fetchImpl,
@@ -376,7 +294,7 @@ export async function transcribeOnServer(
   language = "en",
   fetchImpl: Fetch = fetch,
 ): Promise<string> {
-  const body = await apiFetch<{ text: string }>(
+  const body = await apiFetch<Schemas["Transcript"]>(
     `/ai/transcribe?language=${encodeURIComponent(language)}`,
     { method: "POST", headers: { "Content-Type": "audio/wav" }, body: wav },
     fetchImpl,
@@ -388,44 +306,27 @@ export function getAiInfo(fetchImpl: Fetch = fetch): Promise<AiInfo> {
   return apiFetch<AiInfo>("/ai/info", {}, fetchImpl);
 }
 
-export type RiskCategory =
-  | "suicidal_ideation"
-  | "self_harm"
-  | "harm_to_others"
-  | "abuse"
-  | "medical_emergency"
-  | "concern_for_other";
+export type RiskCategory = Schemas["RiskCategory"];
 
 /** How urgent the safety layer judged a message (after the C-SSRS screener). */
-export type Severity = "elevated" | "imminent";
+export type Severity = Schemas["Severity"];
 
 /**
  * What the app shows beside the reply: `crisis` — lines first; `check_in` — an "are you
  * safe right now?" check-in with the lines in view; `help_them` — how to help someone else.
  */
-export type SafetyResponse = "crisis" | "check_in" | "help_them" | "support";
+export type SafetyResponse = Schemas["SafetyResponse"];
 
-export interface CrisisNotice {
-  severity: Severity;
-  response: SafetyResponse;
-  categories: RiskCategory[];
-  lines: CrisisLine[];
-}
+export type CrisisNotice = Schemas["SafetyNotice"];
 
-/** What the reply stream tells the page, in order. */
+/** What the reply stream tells the page, in order: each event's name and its data. */
 export type ReplyEvent =
-  | { type: "start"; session_id: string; user_message: ChatMessage }
-  | { type: "token"; text: string }
-  | { type: "replace"; text: string }
+  | ({ type: "start" } & Schemas["Start"])
+  | ({ type: "token" } & Schemas["Text"])
+  | ({ type: "replace" } & Schemas["Text"])
   | ({ type: "audio" } & AudioClip)
-  | { type: "done"; session_id: string; message: ChatMessage; crisis: CrisisNotice | null }
-  | {
-      type: "error";
-      error: string;
-      message: string;
-      retryable: boolean;
-      message_id: string | null;
-    };
+  | ({ type: "done" } & Schemas["Done"])
+  | ({ type: "error" } & Schemas["Failure"]);
 
 /**
  * Sends a message to the AI and yields the reply as it streams. Errors before the reply
@@ -433,7 +334,7 @@ export type ReplyEvent =
  * errors after it started arrive as an `error` event. Aborting `signal` stops the reply.
  */
 export async function* sendChatMessage(
-  input: { session_id?: string; content: string; speak?: boolean; voice?: string },
+  input: Schemas["SendInput"],
   signal?: AbortSignal,
   fetchImpl: Fetch = fetch,
 ): AsyncGenerator<ReplyEvent> {
@@ -478,20 +379,10 @@ export async function* sendChatMessage(
 }
 
 /** A personal safety plan: each step a list of entries in the person's own words. */
-export interface SafetyPlan {
-  warning_signs: string[];
-  coping_strategies: string[];
-  distractions: string[];
-  people_to_contact: string[];
-  professionals: string[];
-  safe_environment: string[];
-  reasons_to_live: string[];
-}
+export type SafetyPlan = Required<Schemas["SafetyPlan"]>;
 
-export interface SafetyPlanDocument {
-  plan: SafetyPlan;
-  updated_at: string | null;
-}
+/** The plan as the server answers it: every section present. */
+export type SafetyPlanDocument = Omit<Schemas["PlanResponse"], "plan"> & { plan: SafetyPlan };
 
 export function getSafetyPlan(fetchImpl: Fetch = fetch): Promise<SafetyPlanDocument> {
   return apiFetch<SafetyPlanDocument>("/me/safety-plan", {}, fetchImpl);
@@ -508,52 +399,16 @@ export function saveSafetyPlan(
   );
 }
 
-export type RoomRole = "host" | "moderator" | "speaker" | "listener";
-
-export interface Room {
-  id: string;
-  title: string;
-  topic: string | null;
-  visibility: "public" | "private";
-  capacity: number;
-  status: "live" | "closed";
-  closed_at: string | null;
-  created_at: string;
-}
-
-export interface ListedRoom extends Room {
-  participant_count: number;
-}
-
+export type RoomRole = Schemas["RoomRole"];
+export type Room = Schemas["Room"];
+export type ListedRoom = Schemas["Listed"];
 /** Someone in a room as others see them: never a user id. */
-export interface Participant {
-  handle: string;
-  name: string;
-  role: RoomRole;
-  muted: boolean;
-  hand_raised: boolean;
-  invited_to_speak: boolean;
-  /** Their audio is connected right now; false while they (re)connect. */
-  connected: boolean;
-  joined_at: string;
-}
-
-export interface RoomDetail {
-  room: Room;
-  participants: Participant[];
-  you: Participant | null;
-  blocked: string[];
-}
-
-export interface NewRoom {
-  title: string;
-  topic?: string;
-  visibility?: "public" | "private";
-  capacity?: number;
-}
+export type Participant = Schemas["ParticipantView"];
+export type RoomDetail = Schemas["RoomDetail"];
+export type NewRoom = Schemas["RoomInput"];
 
 export async function listRooms(fetchImpl: Fetch = fetch): Promise<ListedRoom[]> {
-  return (await apiFetch<{ rooms: ListedRoom[] }>("/rooms", {}, fetchImpl)).rooms;
+  return (await apiFetch<Schemas["RoomList"]>("/rooms", {}, fetchImpl)).rooms;
 }
 
 export function createRoom(input: NewRoom, fetchImpl: Fetch = fetch): Promise<Room> {
@@ -578,24 +433,15 @@ export async function leaveRoom(id: string, fetchImpl: Fetch = fetch): Promise<v
   await post<void>(`/rooms/${encodeURIComponent(id)}/leave`, {}, fetchImpl);
 }
 
-export interface SignalGrant {
-  token: string;
-  url: string;
-  protocol: number;
-  expires_in: number;
+export type SignalGrant = Omit<Schemas["SignalToken"], "ice_servers"> & {
   ice_servers: RTCIceServer[];
-}
+};
 
 export function getSignalGrant(id: string, fetchImpl: Fetch = fetch): Promise<SignalGrant> {
   return post<SignalGrant>(`/rooms/${encodeURIComponent(id)}/signal-token`, {}, fetchImpl);
 }
 
-export interface LiveKitGrant {
-  url: string;
-  token: string;
-  identity: string;
-  can_publish: boolean;
-}
+export type LiveKitGrant = Schemas["LiveKitToken"];
 
 export function getLiveKitGrant(roomId: string, fetchImpl: Fetch = fetch): Promise<LiveKitGrant> {
   return post<LiveKitGrant>("/livekit/token", { room_id: roomId }, fetchImpl);

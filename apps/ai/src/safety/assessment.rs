@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What kind of danger a message suggests.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RiskCategory {
@@ -54,6 +55,7 @@ impl RiskCategory {
 /// thoughts of suicide without intent are `Elevated`; intent, a plan, preparation, an
 /// attempt, questions about lethal means, a medical emergency or a threat with intent
 /// are `Imminent`.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(
     Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
@@ -82,6 +84,7 @@ impl Severity {
 }
 
 /// Which layer of the detector raised the alarm (the first that did, in this order).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SafetyLayer))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layer {
@@ -117,6 +120,7 @@ pub struct Assessment {
 }
 
 /// What the supporter does about an assessment.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = SafetyResponse))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Response {

@@ -33,6 +33,7 @@ const MAX_PIECES: usize = 64;
 const CACHE_ENTRIES: usize = 4096;
 
 /// What the detector can do here, for `/readyz` and the admin view.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DetectorStatus {
     /// The layers that run on every message.

@@ -35,11 +35,13 @@ pub struct Speech {
 }
 
 /// A voice a provider offers.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Voice {
     pub id: String,
     pub name: String,
     /// BCP 47-ish language tag when the provider says (`en-us`).
+    #[cfg_attr(feature = "openapi", schema(required = true))]
     pub language: Option<String>,
 }
 

@@ -15,9 +15,11 @@ use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use credentials::{Email, Password};
 pub use identity::{Admin, ClientIp, Identity, RegisteredUser};
@@ -26,29 +28,55 @@ use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 use crate::limits::Limit;
+use crate::openapi::{Conflicting, JsonBody, Limited, SignedIn, Unauthenticated};
 use crate::users::{self, NewUser, User, UserKind};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/guest", post(guest))
-        .route("/auth/signup", post(signup))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/auth/logout-all", post(logout_all))
-        .route("/auth/me", get(me))
-        .route("/auth/providers", get(providers))
-        .route("/auth/oidc/login", get(oidc::start))
-        .route("/auth/oidc/callback", get(oidc::callback))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(guest))
+        .routes(routes!(signup))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(logout_all))
+        .routes(routes!(me))
+        .routes(routes!(providers))
+        .routes(routes!(oidc::start))
+        .routes(routes!(oidc::callback))
 }
 
-/// `GET /api/auth/providers`: which ways to sign in this deployment offers.
-async fn providers(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let oidc = state
-        .config
-        .oidc
-        .as_ref()
-        .map(|oidc| serde_json::json!({ "name": oidc.display_name, "login_url": "/api/auth/oidc/login" }));
-    Json(serde_json::json!({ "password": true, "guest": true, "oidc": oidc }))
+/// The ways to sign in this deployment offers.
+#[derive(Debug, Serialize, ToSchema)]
+struct Providers {
+    /// Email and password.
+    password: bool,
+    /// Continuing anonymously under a pseudonym.
+    guest: bool,
+    /// Single sign-on, when an identity provider is configured.
+    #[schema(required = true)]
+    oidc: Option<OidcProviderInfo>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct OidcProviderInfo {
+    /// The provider's name, for the button.
+    name: String,
+    /// Where the browser goes to start signing in.
+    login_url: String,
+}
+
+/// Which ways to sign in this deployment offers.
+#[utoipa::path(get, path = "/auth/providers", tag = "auth",
+    responses((status = 200, description = "The sign-in methods.", body = Providers)))]
+async fn providers(State(state): State<AppState>) -> Json<Providers> {
+    let oidc = state.config.oidc.as_ref().map(|oidc| OidcProviderInfo {
+        name: oidc.display_name.clone(),
+        login_url: "/api/auth/oidc/login".into(),
+    });
+    Json(Providers {
+        password: true,
+        guest: true,
+        oidc,
+    })
 }
 
 /// Refuses state-changing API requests sent by another site's page. Browsers mark them
@@ -103,9 +131,10 @@ pub async fn same_origin_only(
 
 /// What the web app learns about the signed-in person: their own details and the
 /// CSRF token to send with state-changing requests.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Session {
     pub user: User,
+    /// Sent back as `X-CSRF-Token` with state-changing requests that use the cookie.
     pub csrf_token: String,
 }
 
@@ -164,8 +193,14 @@ async fn apply_configured_role(state: &AppState, mut user: User) -> Result<User>
     Ok(user)
 }
 
-/// `POST /api/auth/guest`: an anonymous identity with a fresh pseudonym. Calling it with a
-/// live session returns that session instead of making another guest.
+/// An anonymous identity with a fresh pseudonym. Calling it with a live session returns
+/// that session instead of making another guest.
+#[utoipa::path(post, path = "/auth/guest", tag = "auth",
+    responses(
+        (status = 200, description = "The caller's existing session.", body = Session),
+        (status = 201, description = "A new guest, signed in (sets the session cookie).", body = Session),
+        Limited,
+    ))]
 async fn guest(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -200,11 +235,13 @@ async fn guest(
     Ok(with_session(&state, StatusCode::CREATED, user, &token))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SignupInput {
     email: String,
+    /// At least 10 characters, not the email, not a common password.
     password: String,
+    /// A name to show instead of the pseudonym; at most 60 characters.
     display_name: Option<String>,
 }
 
@@ -226,8 +263,13 @@ pub fn parse_display_name(raw: Option<&str>) -> Result<Option<String>> {
     Ok(Some(name))
 }
 
-/// `POST /api/auth/signup`. A guest who signs up keeps everything: the guest becomes the
+/// Creates an account. A guest who signs up keeps everything: the guest becomes the
 /// account. The session is replaced so a token issued before sign-up stops working.
+#[utoipa::path(post, path = "/auth/signup", tag = "auth", request_body = SignupInput,
+    responses(
+        (status = 201, description = "The new account, signed in.", body = Session),
+        Conflicting, JsonBody, Limited,
+    ))]
 async fn signup(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -285,15 +327,21 @@ async fn signup(
     Ok(with_session(&state, StatusCode::CREATED, user, &token))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct LoginInput {
     email: String,
     password: String,
 }
 
-/// `POST /api/auth/login`. Every failure says the same thing, whether the email is
-/// unknown or the password wrong, and failures are throttled per account and address.
+/// Signs in. Every failure says the same thing, whether the email is unknown or the
+/// password wrong, and failures are throttled per account and address. A guest's
+/// conversations move into the account.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginInput,
+    responses(
+        (status = 200, description = "Signed in.", body = Session),
+        Unauthenticated, JsonBody, Limited,
+    ))]
 async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -327,20 +375,29 @@ async fn login(
     Ok(with_session(&state, StatusCode::OK, account, &token))
 }
 
-/// `POST /api/auth/logout`: ends this session.
+/// Ends this session.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth",
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 204, description = "Signed out; the cookie is cleared."), SignedIn))]
 async fn logout(State(state): State<AppState>, identity: Identity) -> Result<Response> {
     sessions::revoke(&state.db, &identity.token).await?;
     Ok(clear_session(&state))
 }
 
-/// `POST /api/auth/logout-all`: ends every session of this identity, on every device.
+/// Ends every session of this identity, on every device.
+#[utoipa::path(post, path = "/auth/logout-all", tag = "auth",
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 204, description = "Every session ended."), SignedIn))]
 async fn logout_all(State(state): State<AppState>, identity: Identity) -> Result<Response> {
     let ended = sessions::revoke_all(&state.db, &identity.user.id).await?;
     tracing::info!(user_id = %identity.user.id, ended, "logged out everywhere");
     Ok(clear_session(&state))
 }
 
-/// `GET /api/auth/me`.
+/// The signed-in person and the CSRF token for their requests.
+#[utoipa::path(get, path = "/auth/me", tag = "auth",
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The caller.", body = Session), SignedIn))]
 async fn me(identity: Identity) -> Json<Session> {
     let csrf_token = identity.csrf_token();
     Json(Session {

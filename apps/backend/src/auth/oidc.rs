@@ -162,8 +162,10 @@ struct Flow {
     next: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct StartQuery {
+    /// A path on this site to return to after signing in.
     next: Option<String>,
 }
 
@@ -191,7 +193,14 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-/// `GET /api/auth/oidc/login?next=/path`: sends the browser to the provider.
+/// Sends the browser to the identity provider to sign in (404 when single sign-on is
+/// not configured).
+#[utoipa::path(get, path = "/auth/oidc/login", tag = "auth", params(StartQuery),
+    responses(
+        (status = 303, description = "To the provider; or back to the app's sign-in page with `?error=` when the provider cannot be reached.",
+            headers(("Location" = String, description = "Where to go next."))),
+        crate::openapi::Missing, crate::openapi::QueryString,
+    ))]
 pub(super) async fn start(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<StartQuery>,
@@ -231,7 +240,8 @@ pub(super) async fn start(
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct CallbackQuery {
     code: Option<String>,
     state: Option<String>,
@@ -257,7 +267,14 @@ struct ProviderAccount {
     name: Option<String>,
 }
 
-/// `GET /api/auth/oidc/callback`: finishes the flow, signs the person in, goes back.
+/// Where the provider sends the browser back: finishes the flow, signs the person in,
+/// and returns to the page they started from (or to sign-in with `?error=`).
+#[utoipa::path(get, path = "/auth/oidc/callback", tag = "auth", params(CallbackQuery),
+    responses(
+        (status = 303, description = "Back into the app, signed in, or to sign-in with `?error=`.",
+            headers(("Location" = String, description = "Where to go next."))),
+        crate::openapi::Missing, crate::openapi::QueryString,
+    ))]
 pub(super) async fn callback(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -7,16 +7,19 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::Identity;
 use crate::db::{col, new_id, now_ms, touched_a_row, Db};
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::openapi::{JsonBody, Missing, QueryString, SignedIn};
 
 mod memory;
 pub(crate) mod reply;
@@ -24,30 +27,34 @@ pub(crate) mod reply;
 pub use memory::Memory;
 pub use reply::streaming_router;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(reply::router())
-        .route("/chat/sessions", get(list).post(create))
-        .route(
-            "/chat/sessions/{id}",
-            get(show).patch(rename).delete(remove),
-        )
-        .route("/chat/sessions/{id}/messages", get(messages))
+        .routes(routes!(list, create))
+        .routes(routes!(show, rename, remove))
+        .routes(routes!(messages))
 }
 
 /// `?limit=&offset=` of a paginated list; checked by [`Page::new`].
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
+    /// 1–100, 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<i64>,
+    /// At least 0.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct SessionList {
     sessions: Vec<ChatSession>,
 }
 
-/// `GET /api/chat/sessions`: the caller's conversations, most recently active first.
+/// The caller's conversations, most recently active first.
+#[utoipa::path(get, path = "/chat/sessions", tag = "chat", params(PageQuery), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "A page of conversations.", body = SessionList), SignedIn, QueryString))]
 async fn list(
     State(state): State<AppState>,
     identity: Identity,
@@ -58,13 +65,16 @@ async fn list(
     Ok(Json(SessionList { sessions }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TitleInput {
+    /// At most 120 characters; "New conversation" when absent on creation.
     title: Option<String>,
 }
 
-/// `POST /api/chat/sessions`.
+/// Starts an empty conversation (sending a message without `session_id` does too).
+#[utoipa::path(post, path = "/chat/sessions", tag = "chat", request_body = TitleInput, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 201, description = "The new conversation.", body = ChatSession), SignedIn, JsonBody))]
 async fn create(
     State(state): State<AppState>,
     identity: Identity,
@@ -75,7 +85,9 @@ async fn create(
     Ok((StatusCode::CREATED, Json(session)))
 }
 
-/// `GET /api/chat/sessions/{id}`.
+/// One of the caller's conversations.
+#[utoipa::path(get, path = "/chat/sessions/{id}", tag = "chat", params(("id" = String, Path)), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The conversation.", body = ChatSession), SignedIn, Missing))]
 async fn show(
     State(state): State<AppState>,
     identity: Identity,
@@ -84,7 +96,9 @@ async fn show(
     Ok(Json(get_session(&state.db, &identity.user.id, &id).await?))
 }
 
-/// `PATCH /api/chat/sessions/{id}`.
+/// Renames one of the caller's conversations.
+#[utoipa::path(patch, path = "/chat/sessions/{id}", tag = "chat", params(("id" = String, Path)), request_body = TitleInput, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The renamed conversation.", body = ChatSession), SignedIn, Missing, JsonBody))]
 async fn rename(
     State(state): State<AppState>,
     identity: Identity,
@@ -97,7 +111,9 @@ async fn rename(
     ))
 }
 
-/// `DELETE /api/chat/sessions/{id}`.
+/// Deletes one of the caller's conversations and its messages.
+#[utoipa::path(delete, path = "/chat/sessions/{id}", tag = "chat", params(("id" = String, Path)), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 204, description = "Deleted."), SignedIn, Missing))]
 async fn remove(
     State(state): State<AppState>,
     identity: Identity,
@@ -108,18 +124,22 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct MessagesQuery {
+    /// 1–500, 100 by default.
+    #[param(minimum = 1, maximum = 500)]
     limit: Option<i64>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct MessageList {
     messages: Vec<Message>,
 }
 
-/// `GET /api/chat/sessions/{id}/messages`: the newest `limit` (default 100, at most 500),
-/// oldest first.
+/// A conversation's newest `limit` messages, oldest first.
+#[utoipa::path(get, path = "/chat/sessions/{id}/messages", tag = "chat", params(("id" = String, Path), MessagesQuery), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The messages.", body = MessageList), SignedIn, Missing, QueryString))]
 async fn messages(
     State(state): State<AppState>,
     identity: Identity,
@@ -164,7 +184,7 @@ impl SessionTitle {
 }
 
 /// Who wrote a message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     User,
@@ -192,7 +212,7 @@ impl Role {
 }
 
 /// Whether a message was written out in full or cut short.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
     Complete,
@@ -220,21 +240,26 @@ fn decode_error(message: String) -> Error {
     Error::Database(sqlx::Error::Decode(message.into()))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ChatSession {
     pub id: String,
     #[serde(skip)]
     pub owner_id: String,
     pub title: String,
+    /// When the safety layer first saw a crisis here; null if it never did.
     #[serde(with = "crate::db::rfc3339_ms::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true)]
     pub flagged_at: Option<i64>,
     #[serde(with = "crate::db::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
     #[serde(with = "crate::db::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub updated_at: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Message {
     pub id: String,
     pub session_id: String,
@@ -242,6 +267,7 @@ pub struct Message {
     pub content: String,
     pub status: MessageStatus,
     #[serde(with = "crate::db::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
 }
 

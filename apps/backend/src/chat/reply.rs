@@ -21,14 +21,15 @@ use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use futures_util::{Stream, StreamExt};
 use serde::Serialize;
-use serde_json::json;
 use solace_ai::model::{ChatMessage, ChatRole, ModelError};
 use solace_ai::supporter::{Reply, SafetyNotice, SupporterError, TurnEvent, TurnStream};
 use tokio::sync::mpsc;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::memory::{as_turn, Memory};
 use super::{
@@ -43,33 +44,55 @@ use crate::error::{
 };
 use crate::extract::ApiJson;
 use crate::limits::{Concurrent, Limit};
+use crate::openapi::{JsonBody, Limited, Missing, NotConfigured, SignedIn, Upstream};
 
 /// The streaming route; it is mounted outside the request timeout, which would cut
 /// long replies short. The model's own timeout bounds the wait for each piece.
-pub fn streaming_router() -> Router<AppState> {
-    Router::new().route("/ai/message", post(send))
+pub fn streaming_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(send))
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/ai/info", get(info))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(info))
 }
 
-/// `GET /api/ai/info`: how the UI must present the supporter here.
-async fn info(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let label = &state.config.chat.label;
-    Json(json!({
-        "label": label,
-        "disclosure": format!(
+/// How the UI must present the supporter here.
+#[derive(Debug, Serialize, ToSchema)]
+struct Info {
+    /// What the supporter is called, e.g. "AI therapist".
+    label: String,
+    /// The sentence the app shows beside every conversation.
+    disclosure: String,
+    model: ModelInfo,
+    max_message_chars: usize,
+    speech: crate::speech::SpeechInfo,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct ModelInfo {
+    configured: bool,
+    #[schema(required = true)]
+    name: Option<String>,
+}
+
+/// How the UI must present the supporter on this server.
+#[utoipa::path(get, path = "/ai/info", tag = "chat",
+    responses((status = 200, description = "The supporter's label, disclosure, model and speech.", body = Info)))]
+async fn info(State(state): State<AppState>) -> Json<Info> {
+    let label = state.config.chat.label.clone();
+    Json(Info {
+        disclosure: format!(
             "Your {label} is an AI, not a person and not a licensed clinician. It can make \
              mistakes and is not a substitute for professional care or emergency help."
         ),
-        "model": {
-            "configured": state.model.is_some(),
-            "name": state.model.as_ref().map(|m| m.name()),
+        label,
+        model: ModelInfo {
+            configured: state.model.is_some(),
+            name: state.model.as_ref().map(|m| m.name()),
         },
-        "max_message_chars": state.config.chat.max_message_chars,
-        "speech": crate::speech::info(&state),
-    }))
+        max_message_chars: state.config.chat.max_message_chars,
+        speech: crate::speech::info(&state),
+    })
 }
 
 /// A message to the AI: trimmed, not empty, not too long.
@@ -135,10 +158,12 @@ impl MessageText {
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct SendInput {
+    /// The conversation to continue; a new one starts when absent.
     session_id: Option<String>,
+    /// The person's message; at most `max_message_chars` (see `/api/ai/info`).
     content: String,
     /// Speak the reply as it is written.
     #[serde(default)]
@@ -155,35 +180,53 @@ struct Speaker {
 }
 
 /// A clip of the spoken reply, in playing order.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 struct AudioClip {
     seq: u32,
     #[serde(flatten)]
     clip: crate::speech::Clip,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The person's message is stored: the first event of every reply.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+struct Start {
+    session_id: String,
+    user_message: Message,
+}
+
+/// A piece of the reply (`token`), or what replaces all of it so far (`replace`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+struct Text {
+    text: String,
+}
+
+/// The reply is stored: the last event of a reply that did not fail.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 struct Done {
     session_id: String,
     message: Message,
     /// The graded safety response (severity, what the app shows, the lines for the
     /// person's region), so the app can put the lines, a check-in, the safety plan and
     /// the grounding exercises on screen.
+    #[schema(required = true)]
     crisis: Option<SafetyNotice>,
     /// Every clip of the spoken reply (for clients that do not stream).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     audio: Vec<AudioClip>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// The model failed: the last event of a reply that did.
+#[derive(Debug, Clone, Serialize, ToSchema)]
 struct Failure {
     /// The status a JSON client gets; the event stream is already 200.
     #[serde(skip)]
+    #[schema(ignore)]
     status: StatusCode,
     error: &'static str,
     message: &'static str,
     retryable: bool,
     /// The stored partial reply, when anything arrived before the failure.
+    #[schema(required = true)]
     message_id: Option<String>,
 }
 
@@ -203,17 +246,66 @@ enum ReplyEvent {
 impl ReplyEvent {
     fn into_sse(self) -> Event {
         let (name, data) = match self {
-            Self::Token(text) => ("token", json!({ "text": text })),
-            Self::Replace(text) => ("replace", json!({ "text": text })),
-            Self::Audio(clip) => ("audio", json!(clip)),
-            Self::Done(done) => ("done", json!(done)),
-            Self::Failed(failure) => ("error", json!(failure)),
+            Self::Token(text) => ("token", json_text(&Text { text })),
+            Self::Replace(text) => ("replace", json_text(&Text { text })),
+            Self::Audio(clip) => ("audio", json_text(&clip)),
+            Self::Done(done) => ("done", json_text(&done)),
+            Self::Failed(failure) => ("error", json_text(&failure)),
         };
-        Event::default().event(name).data(data.to_string())
+        Event::default().event(name).data(data)
     }
 }
 
-/// `POST /api/ai/message`.
+fn json_text(value: &impl Serialize) -> String {
+    serde_json::to_string(value).unwrap_or_default()
+}
+
+/// The events of a streamed reply, as the contract documents them: each arrives as a
+/// Server-Sent Event named `event`, whose `data` is the JSON of the variant's content.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+#[allow(dead_code)]
+enum ReplyStreamEvent {
+    /// First: the person's message, stored.
+    Start(Start),
+    /// The next piece of the reply, past the output checks.
+    Token(Text),
+    /// Everything so far is replaced by this (an output rule broke, or a late alarm);
+    /// clips so far must not be played.
+    Replace(Text),
+    /// The next clip of the spoken reply (`"speak": true`).
+    Audio(AudioClip),
+    /// Last, on success: the stored reply and any safety notice.
+    Done(Box<Done>),
+    /// Last, on failure: what went wrong; a partial reply is stored as incomplete.
+    Error(Failure),
+}
+
+/// The whole reply as one JSON body (`Accept: application/json`).
+#[derive(Debug, Serialize, ToSchema)]
+struct ReplyBody {
+    session_id: String,
+    user_message: Message,
+    message: Message,
+    #[schema(required = true)]
+    crisis: Option<SafetyNotice>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    audio: Vec<AudioClip>,
+}
+
+/// One turn with the AI therapist. The message passes the safety layer first: imminent
+/// danger and worry for someone else get a graded reply with crisis lines and never wait
+/// for the model. The reply streams as Server-Sent Events (`start`, `token`…, `replace`,
+/// `audio`, then `done` or `error`; see `ReplyStreamEvent`), or comes as one JSON body
+/// when the client accepts only `application/json`.
+#[utoipa::path(post, path = "/ai/message", tag = "chat", request_body = SendInput, security(("session_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The reply.", content(
+            (ReplyStreamEvent = "text/event-stream"),
+            (ReplyBody = "application/json"),
+        )),
+        SignedIn, Missing, JsonBody, Limited, NotConfigured, Upstream,
+    ))]
 async fn send(
     State(state): State<AppState>,
     identity: Identity,
@@ -290,7 +382,10 @@ async fn send(
         }),
         audio: Vec::new(),
     };
-    let start = json!({ "session_id": session.id, "user_message": user_message });
+    let start = Start {
+        session_id: session.id.clone(),
+        user_message,
+    };
     let wants_json = wants_json(&headers);
 
     match reply {
@@ -335,13 +430,13 @@ fn wants_json(headers: &HeaderMap) -> bool {
 
 async fn respond(
     wants_json: bool,
-    start: serde_json::Value,
+    start: Start,
     events: impl Stream<Item = ReplyEvent> + Send + 'static,
 ) -> Result<Response> {
     if wants_json {
         return Ok(collect_json(start, events).await);
     }
-    let start = Event::default().event("start").data(start.to_string());
+    let start = Event::default().event("start").data(json_text(&start));
     let body = futures_util::stream::once(std::future::ready(start))
         .chain(events.map(ReplyEvent::into_sse))
         .map(Ok::<_, Infallible>);
@@ -357,7 +452,7 @@ async fn respond(
 
 /// The whole reply as one JSON body, for clients that do not stream.
 async fn collect_json(
-    start: serde_json::Value,
+    start: Start,
     events: impl Stream<Item = ReplyEvent> + Send + 'static,
 ) -> Response {
     let mut events = std::pin::pin!(events);
@@ -365,13 +460,20 @@ async fn collect_json(
         match event {
             ReplyEvent::Token(_) | ReplyEvent::Replace(_) | ReplyEvent::Audio(_) => {}
             ReplyEvent::Done(done) => {
-                let mut body = start;
-                body["message"] = json!(done.message);
-                body["crisis"] = json!(done.crisis);
-                if !done.audio.is_empty() {
-                    body["audio"] = json!(done.audio);
-                }
-                return Json(body).into_response();
+                let Done {
+                    message,
+                    crisis,
+                    audio,
+                    ..
+                } = *done;
+                return Json(ReplyBody {
+                    session_id: start.session_id,
+                    user_message: start.user_message,
+                    message,
+                    crisis,
+                    audio,
+                })
+                .into_response();
             }
             ReplyEvent::Failed(failure) => {
                 return json_error(

@@ -3,10 +3,10 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::app::AppState;
 use crate::auth::Admin;
@@ -16,17 +16,27 @@ use crate::extract::ApiQuery;
 /// The queues the app runs.
 const QUEUES: &[&str] = &[crate::speech::QUEUE];
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/admin/jobs/dead", get(dead))
-        .route("/admin/jobs/{id}/retry", post(retry))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(dead))
+        .routes(routes!(retry))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 struct QueueQuery {
+    /// The queue; `tts` (the only one) by default.
     queue: Option<String>,
+    /// How many; 50 by default, at most 200 (larger values are capped).
+    #[param(minimum = 0)]
     limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+struct DeadJobs {
+    queue: &'static str,
+    jobs: Vec<crate::jobs::DeadJob>,
 }
 
 fn queue_of(query: &QueueQuery) -> Result<&'static str> {
@@ -40,20 +50,31 @@ fn queue_of(query: &QueueQuery) -> Result<&'static str> {
         })
 }
 
-/// `GET /api/admin/jobs/dead?queue=tts&limit=50`: dead-lettered jobs, newest first.
+/// Dead-lettered jobs, newest first.
+#[utoipa::path(get, path = "/admin/jobs/dead", tag = "admin", params(QueueQuery),
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The dead jobs.", body = DeadJobs),
+        crate::openapi::SignedIn, crate::openapi::QueryString,
+    ))]
 async fn dead(
     State(state): State<AppState>,
     _admin: Admin,
     ApiQuery(query): ApiQuery<QueueQuery>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<DeadJobs>> {
     let queue = queue_of(&query)?;
     let limit = query.limit.unwrap_or(50).clamp(1, 200);
     let jobs = state.speech.jobs.dead(queue, limit).await?;
-    Ok(Json(json!({ "queue": queue, "jobs": jobs })))
+    Ok(Json(DeadJobs { queue, jobs }))
 }
 
-/// `POST /api/admin/jobs/{id}/retry?queue=tts`: the dead job runs again with fresh
-/// attempts.
+/// The dead job runs again with fresh attempts.
+#[utoipa::path(post, path = "/admin/jobs/{id}/retry", tag = "admin", params(("id" = String, Path, description = "The job."), QueueQuery),
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 204, description = "Queued again."),
+        crate::openapi::SignedIn, crate::openapi::QueryString, crate::openapi::Missing,
+    ))]
 async fn retry(
     State(state): State<AppState>,
     _admin: Admin,

@@ -73,12 +73,13 @@ impl JobStatus {
 }
 
 /// A dead-lettered job, for operators.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct DeadJob {
     pub id: String,
     pub queue: String,
     pub idempotency_key: String,
     pub attempts: u32,
+    #[schema(required = true)]
     pub last_error: Option<String>,
 }
 

@@ -6,8 +6,8 @@ use std::time::Duration;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::store::{self, State as Flag};
 use super::{blocked_handles, inside, live, livekit, may_publish, note, presence, sfu, Sfu};
@@ -17,10 +17,36 @@ use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::limits::{Concurrent, Limit};
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TokenInput {
     room_id: String,
+}
+
+/// Where and how to connect to LiveKit.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct LiveKitToken {
+    url: String,
+    token: String,
+    /// The caller's handle in the room.
+    identity: String,
+    can_publish: bool,
+    /// Seconds.
+    expires_in: u64,
+}
+
+/// Where and how to open the embedded audio server's signalling socket.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct SignalToken {
+    token: String,
+    /// The socket's path (`ws:` or `wss:` on this host).
+    url: String,
+    protocol: u32,
+    /// Seconds.
+    expires_in: u64,
+    /// For `RTCPeerConnection`'s `iceServers` (STUN/TURN).
+    #[schema(value_type = Vec<Object>)]
+    ice_servers: serde_json::Value,
 }
 
 /// `POST /api/livekit/token {room_id}`: for someone in the room, a short-lived LiveKit
@@ -33,11 +59,14 @@ async fn room_token_limit(state: &AppState, identity: &Identity) -> Result<()> {
         .await
 }
 
+/// A LiveKit access token.
+#[utoipa::path(post, path = "/livekit/token", tag = "rooms", request_body = TokenInput, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "A LiveKit token for the caller's seat.", body = LiveKitToken), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::JsonBody, crate::openapi::Limited))]
 pub(super) async fn livekit_token(
     State(state): State<AppState>,
     identity: Identity,
     ApiJson(input): ApiJson<TokenInput>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<LiveKitToken>> {
     let livekit = state.audio.livekit().ok_or_else(|| Error::Conflict {
         code: "livekit_not_configured",
         message: "This server runs rooms on its embedded audio server, not LiveKit.".into(),
@@ -46,17 +75,19 @@ pub(super) async fn livekit_token(
     room_token_limit(&state, &identity).await?;
     let can_publish = me.role.can_speak();
     let token = livekit.token(&room.id, &me.handle, &me.shown_name, can_publish)?;
-    Ok(Json(json!({
-        "url": livekit.client_url().as_str(),
-        "token": token,
-        "identity": me.handle,
-        "can_publish": can_publish,
-        "expires_in": livekit::TOKEN_TTL.as_secs(),
-    })))
+    Ok(Json(LiveKitToken {
+        url: livekit.client_url().as_str().to_owned(),
+        token,
+        identity: me.handle,
+        can_publish,
+        expires_in: livekit::TOKEN_TTL.as_secs(),
+    }))
 }
 
-/// `POST /api/livekit/webhook`: LiveKit tells us who connected and who dropped off; a
-/// participant whose connection ended for good has left the room.
+/// LiveKit tells us who connected and who dropped off; a participant whose connection ended
+/// for good has left the room.
+#[utoipa::path(post, path = "/livekit/webhook", tag = "rooms", request_body(content = String, content_type = "application/webhook+json", description = "A LiveKit webhook event, signed in `Authorization`."), 
+    responses((status = 204, description = "Handled."), crate::openapi::Missing, crate::openapi::Unauthenticated, crate::openapi::JsonBody))]
 pub(super) async fn livekit_webhook(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
@@ -121,32 +152,37 @@ pub(super) fn sfu_of(state: &AppState) -> Result<&Sfu> {
     })
 }
 
-/// `POST /api/rooms/{id}/signal-token`: a one-minute token that opens the embedded
-/// SFU's signalling socket for the caller's seat in the room.
+/// A one-minute token that opens the embedded SFU's signalling socket for the caller's seat
+/// in the room.
+#[utoipa::path(post, path = "/rooms/{id}/signal-token", tag = "rooms", params(("id" = String, Path, description = "The room.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "A one-minute token for the signalling socket.", body = SignalToken), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::Limited))]
 pub(super) async fn signal_token(
     State(state): State<AppState>,
     identity: Identity,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<SignalToken>> {
     sfu_of(&state)?;
     let (room, me) = inside(&state, &id, &identity.user.id).await?;
     room_token_limit(&state, &identity).await?;
     let token = state.room_tokens.issue(&room.id, &me.handle);
-    Ok(Json(json!({
-        "token": token,
-        "url": format!("/api/rooms/{}/signal", room.id),
-        "protocol": sfu::signal::PROTOCOL_VERSION,
-        "expires_in": sfu::signal::TOKEN_TTL.as_secs(),
-        "ice_servers": state.config.ice_servers,
-    })))
+    Ok(Json(SignalToken {
+        token,
+        url: format!("/api/rooms/{}/signal", room.id),
+        protocol: sfu::signal::PROTOCOL_VERSION,
+        expires_in: sfu::signal::TOKEN_TTL.as_secs(),
+        ice_servers: state.config.ice_servers.clone(),
+    }))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct SignalQuery {
     token: String,
 }
 
-/// `GET /api/rooms/{id}/signal?token=…` (WebSocket).
+/// The embedded audio server's signalling socket.
+#[utoipa::path(get, path = "/rooms/{id}/signal", tag = "rooms", params(("id" = String, Path, description = "The room."), SignalQuery), 
+    responses((status = 101, description = "Switching to the WebSocket: JSON signalling messages (offer, answer, candidates, room changes)."), crate::openapi::QueryString, crate::openapi::Unauthenticated, crate::openapi::NotAllowed, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::Limited))]
 pub(super) async fn signal(
     State(state): State<AppState>,
     Path(id): Path<String>,

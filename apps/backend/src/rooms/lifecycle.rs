@@ -4,7 +4,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
 use super::policy::not_allowed;
 use super::store::{self, NewRoom, Participant, Room, State as Flag};
@@ -16,12 +16,18 @@ use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::limits::Limit;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RoomInput {
+    /// At most 80 characters.
     title: String,
+    /// At most 280 characters.
     topic: Option<String>,
+    /// `public` (listed, the default) or `private` (only people with the link).
+    #[schema(pattern = "^(public|private)$")]
     visibility: Option<String>,
+    /// 2–200 people, 50 by default.
+    #[schema(minimum = 2, maximum = 200)]
     capacity: Option<i64>,
 }
 
@@ -29,7 +35,9 @@ pub(super) struct RoomInput {
 /// everyone, so rooms stay conversation-sized.
 pub const MAX_CAPACITY: i64 = 200;
 
-/// `POST /api/rooms`: the caller becomes the room's host.
+/// The caller becomes the room's host.
+#[utoipa::path(post, path = "/rooms", tag = "rooms", request_body = RoomInput, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 201, description = "The new room; the caller is its host.", body = Room), crate::openapi::SignedIn, crate::openapi::JsonBody, crate::openapi::Limited))]
 pub(super) async fn create(
     State(state): State<AppState>,
     identity: Identity,
@@ -77,18 +85,30 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(room)))
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Listed {
     #[serde(flatten)]
     room: Room,
     participant_count: i64,
 }
 
-/// `GET /api/rooms`: live public rooms with how many people are in each.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct RoomList {
+    rooms: Vec<Listed>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct RoomHistory {
+    events: Vec<store::HistoryEntry>,
+}
+
+/// Live public rooms with how many people are in each.
+#[utoipa::path(get, path = "/rooms", tag = "rooms", params(PageQuery), 
+    responses((status = 200, description = "A page of live public rooms.", body = RoomList), crate::openapi::QueryString))]
 pub(super) async fn list(
     State(state): State<AppState>,
     ApiQuery(query): ApiQuery<PageQuery>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<RoomList>> {
     let page = Page::new(query.limit, query.offset)?;
     let rooms: Vec<Listed> = store::list_live(&state.db, page)
         .await?
@@ -98,10 +118,12 @@ pub(super) async fn list(
             participant_count,
         })
         .collect();
-    Ok(Json(json!({ "rooms": rooms })))
+    Ok(Json(RoomList { rooms }))
 }
 
-/// `GET /api/rooms/{id}`.
+/// One room as the caller sees it.
+#[utoipa::path(get, path = "/rooms/{id}", tag = "rooms", params(("id" = String, Path, description = "The room.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing))]
 pub(super) async fn show(
     State(state): State<AppState>,
     identity: Identity,
@@ -111,21 +133,23 @@ pub(super) async fn show(
     detail(&state, room, &identity.user.id).await
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct JoinInput {
     /// `pseudonym` (default) or `display_name`.
     show_as: Option<String>,
 }
 
-/// `POST /api/rooms/{id}/join`: enter as host (the creator) or listener.
+/// Enter as host (the creator) or listener.
+#[utoipa::path(post, path = "/rooms/{id}/join", tag = "rooms", params(("id" = String, Path, description = "The room.")), security(("session_cookie" = []), ("bearer" = [])),request_body(content = Option<JoinInput>), 
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::JsonBody, crate::openapi::Upstream))]
 pub(super) async fn join(
     State(state): State<AppState>,
     identity: Identity,
     Path(id): Path<String>,
-    input: Option<ApiJson<JoinInput>>,
+    input: Option<ApiJson<Option<JoinInput>>>,
 ) -> Result<Json<RoomDetail>> {
-    let input = input.map(|ApiJson(i)| i).unwrap_or_default();
+    let input = input.and_then(|ApiJson(i)| i).unwrap_or_default();
     let user = &identity.user;
     let room = live(store::get_room(&state.db, &id).await?)?;
     let shown_name = match input.show_as.as_deref() {
@@ -162,7 +186,9 @@ pub(super) async fn join(
     detail(&state, room, &user.id).await
 }
 
-/// `POST /api/rooms/{id}/leave`.
+/// Leaves the room.
+#[utoipa::path(post, path = "/rooms/{id}/leave", tag = "rooms", params(("id" = String, Path, description = "The room.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 204, description = "Left."), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::Upstream))]
 pub(super) async fn leave(
     State(state): State<AppState>,
     identity: Identity,
@@ -175,7 +201,9 @@ pub(super) async fn leave(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// `POST /api/rooms/{id}/close`: the host (or an administrator) ends the room.
+/// The host (or an administrator) ends the room.
+#[utoipa::path(post, path = "/rooms/{id}/close", tag = "rooms", params(("id" = String, Path, description = "The room.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The closed room.", body = Room), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::Upstream))]
 pub(super) async fn close(
     State(state): State<AppState>,
     identity: Identity,
@@ -195,13 +223,14 @@ pub(super) async fn close(
     Ok(Json(closed))
 }
 
-/// `GET /api/rooms/{id}/history`: the room's events, newest first, for its host and
-/// moderators.
+/// The room's events, newest first, for its host and moderators.
+#[utoipa::path(get, path = "/rooms/{id}/history", tag = "rooms", params(("id" = String, Path, description = "The room.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room's events, newest first.", body = RoomHistory), crate::openapi::SignedIn, crate::openapi::Missing))]
 pub(super) async fn history(
     State(state): State<AppState>,
     identity: Identity,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<RoomHistory>> {
     let room = store::get_room(&state.db, &id).await?;
     let me = store::participant(&state.db, &room.id, &identity.user.id).await?;
     let allowed = room.host_id == identity.user.id
@@ -211,5 +240,5 @@ pub(super) async fn history(
         return Err(not_allowed("see the room's history"));
     }
     let events = store::history(&state.db, &room.id, 500).await?;
-    Ok(Json(json!({ "events": events })))
+    Ok(Json(RoomHistory { events }))
 }

@@ -28,17 +28,14 @@ pub use livekit::LiveKit;
 pub use sfu::signal::RoomTokens;
 pub use sfu::Sfu;
 
-use connect::{livekit_token, livekit_webhook, signal, signal_token};
-use lifecycle::{close, create, history, join, leave, list, show};
-use moderation::{
-    block, list_reports, mute_all, mute_one, remove, report, resolve_report, unblock,
-};
-use speaking::{assign_role, hand, invite, mute_self, speak};
+pub use moderation::ReportCreated;
 
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use policy::RoomRole;
 use store::{Participant, ParticipantView, Room};
@@ -47,40 +44,39 @@ use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::events;
 
-pub fn router() -> Router<AppState> {
-    let room = "/rooms/{id}";
-    let someone = "/rooms/{id}/participants/{handle}";
-    Router::new()
-        .route("/rooms", get(list).post(create))
-        .route(room, get(show))
-        .route(&format!("{room}/join"), post(join))
-        .route(&format!("{room}/leave"), post(leave))
-        .route(&format!("{room}/close"), post(close))
-        .route(&format!("{room}/hand"), post(hand))
-        .route(&format!("{room}/speak"), post(speak))
-        .route(&format!("{room}/mute"), post(mute_self))
-        .route(&format!("{room}/mute-all"), post(mute_all))
-        .route(&format!("{room}/history"), get(history))
-        .route(&format!("{someone}/invite"), post(invite))
-        .route(&format!("{someone}/role"), post(assign_role))
-        .route(&format!("{someone}/mute"), post(mute_one))
-        .route(&format!("{someone}/remove"), post(remove))
-        .route(&format!("{someone}/block"), post(block).delete(unblock))
-        .route(&format!("{someone}/report"), post(report))
-        .route(&format!("{room}/signal-token"), post(signal_token))
-        .route(&format!("{room}/signal"), get(signal))
-        .route("/livekit/token", post(livekit_token))
-        .route("/livekit/webhook", post(livekit_webhook))
-        .route("/admin/reports", get(list_reports))
-        .route("/admin/reports/{id}/resolve", post(resolve_report))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(lifecycle::list, lifecycle::create))
+        .routes(routes!(lifecycle::show))
+        .routes(routes!(lifecycle::join))
+        .routes(routes!(lifecycle::leave))
+        .routes(routes!(lifecycle::close))
+        .routes(routes!(lifecycle::history))
+        .routes(routes!(speaking::hand))
+        .routes(routes!(speaking::speak))
+        .routes(routes!(speaking::mute_self))
+        .routes(routes!(speaking::invite))
+        .routes(routes!(speaking::assign_role))
+        .routes(routes!(moderation::mute_all))
+        .routes(routes!(moderation::mute_one))
+        .routes(routes!(moderation::remove))
+        .routes(routes!(moderation::block, moderation::unblock))
+        .routes(routes!(moderation::report))
+        .routes(routes!(moderation::list_reports))
+        .routes(routes!(moderation::resolve_report))
+        .routes(routes!(connect::signal_token))
+        .routes(routes!(connect::signal))
+        .routes(routes!(connect::livekit_token))
+        .routes(routes!(connect::livekit_webhook))
 }
 
 /// A room as one person sees it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 struct RoomDetail {
     room: Room,
     participants: Vec<ParticipantView>,
     /// The caller, when they are in the room.
+    #[schema(required = true)]
     you: Option<ParticipantView>,
     /// Handles of the people the caller blocked: the app does not play their audio.
     blocked: Vec<String>,
@@ -196,7 +192,7 @@ async fn record_change(
     .await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Toggle {
     on: bool,

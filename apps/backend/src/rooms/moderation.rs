@@ -4,8 +4,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::policy::{self, not_allowed, require_moderation};
 use super::store::{self, State as Flag};
@@ -16,8 +16,10 @@ use crate::chat::Page;
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 
-/// `POST /api/rooms/{id}/mute-all`: a moderator mutes every speaker but themselves and
-/// those beyond their reach (the host, other moderators).
+/// A moderator mutes every speaker but themselves and those beyond their reach (the host,
+/// other moderators).
+#[utoipa::path(post, path = "/rooms/{id}/mute-all", tag = "rooms", params(("id" = String, Path, description = "The room.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::Upstream))]
 pub(super) async fn mute_all(
     State(state): State<AppState>,
     identity: Identity,
@@ -50,7 +52,9 @@ pub(super) async fn mute_all(
     detail(&state, room, &me.user_id).await
 }
 
-/// `POST /api/rooms/{id}/participants/{handle}/mute`.
+/// Mutes one speaker.
+#[utoipa::path(post, path = "/rooms/{id}/participants/{handle}/mute", tag = "rooms", params(("id" = String, Path, description = "The room."), ("handle" = String, Path, description = "The participant's handle in this room.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::Upstream))]
 pub(super) async fn mute_one(
     State(state): State<AppState>,
     identity: Identity,
@@ -72,9 +76,10 @@ pub(super) async fn mute_one(
     detail(&state, room, &me.user_id).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct ReasonInput {
+    /// Why, in at most 500 characters.
     reason: String,
 }
 
@@ -86,8 +91,9 @@ pub(super) fn reason(raw: &str) -> Result<String> {
     Ok(reason)
 }
 
-/// `POST /api/rooms/{id}/participants/{handle}/remove {reason}`: they leave and cannot
-/// come back to this room; the reason stays in the room's history.
+/// Removes someone: they leave and cannot come back to this room; the reason stays in the room's history.
+#[utoipa::path(post, path = "/rooms/{id}/participants/{handle}/remove", tag = "rooms", params(("id" = String, Path, description = "The room."), ("handle" = String, Path, description = "The participant's handle in this room.")), request_body = ReasonInput, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::JsonBody, crate::openapi::Upstream))]
 pub(super) async fn remove(
     State(state): State<AppState>,
     identity: Identity,
@@ -114,8 +120,9 @@ pub(super) async fn remove(
     detail(&state, room, &me.user_id).await
 }
 
-/// `POST` / `DELETE /api/rooms/{id}/participants/{handle}/block`: stop (or start again)
-/// hearing someone, in every room.
+/// Stops hearing someone, in every room (`DELETE` hears them again).
+#[utoipa::path(post, path = "/rooms/{id}/participants/{handle}/block", tag = "rooms", params(("id" = String, Path, description = "The room."), ("handle" = String, Path, description = "The participant's handle in this room.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting))]
 pub(super) async fn block(
     State(state): State<AppState>,
     identity: Identity,
@@ -124,6 +131,9 @@ pub(super) async fn block(
     set_block(state, identity, id, handle, true).await
 }
 
+/// Hears someone again.
+#[utoipa::path(delete, path = "/rooms/{id}/participants/{handle}/block", tag = "rooms", params(("id" = String, Path, description = "The room."), ("handle" = String, Path, description = "The participant's handle in this room.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting))]
 pub(super) async fn unblock(
     State(state): State<AppState>,
     identity: Identity,
@@ -152,14 +162,15 @@ pub(super) async fn set_block(
     detail(&state, room, &me.user_id).await
 }
 
-/// `POST /api/rooms/{id}/participants/{handle}/report {reason}`: goes to the
-/// administrators' queue.
+/// Goes to the administrators' queue.
+#[utoipa::path(post, path = "/rooms/{id}/participants/{handle}/report", tag = "rooms", params(("id" = String, Path, description = "The room."), ("handle" = String, Path, description = "The participant's handle in this room.")), request_body = ReasonInput, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 201, description = "Reported; the id of the report.", body = crate::rooms::ReportCreated), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::JsonBody))]
 pub(super) async fn report(
     State(state): State<AppState>,
     identity: Identity,
     Path((id, handle)): Path<(String, String)>,
     ApiJson(input): ApiJson<ReasonInput>,
-) -> Result<(StatusCode, Json<serde_json::Value>)> {
+) -> Result<(StatusCode, Json<ReportCreated>)> {
     let reason = reason(&input.reason)?;
     let (room, me, subject) = actor_and_subject(&state, &id, &identity.user.id, &handle).await?;
     if subject.user_id == me.user_id {
@@ -179,22 +190,42 @@ pub(super) async fn report(
         None,
     )
     .await?;
-    Ok((StatusCode::CREATED, Json(json!({ "id": report_id }))))
+    Ok((StatusCode::CREATED, Json(ReportCreated { id: report_id })))
 }
 
-#[derive(Debug, Deserialize)]
+/// The id of a new report.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReportCreated {
+    id: String,
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct ReportQuery {
+    /// `open` (default) or `resolved`.
+    #[param(pattern = "^(open|resolved)$")]
     status: Option<String>,
+    /// 1–100, 20 by default.
+    #[param(minimum = 1, maximum = 100)]
     limit: Option<i64>,
+    /// At least 0.
+    #[param(minimum = 0)]
     offset: Option<i64>,
 }
 
-/// `GET /api/admin/reports?status=open`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ReportList {
+    reports: Vec<store::ReportView>,
+}
+
+/// Reports, for administrators.
+#[utoipa::path(get, path = "/admin/reports", tag = "admin", params(ReportQuery), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "A page of reports, newest first.", body = ReportList), crate::openapi::SignedIn, crate::openapi::QueryString))]
 pub(super) async fn list_reports(
     State(state): State<AppState>,
     _admin: Admin,
     ApiQuery(query): ApiQuery<ReportQuery>,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<ReportList>> {
     let status = query.status.as_deref().unwrap_or("open");
     if !matches!(status, "open" | "resolved") {
         return Err(Error::validation(
@@ -204,10 +235,12 @@ pub(super) async fn list_reports(
     }
     let page = Page::new(query.limit, query.offset)?;
     let reports = store::reports(&state.db, status, page).await?;
-    Ok(Json(json!({ "reports": reports })))
+    Ok(Json(ReportList { reports }))
 }
 
-/// `POST /api/admin/reports/{id}/resolve`.
+/// Marks a report resolved.
+#[utoipa::path(post, path = "/admin/reports/{id}/resolve", tag = "admin", params(("id" = String, Path, description = "The report.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 204, description = "Resolved."), crate::openapi::SignedIn, crate::openapi::Missing))]
 pub(super) async fn resolve_report(
     State(state): State<AppState>,
     Admin(admin): Admin,

@@ -5,7 +5,7 @@ use serde::Serialize;
 use crate::error::{Error, Result};
 
 /// A participant's part in a room.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RoomRole {
     /// Created the room; there is one, and nobody can moderate them.

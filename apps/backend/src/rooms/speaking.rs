@@ -13,8 +13,10 @@ use crate::auth::Identity;
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 
-/// `POST /api/rooms/{id}/hand {on}`: a listener asks to speak (or stops asking). If a
-/// moderator already invited them, raising the hand is the consent: they speak.
+/// A listener asks to speak (or stops asking). If a moderator already invited them, raising
+/// the hand is the consent: they speak.
+#[utoipa::path(post, path = "/rooms/{id}/hand", tag = "rooms", params(("id" = String, Path, description = "The room.")), request_body = Toggle, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::JsonBody, crate::openapi::Upstream))]
 pub(super) async fn hand(
     State(state): State<AppState>,
     identity: Identity,
@@ -38,8 +40,9 @@ pub(super) async fn hand(
     detail(&state, room, &me.user_id).await
 }
 
-/// `POST /api/rooms/{id}/speak {on}`: accept an invitation to speak (`on`), or decline
-/// it / step back to listening (`!on`).
+/// Accept an invitation to speak (`on`), or decline it / step back to listening (`!on`).
+#[utoipa::path(post, path = "/rooms/{id}/speak", tag = "rooms", params(("id" = String, Path, description = "The room.")), request_body = Toggle, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::JsonBody, crate::openapi::Upstream))]
 pub(super) async fn speak(
     State(state): State<AppState>,
     identity: Identity,
@@ -83,7 +86,9 @@ pub(super) async fn speak(
     detail(&state, room, &me.user_id).await
 }
 
-/// `POST /api/rooms/{id}/mute {on}`: mute or unmute yourself.
+/// Mute or unmute yourself.
+#[utoipa::path(post, path = "/rooms/{id}/mute", tag = "rooms", params(("id" = String, Path, description = "The room.")), request_body = Toggle, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::JsonBody, crate::openapi::Upstream))]
 pub(super) async fn mute_self(
     State(state): State<AppState>,
     identity: Identity,
@@ -110,8 +115,10 @@ pub(super) async fn mute_self(
     detail(&state, room, &me.user_id).await
 }
 
-/// `POST /api/rooms/{id}/participants/{handle}/invite`: ask a listener to speak. If their
-/// hand is up, that was their consent: they speak at once.
+/// Ask a listener to speak. If their hand is up, that was their consent: they speak at
+/// once.
+#[utoipa::path(post, path = "/rooms/{id}/participants/{handle}/invite", tag = "rooms", params(("id" = String, Path, description = "The room."), ("handle" = String, Path, description = "The participant's handle in this room.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::Upstream))]
 pub(super) async fn invite(
     State(state): State<AppState>,
     identity: Identity,
@@ -151,15 +158,18 @@ pub(super) async fn invite(
     detail(&state, room, &me.user_id).await
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RoleInput {
+    /// `moderator` or `listener`.
+    #[schema(pattern = "^(moderator|listener)$")]
     role: String,
 }
 
-/// `POST /api/rooms/{id}/participants/{handle}/role`: make a moderator (host only), or
-/// move a speaker back to the listeners. Nobody is made a speaker without consent: that
-/// goes through `invite`.
+/// Make a moderator (host only), or move a speaker back to the listeners. Nobody is made a
+/// speaker without consent: that goes through `invite`.
+#[utoipa::path(post, path = "/rooms/{id}/participants/{handle}/role", tag = "rooms", params(("id" = String, Path, description = "The room."), ("handle" = String, Path, description = "The participant's handle in this room.")), request_body = RoleInput, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::JsonBody, crate::openapi::Upstream))]
 pub(super) async fn assign_role(
     State(state): State<AppState>,
     identity: Identity,

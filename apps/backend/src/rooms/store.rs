@@ -8,19 +8,25 @@ use crate::chat::Page;
 use crate::db::{col, new_id, now_ms, touched_a_row, Db};
 use crate::error::{Error, Result};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Room {
     pub id: String,
     #[serde(skip)]
     pub host_id: String,
     pub title: String,
+    #[schema(required = true)]
     pub topic: Option<String>,
+    /// `public` or `private`.
     pub visibility: String,
     pub capacity: i64,
+    /// `live` or `closed`.
     pub status: String,
     #[serde(with = "crate::db::rfc3339_ms::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    #[schema(required = true)]
     pub closed_at: Option<i64>,
     #[serde(with = "crate::db::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
 }
 
@@ -82,7 +88,7 @@ impl Participant {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ParticipantView {
     pub handle: String,
     pub name: String,
@@ -93,6 +99,7 @@ pub struct ParticipantView {
     /// Their audio is connected right now (presence); false while they reconnect.
     pub connected: bool,
     #[serde(with = "crate::db::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub joined_at: i64,
 }
 
@@ -459,13 +466,17 @@ pub async fn record(
 }
 
 /// One line of a room's history, with names as the room saw them.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct HistoryEntry {
     pub kind: String,
+    #[schema(required = true)]
     pub actor: Option<String>,
+    #[schema(required = true)]
     pub subject: Option<String>,
+    #[schema(required = true)]
     pub detail: Option<String>,
     #[serde(with = "crate::db::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: i64,
 }
 
@@ -546,16 +557,20 @@ pub async fn report(
 }
 
 /// A report as administrators see it: who was reported under which name, why, where.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ReportView {
     pub id: String,
+    #[schema(required = true)]
     pub room_id: Option<String>,
+    #[schema(required = true)]
     pub room_title: Option<String>,
     pub subject_id: String,
+    #[schema(required = true)]
     pub subject_name: Option<String>,
     pub reason: String,
     pub status: String,
     #[serde(with = "crate::db::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
 }
 

@@ -26,12 +26,13 @@ impl Status {
 }
 
 /// A clip as the API names it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Clip {
     pub key: String,
     /// Where its audio is fetched (it waits until the clip is ready).
     pub url: String,
     #[serde(skip)]
+    #[schema(ignore)]
     pub status: Status,
 }
 

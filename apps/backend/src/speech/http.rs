@@ -6,11 +6,12 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::json;
-use solace_ai::speech::{wav, SentenceSplitter, TtsError};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use solace_ai::speech::{wav, SentenceSplitter, TtsError, Voice};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::clips::{self, Fetched};
 use super::{Clip, CLIP_WAIT};
@@ -21,43 +22,67 @@ use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::jobs::JobStatus;
 use crate::limits::Limit;
+use crate::openapi::{JsonBody, Limited, Missing, NotConfigured, QueryString, SignedIn, Upstream};
 
-pub fn router(state: &AppState) -> Router<AppState> {
+pub fn router(config: &crate::config::Config) -> OpenApiRouter<AppState> {
     // A minute of 48 kHz 16-bit mono WAV, and then some: the route's own body limit.
-    let max_upload = usize::try_from(state.config.speech.stt_max_seconds)
+    let max_upload = usize::try_from(config.speech.stt_max_seconds)
         .unwrap_or(60)
         .saturating_mul(96_000)
         .saturating_add(4_096);
-    Router::new()
-        .route("/ai/voices", get(voices))
-        .route("/ai/messages/{id}/speech", post(speak_message))
-        .route("/ai/speech/{session_id}/{clip_key}", get(clip))
-        .route(
-            "/ai/transcribe",
-            post(transcribe).layer(DefaultBodyLimit::max(max_upload)),
-        )
+    let (schemas, paths, transcribe) = routes!(transcribe);
+    OpenApiRouter::new()
+        .routes(routes!(voices))
+        .routes(routes!(speak_message))
+        .routes(routes!(clip))
+        .routes((
+            schemas,
+            paths,
+            transcribe.layer(DefaultBodyLimit::max(max_upload)),
+        ))
 }
 
-/// `GET /api/ai/voices`: the provider and its voices (`provider` is null when spoken
-/// replies are off on this server). Public: it says nothing about anyone.
-async fn voices(State(state): State<AppState>) -> Result<Json<serde_json::Value>> {
+#[derive(Debug, Serialize, ToSchema)]
+struct Voices {
+    /// Null when spoken replies are off on this server.
+    #[schema(required = true)]
+    provider: Option<&'static str>,
+    #[schema(required = true)]
+    default_voice: Option<String>,
+    voices: Vec<Voice>,
+}
+
+/// The text-to-speech provider and its voices. Public: it says nothing about anyone.
+#[utoipa::path(get, path = "/ai/voices", tag = "speech",
+    responses((status = 200, description = "The voices.", body = Voices), Upstream))]
+async fn voices(State(state): State<AppState>) -> Result<Json<Voices>> {
     let Some(tts) = &state.speech.tts else {
-        return Ok(Json(
-            json!({ "provider": null, "default_voice": null, "voices": [] }),
-        ));
+        return Ok(Json(Voices {
+            provider: None,
+            default_voice: None,
+            voices: Vec::new(),
+        }));
     };
     let voices = tts.voices().await.map_err(speech_error)?;
-    Ok(Json(json!({
-        "provider": tts.provider(),
-        "default_voice": tts.default_voice(),
-        "voices": voices,
-    })))
+    Ok(Json(Voices {
+        provider: Some(tts.provider()),
+        default_voice: Some(tts.default_voice().to_owned()),
+        voices,
+    }))
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SpeakInput {
+    /// A voice from `/api/ai/voices`; the provider's default when absent.
     pub voice: Option<String>,
+}
+
+/// The clips one message is spoken in.
+#[derive(Debug, Serialize, ToSchema)]
+struct SpokenMessage {
+    message_id: String,
+    clips: Vec<Clip>,
 }
 
 /// Checks a voice name from a client: short and plain (each provider checks its own).
@@ -73,17 +98,24 @@ pub(super) fn checked_voice(voice: Option<String>) -> Result<Option<String>> {
     }
 }
 
-/// `POST /api/ai/messages/{id}/speech {voice?}`: speaks one of the therapist's messages,
-/// sentence by sentence. Clips already made are reused, so replays cost nothing.
+/// Speaks one of the therapist's messages, sentence by sentence (the body is optional).
+/// Clips already made are reused, so replays cost nothing.
+#[utoipa::path(post, path = "/ai/messages/{id}/speech", tag = "speech", params(("id" = String, Path, description = "The message.")),
+    request_body(content = Option<SpeakInput>),
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The clips, in playing order; fetch each `url`.", body = SpokenMessage),
+        SignedIn, Missing, JsonBody, Limited, NotConfigured, Upstream,
+    ))]
 async fn speak_message(
     State(state): State<AppState>,
     identity: Identity,
     Path(id): Path<String>,
-    input: Option<ApiJson<SpeakInput>>,
-) -> Result<Json<serde_json::Value>> {
+    input: Option<ApiJson<Option<SpeakInput>>>,
+) -> Result<Json<SpokenMessage>> {
     let voice = state
         .speech
-        .known_voice(input.and_then(|ApiJson(i)| i.voice))
+        .known_voice(input.and_then(|ApiJson(i)| i).and_then(|i| i.voice))
         .await?;
     let owner = &identity.user.id;
     // Each request may queue a job per sentence: counted like messages to the AI.
@@ -117,7 +149,10 @@ async fn speak_message(
             .await?;
         clips.extend(clip);
     }
-    Ok(Json(json!({ "message_id": message.id, "clips": clips })))
+    Ok(Json(SpokenMessage {
+        message_id: message.id,
+        clips,
+    }))
 }
 
 /// Spoken replies are off on this server: 503.
@@ -145,8 +180,16 @@ fn speech_error(error: TtsError) -> Error {
     }
 }
 
-/// `GET /api/ai/speech/{session_id}/{clip_key}`: one clip's audio, waiting (up to
-/// 25 s) while it is being made.
+/// One clip's audio, waiting (up to 25 s) while it is being made.
+#[utoipa::path(get, path = "/ai/speech/{session_id}/{clip_key}", tag = "speech",
+    params(("session_id" = String, Path), ("clip_key" = String, Path)),
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The audio (WAV, MP3 or Ogg, as the provider makes it); immutable.", content(
+            (inline(crate::openapi::Binary) = "audio/wav"), (inline(crate::openapi::Binary) = "audio/mpeg"), (inline(crate::openapi::Binary) = "audio/ogg"),
+        )),
+        SignedIn, Missing, Upstream,
+    ))]
 async fn clip(
     State(state): State<AppState>,
     identity: Identity,
@@ -205,22 +248,35 @@ fn clip_failed() -> Error {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 struct TranscribeQuery {
     /// ISO 639-1, e.g. `en`.
     language: Option<String>,
 }
 
-/// `POST /api/ai/transcribe?language=en` with a WAV recording as the body: the words,
-/// from the configured transcription server. Used only when the browser cannot
-/// transcribe by itself; the recording is not stored.
+/// The words of a recording.
+#[derive(Debug, Serialize, ToSchema)]
+struct Transcript {
+    text: String,
+}
+
+/// The words of a WAV recording, from the configured transcription server. Used only
+/// when the browser cannot transcribe by itself; the recording is not stored.
+#[utoipa::path(post, path = "/ai/transcribe", tag = "speech", params(TranscribeQuery),
+    request_body(content = inline(crate::openapi::Binary), content_type = "audio/wav", description = "A WAV recording, at most `STT_MAX_SECONDS` long."),
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses(
+        (status = 200, description = "The transcript.", body = Transcript),
+        SignedIn, JsonBody, QueryString, Limited, NotConfigured, Upstream,
+    ))]
 async fn transcribe(
     State(state): State<AppState>,
     identity: Identity,
     ApiQuery(query): ApiQuery<TranscribeQuery>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Json<serde_json::Value>> {
+) -> Result<Json<Transcript>> {
     let Some(transcriber) = &state.speech.transcriber else {
         return Err(Error::Unavailable {
             code: "transcription_not_configured",
@@ -288,5 +344,5 @@ async fn transcribe(
                 }
             }
         })?;
-    Ok(Json(json!({ "text": text })))
+    Ok(Json(Transcript { text }))
 }

@@ -271,7 +271,29 @@ async fn build_tts(choice: &TtsChoice) -> Result<Option<Arc<dyn Tts>>> {
 
 /// What the app needs to know to offer voice: who speaks replies, and how speech is
 /// transcribed (in the browser with the Whisper files in MODELS_DIR, else on the server).
-pub fn info(state: &crate::app::AppState) -> serde_json::Value {
+/// What the app can do with voice on this server.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct SpeechInfo {
+    /// The text-to-speech provider (`espeak`, `openai`, `elevenlabs`), null when off.
+    #[schema(required = true)]
+    tts: Option<&'static str>,
+    #[schema(required = true)]
+    default_voice: Option<String>,
+    /// The Whisper files the browser can transcribe with, null when none are installed.
+    #[schema(required = true)]
+    browser_transcription: Option<WhisperInfo>,
+    /// Whether `/api/ai/transcribe` works here.
+    server_transcription: bool,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct WhisperInfo {
+    model: String,
+    /// `fp32` or `q8`.
+    dtype: &'static str,
+}
+
+pub fn info(state: &crate::app::AppState) -> SpeechInfo {
     let speech = &state.config.speech;
     let folder = state.config.models_dir.join(&speech.whisper_model);
     // fp32 files when present (the most accurate), else the 8-bit ones.
@@ -282,14 +304,19 @@ pub fn info(state: &crate::app::AppState) -> serde_json::Value {
     .into_iter()
     .find(|(file, _)| folder.join("onnx").join(file).is_file())
     .map(|(_, dtype)| dtype);
-    let whisper =
-        dtype.map(|dtype| serde_json::json!({ "model": speech.whisper_model, "dtype": dtype }));
-    serde_json::json!({
-        "tts": state.speech.tts.as_ref().map(|t| t.provider()),
-        "default_voice": state.speech.tts.as_ref().map(|t| t.default_voice()),
-        "browser_transcription": whisper,
-        "server_transcription": state.speech.transcriber.is_some(),
-    })
+    SpeechInfo {
+        tts: state.speech.tts.as_ref().map(|t| t.provider()),
+        default_voice: state
+            .speech
+            .tts
+            .as_ref()
+            .map(|t| t.default_voice().to_owned()),
+        browser_transcription: dtype.map(|dtype| WhisperInfo {
+            model: speech.whisper_model.clone(),
+            dtype,
+        }),
+        server_transcription: state.speech.transcriber.is_some(),
+    }
 }
 
 /// How long a request waits for a clip before answering 504.

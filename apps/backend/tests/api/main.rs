@@ -23,6 +23,7 @@ mod lifecycle;
 mod livekit;
 mod model_pull;
 mod oidc;
+mod openapi;
 mod rooms;
 mod safety;
 mod safety_plan;
