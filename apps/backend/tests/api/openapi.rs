@@ -37,10 +37,15 @@ async fn the_server_serves_its_own_document() {
     for (path, item) in served["paths"].as_object().unwrap() {
         for (method, operation) in item.as_object().unwrap() {
             let id = operation["operationId"].as_str().unwrap_or_default();
-            assert!(ids.insert(id.to_owned()), "{method} {path}: operationId {id} again");
+            assert!(
+                ids.insert(id.to_owned()),
+                "{method} {path}: operationId {id} again"
+            );
             let responses = operation["responses"].as_object().unwrap();
             assert!(
-                responses.keys().any(|s| s.starts_with('1') || s.starts_with('2') || s.starts_with('3')),
+                responses
+                    .keys()
+                    .any(|s| s.starts_with('1') || s.starts_with('2') || s.starts_with('3')),
                 "{method} {path} documents no success"
             );
             for (status, response) in responses {
@@ -74,7 +79,10 @@ async fn the_documentation_page_loads_its_viewer_from_this_server_only() {
     assert!(html.contains(r#"<script src="/vendor/swagger-ui/swagger-ui-bundle.js">"#));
     assert!(html.contains(r#"<script src="/api/docs/viewer.js">"#));
     assert!(!html.contains("<script>"), "inline script in {html}");
-    assert!(!html.contains("http"), "a resource from elsewhere in {html}");
+    assert!(
+        !html.contains("http"),
+        "a resource from elsewhere in {html}"
+    );
 
     let viewer = app.get("/api/docs/viewer.js").await;
     assert_eq!(viewer.status(), 200);
