@@ -297,3 +297,55 @@ mod tests {
         assert!(prompt.contains("Never diagnose"));
     }
 }
+
+/// Properties over any conversation: every template writes every turn, in order, and
+/// leaves the model at the start of its reply.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn conversations() -> impl Strategy<Value = Vec<ChatMessage>> {
+        let role =
+            prop::sample::select(vec![ChatRole::System, ChatRole::User, ChatRole::Assistant]);
+        prop::collection::vec(
+            (role, "\\PC{0,40}").prop_map(|(role, content)| ChatMessage::new(role, content)),
+            0..8,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn chatml_and_llama3_write_each_turn_in_order_then_open_the_reply(
+            messages in conversations(),
+            llama3 in any::<bool>(),
+        ) {
+            let template = if llama3 { ChatTemplate::Llama3 } else { ChatTemplate::ChatMl };
+            let text = template.render(&messages);
+            let mut rest = text.as_str();
+            for message in &messages {
+                let content = message.content.trim();
+                let found = rest.find(content);
+                prop_assert!(found.is_some(), "{:?} missing from {:?}", content, text);
+                rest = &rest[found.unwrap_or_default() + content.len()..];
+            }
+            let opening = if llama3 {
+                "<|start_header_id|>assistant<|end_header_id|>\n\n"
+            } else {
+                "<|im_start|>assistant\n"
+            };
+            prop_assert!(text.ends_with(opening));
+        }
+
+        #[test]
+        fn mistral_ends_every_prompt_with_an_instruction(messages in conversations()) {
+            let text = ChatTemplate::Mistral.render(&messages);
+            if messages.last().is_some_and(|m| m.role == ChatRole::User) {
+                prop_assert!(text.ends_with("[/INST]"), "{:?}", text);
+            }
+            for message in messages.iter().filter(|m| m.role != ChatRole::Assistant) {
+                prop_assert!(text.contains(message.content.trim()));
+            }
+        }
+    }
+}

@@ -204,14 +204,14 @@ fn decode_counter(bytes: &[u8]) -> i64 {
 
 /// The scale-mode cache on Redis; reconnects on its own after a dropped connection.
 pub struct RedisCache {
-    conn: ConnectionManager,
+    link: RedisLink,
     prefix: String,
 }
 
 impl RedisCache {
     pub async fn connect(url: &SecretString, prefix: &str) -> Result<Self> {
         Ok(Self {
-            conn: redis_connection(url).await?,
+            link: RedisLink::connect(url).await?,
             prefix: prefix.to_owned(),
         })
     }
@@ -248,6 +248,97 @@ fn redis_error(err: redis::RedisError) -> Error {
     Error::Cache(err.to_string())
 }
 
+/// The longest a request waits for Redis. Past it the cache counts as not answering —
+/// the degraded path, or a clear 503 — instead of the request hanging on reconnects
+/// until its own timeout.
+const OP_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// A Redis connection that heals itself. The connection manager reconnects after a
+/// dropped connection, but once its reconnection attempts have failed (Redis down for
+/// longer than they last) it can stay failed after Redis is back; so a connection error
+/// or a timeout also starts a fresh connection in the background (one at a time, at most
+/// one a second), and requests use it as soon as it is up. Shared by the cache and the
+/// job queue.
+#[derive(Clone)]
+pub struct RedisLink(Arc<Link>);
+
+struct Link {
+    url: SecretString,
+    conn: std::sync::RwLock<ConnectionManager>,
+    healing: std::sync::atomic::AtomicBool,
+}
+
+impl RedisLink {
+    pub async fn connect(url: &SecretString) -> Result<Self> {
+        Ok(Self(Arc::new(Link {
+            url: url.clone(),
+            conn: std::sync::RwLock::new(redis_connection(url).await?),
+            healing: std::sync::atomic::AtomicBool::new(false),
+        })))
+    }
+
+    /// The current connection (a cheap handle to it).
+    pub fn conn(&self) -> ConnectionManager {
+        match self.0.conn.read() {
+            Ok(conn) => conn.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Runs one operation for a request, bounded by [`OP_TIMEOUT`].
+    pub async fn run<T>(
+        &self,
+        op: impl std::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T> {
+        match tokio::time::timeout(OP_TIMEOUT, op).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(error)) => Err(self.fail(error)),
+            Err(_) => {
+                self.heal();
+                Err(Error::Cache(format!(
+                    "no answer within {} s",
+                    OP_TIMEOUT.as_secs()
+                )))
+            }
+        }
+    }
+
+    /// The error of a failed operation; a connection that failed is replaced.
+    pub fn fail(&self, error: redis::RedisError) -> Error {
+        if error.is_io_error()
+            || error.is_unrecoverable_error()
+            || error.is_timeout()
+            || error.is_connection_dropped()
+            || error.is_connection_refusal()
+        {
+            self.heal();
+        }
+        redis_error(error)
+    }
+
+    fn heal(&self) {
+        use std::sync::atomic::Ordering;
+        if self.0.healing.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let link = self.0.clone();
+        tokio::spawn(async move {
+            match redis_connection(&link.url).await {
+                Ok(fresh) => {
+                    match link.conn.write() {
+                        Ok(mut conn) => *conn = fresh,
+                        Err(poisoned) => *poisoned.into_inner() = fresh,
+                    }
+                    tracing::info!("connected to Redis again");
+                }
+                Err(error) => tracing::warn!(%error, "Redis is still not answering"),
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            link.healing.store(false, Ordering::Release);
+        });
+    }
+}
+
 /// Wall-clock milliseconds: set expiries in Redis must mean the same on every replica.
 fn epoch_ms() -> u64 {
     std::time::SystemTime::now()
@@ -262,98 +353,107 @@ fn ttl_ms(ttl: Duration) -> u64 {
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        let mut conn = self.conn.clone();
-        conn.get(self.key(key)).await.map_err(redis_error)
+        let mut conn = self.link.conn();
+        self.link.run(conn.get(self.key(key))).await
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> Result<()> {
-        let mut conn = self.conn.clone();
-        redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(value)
-            .arg("PX")
-            .arg(ttl_ms(ttl))
-            .query_async::<()>(&mut conn)
+        let mut conn = self.link.conn();
+        self.link
+            .run(
+                redis::cmd("SET")
+                    .arg(self.key(key))
+                    .arg(value)
+                    .arg("PX")
+                    .arg(ttl_ms(ttl))
+                    .query_async::<()>(&mut conn),
+            )
             .await
-            .map_err(redis_error)
     }
 
     async fn delete(&self, key: &str) -> Result<()> {
-        let mut conn = self.conn.clone();
-        conn.del::<_, ()>(self.key(key)).await.map_err(redis_error)
+        let mut conn = self.link.conn();
+        self.link.run(conn.del::<_, ()>(self.key(key))).await
     }
 
     async fn incr(&self, key: &str, ttl: Duration) -> Result<i64> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         // INCR and the first expiry in one round trip; NX keeps the window fixed.
-        let (count, _): (i64, i64) = redis::pipe()
-            .atomic()
-            .incr(self.key(key), 1)
-            .cmd("PEXPIRE")
-            .arg(self.key(key))
-            .arg(ttl_ms(ttl))
-            .arg("NX")
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_error)?;
+        let (count, _): (i64, i64) = self
+            .link
+            .run(
+                redis::pipe()
+                    .atomic()
+                    .incr(self.key(key), 1)
+                    .cmd("PEXPIRE")
+                    .arg(self.key(key))
+                    .arg(ttl_ms(ttl))
+                    .arg("NX")
+                    .query_async(&mut conn),
+            )
+            .await?;
         Ok(count)
     }
 
     // A sorted set scored by each member's expiry (milliseconds since the epoch); the
     // key itself expires with its longest-lived member.
     async fn set_add(&self, key: &str, member: &str, ttl: Duration) -> Result<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         let expires_at = epoch_ms().saturating_add(ttl_ms(ttl));
         let key = self.key(key);
-        redis::pipe()
-            .atomic()
-            .zadd(&key, member, expires_at)
-            .ignore()
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(ttl_ms(ttl))
-            .arg("GT")
-            .ignore()
-            // A new key has no expiry, which GT counts as infinite: NX gives it one.
-            .cmd("PEXPIRE")
-            .arg(&key)
-            .arg(ttl_ms(ttl))
-            .arg("NX")
-            .ignore()
-            .query_async::<()>(&mut conn)
+        self.link
+            .run(
+                redis::pipe()
+                    .atomic()
+                    .zadd(&key, member, expires_at)
+                    .ignore()
+                    .cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(ttl_ms(ttl))
+                    .arg("GT")
+                    .ignore()
+                    // A new key has no expiry, which GT counts as infinite: NX gives it one.
+                    .cmd("PEXPIRE")
+                    .arg(&key)
+                    .arg(ttl_ms(ttl))
+                    .arg("NX")
+                    .ignore()
+                    .query_async::<()>(&mut conn),
+            )
             .await
-            .map_err(redis_error)
     }
 
     async fn set_remove(&self, key: &str, member: &str) -> Result<()> {
-        let mut conn = self.conn.clone();
-        conn.zrem::<_, _, ()>(self.key(key), member)
+        let mut conn = self.link.conn();
+        self.link
+            .run(conn.zrem::<_, _, ()>(self.key(key), member))
             .await
-            .map_err(redis_error)
     }
 
     async fn set_members(&self, key: &str) -> Result<Vec<String>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         let key = self.key(key);
         let now = epoch_ms();
-        let (members,): (Vec<String>,) = redis::pipe()
-            .atomic()
-            .zrembyscore(&key, "-inf", now)
-            .ignore()
-            .zrangebyscore(&key, format!("({now}"), "+inf")
-            .query_async(&mut conn)
-            .await
-            .map_err(redis_error)?;
+        let (members,): (Vec<String>,) = self
+            .link
+            .run(
+                redis::pipe()
+                    .atomic()
+                    .zrembyscore(&key, "-inf", now)
+                    .ignore()
+                    .zrangebyscore(&key, format!("({now}"), "+inf")
+                    .query_async(&mut conn),
+            )
+            .await?;
         Ok(members)
     }
 
     async fn ping(&self) -> Result<()> {
-        let mut conn = self.conn.clone();
-        redis::cmd("PING")
-            .query_async::<String>(&mut conn)
+        let mut conn = self.link.conn();
+        self.link
+            .run(redis::cmd("PING").query_async::<String>(&mut conn))
             .await
             .map(|_| ())
-            .map_err(redis_error)
     }
 
     fn backend(&self) -> &'static str {

@@ -134,11 +134,13 @@ impl Error {
             Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
+            // Redis not answering: a clear, retryable 503, never a 500 (what needs only
+            // the database keeps working meanwhile).
+            Self::Cache(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
             Self::Config(_)
             | Self::Startup(_)
             | Self::Database(_)
             | Self::Migrate(_)
-            | Self::Cache(_)
             | Self::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -216,6 +218,18 @@ impl IntoResponse for Error {
         ) {
             return error_response(status, code, &self.to_string());
         }
+        if let Self::Cache(cause) = &self {
+            tracing::warn!(%cause, "the cache is not answering");
+            let mut response = error_response(
+                status,
+                code,
+                "Solace is briefly unable to do this. Please try again in a few seconds.",
+            );
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            return response;
+        }
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
             return error_response(
@@ -240,8 +254,15 @@ mod tests {
 
     #[test]
     fn internal_errors_hide_their_cause() {
-        let response = Error::Cache("connection refused to 10.0.0.7".into()).into_response();
+        let response = Error::Io(std::io::Error::other("disk full at /srv/secret")).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
+
+    #[test]
+    fn a_cache_that_is_not_answering_is_a_retryable_503() {
+        let response = Error::Cache("connection refused to 10.0.0.7".into()).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
     }
 
     #[test]

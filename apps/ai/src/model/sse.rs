@@ -99,3 +99,59 @@ mod tests {
         assert_eq!(decoder.feed(b), vec!["café 💛".to_owned()]);
     }
 }
+
+/// Properties over generated streams: any bytes in any chunks, and well-formed streams cut
+/// anywhere, with any of the three line ends.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn any_bytes_in_any_chunks_never_panic(
+            chunks in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 0..16),
+        ) {
+            let mut decoder = SseDecoder::default();
+            for chunk in &chunks {
+                for event in decoder.feed(chunk) {
+                    prop_assert!(!event.contains('\r'));
+                }
+            }
+        }
+
+        #[test]
+        fn every_event_arrives_whole_however_the_stream_is_cut(
+            events in prop::collection::vec(prop::collection::vec("[^\r\n]{0,24}", 1..4), 0..6),
+            end in prop::sample::select(vec!["\n", "\r\n", "\r"]),
+            comments in any::<bool>(),
+            cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..10),
+        ) {
+            let mut stream = String::new();
+            for lines in &events {
+                if comments {
+                    stream.push_str(": keep-alive");
+                    stream.push_str(end);
+                }
+                for line in lines {
+                    stream.push_str("data: ");
+                    stream.push_str(line);
+                    stream.push_str(end);
+                }
+                stream.push_str(end);
+            }
+            let bytes = stream.as_bytes();
+            let mut at: Vec<usize> = cuts.iter().map(|i| i.index(bytes.len() + 1)).collect();
+            at.push(bytes.len());
+            at.sort_unstable();
+            let mut decoder = SseDecoder::default();
+            let (mut got, mut from) = (Vec::new(), 0);
+            for to in at {
+                got.extend(decoder.feed(&bytes[from..to]));
+                from = to;
+            }
+            let want: Vec<String> = events.iter().map(|lines| lines.join("\n")).collect();
+            prop_assert_eq!(got, want);
+        }
+    }
+}

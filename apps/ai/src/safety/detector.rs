@@ -372,3 +372,44 @@ mod tests {
         assert_eq!(pieces(&huge).len(), MAX_PIECES);
     }
 }
+
+/// Properties of the rules layer over any text: it answers, the same way every time, and
+/// its answer is consistent (a severity has a category and a layer, no severity has none).
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text() -> impl Strategy<Value = String> {
+        prop_oneof![
+            "\\PC{0,200}",
+            any::<String>(),
+            // Words the rules look for, in any order and company.
+            prop::collection::vec(
+                prop::sample::select(vec![
+                    "I", "want", "to", "die", "kill", "myself", "not", "never", "tonight", "pills",
+                    "bridge", "he", "hits", "me", "my", "brother", "suicide", "lol", "morir",
+                    "mourir", "sterben", "morrer", "\u{202e}", "\u{200b}", "💔", "\n",
+                ]),
+                0..40,
+            )
+            .prop_map(|words| words.join(" ")),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn any_text_gets_one_consistent_answer(
+            message in text(),
+            earlier in prop::collection::vec(text(), 0..4),
+        ) {
+            let detector = Detector::rules_only("property test");
+            let earlier: Vec<&str> = earlier.iter().map(String::as_str).collect();
+            let first = detector.assess(&message, &earlier);
+            prop_assert_eq!(&first, &detector.assess(&message, &earlier));
+            let alarmed = first.severity != Severity::None;
+            prop_assert_eq!(alarmed, first.layer.is_some());
+            prop_assert_eq!(alarmed, !first.categories.is_empty());
+        }
+    }
+}

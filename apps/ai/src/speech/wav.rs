@@ -133,3 +133,92 @@ mod tests {
         assert_eq!(parse(&[0u8; 100]), None);
     }
 }
+
+/// Properties: what an upload may hold (anything) and what a writer makes (read back).
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A header with any format values, any extra chunk before the data, and any
+    /// declared data size, over `data`.
+    fn header(
+        channels: u16,
+        rate: u32,
+        bits: u16,
+        extra: &[u8],
+        declared: u32,
+        data: &[u8],
+    ) -> Vec<u8> {
+        let mut out = b"RIFF\0\0\0\0WAVEfmt ".to_vec();
+        out.extend_from_slice(&16u32.to_le_bytes());
+        for field in [1u16, channels] {
+            out.extend_from_slice(&field.to_le_bytes());
+        }
+        out.extend_from_slice(&rate.to_le_bytes());
+        out.extend_from_slice(&rate.wrapping_mul(2).to_le_bytes());
+        out.extend_from_slice(&2u16.to_le_bytes());
+        out.extend_from_slice(&bits.to_le_bytes());
+        out.extend_from_slice(b"LIST");
+        out.extend_from_slice(&u32::try_from(extra.len()).unwrap_or(0).to_le_bytes());
+        out.extend_from_slice(extra);
+        if extra.len() % 2 == 1 {
+            out.push(0);
+        }
+        out.extend_from_slice(b"data");
+        out.extend_from_slice(&declared.to_le_bytes());
+        out.extend_from_slice(data);
+        out
+    }
+
+    proptest! {
+        #[test]
+        fn any_upload_is_read_or_refused_without_panicking(
+            mut bytes in prop::collection::vec(any::<u8>(), 0..512),
+            riff in any::<bool>(),
+        ) {
+            if riff && bytes.len() >= 12 {
+                bytes[..4].copy_from_slice(b"RIFF");
+                bytes[8..12].copy_from_slice(b"WAVE");
+            }
+            if let Some(info) = parse(&bytes) {
+                prop_assert!(info.data_len as usize <= bytes.len());
+                let _ = info.duration_ms();
+            }
+            let before = bytes.len();
+            fix_sizes(&mut bytes);
+            prop_assert_eq!(bytes.len(), before);
+        }
+
+        #[test]
+        fn a_header_reads_back_with_the_data_it_really_has(
+            channels in any::<u16>(),
+            rate in any::<u32>(),
+            bits in any::<u16>(),
+            extra in prop::collection::vec(any::<u8>(), 0..40),
+            declared in any::<u32>(),
+            data in prop::collection::vec(any::<u8>(), 0..200),
+        ) {
+            let mut wav = header(channels, rate, bits, &extra, declared, &data);
+            let info = parse(&wav).unwrap();
+            prop_assert_eq!((info.channels, info.sample_rate, info.bits_per_sample), (channels, rate, bits));
+            prop_assert_eq!(info.data_len as usize, (declared as usize).min(data.len()));
+            // A streamed header's sizes are repaired to what the file holds.
+            fix_sizes(&mut wav);
+            prop_assert_eq!(parse(&wav).map(|i| i.data_len as usize), Some(data.len()));
+            prop_assert_eq!(&wav[4..8], &u32::try_from(wav.len() - 8).unwrap_or(0).to_le_bytes());
+        }
+
+        #[test]
+        fn what_this_module_writes_it_reads(
+            samples in prop::collection::vec(any::<i16>(), 0..2000),
+            rate in 1u32..200_000,
+        ) {
+            let info = parse(&encode_pcm16(&samples, rate));
+            prop_assert_eq!(
+                info.map(|i| (i.sample_rate, i.channels, i.bits_per_sample, i.data_len as usize)),
+                Some((rate, 1, 16, samples.len() * 2))
+            );
+        }
+    }
+}

@@ -9,24 +9,19 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::aio::ConnectionManager;
 use redis::Script;
 use secrecy::SecretString;
 
 use super::{DeadJob, Job, JobQueue, JobStatus, NewJob, Retry};
 use crate::db::{new_id, now_ms};
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// How long a finished job (and so its idempotency key) is kept.
 const KEEP_DONE_SECS: i64 = 24 * 60 * 60;
 
 pub struct RedisQueue {
-    conn: ConnectionManager,
+    link: crate::cache::RedisLink,
     prefix: String,
-}
-
-fn redis_error(err: redis::RedisError) -> Error {
-    Error::Cache(format!("job queue: {err}"))
 }
 
 const ENQUEUE: &str = r"
@@ -91,7 +86,7 @@ return 1
 impl RedisQueue {
     pub async fn connect(url: &SecretString, prefix: &str) -> Result<Self> {
         Ok(Self {
-            conn: crate::cache::redis_connection(url).await?,
+            link: crate::cache::RedisLink::connect(url).await?,
             prefix: prefix.to_owned(),
         })
     }
@@ -117,7 +112,7 @@ fn number(raw: Option<String>) -> u32 {
 impl JobQueue for RedisQueue {
     async fn enqueue(&self, job: NewJob) -> Result<bool> {
         let id = new_id();
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         let added: i64 = Script::new(ENQUEUE)
             .key(self.idempotency(&job.idempotency_key))
             .key(self.job_key(&id))
@@ -130,13 +125,13 @@ impl JobQueue for RedisQueue {
             .arg(now_ms())
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| self.link.fail(e))?;
         Ok(added == 1)
     }
 
     async fn take(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>> {
         let now = now_ms();
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         let fields: Option<Vec<Option<String>>> = Script::new(CLAIM)
             .key(self.set(queue, "ready"))
             .key(self.set(queue, "running"))
@@ -146,7 +141,7 @@ impl JobQueue for RedisQueue {
             .arg(self.job_key(""))
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| self.link.fail(e))?;
         let Some(mut fields) = fields else {
             return Ok(None);
         };
@@ -165,7 +160,7 @@ impl JobQueue for RedisQueue {
     }
 
     async fn complete(&self, job: &Job) -> Result<()> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         Script::new(COMPLETE)
             .key(self.set(&job.queue, "running"))
             .key(self.job_key(&job.id))
@@ -174,13 +169,13 @@ impl JobQueue for RedisQueue {
             .arg(KEEP_DONE_SECS)
             .invoke_async::<i64>(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| self.link.fail(e))?;
         Ok(())
     }
 
     async fn fail(&self, job: &Job, error: &str, retry: Retry) -> Result<JobStatus> {
         let (status, score) = super::after_failure(job, retry, now_ms());
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         Script::new(FAIL)
             .key(self.set(&job.queue, "running"))
             .key(self.set(&job.queue, "ready"))
@@ -192,29 +187,29 @@ impl JobQueue for RedisQueue {
             .arg(error.chars().take(500).collect::<String>())
             .invoke_async::<i64>(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| self.link.fail(e))?;
         Ok(status)
     }
 
     async fn status(&self, idempotency_key: &str) -> Result<Option<JobStatus>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         let id: Option<String> = redis::cmd("GET")
             .arg(self.idempotency(idempotency_key))
             .query_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| self.link.fail(e))?;
         let Some(id) = id else { return Ok(None) };
         let status: Option<String> = redis::cmd("HGET")
             .arg(self.job_key(&id))
             .arg("status")
             .query_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| self.link.fail(e))?;
         Ok(status.as_deref().and_then(JobStatus::parse))
     }
 
     async fn dead(&self, queue: &str, limit: usize) -> Result<Vec<DeadJob>> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         let ids: Vec<String> = redis::cmd("ZRANGE")
             .arg(self.set(queue, "dead"))
             .arg(0)
@@ -222,7 +217,7 @@ impl JobQueue for RedisQueue {
             .arg("REV")
             .query_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| self.link.fail(e))?;
         let mut dead = Vec::with_capacity(ids.len());
         for id in ids {
             let fields: Vec<Option<String>> = redis::cmd("HMGET")
@@ -230,7 +225,7 @@ impl JobQueue for RedisQueue {
                 .arg(&["queue", "key", "attempts", "last_error"])
                 .query_async(&mut conn)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.link.fail(e))?;
             let mut fields = fields.into_iter();
             let mut next = || fields.next().flatten();
             dead.push(DeadJob {
@@ -245,7 +240,7 @@ impl JobQueue for RedisQueue {
     }
 
     async fn retry_dead(&self, queue: &str, id: &str) -> Result<bool> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         let moved: i64 = Script::new(RETRY_DEAD)
             .key(self.set(queue, "dead"))
             .key(self.set(queue, "ready"))
@@ -254,13 +249,13 @@ impl JobQueue for RedisQueue {
             .arg(now_ms())
             .invoke_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| self.link.fail(e))?;
         Ok(moved == 1)
     }
 
     async fn prune(&self, queue: &str, _before_ms: i64, dead_before_ms: i64) -> Result<u64> {
         // Finished jobs expire by themselves; old dead ones are removed here.
-        let mut conn = self.conn.clone();
+        let mut conn = self.link.conn();
         let set = self.set(queue, "dead");
         let ids: Vec<String> = redis::cmd("ZRANGEBYSCORE")
             .arg(&set)
@@ -268,14 +263,14 @@ impl JobQueue for RedisQueue {
             .arg(format!("({dead_before_ms}"))
             .query_async(&mut conn)
             .await
-            .map_err(redis_error)?;
+            .map_err(|e| self.link.fail(e))?;
         for id in &ids {
             let key: Option<String> = redis::cmd("HGET")
                 .arg(self.job_key(id))
                 .arg("key")
                 .query_async(&mut conn)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.link.fail(e))?;
             let mut pipe = redis::pipe();
             pipe.cmd("ZREM").arg(&set).arg(id).ignore();
             pipe.cmd("DEL").arg(self.job_key(id)).ignore();
@@ -284,7 +279,7 @@ impl JobQueue for RedisQueue {
             }
             pipe.query_async::<()>(&mut conn)
                 .await
-                .map_err(redis_error)?;
+                .map_err(|e| self.link.fail(e))?;
         }
         Ok(ids.len() as u64)
     }

@@ -230,6 +230,15 @@ impl TestApp {
 }
 
 impl Browser {
+    /// A browser for a server this test started some other way (the binary itself).
+    pub fn for_base(base: &str, client: reqwest::Client, csrf: Option<String>) -> Self {
+        Self {
+            client,
+            csrf,
+            base: base.to_owned(),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -17,6 +17,7 @@ mod cache;
 mod chat_sessions;
 mod crisis;
 mod events;
+mod faults;
 mod health;
 mod jobs;
 mod lifecycle;

@@ -316,3 +316,46 @@ mod tests {
         );
     }
 }
+
+/// Properties of room tokens and the signalling messages a browser sends.
+#[cfg(test)]
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn a_token_opens_its_room_for_its_holder_and_no_change_to_it_survives(
+            room in "[A-Za-z0-9-]{1,40}",
+            handle in "[A-Za-z0-9_-]{1,24}",
+            other in "[A-Za-z0-9-]{1,40}",
+            at in any::<prop::sample::Index>(),
+            replacement in any::<char>(),
+        ) {
+            let tokens = RoomTokens::default();
+            let token = tokens.issue(&room, &handle);
+            prop_assert_eq!(tokens.verify(&token, &room), Some(handle.clone()));
+            if other != room {
+                prop_assert_eq!(tokens.verify(&token, &other), None);
+            }
+            let mut chars: Vec<char> = token.chars().collect();
+            let i = at.index(chars.len());
+            if chars[i] != replacement {
+                chars[i] = replacement;
+                let changed: String = chars.into_iter().collect();
+                prop_assert_eq!(tokens.verify(&changed, &room), None);
+            }
+        }
+
+        #[test]
+        fn any_text_is_a_message_or_an_error_never_a_panic(
+            text in prop_oneof![
+                any::<String>(),
+                (prop::sample::select(vec!["join", "answer", "leave", "offer", ""]), "\\PC{0,60}")
+                    .prop_map(|(kind, rest)| format!(r#"{{"type":"{kind}","v":1,{rest}}}"#)),
+            ],
+        ) {
+            let _ = serde_json::from_str::<ClientMessage>(&text);
+        }
+    }
+}
