@@ -19,7 +19,7 @@ use crate::app::AppState;
 use crate::auth::{self, sessions, throttle, ClientIp, Identity, Password, RegisteredUser};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
-use crate::openapi::{JsonBody, Limited, SignedIn, Unauthenticated};
+use crate::openapi::{JsonBody, Limited, SignedIn, Unauthenticated, Unavailable};
 use crate::users::{self, User};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -89,7 +89,7 @@ struct NewCsrfToken {
     security(("session_cookie" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "Changed; the CSRF token of the new session.", body = NewCsrfToken),
-        SignedIn, Unauthenticated, JsonBody, Limited,
+        SignedIn, Unauthenticated, JsonBody, Limited, Unavailable,
     ))]
 async fn change_password(
     State(state): State<AppState>,
@@ -134,7 +134,7 @@ struct DeleteInput {
     security(("session_cookie" = []), ("bearer" = [])),
     responses(
         (status = 204, description = "Deleted; the cookie is cleared."),
-        SignedIn, Unauthenticated, JsonBody, Limited,
+        SignedIn, Unauthenticated, JsonBody, Limited, Unavailable,
     ))]
 async fn delete_account(
     State(state): State<AppState>,

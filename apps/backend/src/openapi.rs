@@ -44,7 +44,7 @@ const ERRORS: &[(&str, u16, &str)] = &[
     ("Unprocessable", 422, "The body is well-formed but a value is not acceptable; the code names which."),
     ("TooManyRequests", 429, "Too many requests: wait `Retry-After` seconds."),
     ("BadGateway", 502, "A service this server depends on (the model, speech, the audio server) failed."),
-    ("Unavailable", 503, "This server has not been set up for this (no model, no speech provider…)."),
+    ("Unavailable", 503, "This server has not been set up for this (no model, no speech provider…), or a service it needs (Redis) is briefly not answering: `temporarily_unavailable`, with `Retry-After`."),
     ("GatewayTimeout", 504, "A service this server depends on did not answer in time."),
 ];
 
@@ -55,7 +55,7 @@ fn error_response(status: u16, description: &str) -> Response {
             .schema(Some(Ref::from_schema_name("ApiError")))
             .build(),
     );
-    if status == 429 {
+    if matches!(status, 429 | 503) {
         response = response.header(
             "Retry-After",
             HeaderBuilder::new()
@@ -64,7 +64,7 @@ fn error_response(status: u16, description: &str) -> Response {
                         .schema_type(Type::Integer)
                         .minimum(Some(0)),
                 ))
-                .description(Some("Seconds to wait before trying again."))
+                .description(Some("Seconds to wait before trying again (always on 429; on 503 when waiting helps)."))
                 .build(),
         );
     }
@@ -136,8 +136,8 @@ error_set!(
     Upstream: 502, 504
 );
 error_set!(
-    /// Needs something this server may not be set up for (503).
-    NotConfigured: 503
+    /// Needs something this server may not be set up for, or Redis when it is down (503).
+    Unavailable: 503
 );
 
 /// Adds the shared error responses and the two ways to authenticate.

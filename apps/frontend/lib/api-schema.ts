@@ -1572,7 +1572,7 @@ export interface components {
         /** @description Too many requests: wait `Retry-After` seconds. */
         TooManyRequests: {
             headers: {
-                /** @description Seconds to wait before trying again. */
+                /** @description Seconds to wait before trying again (always on 429; on 503 when waiting helps). */
                 "Retry-After"?: number;
                 [name: string]: unknown;
             };
@@ -1589,9 +1589,11 @@ export interface components {
                 "application/json": components["schemas"]["ApiError"];
             };
         };
-        /** @description This server has not been set up for this (no model, no speech provider…). */
+        /** @description This server has not been set up for this (no model, no speech provider…), or a service it needs (Redis) is briefly not answering: `temporarily_unavailable`, with `Retry-After`. */
         Unavailable: {
             headers: {
+                /** @description Seconds to wait before trying again (always on 429; on 503 when waiting helps). */
+                "Retry-After"?: number;
                 [name: string]: unknown;
             };
             content: {
@@ -1985,6 +1987,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     auth_logout: {
@@ -2472,6 +2475,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     account_update_profile: {
@@ -2558,6 +2562,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
             429: components["responses"]["TooManyRequests"];
+            503: components["responses"]["Unavailable"];
         };
     };
     safety_show: {

@@ -28,7 +28,7 @@ use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 use crate::limits::Limit;
-use crate::openapi::{Conflicting, JsonBody, Limited, SignedIn, Unauthenticated};
+use crate::openapi::{Conflicting, JsonBody, Limited, SignedIn, Unauthenticated, Unavailable};
 use crate::users::{self, NewUser, User, UserKind};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -340,7 +340,7 @@ struct LoginInput {
 #[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginInput,
     responses(
         (status = 200, description = "Signed in.", body = Session),
-        Unauthenticated, JsonBody, Limited,
+        Unauthenticated, JsonBody, Limited, Unavailable,
     ))]
 async fn login(
     State(state): State<AppState>,

@@ -44,7 +44,7 @@ use crate::error::{
 };
 use crate::extract::ApiJson;
 use crate::limits::{Concurrent, Limit};
-use crate::openapi::{JsonBody, Limited, Missing, NotConfigured, SignedIn, Upstream};
+use crate::openapi::{JsonBody, Limited, Missing, SignedIn, Unavailable, Upstream};
 
 /// The streaming route; it is mounted outside the request timeout, which would cut
 /// long replies short. The model's own timeout bounds the wait for each piece.
@@ -304,7 +304,7 @@ struct ReplyBody {
             (ReplyStreamEvent = "text/event-stream"),
             (ReplyBody = "application/json"),
         )),
-        SignedIn, Missing, JsonBody, Limited, NotConfigured, Upstream,
+        SignedIn, Missing, JsonBody, Limited, Unavailable, Upstream,
     ))]
 async fn send(
     State(state): State<AppState>,

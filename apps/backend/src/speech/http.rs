@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::jobs::JobStatus;
 use crate::limits::Limit;
-use crate::openapi::{JsonBody, Limited, Missing, NotConfigured, QueryString, SignedIn, Upstream};
+use crate::openapi::{JsonBody, Limited, Missing, QueryString, SignedIn, Unavailable, Upstream};
 
 pub fn router(config: &crate::config::Config) -> OpenApiRouter<AppState> {
     // A minute of 48 kHz 16-bit mono WAV, and then some: the route's own body limit.
@@ -105,7 +105,7 @@ pub(super) fn checked_voice(voice: Option<String>) -> Result<Option<String>> {
     security(("session_cookie" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The clips, in playing order; fetch each `url`.", body = SpokenMessage),
-        SignedIn, Missing, JsonBody, Limited, NotConfigured, Upstream,
+        SignedIn, Missing, JsonBody, Limited, Unavailable, Upstream,
     ))]
 async fn speak_message(
     State(state): State<AppState>,
@@ -268,7 +268,7 @@ struct Transcript {
     security(("session_cookie" = []), ("bearer" = [])),
     responses(
         (status = 200, description = "The transcript.", body = Transcript),
-        SignedIn, JsonBody, QueryString, Limited, NotConfigured, Upstream,
+        SignedIn, JsonBody, QueryString, Limited, Unavailable, Upstream,
     ))]
 async fn transcribe(
     State(state): State<AppState>,
