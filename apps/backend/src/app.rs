@@ -301,7 +301,6 @@ pub fn router(state: AppState) -> Router {
 
     let (routes, spec) = routes(&state.config).split_for_parts();
     routes
-        .route("/metrics", get(metrics::expose))
         .merge(crate::openapi::router(&crate::openapi::finish(&spec)))
         .merge(web::models(&state.config))
         .with_state(state)
@@ -382,6 +381,8 @@ fn request_span(request: &Request) -> tracing::Span {
 /// A bound server, ready to run. Tests bind port 0 and read the port back.
 pub struct Application {
     listener: TcpListener,
+    /// `/metrics`, on its own address (`METRICS_ADDR`), when it is on.
+    metrics: Option<TcpListener>,
     state: AppState,
     /// Runs room housekeeping beside HTTP.
     housekeeping: bool,
@@ -403,9 +404,16 @@ impl Application {
     /// must be known before the configuration is complete (tests registering a callback
     /// URL with an identity provider).
     pub async fn build_on(config: Config, listener: TcpListener) -> Result<Self> {
+        let metrics = match config.metrics_addr {
+            Some(addr) => Some(TcpListener::bind(addr).await.map_err(|e| {
+                Error::Startup(format!("METRICS_ADDR: cannot listen on {addr}: {e}"))
+            })?),
+            None => None,
+        };
         let state = AppState::build(config).await?;
         Ok(Self {
             listener,
+            metrics,
             state,
             housekeeping: true,
             jobs: true,
@@ -421,6 +429,14 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    /// The port `/metrics` is served on, when it is on.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
     }
 
     /// Serves HTTP only; another replica or `solace worker` runs the background work
@@ -451,6 +467,9 @@ impl Application {
         const DRAIN_GRACE: Duration = Duration::from_secs(20);
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, database = self.state.db.kind().as_str(), cache = self.state.cache.backend(), "Solace is listening on http://{addr}");
+        if let Some(metrics) = self.metrics.as_ref().and_then(|l| l.local_addr().ok()) {
+            tracing::info!(%metrics, "metrics for Prometheus at http://{metrics}/metrics");
+        }
 
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
         let server = crate::server::serve(
@@ -462,6 +481,19 @@ impl Application {
             },
         );
         let mut server = tokio::spawn(server);
+        let metrics = self.metrics.map(|listener| {
+            let mut stop = stop_tx.subscribe();
+            tokio::spawn(crate::server::serve(
+                listener,
+                Router::new()
+                    .route("/metrics", get(metrics::expose))
+                    .with_state(self.state.clone()),
+                self.state.config.header_read_timeout,
+                async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
         let housekeeping = self.housekeeping.then(|| {
             tokio::spawn(crate::rooms::housekeeping::run(
                 self.state.clone(),
@@ -497,6 +529,10 @@ impl Application {
         };
         if let Some(housekeeping) = housekeeping {
             housekeeping.abort();
+        }
+        if let Some(metrics) = metrics {
+            let _ = stop_tx.send(true);
+            let _ = tokio::time::timeout(Duration::from_secs(5), metrics).await;
         }
         if let Some(jobs) = jobs {
             // Jobs already running finish; a crash mid-job is covered by its lease.

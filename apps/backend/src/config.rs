@@ -281,6 +281,8 @@ pub struct Config {
     /// Longest time a client may take to send a request's headers before the connection
     /// is closed (slow-loris clients).
     pub header_read_timeout: Duration,
+    /// Where `/metrics` is served, apart from the public port; `None` turns it off.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// The address people use to reach Solace; `https://` turns on `Secure` cookies.
     pub public_url: Url,
     /// How long a login session lasts without use.
@@ -538,6 +540,22 @@ impl Config {
             10u64,
         )?;
 
+        // Metrics describe the whole service (routes, volumes, errors): never on the
+        // public port. Loopback by default; a scraper on another host needs an address
+        // only the private network reaches (e.g. 0.0.0.0:9464 inside a container).
+        let metrics_addr = match get("METRICS_ADDR").as_deref() {
+            None => Some(std::net::SocketAddr::from(([127, 0, 0, 1], 9464))),
+            Some("off" | "none") => None,
+            Some(raw) => Some(raw.parse().map_err(|_| {
+                invalid(
+                    "METRICS_ADDR",
+                    format!(
+                        "expected an address and port such as 127.0.0.1:9464, or off; got '{raw}'"
+                    ),
+                )
+            })?),
+        };
+
         let public_url = match get("PUBLIC_URL") {
             None => Url::parse(&format!("http://localhost:{port}"))
                 .map_err(|e| invalid("PORT", e.to_string()))?,
@@ -598,6 +616,7 @@ impl Config {
             max_body_bytes: parse_number("MAX_BODY_BYTES", get("MAX_BODY_BYTES"), 1_048_576usize)?,
             request_timeout: Duration::from_secs(request_timeout_secs),
             header_read_timeout: Duration::from_secs(header_read_timeout_secs),
+            metrics_addr,
             llm,
             llm_gguf_path,
             llm_settings,

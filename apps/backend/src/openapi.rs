@@ -181,7 +181,7 @@ impl Modify for Components {
         description = "Solace's HTTP API: accounts, the AI therapist's conversations, \
             crisis resources, audio rooms and their moderation. Errors always have the body \
             `{\"error\": code, \"message\": …}`. Generated from the server's own handlers.",
-        license(name = "AGPL-3.0-or-later", identifier = "AGPL-3.0-or-later"),
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     components(schemas(ApiErrorSchema)),
     modifiers(&Components),

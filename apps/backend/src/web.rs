@@ -33,11 +33,13 @@ pub fn static_site(dir: &Path) -> Router {
 }
 
 /// The Content-Security-Policy for every response. Chat content is health data: even
-/// if a script were injected, it could send nothing to another origin (`connect-src`,
-/// `img-src`, `form-action`) and nothing can frame the app. Scripts stay `'self'` plus
-/// inline (Next.js's static export inlines its hydration data), `blob:` (the microphone's
-/// AudioWorklet module) and `'wasm-unsafe-eval'` (the ONNX runtime Whisper runs on).
-/// LiveKit's origin is allowed for its signalling when rooms run there.
+/// if a script were injected, it could neither run nor send anything to another origin
+/// (`connect-src`, `img-src`, `form-action`), and nothing can frame the app. Scripts are
+/// this origin's files, the inline scripts of the web app's own pages by their SHA-256
+/// (Next.js's static export inlines its hydration data; the hashes are taken from the
+/// pages in `STATIC_DIR` at start-up, so no other inline script runs), `blob:` (the
+/// microphone's AudioWorklet module) and `'wasm-unsafe-eval'` (the ONNX runtime Whisper
+/// runs on). LiveKit's origin is allowed for its signalling when rooms run there.
 pub fn content_security_policy(config: &crate::config::Config) -> String {
     let mut connect = vec!["'self'".to_owned()];
     if let Some(livekit) = &config.livekit {
@@ -58,7 +60,13 @@ pub fn content_security_policy(config: &crate::config::Config) -> String {
     }
     [
         "default-src 'self'".to_owned(),
-        "script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval' blob:".to_owned(),
+        format!(
+            "script-src 'self' {}'wasm-unsafe-eval' blob:",
+            inline_script_hashes(&config.static_dir)
+                .iter()
+                .map(|hash| format!("'sha256-{hash}' "))
+                .collect::<String>()
+        ),
         "worker-src 'self' blob:".to_owned(),
         "style-src 'self' 'unsafe-inline'".to_owned(),
         "img-src 'self' data: blob:".to_owned(),
@@ -71,6 +79,60 @@ pub fn content_security_policy(config: &crate::config::Config) -> String {
         "frame-ancestors 'none'".to_owned(),
     ]
     .join("; ")
+}
+
+/// The SHA-256 (base64) of every inline script in the HTML pages under `dir`, sorted and
+/// without repeats. Scripts with a `src` are not inline; they load under `'self'`.
+pub fn inline_script_hashes(dir: &Path) -> Vec<String> {
+    use base64::Engine;
+    use sha2::Digest;
+    let mut hashes = std::collections::BTreeSet::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        let Ok(entries) = std::fs::read_dir(&folder) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "html") {
+                let Ok(html) = std::fs::read_to_string(&path) else {
+                    continue;
+                };
+                for script in inline_scripts(&html) {
+                    let digest = sha2::Sha256::digest(script.as_bytes());
+                    hashes.insert(base64::engine::general_purpose::STANDARD.encode(digest));
+                }
+            }
+        }
+    }
+    hashes.into_iter().collect()
+}
+
+/// The text of each `<script>` element without a `src` attribute.
+fn inline_scripts(html: &str) -> Vec<&str> {
+    let mut scripts = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        let after = &rest[start + "<script".len()..];
+        let Some(tag_end) = after.find('>') else {
+            break;
+        };
+        let attributes = &after[..tag_end];
+        let body = &after[tag_end + 1..];
+        let Some(close) = body.find("</script") else {
+            break;
+        };
+        let external = attributes
+            .split(|c: char| c.is_whitespace())
+            .any(|attribute| attribute.starts_with("src="));
+        if !external && !attributes.ends_with('/') {
+            scripts.push(&body[..close]);
+        }
+        rest = &body[close..];
+    }
+    scripts
 }
 
 /// Powerful features: the microphone for this origin only (voice and rooms), nothing
@@ -179,4 +241,36 @@ pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Respon
         "internal_error",
         "Something went wrong on our side. Please try again.",
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_scripts_without_a_source_are_inline() {
+        let html = r#"<html><script src="/a.js"></script><script>self.x=1</script>
+            <script async="" src="/b.js"></script><script id="t">(()=>{})()</script></html>"#;
+        assert_eq!(inline_scripts(html), vec!["self.x=1", "(()=>{})()"]);
+    }
+
+    #[test]
+    fn every_page_s_inline_scripts_are_hashed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("chat")).unwrap();
+        std::fs::write(dir.path().join("index.html"), "<script>a()</script>").unwrap();
+        std::fs::write(
+            dir.path().join("chat/index.html"),
+            "<script>a()</script><script>b()</script>",
+        )
+        .unwrap();
+        // Known SHA-256 digests (base64) of "a()" and "b()".
+        assert_eq!(
+            inline_script_hashes(dir.path()),
+            vec![
+                "cf242PFc/kb7xD0Qzhsmd9vvRkc+cWFmbi+k+YvtdKc=",
+                "qVpDBgj7bpq5hMAcGp3AOc79J3Y1Z4HvySTwKrWDoy4=",
+            ]
+        );
+    }
 }

@@ -93,6 +93,39 @@ async fn responses_carry_security_headers() {
 }
 
 #[tokio::test]
+async fn only_the_web_app_s_own_inline_scripts_may_run() {
+    let site = tempfile::tempdir().unwrap();
+    crate::helpers::write_fake_site(site.path());
+    let script = "self.__next_f=self.__next_f||[]";
+    std::fs::write(
+        site.path().join("index.html"),
+        format!("<!doctype html><h1>Solace home</h1><script>{script}</script><script src=\"/_next/a.js\"></script>"),
+    )
+    .unwrap();
+    let dir = site.path().display().to_string();
+    let app = crate::helpers::spawn_app_with(&[("STATIC_DIR", &dir)]).await;
+
+    let response = app.get("/").await;
+
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let scripts = csp
+        .split(';')
+        .map(str::trim)
+        .find(|d| d.starts_with("script-src "))
+        .unwrap();
+    assert!(!scripts.contains("'unsafe-inline'"), "{scripts}");
+    // The page's one inline script, by its SHA-256 (computed independently by
+    // `printf %s "$script" | openssl dgst -sha256 -binary | base64`).
+    assert!(
+        scripts.contains("'sha256-sXjGqJ00dxxEvsgy0wz4SHVW5xv3gsSh03kmxXNPOKo='"),
+        "{scripts}"
+    );
+}
+
+#[tokio::test]
 async fn with_livekit_its_origin_may_be_reached_from_the_page_and_nothing_else() {
     let app = crate::helpers::spawn_app_with(&[
         ("LIVEKIT_URL", "wss://rtc.example.org:7443"),
@@ -122,7 +155,13 @@ async fn metrics_count_requests_by_route_pattern() {
     app.get("/api/crisis/resources?region=US").await;
     app.get("/some/page/with/an/id-123").await;
 
-    let response = app.get("/metrics").await;
+    let metrics = app.metrics_address.as_deref().unwrap();
+    let response = app
+        .client
+        .get(format!("{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
@@ -190,4 +229,19 @@ async fn over_https_browsers_are_held_to_it_and_the_session_cookie_is_host_only(
         .headers()
         .get("strict-transport-security")
         .is_none());
+}
+
+#[tokio::test]
+async fn metrics_are_not_on_the_public_port_and_can_be_turned_off() {
+    let app = spawn_app().await;
+    let public = app.get("/metrics").await;
+    assert_eq!(public.status(), 404);
+    assert!(!public
+        .text()
+        .await
+        .unwrap()
+        .contains("solace_http_requests_total"));
+
+    let off = crate::helpers::spawn_app_with(&[("METRICS_ADDR", "off")]).await;
+    assert!(off.metrics_address.is_none());
 }

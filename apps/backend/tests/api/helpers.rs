@@ -8,6 +8,8 @@ use tokio::sync::oneshot;
 /// A running app and what a test needs to talk to it.
 pub struct TestApp {
     pub address: String,
+    /// Where `/metrics` is served (its own port), when it is on.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub state: AppState,
     shutdown: Option<oneshot::Sender<()>>,
@@ -89,6 +91,9 @@ pub async fn spawn_app_on(listener: tokio::net::TcpListener, extra: &[(&str, &st
         .expect("app failed to start")
         .without_housekeeping();
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let state = app.state().clone();
     let (tx, rx) = oneshot::channel::<()>();
     let server = tokio::spawn(app.run_until(async move {
@@ -96,10 +101,57 @@ pub async fn spawn_app_on(listener: tokio::net::TcpListener, extra: &[(&str, &st
     }));
     TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()
             .expect("http client"),
+        state,
+        shutdown: Some(tx),
+        server: Some(server),
+        _dirs: dirs,
+    }
+}
+
+/// Two replicas of one deployment: the same database, Redis, key prefix and settings,
+/// each serving on its own port with its own job worker (as `solace serve` on two
+/// machines behind a load balancer).
+pub async fn spawn_replicas(extra: &[(&str, &str)]) -> (TestApp, TestApp) {
+    let dirs = tempfile::tempdir().expect("temp dir");
+    let static_dir = dirs.path().join("site");
+    write_fake_site(&static_dir);
+    let mut vars = base_vars(&dirs, &static_dir).await;
+    for (key, value) in extra {
+        vars.retain(|(k, _)| k != key);
+        vars.push((key.to_string(), value.to_string()));
+    }
+    let config = Config::from_vars(vars).expect("test configuration is valid");
+    let first = start_replica(config.clone(), dirs).await;
+    let second = start_replica(config, tempfile::tempdir().expect("temp dir")).await;
+    (first, second)
+}
+
+async fn start_replica(config: Config, dirs: TempDir) -> TestApp {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let app = Application::build_on(config, listener)
+        .await
+        .expect("replica failed to start")
+        .without_housekeeping();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
+    let state = app.state().clone();
+    let (tx, rx) = oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async move {
+        let _ = rx.await;
+    }));
+    TestApp {
+        address,
+        metrics_address,
+        client: reqwest::Client::new(),
         state,
         shutdown: Some(tx),
         server: Some(server),
@@ -124,6 +176,8 @@ pub async fn base_vars(dirs: &TempDir, static_dir: &Path) -> Vec<(String, String
         ("RTC_TCP_PORT", "0".to_owned()),
         ("DATABASE_URL", database_url),
         ("DATABASE_MAX_CONNECTIONS", "4".to_owned()),
+        // Any free port for /metrics, so tests run side by side.
+        ("METRICS_ADDR", "127.0.0.1:0".to_owned()),
         ("DATA_DIR", dirs.path().join("data").display().to_string()),
         ("STATIC_DIR", static_dir.display().to_string()),
         (

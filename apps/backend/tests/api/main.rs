@@ -25,6 +25,7 @@ mod livekit;
 mod model_pull;
 mod oidc;
 mod openapi;
+mod replicas;
 mod rooms;
 mod safety;
 mod safety_plan;
