@@ -15,11 +15,11 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::auth::{self, sessions, throttle, ClientIp, Identity, Password, RegisteredUser};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 use crate::openapi::{JsonBody, Limited, SignedIn, Unauthenticated, Unavailable};
+use crate::state::AppState;
 use crate::users::{self, User};
 
 pub fn router() -> OpenApiRouter<AppState> {

@@ -1,8 +1,8 @@
-//! The application: shared state, the router, and a server that stops gracefully.
+//! The application: the router over the shared state (`state`), and a server that stops
+//! gracefully.
 
 use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
@@ -10,10 +10,6 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::routing::get;
 use axum::{middleware, Router};
-use solace_ai::model::local::LocalModel;
-use solace_ai::model::openai::{OpenAiCompatible, UpstreamConfig};
-use solace_ai::model::ChatModel;
-use solace_ai::CrisisDirectory;
 use tokio::net::TcpListener;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
@@ -27,218 +23,11 @@ use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use crate::cache::{self, Cache};
 use crate::config::Config;
-use crate::db::Db;
 use crate::error::{Error, Result};
-use crate::metrics::{self, Metrics};
+use crate::metrics;
+pub use crate::state::{load_detector, open_database, AppState};
 use crate::{account, auth, chat, crisis, events, health, rooms, safety_plan, web};
-
-/// Everything a request handler may need, built once at start-up.
-#[derive(Clone)]
-pub struct AppState {
-    pub config: Arc<Config>,
-    pub db: Db,
-    pub cache: Arc<dyn Cache>,
-    pub crisis: Arc<CrisisDirectory>,
-    pub metrics: Arc<Metrics>,
-    pub oidc: Arc<crate::auth::oidc::OidcProvider>,
-    /// The language model, when one is configured.
-    pub model: Option<Arc<dyn ChatModel>>,
-    /// The guarded turn: crisis detector, model, judge and crisis lines in one type,
-    /// so every reply passes the safety layer.
-    pub supporter: solace_ai::supporter::Supporter,
-    /// Where room audio runs: the embedded SFU, or LiveKit when configured.
-    pub audio: crate::rooms::Audio,
-    /// Opens the embedded SFU's signalling socket.
-    pub room_tokens: crate::rooms::RoomTokens,
-    /// Spoken replies (text-to-speech jobs) and server-side transcription.
-    pub speech: crate::speech::Speech,
-}
-
-impl AppState {
-    /// Connects to the database (running migrations) and the cache.
-    pub async fn build(config: Config) -> Result<Self> {
-        let db = open_database(&config).await?;
-        let cache = cache::connect(
-            config.redis_url.as_ref(),
-            &config.cache_key_prefix,
-            config.cache_max_entries,
-        )
-        .await
-        .map_err(|e| {
-            Error::Startup(format!(
-                "cannot connect to Redis at REDIS_URL: {}",
-                e.to_string().trim_start_matches("cache error: ")
-            ))
-        })?;
-        let model = build_model(&config).await?;
-        let detector = {
-            let config = config.clone();
-            tokio::task::spawn_blocking(move || load_detector(&config))
-                .await
-                .map_err(|e| Error::Startup(e.to_string()))?
-        };
-        let judge = build_judge(&config, model.as_ref());
-        let speech = crate::speech::Speech::build(&config, &db).await?;
-        let crisis = Arc::new(crisis_directory(&config)?);
-        let audio = match &config.livekit {
-            Some(livekit) => {
-                crate::rooms::Audio::LiveKit(Arc::new(crate::rooms::LiveKit::new(livekit)))
-            }
-            None => {
-                let udp = SocketAddr::new(config.host, config.rtc_udp_port);
-                let tcp = config
-                    .rtc_tcp_port
-                    .map(|port| SocketAddr::new(config.host, port));
-                let sfu = crate::rooms::Sfu::start(udp, tcp, config.public_ip)
-                    .await
-                    .map_err(|e| {
-                        let tcp = tcp.map(|t| format!(" or TCP {t}")).unwrap_or_default();
-                        Error::Startup(format!(
-                            "RTC_UDP_PORT/RTC_TCP_PORT: cannot listen on UDP {udp}{tcp}: {e}"
-                        ))
-                    })?;
-                crate::rooms::Audio::Embedded(sfu)
-            }
-        };
-        let supporter = solace_ai::supporter::Supporter {
-            detector: Arc::new(detector),
-            model: model.clone(),
-            judge,
-            crisis: crisis.clone(),
-            settings: solace_ai::supporter::SupporterSettings {
-                label: config.chat.label.clone(),
-                history_turns: config.chat.history_turns,
-                history_tokens: config.chat.history_tokens,
-                sampling: config.llm_settings.sampling,
-            },
-        };
-        Ok(Self {
-            supporter,
-            audio,
-            speech,
-            room_tokens: crate::rooms::RoomTokens::default(),
-            model,
-            config: Arc::new(config),
-            db,
-            cache,
-            crisis,
-            metrics: Arc::new(Metrics::default()),
-            oidc: Arc::new(crate::auth::oidc::OidcProvider::default()),
-        })
-    }
-}
-
-/// Connects to the database and brings its schema up to date. The command-line tools
-/// (`migrate`, `admin`) need only this, not the model, the cache or the audio server.
-pub async fn open_database(config: &Config) -> Result<Db> {
-    let db = Db::connect(&config.database_url, config.database_max_connections)
-        .await
-        .map_err(|e| Error::Startup(e.to_string()))?;
-    db.migrate().await?;
-    Ok(db)
-}
-
-/// The crisis detector: rules always, the learned layer when its files are present
-/// (the built-in head, or `SAFETY_HEAD_DIR`'s, and the encoders in `SAFETY_MODEL_DIR`
-/// and `SAFETY_MULTILINGUAL_DIR`). What is missing is logged once and reported by /readyz.
-pub fn load_detector(config: &Config) -> solace_ai::safety::Detector {
-    let detector = match &config.safety.head_dir {
-        Some(head_dir) => {
-            solace_ai::safety::Detector::load(&config.safety.encoder_dirs(), head_dir)
-        }
-        None => solace_ai::safety::Detector::load_built_in(&config.safety.encoder_dirs()),
-    };
-    let status = detector.status();
-    if status.learned {
-        tracing::info!(layers = ?status.layers, "crisis detector ready");
-    } else {
-        tracing::warn!(
-            reason = status.reason.as_deref().unwrap_or_default(),
-            "crisis detector runs on rules only; `solace model pull-safety` adds the learned layer"
-        );
-    }
-    detector
-}
-
-/// The safety judge: on with an OpenAI-compatible upstream (`SAFETY_JUDGE=auto`), or
-/// whenever a model is configured with `SAFETY_JUDGE=on`.
-fn build_judge(
-    config: &Config,
-    model: Option<&Arc<dyn ChatModel>>,
-) -> Option<Arc<solace_ai::safety::judge::Judge>> {
-    use crate::config::JudgeMode;
-    let enabled = match config.safety.judge {
-        JudgeMode::Off => false,
-        JudgeMode::On => model.is_some(),
-        JudgeMode::Auto => config.llm.is_some(),
-    };
-    if !enabled {
-        return None;
-    }
-    let judge_model: Arc<dyn ChatModel> = match (&config.llm, &config.safety.judge_model) {
-        (Some(upstream), Some(name)) => {
-            let mut client = UpstreamConfig::new(upstream.base_url.clone(), name.clone());
-            client.api_key = upstream.api_key.clone();
-            client.token_timeout = config.safety.judge_timeout;
-            client.max_retries = 0;
-            match OpenAiCompatible::new(client) {
-                Ok(judge) => Arc::new(judge),
-                Err(error) => {
-                    tracing::warn!(%error, "SAFETY_JUDGE_MODEL: cannot build its client; no judge");
-                    return None;
-                }
-            }
-        }
-        _ => model?.clone(),
-    };
-    Some(Arc::new(solace_ai::safety::judge::Judge::new(
-        judge_model,
-        config.safety.judge_timeout,
-    )))
-}
-
-/// The built-in crisis lines, or the deployment's own from `CRISIS_LINES_FILE`.
-fn crisis_directory(config: &Config) -> Result<CrisisDirectory> {
-    let Some(path) = &config.crisis_lines_file else {
-        return Ok(CrisisDirectory::default());
-    };
-    let json = std::fs::read_to_string(path).map_err(|e| {
-        Error::Startup(format!(
-            "CRISIS_LINES_FILE: cannot read {}: {e}",
-            path.display()
-        ))
-    })?;
-    CrisisDirectory::from_json(&json).map_err(|e| Error::Startup(format!("CRISIS_LINES_FILE: {e}")))
-}
-
-/// The language model chosen by configuration: an OpenAI-compatible upstream when
-/// `LLM_BASE_URL` is set, a GGUF file run in this process when there is one, else none.
-async fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
-    let settings = &config.llm_settings;
-    if let Some(upstream) = &config.llm {
-        let mut client = UpstreamConfig::new(upstream.base_url.clone(), upstream.model.clone());
-        client.api_key = upstream.api_key.clone();
-        client.token_timeout = settings.timeout;
-        client.max_retries = upstream.max_retries;
-        client.fold_system_prompt = settings.template.is_some_and(|t| !t.has_system_role());
-        let model = OpenAiCompatible::new(client)
-            .map_err(|e| Error::Startup(format!("LLM_BASE_URL: {e}")))?;
-        return Ok(Some(Arc::new(model)));
-    }
-    if let Some(path) = &config.llm_gguf_path {
-        let (path, template, timeout) = (path.clone(), settings.template, settings.timeout);
-        tracing::info!(path = %path.display(), "loading the language model");
-        let model = tokio::task::spawn_blocking(move || LocalModel::load(&path, template, timeout))
-            .await
-            .map_err(|e| Error::Startup(format!("LLM_GGUF_PATH: {e}")))?
-            .map_err(|e| Error::Startup(format!("LLM_GGUF_PATH: {e}")))?;
-        tracing::info!(model = %model.name(), template = model.template().name(), "language model ready");
-        return Ok(Some(Arc::new(model)));
-    }
-    Ok(None)
-}
 
 /// The JSON API, mounted under `/api`. Every route but the streaming reply has the
 /// request timeout; the reply is bounded by the model's own timeouts instead.

@@ -12,13 +12,13 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::auth::ClientIp;
 use crate::db::{new_id, now_ms, Db};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 use crate::limits::Limit;
 use crate::openapi::{JsonBody, Limited};
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(record))

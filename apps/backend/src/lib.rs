@@ -21,11 +21,13 @@ pub mod rooms;
 pub mod safety_plan;
 pub mod server;
 pub mod speech;
+pub mod state;
 pub mod telemetry;
 pub mod text;
 pub mod users;
 pub mod web;
 
-pub use app::{router, AppState, Application};
+pub use app::{router, Application};
 pub use config::Config;
 pub use error::{Error, Result};
+pub use state::AppState;

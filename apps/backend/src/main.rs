@@ -226,9 +226,10 @@ async fn migrate(config: Config) -> Result<(), String> {
 }
 
 async fn admin(config: Config, action: AdminAction) -> Result<(), String> {
+    use solace_backend::users::Role;
     let (email, role) = match &action {
-        AdminAction::Grant { email } => (email, "admin"),
-        AdminAction::Revoke { email } => (email, "user"),
+        AdminAction::Grant { email } => (email, Role::Admin),
+        AdminAction::Revoke { email } => (email, Role::User),
     };
     let db = solace_backend::app::open_database(&config)
         .await
@@ -241,7 +242,7 @@ async fn admin(config: Config, action: AdminAction) -> Result<(), String> {
     solace_backend::users::set_role(&db, &user.id, role)
         .await
         .map_err(|e| e.to_string())?;
-    tracing::info!(user_id = %user.id, role, "role changed");
+    tracing::info!(user_id = %user.id, role = role.as_str(), "role changed");
     Ok(())
 }
 

@@ -114,7 +114,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, request: Request, next: 
 }
 
 /// `GET /metrics`.
-pub async fn expose(State(state): State<crate::app::AppState>) -> Result<Response> {
+pub async fn expose(State(state): State<crate::state::AppState>) -> Result<Response> {
     let mut response = state.metrics.render()?.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

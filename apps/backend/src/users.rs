@@ -35,6 +35,35 @@ impl UserKind {
     }
 }
 
+/// What an account may do beyond its own data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(as = AccountRole)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    User,
+    /// Handles reports and dead jobs; closes any room.
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::User => "user",
+            Self::Admin => "admin",
+        }
+    }
+
+    fn parse(raw: &str) -> Result<Self> {
+        match raw {
+            "user" => Ok(Self::User),
+            "admin" => Ok(Self::Admin),
+            other => Err(Error::Database(sqlx::Error::Decode(
+                format!("unknown role '{other}'").into(),
+            ))),
+        }
+    }
+}
+
 /// A user row. The password hash is never serialised.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct User {
@@ -51,8 +80,7 @@ pub struct User {
     #[schema(required = true)]
     pub display_name: Option<String>,
     pub pseudonym: String,
-    /// `user` or `admin`.
-    pub role: String,
+    pub role: Role,
     #[serde(with = "crate::db::rfc3339_ms")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
@@ -75,7 +103,7 @@ fn from_row(row: &AnyRow) -> Result<User> {
         password_hash,
         display_name: col(row, "display_name")?,
         pseudonym: col(row, "pseudonym")?,
-        role: col(row, "role")?,
+        role: Role::parse(&col::<String>(row, "role")?)?,
         created_at: col(row, "created_at")?,
         updated_at: col(row, "updated_at")?,
     })
@@ -261,10 +289,10 @@ pub async fn purge(db: &Db, now: i64, guests_unused_since: i64) -> Result<(u64, 
     Ok((guests, tokens))
 }
 
-/// Sets a user's role ("user" or "admin").
-pub async fn set_role(db: &Db, id: &str, role: &str) -> Result<()> {
+/// Sets a user's role.
+pub async fn set_role(db: &Db, id: &str, role: Role) -> Result<()> {
     let done = sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
-        .bind(role.to_owned())
+        .bind(role.as_str().to_owned())
         .bind(now_ms())
         .bind(id.to_owned())
         .execute(db.pool())

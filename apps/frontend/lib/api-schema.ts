@@ -924,6 +924,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * @description What an account may do beyond its own data.
+         * @enum {string}
+         */
+        AccountRole: "user" | "admin";
         Alive: {
             /** @description Always `ok`. */
             status: string;
@@ -1467,8 +1472,7 @@ export interface components {
             id: string;
             kind: components["schemas"]["UserKind"];
             pseudonym: string;
-            /** @description `user` or `admin`. */
-            role: string;
+            role: components["schemas"]["AccountRole"];
             /** Format: date-time */
             updated_at: string;
         };

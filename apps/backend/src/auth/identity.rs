@@ -8,8 +8,8 @@ use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
 use super::sessions;
-use crate::app::AppState;
 use crate::error::{Error, Result};
+use crate::state::AppState;
 use crate::users::{self, User, UserKind};
 
 /// Anyone with a live session: a guest or a registered user.
@@ -132,7 +132,7 @@ impl FromRequestParts<AppState> for Admin {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         let RegisteredUser(identity) = RegisteredUser::from_request_parts(parts, state).await?;
-        if identity.user.role != "admin" {
+        if identity.user.role != crate::users::Role::Admin {
             return Err(Error::forbidden(
                 "admin_only",
                 "Only administrators can do this.",

@@ -24,11 +24,11 @@ use utoipa_axum::routes;
 pub use credentials::{Email, Password};
 pub use identity::{Admin, ClientIp, Identity, RegisteredUser};
 
-use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 use crate::limits::Limit;
 use crate::openapi::{Conflicting, JsonBody, Limited, SignedIn, Unauthenticated, Unavailable};
+use crate::state::AppState;
 use crate::users::{self, NewUser, User, UserKind};
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -186,9 +186,9 @@ async fn apply_configured_role(state: &AppState, mut user: User) -> Result<User>
             .email
             .as_deref()
             .is_some_and(|email| state.config.admin_emails.iter().any(|a| a == email));
-    if listed && user.role != "admin" {
-        users::set_role(&state.db, &user.id, "admin").await?;
-        user.role = "admin".into();
+    if listed && user.role != users::Role::Admin {
+        users::set_role(&state.db, &user.id, users::Role::Admin).await?;
+        user.role = users::Role::Admin;
     }
     Ok(user)
 }

@@ -23,11 +23,11 @@ use sqlx::Row;
 use tokio::sync::OnceCell;
 
 use super::{apply_configured_role, pseudonym, sessions, Identity};
-use crate::app::AppState;
 use crate::config::Oidc;
 use crate::db::{new_id, now_ms};
 use crate::error::{Error, Result};
 use crate::extract::ApiQuery;
+use crate::state::AppState;
 use crate::users::{self, NewUser, User, UserKind};
 
 /// How long a person has to finish signing in at the provider.

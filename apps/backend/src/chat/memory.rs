@@ -10,10 +10,10 @@ use std::time::Duration;
 use solace_ai::model::{ChatMessage, ChatRole};
 
 use super::{recent_messages, Message, Role};
-use crate::app::AppState;
 use crate::cache::Cache;
 use crate::db::Db;
 use crate::error::Result;
+use crate::state::AppState;
 
 /// How long an idle conversation's memory stays in the cache.
 const TTL: Duration = Duration::from_secs(60 * 60);

@@ -14,12 +14,12 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::auth::Identity;
 use crate::db::{col, new_id, now_ms, touched_a_row, Db};
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::openapi::{JsonBody, Missing, QueryString, SignedIn};
+use crate::state::AppState;
 
 mod memory;
 pub(crate) mod reply;

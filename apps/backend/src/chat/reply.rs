@@ -36,7 +36,6 @@ use super::{
     append_message, create_session, flag_session, get_session, Message, MessageStatus, NewMessage,
     Role, SessionTitle,
 };
-use crate::app::AppState;
 use crate::auth::Identity;
 use crate::crisis::region_from_headers;
 use crate::error::{
@@ -45,6 +44,7 @@ use crate::error::{
 use crate::extract::ApiJson;
 use crate::limits::{Concurrent, Limit};
 use crate::openapi::{JsonBody, Limited, Missing, SignedIn, Unavailable, Upstream};
+use crate::state::AppState;
 
 /// The streaming route; it is mounted outside the request timeout, which would cut
 /// long replies short. The model's own timeout bounds the wait for each piece.

@@ -8,10 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::app::AppState;
 use crate::auth::Admin;
 use crate::error::{Error, Result};
 use crate::extract::ApiQuery;
+use crate::state::AppState;
 
 /// The queues the app runs.
 const QUEUES: &[&str] = &[crate::speech::QUEUE];

@@ -11,11 +11,11 @@ use utoipa::ToSchema;
 
 use super::store::{self, State as Flag};
 use super::{blocked_handles, inside, live, livekit, may_publish, note, presence, sfu, Sfu};
-use crate::app::AppState;
 use crate::auth::Identity;
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::limits::{Concurrent, Limit};
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

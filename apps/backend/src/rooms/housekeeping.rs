@@ -7,9 +7,9 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::{note_change, presence, store};
-use crate::app::AppState;
 use crate::db::now_ms;
 use crate::error::Result;
+use crate::state::AppState;
 
 /// What one pass did, for logs and tests.
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 use super::policy::not_allowed;
 use super::store::{self, NewRoom, Participant, Room, State as Flag};
 use super::{bounded, detail, inside, live, note, RoomDetail, RoomRole};
-use crate::app::AppState;
 use crate::auth::Identity;
 use crate::chat::{Page, PageQuery};
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::limits::Limit;
+use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -211,7 +211,7 @@ pub(super) async fn close(
 ) -> Result<Json<Room>> {
     let user = &identity.user;
     let room = live(store::get_room(&state.db, &id).await?)?;
-    if room.host_id != user.id && user.role != "admin" {
+    if room.host_id != user.id && user.role != crate::users::Role::Admin {
         return Err(Error::forbidden(
             "not_allowed",
             "Only the host can end the room.",
@@ -234,7 +234,7 @@ pub(super) async fn history(
     let room = store::get_room(&state.db, &id).await?;
     let me = store::participant(&state.db, &room.id, &identity.user.id).await?;
     let allowed = room.host_id == identity.user.id
-        || identity.user.role == "admin"
+        || identity.user.role == crate::users::Role::Admin
         || me.is_some_and(|p| p.is_present() && p.role.is_moderator());
     if !allowed {
         return Err(not_allowed("see the room's history"));

@@ -40,9 +40,9 @@ use utoipa_axum::routes;
 pub use policy::RoomRole;
 use store::{Participant, ParticipantView, Room};
 
-use crate::app::AppState;
 use crate::error::{Error, Result};
 use crate::events;
+use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

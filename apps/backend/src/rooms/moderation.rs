@@ -10,11 +10,11 @@ use utoipa::ToSchema;
 use super::policy::{self, not_allowed, require_moderation};
 use super::store::{self, State as Flag};
 use super::{actor_and_subject, blocked_handles, bounded, detail, inside, note, RoomDetail};
-use crate::app::AppState;
 use crate::auth::{Admin, Identity};
 use crate::chat::Page;
 use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::state::AppState;
 
 /// A moderator mutes every speaker but themselves and those beyond their reach (the host,
 /// other moderators).

@@ -8,10 +8,10 @@ use serde::Deserialize;
 use super::policy::{may_assign, require_moderation};
 use super::store::{self, State as Flag};
 use super::{actor_and_subject, change_role, detail, inside, note, RoomDetail, RoomRole, Toggle};
-use crate::app::AppState;
 use crate::auth::Identity;
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
+use crate::state::AppState;
 
 /// A listener asks to speak (or stops asking). If a moderator already invited them, raising
 /// the hand is the consent: they speak.

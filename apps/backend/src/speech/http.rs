@@ -15,7 +15,6 @@ use utoipa_axum::routes;
 
 use super::clips::{self, Fetched};
 use super::{Clip, CLIP_WAIT};
-use crate::app::AppState;
 use crate::auth::Identity;
 use crate::chat::{get_message, Role};
 use crate::error::{Error, Result};
@@ -23,6 +22,7 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::jobs::JobStatus;
 use crate::limits::Limit;
 use crate::openapi::{JsonBody, Limited, Missing, QueryString, SignedIn, Unavailable, Upstream};
+use crate::state::AppState;
 
 pub fn router(config: &crate::config::Config) -> OpenApiRouter<AppState> {
     // A minute of 48 kHz 16-bit mono WAV, and then some: the route's own body limit.

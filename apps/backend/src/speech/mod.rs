@@ -293,7 +293,7 @@ pub struct WhisperInfo {
     dtype: &'static str,
 }
 
-pub fn info(state: &crate::app::AppState) -> SpeechInfo {
+pub fn info(state: &crate::state::AppState) -> SpeechInfo {
     let speech = &state.config.speech;
     let folder = state.config.models_dir.join(&speech.whisper_model);
     // fp32 files when present (the most accurate), else the 8-bit ones.

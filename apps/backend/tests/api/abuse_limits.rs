@@ -195,3 +195,62 @@ async fn replies_being_written_at_once_are_limited_per_identity() {
     assert_eq!(theirs, 200, "someone else has their own");
     assert_eq!(after, 200, "the slot came back when the reply was done");
 }
+
+/// Opens the embedded SFU's signalling socket for `person`'s seat in `room`.
+async fn signal_socket(
+    app: &crate::helpers::TestApp,
+    person: &mut crate::helpers::Browser,
+    room: &str,
+) -> Result<impl Sized, tokio_tungstenite::tungstenite::Error> {
+    let (status, grant) = person
+        .post(&format!("/api/rooms/{room}/signal-token"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{grant}");
+    let url = format!(
+        "{}{}?token={}",
+        app.address.replace("http://", "ws://"),
+        grant["url"].as_str().unwrap(),
+        grant["token"].as_str().unwrap()
+    );
+    tokio_tungstenite::connect_async(url)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+#[tokio::test]
+async fn audio_sockets_open_at_once_are_limited_per_identity() {
+    let app = spawn_app_with(&[("MAX_OPEN_SOCKETS", "2")]).await;
+    let mut person = app.browser();
+    person.guest().await;
+    let (_, room) = person
+        .post("/api/rooms", json!({ "title": "Sockets" }))
+        .await;
+    let room = room["id"].as_str().unwrap().to_owned();
+    person
+        .post(&format!("/api/rooms/{room}/join"), json!({}))
+        .await;
+
+    let first = signal_socket(&app, &mut person, &room).await.unwrap();
+    let second = signal_socket(&app, &mut person, &room).await.unwrap();
+    match signal_socket(&app, &mut person, &room).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            assert_eq!(response.status(), 429)
+        }
+        Err(other) => panic!("{other}"),
+        Ok(_) => panic!("a third socket opened"),
+    }
+
+    // Closing one gives its place back.
+    drop(first);
+    let started = Instant::now();
+    let third = loop {
+        match signal_socket(&app, &mut person, &room).await {
+            Ok(socket) => break socket,
+            Err(_) if started.elapsed() < std::time::Duration::from_secs(5) => {
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("the closed socket's place never came back: {e}"),
+        }
+    };
+    drop((second, third));
+}

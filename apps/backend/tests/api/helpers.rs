@@ -265,9 +265,13 @@ impl TestApp {
     pub async fn administrator(&self, email: &str) -> Browser {
         let mut browser = self.browser();
         let user = browser.signup(email).await;
-        solace_backend::users::set_role(&self.state.db, user["id"].as_str().unwrap(), "admin")
-            .await
-            .expect("grant the role");
+        solace_backend::users::set_role(
+            &self.state.db,
+            user["id"].as_str().unwrap(),
+            solace_backend::users::Role::Admin,
+        )
+        .await
+        .expect("grant the role");
         browser
     }
 

@@ -161,7 +161,7 @@ async fn the_admin_command_grants_and_revokes_the_role() {
         "{}",
         String::from_utf8_lossy(&granted.stderr)
     );
-    assert_eq!(role_after_grant, "admin");
+    assert_eq!(role_after_grant, solace_backend::users::Role::Admin);
     assert!(revoked.status.success());
     assert!(!unknown.status.success());
     assert!(String::from_utf8_lossy(&unknown.stderr)
