@@ -4,8 +4,8 @@
 //! method from the handler's `#[utoipa::path]`, so a route cannot exist without its
 //! documentation, nor the other way round. The document is served at
 //! `/api/openapi.json`, read by `/api/docs`, committed as `docs/openapi.json`, and the web
-//! app's types are generated from it (`apps/web/lib/api-schema.ts`); `make check-api`
-//! fails when either is stale.
+//! app's types are generated from it (`apps/frontend/lib/api-schema.ts`); the tests fail
+//! when either is stale, and `make api` regenerates both.
 //!
 //! Error responses are shared components: every operation lists the ones it can return
 //! by status, each with the house body `{"error": code, "message": …}`.

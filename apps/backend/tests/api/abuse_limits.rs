@@ -202,16 +202,7 @@ async fn signal_socket(
     person: &mut crate::helpers::Browser,
     room: &str,
 ) -> Result<impl Sized, tokio_tungstenite::tungstenite::Error> {
-    let (status, grant) = person
-        .post(&format!("/api/rooms/{room}/signal-token"), json!({}))
-        .await;
-    assert_eq!(status, 200, "{grant}");
-    let url = format!(
-        "{}{}?token={}",
-        app.address.replace("http://", "ws://"),
-        grant["url"].as_str().unwrap(),
-        grant["token"].as_str().unwrap()
-    );
+    let url = crate::sfu::signal_url(app, person, room).await;
     tokio_tungstenite::connect_async(url)
         .await
         .map(|(socket, _)| socket)

@@ -67,14 +67,39 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts the app with extra configuration pairs (they win over the defaults).
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    spawn_app_on(listener, extra).await
+    spawn_app_on(any_port().await, extra).await
 }
 
 /// Starts the app on a listener the test bound itself (its port is known in advance).
 pub async fn spawn_app_on(listener: tokio::net::TcpListener, extra: &[(&str, &str)]) -> TestApp {
+    let (config, dirs) = test_config(extra).await;
+    start(config, listener, dirs).await
+}
+
+/// Two replicas of one deployment: the same database, Redis, key prefix and settings,
+/// each serving on its own port with its own job worker (as `solace serve` on two
+/// machines behind a load balancer).
+pub async fn spawn_replicas(extra: &[(&str, &str)]) -> (TestApp, TestApp) {
+    let (config, dirs) = test_config(extra).await;
+    let first = start(config.clone(), any_port().await, dirs).await;
+    let second = start(
+        config,
+        any_port().await,
+        tempfile::tempdir().expect("temp dir"),
+    )
+    .await;
+    (first, second)
+}
+
+async fn any_port() -> tokio::net::TcpListener {
+    tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind")
+}
+
+/// The test configuration with `extra` pairs winning over the defaults, and the folder
+/// that holds its data and the stand-in web app.
+async fn test_config(extra: &[(&str, &str)]) -> (Config, TempDir) {
     let dirs = tempfile::tempdir().expect("temp dir");
     let static_dir = dirs.path().join("site");
     write_fake_site(&static_dir);
@@ -84,6 +109,10 @@ pub async fn spawn_app_on(listener: tokio::net::TcpListener, extra: &[(&str, &st
         vars.push((key.to_string(), value.to_string()));
     }
     let config = Config::from_vars(vars).expect("test configuration is valid");
+    (config, dirs)
+}
+
+async fn start(config: Config, listener: tokio::net::TcpListener, dirs: TempDir) -> TestApp {
     // Tests run housekeeping themselves (`rooms::housekeeping::tick`), never behind
     // their back.
     let app = Application::build_on(config, listener)
@@ -106,52 +135,6 @@ pub async fn spawn_app_on(listener: tokio::net::TcpListener, extra: &[(&str, &st
             .redirect(reqwest::redirect::Policy::limited(3))
             .build()
             .expect("http client"),
-        state,
-        shutdown: Some(tx),
-        server: Some(server),
-        _dirs: dirs,
-    }
-}
-
-/// Two replicas of one deployment: the same database, Redis, key prefix and settings,
-/// each serving on its own port with its own job worker (as `solace serve` on two
-/// machines behind a load balancer).
-pub async fn spawn_replicas(extra: &[(&str, &str)]) -> (TestApp, TestApp) {
-    let dirs = tempfile::tempdir().expect("temp dir");
-    let static_dir = dirs.path().join("site");
-    write_fake_site(&static_dir);
-    let mut vars = base_vars(&dirs, &static_dir).await;
-    for (key, value) in extra {
-        vars.retain(|(k, _)| k != key);
-        vars.push((key.to_string(), value.to_string()));
-    }
-    let config = Config::from_vars(vars).expect("test configuration is valid");
-    let first = start_replica(config.clone(), dirs).await;
-    let second = start_replica(config, tempfile::tempdir().expect("temp dir")).await;
-    (first, second)
-}
-
-async fn start_replica(config: Config, dirs: TempDir) -> TestApp {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let app = Application::build_on(config, listener)
-        .await
-        .expect("replica failed to start")
-        .without_housekeeping();
-    let address = format!("http://127.0.0.1:{}", app.port());
-    let metrics_address = app
-        .metrics_port()
-        .map(|port| format!("http://127.0.0.1:{port}"));
-    let state = app.state().clone();
-    let (tx, rx) = oneshot::channel::<()>();
-    let server = tokio::spawn(app.run_until(async move {
-        let _ = rx.await;
-    }));
-    TestApp {
-        address,
-        metrics_address,
-        client: reqwest::Client::new(),
         state,
         shutdown: Some(tx),
         server: Some(server),

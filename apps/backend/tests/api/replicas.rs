@@ -151,16 +151,7 @@ async fn both_replicas_agree_on_who_is_connected_to_a_room() {
         .post(&format!("/api/rooms/{room}/join"), json!({}))
         .await;
     let handle = detail["you"]["handle"].as_str().unwrap().to_owned();
-    let (status, grant) = host
-        .post(&format!("/api/rooms/{room}/signal-token"), json!({}))
-        .await;
-    assert_eq!(status, 200, "{grant}");
-    let url = format!(
-        "{}{}?token={}",
-        a.address.replace("http://", "ws://"),
-        grant["url"].as_str().unwrap(),
-        grant["token"].as_str().unwrap()
-    );
+    let url = crate::sfu::signal_url(&a, &mut host, &room).await;
     let mut peer = Peer::connect(&url).await.unwrap();
 
     // Connected to replica A's audio; replica B, asked about the room, says so too.

@@ -14,7 +14,8 @@ async fn connect(app: &TestApp, browser: &mut Browser, room: &str) -> Peer {
         .unwrap()
 }
 
-async fn signal_url(app: &TestApp, browser: &mut Browser, room: &str) -> String {
+/// The signalling socket's address for `browser`'s seat in `room`, with a fresh token.
+pub async fn signal_url(app: &TestApp, browser: &mut Browser, room: &str) -> String {
     let (status, grant) = browser
         .post(&format!("/api/rooms/{room}/signal-token"), json!({}))
         .await;
