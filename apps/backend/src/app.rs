@@ -26,7 +26,7 @@ use utoipa_axum::router::OpenApiRouter;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics;
-pub use crate::state::{load_detector, open_database, AppState};
+use crate::state::AppState;
 use crate::{account, auth, chat, crisis, events, health, rooms, safety_plan, web};
 
 /// The JSON API, mounted under `/api`. Every route but the streaming reply has the

@@ -195,7 +195,7 @@ async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
 }
 
 async fn worker(config: Config) -> Result<(), String> {
-    let db = solace_backend::app::open_database(&config)
+    let db = solace_backend::state::open_database(&config)
         .await
         .map_err(|e| e.to_string())?;
     let speech = solace_backend::speech::Speech::build(&config, &db)
@@ -219,7 +219,7 @@ async fn worker(config: Config) -> Result<(), String> {
 }
 
 async fn migrate(config: Config) -> Result<(), String> {
-    solace_backend::app::open_database(&config)
+    solace_backend::state::open_database(&config)
         .await
         .map(|_| tracing::info!("migrations are up to date"))
         .map_err(|e| e.to_string())
@@ -231,7 +231,7 @@ async fn admin(config: Config, action: AdminAction) -> Result<(), String> {
         AdminAction::Grant { email } => (email, Role::Admin),
         AdminAction::Revoke { email } => (email, Role::User),
     };
-    let db = solace_backend::app::open_database(&config)
+    let db = solace_backend::state::open_database(&config)
         .await
         .map_err(|e| e.to_string())?;
     let email = solace_backend::auth::Email::parse(email).map_err(|e| e.to_string())?;
@@ -341,7 +341,7 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
     match action {
         SafetyAction::Eval { file, compare } => {
             let (rows, _) = train::read_data(&file)?;
-            let detector = solace_backend::app::load_detector(config);
+            let detector = solace_backend::state::load_detector(config);
             if !detector.status().learned {
                 eprintln!(
                     "note: the learned layer is off ({}); measuring rules only",

@@ -12,6 +12,14 @@ use solace_ai::testing::{Behaviour, FakeUpstream};
 use crate::ai_chat::parse_events;
 use crate::helpers::{spawn_app_with, using_postgres, Browser, TestApp, GOOD_PASSWORD};
 
+/// A loopback port nothing listens on yet.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap()
+}
+
 /// A Redis server of this test's own, on a port of its own.
 struct OwnRedis {
     port: u16,
@@ -21,11 +29,10 @@ struct OwnRedis {
 impl OwnRedis {
     /// `None` where redis-server is not installed (outside CI only: CI must run this).
     fn start() -> Option<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .unwrap();
-        let mut redis = Self { port, child: None };
+        let mut redis = Self {
+            port: free_port(),
+            child: None,
+        };
         match redis.launch() {
             Ok(()) => Some(redis),
             Err(e) if std::env::var("CI").as_deref() != Ok("true") => {
@@ -227,10 +234,7 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
     let upstream = FakeUpstream::start().await.unwrap();
     let reply = "One small step at a time is still a step, and you are taking it.";
     upstream.then(Behaviour::reply(reply, Duration::from_millis(150)));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
+    let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut solace = start_solace(dir.path(), port, &upstream);
     wait_until_serving(&base).await;
@@ -239,22 +243,15 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
         .cookie_store(true)
         .build()
         .unwrap();
-    let session: serde_json::Value = client
-        .post(format!("{base}/api/auth/guest"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let csrf = session["csrf_token"].as_str().unwrap().to_owned();
-    let mut stream = client
-        .post(format!("{base}/api/ai/message"))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({ "content": "I finally went for a walk today." }))
-        .send()
-        .await
-        .unwrap();
+    let mut person = Browser::for_base(&base, client, None);
+    person.guest().await;
+    let mut stream = person
+        .send(
+            Method::POST,
+            "/api/ai/message",
+            Some(json!({ "content": "I finally went for a walk today." })),
+        )
+        .await;
     assert_eq!(stream.status(), 200);
     // The reply has begun.
     let mut text = String::from_utf8(stream.chunk().await.unwrap().unwrap().to_vec()).unwrap();
@@ -310,9 +307,8 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
     // Started again on the same data, the reply is there, complete.
     let mut solace = start_solace(dir.path(), port, &upstream);
     wait_until_serving(&base).await;
-    let mut browser = Browser::for_base(&base, client.clone(), Some(csrf));
     let session_id = done.data["session_id"].as_str().unwrap();
-    let (status, body) = browser
+    let (status, body) = person
         .send_json(
             Method::GET,
             &format!("/api/chat/sessions/{session_id}/messages"),
