@@ -10,6 +10,8 @@ command -v cc >/dev/null 2>&1 || missing_apt+=(build-essential)
 command -v pg_isready >/dev/null 2>&1 || missing_apt+=(postgresql-client)
 command -v redis-cli >/dev/null 2>&1 || missing_apt+=(redis-tools)
 command -v shellcheck >/dev/null 2>&1 || missing_apt+=(shellcheck)
+# Prometheus and promtool: the alert rules' unit tests and a real scrape of the server.
+command -v prometheus >/dev/null 2>&1 || missing_apt+=(prometheus)
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   echo "ensure-tools: installing ${missing_apt[*]}"
   as_root apt-get update -qq

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Static checks of everything that cannot run here without a Docker engine:
 # Dockerfiles (hadolint), the compose file (docker-compose's own parser and validator),
+# the Prometheus configuration and alert rules (promtool, with the rules' unit tests),
 # the GitHub workflow (YAML structure), and every shell script (shellcheck).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ python3 -c "import yaml" 2>/dev/null || python3 -m pip install --quiet --disable
 apt_missing=()
 command -v docker-compose >/dev/null 2>&1 || apt_missing+=(docker-compose)
 command -v shellcheck >/dev/null 2>&1 || apt_missing+=(shellcheck)
+command -v promtool >/dev/null 2>&1 || apt_missing+=(prometheus)
 if [ "${#apt_missing[@]}" -gt 0 ]; then
   echo "lint-infra: installing ${apt_missing[*]} from Debian"
   as_root apt-get update -qq
@@ -27,6 +29,11 @@ hadolint --config .hadolint.yaml apps/backend/Dockerfile apps/frontend/Dockerfil
 
 echo "lint-infra: docker-compose config (validates against the Compose schema, resolves variables)"
 docker-compose --project-directory infra -f infra/docker-compose.yml config --quiet
+
+echo "lint-infra: Prometheus configuration, alert rules and their unit tests (promtool)"
+promtool check config --lint=all infra/observability/prometheus.yml
+promtool test rules infra/observability/alerts.test.yml
+python3 -c "import json, sys; json.load(open(sys.argv[1]))" infra/observability/grafana/solace.json
 
 echo "lint-infra: GitHub workflow structure"
 python3 - <<'PY'

@@ -102,6 +102,28 @@ pub enum ModelError {
 }
 
 impl ModelError {
+    /// Every value [`ModelError::kind`] takes.
+    pub const KINDS: [&'static str; 6] = [
+        "unreachable",
+        "timeout",
+        "overloaded",
+        "rejected",
+        "protocol",
+        "inference",
+    ];
+
+    /// A short, stable name for the kind of failure (a metric label; never content).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Unreachable(_) => "unreachable",
+            Self::Timeout => "timeout",
+            Self::Overloaded { .. } => "overloaded",
+            Self::Rejected { .. } => "rejected",
+            Self::Protocol(_) => "protocol",
+            Self::Inference(_) => "inference",
+        }
+    }
+
     /// Whether sending the same message again later may work.
     pub fn is_retryable(&self) -> bool {
         matches!(
@@ -124,4 +146,26 @@ pub trait ChatModel: Send + Sync + 'static {
 
     /// A short name for logs, metrics and the readiness probe, e.g. `openai:mellogpt`.
     fn name(&self) -> String;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ModelError;
+
+    #[test]
+    fn every_error_kind_is_listed_once() {
+        let errors = [
+            ModelError::Unreachable(String::new()),
+            ModelError::Timeout,
+            ModelError::Overloaded {
+                status: 503,
+                retry_after: None,
+            },
+            ModelError::Rejected { status: 401 },
+            ModelError::Protocol(String::new()),
+            ModelError::Inference(String::new()),
+        ];
+        let kinds: Vec<&str> = errors.iter().map(ModelError::kind).collect();
+        assert_eq!(kinds, ModelError::KINDS);
+    }
 }

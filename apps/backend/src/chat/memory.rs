@@ -13,6 +13,7 @@ use super::{recent_messages, Message, Role};
 use crate::cache::Cache;
 use crate::db::Db;
 use crate::error::Result;
+use crate::metrics::Metrics;
 use crate::state::AppState;
 
 /// How long an idle conversation's memory stays in the cache.
@@ -22,16 +23,17 @@ const TTL: Duration = Duration::from_secs(60 * 60);
 pub struct Memory {
     cache: Arc<dyn Cache>,
     turns: usize,
+    metrics: Arc<Metrics>,
 }
 
 impl Memory {
-    pub fn new(cache: Arc<dyn Cache>, turns: usize) -> Self {
-        Self { cache, turns }
-    }
-
     /// The app's memory: its cache, as many turns as `CHAT_HISTORY_TURNS`.
     pub fn of(state: &AppState) -> Self {
-        Self::new(state.cache.clone(), state.config.chat.history_turns)
+        Self {
+            cache: state.cache.clone(),
+            turns: state.config.chat.history_turns,
+            metrics: state.metrics.clone(),
+        }
     }
 
     fn key(session_id: &str) -> String {
@@ -46,18 +48,22 @@ impl Memory {
         session_id: &str,
     ) -> Result<Vec<ChatMessage>> {
         let key = Self::key(session_id);
-        match self.cache.get(&key).await {
-            Ok(Some(bytes)) => {
-                if let Ok(turns) = serde_json::from_slice::<Vec<ChatMessage>>(&bytes) {
+        let lookup = match self.cache.get(&key).await {
+            Ok(Some(bytes)) => match serde_json::from_slice::<Vec<ChatMessage>>(&bytes) {
+                Ok(turns) => {
+                    self.metrics.memory_lookup("hit");
                     return Ok(turns);
                 }
-            }
-            Ok(None) => {}
+                Err(_) => "error",
+            },
+            Ok(None) => "miss",
             // Memory is an optimisation: a cache outage falls back to the database.
             Err(error) => {
-                tracing::warn!(%error, "conversation memory unavailable; reading the database")
+                tracing::warn!(%error, "conversation memory unavailable; reading the database");
+                "error"
             }
-        }
+        };
+        self.metrics.memory_lookup(lookup);
         let limit = i64::try_from(self.turns).unwrap_or(i64::MAX);
         let messages = recent_messages(db, owner_id, session_id, limit).await?;
         let turns: Vec<ChatMessage> = messages.iter().filter_map(as_turn).collect();

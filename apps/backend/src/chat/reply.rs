@@ -15,7 +15,7 @@
 //! the clips so far must not be played; the replacement's own clips follow.
 
 use std::convert::Infallible;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -356,6 +356,9 @@ async fn send(
     let assessment = supporter.assess(text.as_str(), earlier).await;
     if assessment.is_crisis() {
         flag_session(&state.db, &owner_id, &session.id).await?;
+        state
+            .metrics
+            .safety_alarm(assessment.severity, assessment.layer);
         // Counted, never described: what someone is going through stays out of the logs.
         tracing::info!(
             severity = assessment.severity.label(),
@@ -364,6 +367,7 @@ async fn send(
         );
     }
     let region = region_from_headers(&headers);
+    let asked = Instant::now();
     let reply = supporter
         .reply(&history, text.as_str(), &assessment, region.as_deref())
         .await;
@@ -390,7 +394,10 @@ async fn send(
 
     match reply {
         Err(SupporterError::NoModel) => Err(Error::ModelNotConfigured),
-        Err(SupporterError::Model(error)) => Err(error.into()),
+        Err(SupporterError::Model(error)) => {
+            state.metrics.model_error(&error);
+            Err(error.into())
+        }
         Ok(Reply::Fixed { text, notice }) => {
             let mut events = vec![ReplyEvent::Token(text.clone())];
             events.extend(turn.spoken(&text, true).await);
@@ -403,11 +410,13 @@ async fn send(
         }
         Ok(Reply::Streaming { notice, events }) => {
             let (tx, rx) = mpsc::channel(64);
+            let streaming = state.metrics.stream_opened();
             tokio::spawn(async move {
                 // The stream ends only after the slot is back, so whoever read it to the
                 // end may send the next message at once.
                 let open_until_released = tx.clone();
-                turn.generate(events, notice, tx).await;
+                turn.generate(events, notice, asked, tx).await;
+                drop(streaming);
                 slot.release().await;
                 drop(open_until_released);
             });
@@ -565,10 +574,14 @@ impl Turn {
         mut self,
         mut events: TurnStream,
         mut notice: Option<SafetyNotice>,
+        asked: Instant,
         tx: mpsc::Sender<ReplyEvent>,
     ) {
         let mut text = String::new();
         let mut replaced = false;
+        let metrics = self.state.metrics.clone();
+        // When the first and the latest piece arrived, and how many there were.
+        let mut pieces: Option<(Instant, Instant, u64)> = None;
         let outcome = loop {
             let event = tokio::select! {
                 () = tx.closed() => break Outcome::Abandoned,
@@ -580,6 +593,14 @@ impl Turn {
             };
             match event {
                 TurnEvent::Token(piece) => {
+                    let now = Instant::now();
+                    pieces = Some(match pieces {
+                        None => {
+                            metrics.model_first_token(now.duration_since(asked).as_secs_f64());
+                            (now, now, 1)
+                        }
+                        Some((first, _, count)) => (first, now, count + 1),
+                    });
                     text.push_str(&piece);
                     if tx.send(ReplyEvent::Token(piece.clone())).await.is_err() {
                         break Outcome::Abandoned;
@@ -606,6 +627,7 @@ impl Turn {
                     }
                 }
                 TurnEvent::Notice(late) => {
+                    metrics.safety_alarm(late.severity, late.layer);
                     if let Err(error) =
                         flag_session(&self.state.db, &self.owner_id, &self.session_id).await
                     {
@@ -613,9 +635,15 @@ impl Turn {
                     }
                     notice = Some(late);
                 }
-                TurnEvent::Failed(error) => break Outcome::Failed(error),
+                TurnEvent::Failed(error) => {
+                    metrics.model_error(&error);
+                    break Outcome::Failed(error);
+                }
             }
         };
+        if let Some((first, last, count)) = pieces {
+            metrics.model_reply(count, last.duration_since(first).as_secs_f64());
+        }
         if matches!(outcome, Outcome::Finished) {
             for event in self.spoken("", true).await {
                 let _ = tx.send(event).await;

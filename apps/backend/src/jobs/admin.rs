@@ -11,10 +11,8 @@ use utoipa_axum::routes;
 use crate::auth::Admin;
 use crate::error::{Error, Result};
 use crate::extract::ApiQuery;
+use crate::jobs::QUEUES;
 use crate::state::AppState;
-
-/// The queues the app runs.
-const QUEUES: &[&str] = &[crate::speech::QUEUE];
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

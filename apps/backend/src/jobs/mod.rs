@@ -83,6 +83,19 @@ pub struct DeadJob {
     pub last_error: Option<String>,
 }
 
+/// The queues the app runs.
+pub const QUEUES: &[&str] = &[crate::speech::QUEUE];
+
+/// How many jobs a queue holds in each state, for metrics.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct QueueStats {
+    pub pending: u64,
+    pub running: u64,
+    pub dead: u64,
+    /// When the oldest pending job that is already due became due (ms since the epoch).
+    pub oldest_due_ms: Option<i64>,
+}
+
 /// How a failed attempt should end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
@@ -125,6 +138,9 @@ pub trait JobQueue: Send + Sync + 'static {
     /// Forgets `queue`'s finished jobs older than `before_ms` (their keys may be used
     /// again) and dead ones older than `dead_before_ms`. Returns how many went.
     async fn prune(&self, queue: &str, before_ms: i64, dead_before_ms: i64) -> Result<u64>;
+    /// How many of `queue`'s jobs are pending, running and dead, and when the oldest
+    /// pending job due by `now_ms` became due.
+    async fn stats(&self, queue: &str, now_ms: i64) -> Result<QueueStats>;
     /// `database` or `redis`.
     fn backend(&self) -> &'static str;
 }

@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use redis::Script;
 use secrecy::SecretString;
 
-use super::{DeadJob, Job, JobQueue, JobStatus, NewJob, Retry};
+use super::{DeadJob, Job, JobQueue, JobStatus, NewJob, QueueStats, Retry};
 use crate::db::{new_id, now_ms};
 use crate::error::Result;
 
@@ -282,6 +282,36 @@ impl JobQueue for RedisQueue {
                 .map_err(|e| self.link.fail(e))?;
         }
         Ok(ids.len() as u64)
+    }
+
+    async fn stats(&self, queue: &str, now_ms: i64) -> Result<QueueStats> {
+        let mut conn = self.link.conn();
+        let ready = self.set(queue, "ready");
+        let (pending, running, dead, oldest): (u64, u64, u64, Vec<(String, f64)>) = redis::pipe()
+            .cmd("ZCARD")
+            .arg(&ready)
+            .cmd("ZCARD")
+            .arg(self.set(queue, "running"))
+            .cmd("ZCARD")
+            .arg(self.set(queue, "dead"))
+            .cmd("ZRANGE")
+            .arg(&ready)
+            .arg(0)
+            .arg(0)
+            .arg("WITHSCORES")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| self.link.fail(e))?;
+        Ok(QueueStats {
+            pending,
+            running,
+            dead,
+            // Ready jobs are sorted by when they are due.
+            oldest_due_ms: oldest
+                .first()
+                .map(|(_, due)| *due as i64)
+                .filter(|due| *due <= now_ms),
+        })
     }
 
     fn backend(&self) -> &'static str {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
 
-use super::{DeadJob, Job, JobQueue, JobStatus, NewJob, Retry};
+use super::{DeadJob, Job, JobQueue, JobStatus, NewJob, QueueStats, Retry};
 use crate::config::DatabaseKind;
 use crate::db::{col, new_id, now_ms, Db};
 use crate::error::Result;
@@ -174,6 +174,33 @@ impl JobQueue for SqlQueue {
         .execute(self.db.pool())
         .await?;
         Ok(done.rows_affected())
+    }
+
+    async fn stats(&self, queue: &str, now_ms: i64) -> Result<QueueStats> {
+        let rows = sqlx::query(
+            "SELECT status, COUNT(*) AS jobs, \
+               MIN(CASE WHEN status = 'pending' AND run_at <= $2 THEN run_at END) AS oldest_due \
+             FROM jobs WHERE queue = $1 AND status IN ('pending', 'running', 'dead') \
+             GROUP BY status",
+        )
+        .bind(queue.to_owned())
+        .bind(now_ms)
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut stats = QueueStats::default();
+        for row in &rows {
+            let status: String = col(row, "status")?;
+            let jobs = u64::try_from(col::<i64>(row, "jobs")?).unwrap_or_default();
+            match status.as_str() {
+                "pending" => {
+                    stats.pending = jobs;
+                    stats.oldest_due_ms = col::<Option<i64>>(row, "oldest_due")?;
+                }
+                "running" => stats.running = jobs,
+                _ => stats.dead = jobs,
+            }
+        }
+        Ok(stats)
     }
 
     fn backend(&self) -> &'static str {

@@ -10,15 +10,7 @@ use serde_json::json;
 use solace_ai::testing::{Behaviour, FakeUpstream};
 
 use crate::ai_chat::parse_events;
-use crate::helpers::{spawn_app_with, using_postgres, Browser, TestApp, GOOD_PASSWORD};
-
-/// A loopback port nothing listens on yet.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
+use crate::helpers::{free_port, spawn_app_with, using_postgres, Browser, TestApp, GOOD_PASSWORD};
 
 /// A Redis server of this test's own, on a port of its own.
 struct OwnRedis {

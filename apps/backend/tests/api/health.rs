@@ -149,37 +149,6 @@ async fn with_livekit_its_origin_may_be_reached_from_the_page_and_nothing_else()
 }
 
 #[tokio::test]
-async fn metrics_count_requests_by_route_pattern() {
-    let app = spawn_app().await;
-    app.get("/healthz").await;
-    app.get("/api/crisis/resources?region=US").await;
-    app.get("/some/page/with/an/id-123").await;
-
-    let metrics = app.metrics_address.as_deref().unwrap();
-    let response = app
-        .client
-        .get(format!("{metrics}/metrics"))
-        .send()
-        .await
-        .unwrap();
-
-    assert_eq!(response.status(), 200);
-    let text = response.text().await.unwrap();
-    assert!(
-        text.contains(
-            r#"solace_http_requests_total{method="GET",route="/healthz",status="200"} 1"#
-        ),
-        "{text}"
-    );
-    assert!(text.contains(r#"route="/api/crisis/resources""#), "{text}");
-    assert!(
-        !text.contains("id-123"),
-        "concrete paths never become labels: {text}"
-    );
-    assert!(!text.contains("region=US"));
-}
-
-#[tokio::test]
 async fn over_https_browsers_are_held_to_it_and_the_session_cookie_is_host_only() {
     let secure = spawn_app_with(&[("PUBLIC_URL", "https://solace.example.org")]).await;
     let plain = spawn_app().await;
@@ -229,19 +198,4 @@ async fn over_https_browsers_are_held_to_it_and_the_session_cookie_is_host_only(
         .headers()
         .get("strict-transport-security")
         .is_none());
-}
-
-#[tokio::test]
-async fn metrics_are_not_on_the_public_port_and_can_be_turned_off() {
-    let app = spawn_app().await;
-    let public = app.get("/metrics").await;
-    assert_eq!(public.status(), 404);
-    assert!(!public
-        .text()
-        .await
-        .unwrap()
-        .contains("solace_http_requests_total"));
-
-    let off = crate::helpers::spawn_app_with(&[("METRICS_ADDR", "off")]).await;
-    assert!(off.metrics_address.is_none());
 }

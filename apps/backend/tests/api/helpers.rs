@@ -39,6 +39,19 @@ impl TestApp {
             .expect("request failed")
     }
 
+    /// What Prometheus would read from `/metrics` now.
+    pub async fn scrape(&self) -> Metrics {
+        let address = self.metrics_address.as_deref().expect("metrics are on");
+        let response = self
+            .client
+            .get(format!("{address}/metrics"))
+            .send()
+            .await
+            .expect("scrape failed");
+        assert_eq!(response.status(), 200);
+        Metrics(response.text().await.expect("metrics body"))
+    }
+
     /// Asks the server to stop and waits for it to finish draining.
     pub async fn stop(&mut self) -> solace_backend::Result<()> {
         if let Some(tx) = self.shutdown.take() {
@@ -49,6 +62,46 @@ impl TestApp {
             None => Ok(()),
         }
     }
+}
+
+/// A `/metrics` exposition.
+#[derive(Debug)]
+pub struct Metrics(pub String);
+
+impl Metrics {
+    /// The value of the sample whose name and labels start with `series`, e.g.
+    /// `solace_jobs{queue="tts",state="dead"`; `None` when there is none.
+    pub fn value(&self, series: &str) -> Option<f64> {
+        self.0
+            .lines()
+            .filter(|line| !line.starts_with('#'))
+            .find(|line| {
+                line.strip_prefix(series)
+                    .is_some_and(|rest| rest.starts_with([' ', ',', '}', '{']))
+            })
+            .and_then(|line| line.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+    }
+
+    /// The sum of every sample of `name` (all label sets).
+    pub fn sum(&self, name: &str) -> f64 {
+        self.0
+            .lines()
+            .filter(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with([' ', '{']))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    }
+}
+
+/// A loopback port nothing listens on (for a server a test starts itself).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
 }
 
 /// Which engines this run of the suite uses.

@@ -146,6 +146,39 @@ async fn a_permanent_failure_is_dead_at_once_and_old_dead_jobs_are_pruned() {
 }
 
 #[tokio::test]
+async fn queue_stats_count_each_state_and_how_long_the_oldest_due_job_waited() {
+    let app = spawn_app().await;
+    for queue in queues(&app).await {
+        let before = solace_backend::db::now_ms();
+        let empty = queue.stats("test", before).await.unwrap();
+        for key in ["a", "b", "c"] {
+            queue.enqueue(job(key, 1)).await.unwrap();
+        }
+        let _running = queue.claim("test", "w1", LEASE).await.unwrap().unwrap();
+        let failing = queue.claim("test", "w1", LEASE).await.unwrap().unwrap();
+        queue.fail(&failing, "broken", Retry::Never).await.unwrap();
+        let later = solace_backend::db::now_ms() + 5_000;
+
+        let stats = queue.stats("test", later).await.unwrap();
+        let too_early = queue.stats("test", before - 1).await.unwrap();
+
+        let name = queue.backend();
+        assert_eq!(empty, solace_backend::jobs::QueueStats::default(), "{name}");
+        assert_eq!(
+            (stats.pending, stats.running, stats.dead),
+            (1, 1, 1),
+            "{name}"
+        );
+        let due = stats.oldest_due_ms.unwrap();
+        assert!((before..=later - 5_000).contains(&due), "{name}: {due}");
+        assert_eq!(
+            too_early.oldest_due_ms, None,
+            "{name}: a job not due yet has not waited"
+        );
+    }
+}
+
+#[tokio::test]
 async fn a_job_whose_worker_died_is_taken_again_when_its_lease_ends() {
     let app = spawn_app().await;
     for queue in queues(&app).await {

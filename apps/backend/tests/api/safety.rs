@@ -264,6 +264,12 @@ async fn readiness_says_whether_the_learned_layer_runs() {
         .as_str()
         .unwrap()
         .contains("weights.npz"));
+    let metrics = app.scrape().await;
+    assert_eq!(
+        metrics.value("solace_safety_learned_layer_ready"),
+        Some(0.0),
+        "operators are alerted too"
+    );
 }
 
 /// The real encoders, when `scripts/ensure-safety-model.sh` provided them (CI does).
@@ -308,6 +314,13 @@ async fn the_learned_layer_catches_a_plan_the_rules_miss() {
     let notice = notice(&events);
     assert_eq!(notice["layer"], "learned", "{notice}");
     assert!(notice["response"] == "crisis" || notice["response"] == "check_in");
+    let metrics = app.scrape().await;
+    assert_eq!(
+        metrics.value("solace_safety_learned_layer_ready"),
+        Some(1.0)
+    );
+    assert_eq!(metrics.sum("solace_safety_alarms_total"), 1.0);
+    assert!(metrics.0.contains(r#"layer="learned"}"#), "{}", metrics.0);
 }
 
 #[tokio::test]

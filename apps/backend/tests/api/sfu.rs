@@ -73,6 +73,7 @@ async fn a_listener_hears_the_host_and_a_listeners_own_packets_go_nowhere() {
 
     run_until(&mut a, true, &mut b, true, |_, b| b.received >= 20).await;
     let sfu = app.state.audio.sfu().unwrap().counters().await;
+    let metrics = app.scrape().await;
 
     assert!(b.received >= 20, "B got {} packets from A", b.received);
     assert_eq!(a.received, 0, "a listener's packets are never forwarded");
@@ -80,6 +81,16 @@ async fn a_listener_hears_the_host_and_a_listeners_own_packets_go_nowhere() {
         sfu.dropped_muted > 0,
         "the server dropped the listener's packets"
     );
+    // What an operator sees of it.
+    assert_eq!(metrics.value("solace_sfu_rooms"), Some(1.0));
+    assert_eq!(metrics.value("solace_sfu_participants"), Some(2.0));
+    assert!(metrics.value("solace_sfu_packets_forwarded_total") >= Some(20.0));
+    assert!(
+        metrics.value("solace_sfu_packets_received_total")
+            >= metrics.value("solace_sfu_packets_forwarded_total")
+    );
+    assert!(metrics.value(r#"solace_sfu_packets_dropped_total{reason="muted""#) > Some(0.0));
+    assert_eq!(metrics.value("solace_sfu_packets_lost_total"), Some(0.0));
 }
 
 #[tokio::test]

@@ -102,14 +102,29 @@ struct Client {
     dirty: bool,
     /// When the last forwarded packet loud enough to be speech arrived.
     voice: Option<Instant>,
+    /// Packets received from this participant at the last ingress statistics.
+    ingress_packets: u64,
 }
 
-/// Counters for tests, metrics and the benchmark.
+/// How often each connection reports what it received (and lost).
+const STATS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Counters for tests, metrics and the benchmark; the totals since start-up, and who is
+/// connected now.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counters {
+    /// Audio packets received from speakers.
+    pub received: u64,
+    /// Packets sent on to listeners (one per listener).
     pub forwarded: u64,
     pub dropped_muted: u64,
     pub dropped_blocked: u64,
+    /// Packets lost on the way from speakers, estimated from the loss fraction of each
+    /// connection's receiver reports.
+    pub lost: u64,
+    /// Rooms with anyone connected, and the connections in them.
+    pub rooms: u64,
+    pub participants: u64,
 }
 
 /// A datagram to send (over TCP: one RFC 4571 frame).
@@ -148,7 +163,12 @@ impl Core {
     }
 
     pub fn counters(&self) -> Counters {
-        self.counters
+        let rooms: HashSet<&str> = self.clients.iter().map(|c| c.room.as_str()).collect();
+        Counters {
+            rooms: rooms.len() as u64,
+            participants: self.clients.len() as u64,
+            ..self.counters
+        }
     }
 
     /// A participant connects with their offer (one send-only audio m-line). Returns
@@ -183,6 +203,7 @@ impl Core {
             .set_ice_lite(true)
             .clear_codecs()
             .enable_opus(true, false)
+            .set_stats_interval(Some(STATS_INTERVAL))
             .build(now);
         let candidate = Candidate::host(self.local, "udp").map_err(|e| e.to_string())?;
         rtc.add_local_candidate(candidate);
@@ -217,6 +238,7 @@ impl Core {
             renegotiate: false,
             dirty: true,
             voice: None,
+            ingress_packets: 0,
         };
         for other in self.clients.iter().filter(|c| c.room == room) {
             for track in &other.tracks_in {
@@ -399,6 +421,14 @@ impl Core {
                                     tracks_added = true;
                                 }
                                 Event::MediaData(data) => media.push_back((client.id, data)),
+                                Event::MediaIngressStats(stats) => {
+                                    let new = stats.packets.saturating_sub(client.ingress_packets);
+                                    client.ingress_packets = stats.packets;
+                                    let loss = f64::from(stats.loss.unwrap_or(0.0).clamp(0.0, 1.0));
+                                    // Of every packet sent, `loss` went missing.
+                                    let lost = new as f64 * loss / (1.0 - loss).max(0.01);
+                                    self.counters.lost += lost.round() as u64;
+                                }
                                 _ => {}
                             }
                         }
@@ -506,6 +536,7 @@ impl Core {
         let Some(source) = self.clients.iter_mut().find(|c| c.id == origin) else {
             return;
         };
+        self.counters.received += 1;
         if !source.may_publish {
             self.counters.dropped_muted += 1;
             return;
