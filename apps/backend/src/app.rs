@@ -27,7 +27,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::metrics;
 use crate::state::AppState;
-use crate::{account, auth, chat, crisis, events, health, rooms, safety_plan, web};
+use crate::{account, auth, chat, crisis, events, health, rooms, safety_plan, telemetry, web};
 
 /// The JSON API, mounted under `/api`. Every route but the streaming reply has the
 /// request timeout; the reply is bounded by the model's own timeouts instead.
@@ -80,6 +80,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config.max_body_bytes;
     let timeout = state.config.request_timeout;
     let metrics = state.metrics.clone();
+    let error_tracking = state.config.sentry_dsn.is_some();
     let csp = HeaderValue::from_str(&web::content_security_policy(&state.config))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     // Served over https: browsers must never reach it over plain http again.
@@ -147,7 +148,14 @@ pub fn router(state: AppState) -> Router {
                     move |request: Request, next: middleware::Next| {
                         next.run(request.map(|body| Body::new(TimeoutBody::new(timeout, body))))
                     },
-                )),
+                ))
+                // With error tracking, each request gets its own scope, tagged with its
+                // request id and route pattern (innermost, where handlers log errors).
+                .option_layer(
+                    error_tracking
+                        .then(sentry::integrations::tower::NewSentryLayer::<Request>::new_from_top),
+                )
+                .option_layer(error_tracking.then(|| middleware::from_fn(telemetry::tag_request))),
         )
 }
 

@@ -199,7 +199,7 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         if let Self::Model(error) = &self {
-            tracing::warn!(%error, "the model failed before replying");
+            tracing::error!(%error, kind = error.kind(), "the model failed before replying");
             return json_error(
                 status,
                 ErrorBody {

@@ -159,9 +159,8 @@ async fn main() -> ExitCode {
         Err(e) => return fail(&format!("invalid configuration: {e}")),
     };
     let command = cli.command.unwrap_or(Command::Serve { no_worker: false });
-    if !matches!(command, Command::Healthcheck) {
-        telemetry::init(config.log_format);
-    }
+    // Kept to the end of `main`: dropping it sends the errors still queued.
+    let _telemetry = (!matches!(command, Command::Healthcheck)).then(|| telemetry::init(&config));
     let outcome = match command {
         Command::Serve { no_worker } => serve(config, no_worker).await,
         Command::Migrate => migrate(config).await,

@@ -43,13 +43,11 @@ impl AppState {
     /// Connects to the database (running migrations) and the cache.
     pub async fn build(config: Config) -> Result<Self> {
         // A key that silently does nothing is worse than none.
-        for (key, set) in [
-            ("SENTRY_DSN", config.sentry_dsn.is_some()),
-            ("POSTHOG_KEY", config.posthog_key.is_some()),
-        ] {
-            if set {
-                tracing::warn!(key, "set but not used yet: this build sends nothing there (docs/operations.md, \"Not yet\")");
-            }
+        if config.posthog_key.is_some() {
+            tracing::warn!(
+                key = "POSTHOG_KEY",
+                "set but not used yet: this build sends nothing there (docs/operations.md, \"Not yet\")"
+            );
         }
         let db = open_database(&config).await?;
         let cache = cache::connect(

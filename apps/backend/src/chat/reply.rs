@@ -411,15 +411,20 @@ async fn send(
         Ok(Reply::Streaming { notice, events }) => {
             let (tx, rx) = mpsc::channel(64);
             let streaming = state.metrics.stream_opened();
-            tokio::spawn(async move {
-                // The stream ends only after the slot is back, so whoever read it to the
-                // end may send the next message at once.
-                let open_until_released = tx.clone();
-                turn.generate(events, notice, asked, tx).await;
-                drop(streaming);
-                slot.release().await;
-                drop(open_until_released);
-            });
+            // The reply outlives the request: its errors keep the request's tags.
+            let hub = sentry::Hub::current();
+            tokio::spawn(sentry::SentryFutureExt::bind_hub(
+                async move {
+                    // The stream ends only after the slot is back, so whoever read it to the
+                    // end may send the next message at once.
+                    let open_until_released = tx.clone();
+                    turn.generate(events, notice, asked, tx).await;
+                    drop(streaming);
+                    slot.release().await;
+                    drop(open_until_released);
+                },
+                hub,
+            ));
             let events = futures_util::stream::unfold(rx, |mut rx| async move {
                 rx.recv().await.map(|event| (event, rx))
             });
@@ -658,7 +663,7 @@ impl Turn {
         };
         let event = match (outcome, text.trim().is_empty()) {
             (Outcome::Failed(error), nothing_arrived) => {
-                tracing::warn!(%error, "the model failed mid-reply");
+                tracing::error!(%error, kind = error.kind(), "the model failed mid-reply");
                 let message_id = if nothing_arrived {
                     None
                 } else {

@@ -75,11 +75,16 @@ pub async fn run(
                             } else {
                                 Retry::Never
                             };
-                            queue.fail(&job, &error.message, retry).await.map(Some)
+                            let status = queue.fail(&job, &error.message, retry).await;
+                            status.map(|status| Some((status, error.message)))
                         }
                     };
                     match result {
-                        Ok(Some(status)) => {
+                        // Error texts name a status or a cause, never the job's content.
+                        Ok(Some((super::JobStatus::Dead, error))) => {
+                            tracing::error!(queue = %job.queue, job = %job.id, attempt = job.attempt, %error, "job failed for good (dead-lettered)")
+                        }
+                        Ok(Some((status, _))) => {
                             tracing::warn!(queue = %job.queue, job = %job.id, attempt = job.attempt, ?status, "job failed")
                         }
                         Ok(None) => {}

@@ -189,8 +189,13 @@ async fn postgres_connections_cut_off_are_replaced_without_a_restart() {
     }
 }
 
-/// The real binary, with the given environment, in `dir`.
-fn start_solace(dir: &std::path::Path, port: u16, upstream: &FakeUpstream) -> Child {
+/// The real binary in `dir`, on `port`, with `upstream` as its model and `extra` settings.
+pub fn start_solace(
+    dir: &std::path::Path,
+    port: u16,
+    upstream: &FakeUpstream,
+    extra: &[(&str, &str)],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_solace"))
         .arg("serve")
         .current_dir(dir)
@@ -199,17 +204,21 @@ fn start_solace(dir: &std::path::Path, port: u16, upstream: &FakeUpstream) -> Ch
         .env("HOST", "127.0.0.1")
         .env("PORT", port.to_string())
         .env("RTC_UDP_PORT", "0")
+        // Tests run side by side: nothing on a fixed port.
+        .env("RTC_TCP_PORT", free_port().to_string())
+        .env("METRICS_ADDR", "off")
         .env("DATA_DIR", dir.join("data"))
         .env("LLM_BASE_URL", upstream.base_url())
         .env("LLM_MODEL", "fake")
         .env("TTS_PROVIDER", "off")
+        .envs(extra.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap()
 }
 
-async fn wait_until_serving(base: &str) {
+pub async fn wait_until_serving(base: &str) {
     let started = Instant::now();
     while reqwest::get(format!("{base}/healthz")).await.is_err() {
         assert!(
@@ -228,7 +237,7 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
     upstream.then(Behaviour::reply(reply, Duration::from_millis(150)));
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut solace = start_solace(dir.path(), port, &upstream);
+    let mut solace = start_solace(dir.path(), port, &upstream, &[]);
     wait_until_serving(&base).await;
 
     let client = reqwest::Client::builder()
@@ -297,7 +306,7 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
     assert!(status.success(), "exit status {status}");
 
     // Started again on the same data, the reply is there, complete.
-    let mut solace = start_solace(dir.path(), port, &upstream);
+    let mut solace = start_solace(dir.path(), port, &upstream, &[]);
     wait_until_serving(&base).await;
     let session_id = done.data["session_id"].as_str().unwrap();
     let (status, body) = person

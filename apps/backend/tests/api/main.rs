@@ -16,6 +16,7 @@ mod auth;
 mod cache;
 mod chat_sessions;
 mod crisis;
+mod error_tracking;
 mod events;
 mod faults;
 mod health;
