@@ -12,8 +12,7 @@ use reqwest::Method;
 use serde_json::json;
 use solace_ai::testing::{Behaviour, FakeUpstream};
 
-use crate::faults::{start_solace, wait_until_serving};
-use crate::helpers::{free_port, Browser};
+use crate::faults::RealSolace;
 
 /// Accepts envelopes at `/api/{project}/envelope/` and keeps their bodies.
 struct Receiver {
@@ -80,17 +79,9 @@ async fn a_model_failure_reaches_sentry_with_its_request_id_and_nothing_private(
         status: 401,
         retry_after_secs: None,
     });
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let dsn = format!("http://publickey@{}/42", receiver.address);
-    let mut solace = start_solace(dir.path(), port, &upstream, &[("SENTRY_DSN", &dsn)]);
-    wait_until_serving(&base).await;
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let mut person = Browser::for_base(&base, client, None);
+    let solace = RealSolace::start(&upstream, &[("SENTRY_DSN", &dsn)]).await;
+    let mut person = solace.person();
     let email = "ana.private@example.org";
     person.signup(email).await;
     let secret = "my private sorrow 4821";
@@ -108,8 +99,7 @@ async fn a_model_failure_reaches_sentry_with_its_request_id_and_nothing_private(
         .unwrap()
         .to_owned();
     let envelope = receiver.wait_for(&request_id).await;
-    let _ = solace.kill();
-    let _ = solace.wait();
+    drop(solace);
 
     assert_eq!(status, 502);
     // An envelope: its header, then each item's header and payload, one line each.

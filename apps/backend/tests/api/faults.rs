@@ -189,62 +189,113 @@ async fn postgres_connections_cut_off_are_replaced_without_a_restart() {
     }
 }
 
-/// The real binary in `dir`, on `port`, with `upstream` as its model and `extra` settings.
-pub fn start_solace(
-    dir: &std::path::Path,
+/// The real binary, in a directory and on a port of its own, with a fake model and
+/// `extra` settings; killed when dropped.
+pub struct RealSolace {
+    child: Option<Child>,
+    pub base: String,
     port: u16,
-    upstream: &FakeUpstream,
-    extra: &[(&str, &str)],
-) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_solace"))
-        .arg("serve")
-        .current_dir(dir)
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOST", "127.0.0.1")
-        .env("PORT", port.to_string())
-        .env("RTC_UDP_PORT", "0")
-        // Tests run side by side: nothing on a fixed port.
-        .env("RTC_TCP_PORT", free_port().to_string())
-        .env("METRICS_ADDR", "off")
-        .env("DATA_DIR", dir.join("data"))
-        .env("LLM_BASE_URL", upstream.base_url())
-        .env("LLM_MODEL", "fake")
-        .env("TTS_PROVIDER", "off")
-        .envs(extra.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    model: String,
+    extra: Vec<(String, String)>,
+    dir: tempfile::TempDir,
 }
 
-pub async fn wait_until_serving(base: &str) {
-    let started = Instant::now();
-    while reqwest::get(format!("{base}/healthz")).await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(20),
-            "solace did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+impl RealSolace {
+    pub async fn start(upstream: &FakeUpstream, extra: &[(&str, &str)]) -> Self {
+        let port = free_port();
+        let mut solace = Self {
+            child: None,
+            base: format!("http://127.0.0.1:{port}"),
+            port,
+            model: upstream.base_url(),
+            extra: extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+            dir: tempfile::tempdir().unwrap(),
+        };
+        solace.restart().await;
+        solace
+    }
+
+    /// Starts it (again, on the same data and port) and waits until it serves.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let child = Command::new(env!("CARGO_BIN_EXE_solace"))
+            .arg("serve")
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("HOST", "127.0.0.1")
+            .env("PORT", self.port.to_string())
+            .env("RTC_UDP_PORT", "0")
+            // Tests run side by side: nothing on a fixed port.
+            .env("RTC_TCP_PORT", free_port().to_string())
+            .env("METRICS_ADDR", "off")
+            .env("DATA_DIR", self.dir.path().join("data"))
+            .env("LLM_BASE_URL", &self.model)
+            .env("LLM_MODEL", "fake")
+            .env("TTS_PROVIDER", "off")
+            .envs(self.extra.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        self.child = Some(child);
+        let started = Instant::now();
+        while reqwest::get(format!("{}/healthz", self.base))
+            .await
+            .is_err()
+        {
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "solace did not start"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().map_or(0, Child::id)
+    }
+
+    /// How it exited, once it has.
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.as_mut()?.try_wait().unwrap()
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Someone with a browser's cookie jar.
+    pub fn person(&self) -> Browser {
+        let client = reqwest::Client::builder()
+            .cookie_store(true)
+            .build()
+            .unwrap();
+        Browser::for_base(&self.base, client, None)
+    }
+}
+
+impl Drop for RealSolace {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
 #[tokio::test]
 async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
-    let dir = tempfile::tempdir().unwrap();
     let upstream = FakeUpstream::start().await.unwrap();
     let reply = "One small step at a time is still a step, and you are taking it.";
     upstream.then(Behaviour::reply(reply, Duration::from_millis(150)));
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut solace = start_solace(dir.path(), port, &upstream, &[]);
-    wait_until_serving(&base).await;
+    let mut solace = RealSolace::start(&upstream, &[]).await;
+    let base = solace.base.clone();
 
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
-    let mut person = Browser::for_base(&base, client, None);
+    let mut person = solace.person();
     person.guest().await;
     let mut stream = person
         .send(
@@ -263,7 +314,7 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
     }
 
     let stopped = Command::new("kill")
-        .args(["-TERM", &solace.id().to_string()])
+        .args(["-TERM", &solace.pid().to_string()])
         .status()
         .unwrap();
     assert!(stopped.success());
@@ -294,7 +345,7 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
 
     let started = Instant::now();
     let status = loop {
-        if let Some(status) = solace.try_wait().unwrap() {
+        if let Some(status) = solace.exited() {
             break status;
         }
         assert!(
@@ -306,8 +357,7 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
     assert!(status.success(), "exit status {status}");
 
     // Started again on the same data, the reply is there, complete.
-    let mut solace = start_solace(dir.path(), port, &upstream, &[]);
-    wait_until_serving(&base).await;
+    solace.restart().await;
     let session_id = done.data["session_id"].as_str().unwrap();
     let (status, body) = person
         .send_json(
@@ -321,6 +371,4 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
     assert_eq!(messages.len(), 2);
     assert_eq!(messages[1]["content"], reply);
     assert_eq!(messages[1]["status"], "complete");
-    let _ = solace.kill();
-    let _ = solace.wait();
 }
