@@ -81,6 +81,29 @@ struct VersionLabels {
     version: &'static str,
 }
 
+/// How a conversation-memory lookup went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemoryLookup {
+    /// Found in the cache.
+    Hit,
+    /// Not cached: rebuilt from the database.
+    Miss,
+    /// The cache failed, or held something unreadable: rebuilt from the database.
+    Error,
+}
+
+impl MemoryLookup {
+    const ALL: [Self; 3] = [Self::Hit, Self::Miss, Self::Error];
+
+    fn label(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Error => "error",
+        }
+    }
+}
+
 /// The embedded audio server's totals, mirrored into counters at each scrape.
 #[derive(Default)]
 struct SfuMetrics {
@@ -269,12 +292,7 @@ impl Metrics {
                 .inc_by(0);
         }
         for severity in [Severity::Elevated, Severity::Imminent] {
-            for layer in [
-                Layer::Rules,
-                Layer::Learned,
-                Layer::Conversation,
-                Layer::Judge,
-            ] {
+            for layer in Layer::ALL {
                 self.alarms
                     .get_or_create(&AlarmLabels {
                         severity: severity.label(),
@@ -283,9 +301,11 @@ impl Metrics {
                     .inc_by(0);
             }
         }
-        for result in ["hit", "miss", "error"] {
+        for lookup in MemoryLookup::ALL {
             self.memory
-                .get_or_create(&ResultLabels { result })
+                .get_or_create(&ResultLabels {
+                    result: lookup.label(),
+                })
                 .inc_by(0);
         }
     }
@@ -345,14 +365,18 @@ impl Metrics {
         StreamGuard(self.clone())
     }
 
-    /// A conversation-memory lookup: `hit`, `miss` or `error`.
-    pub fn memory_lookup(&self, result: &'static str) {
-        self.memory.get_or_create(&ResultLabels { result }).inc();
+    /// Counts a conversation-memory lookup by how it went.
+    pub fn memory_lookup(&self, lookup: MemoryLookup) {
+        self.memory
+            .get_or_create(&ResultLabels {
+                result: lookup.label(),
+            })
+            .inc();
     }
 
     /// Reads the gauges of shared state: the safety layer, the job queues, the database
-    /// pool and the embedded audio server. A source that cannot answer keeps its last values (and
-    /// is logged), so a scrape during an outage still shows everything else.
+    /// pool and the embedded audio server. A source that cannot answer keeps its last
+    /// values (and is logged), so a scrape during an outage still shows everything else.
     async fn collect(&self, state: &crate::state::AppState) {
         let now = crate::db::now_ms();
         for &queue in crate::jobs::QUEUES {

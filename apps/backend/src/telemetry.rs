@@ -210,15 +210,15 @@ fn mask_value(value: &Value) -> Value {
 /// error texts, which are written never to carry content.
 pub fn mask(text: &str) -> String {
     const MAX: usize = 1_000;
-    let masked: Vec<Cow<'_, str>> = text
+    let masked: Vec<&str> = text
         .split(' ')
         .map(|word| {
             let at = word.find('@');
             let looks_like_email = at.is_some_and(|at| at > 0 && word[at..].contains('.'));
             if looks_like_email {
-                Cow::Borrowed("[email]")
+                "[email]"
             } else {
-                Cow::Borrowed(word)
+                word
             }
         })
         .collect();

@@ -99,6 +99,9 @@ pub enum Layer {
 }
 
 impl Layer {
+    /// Every layer, in the order they run.
+    pub const ALL: [Self; 4] = [Self::Rules, Self::Learned, Self::Conversation, Self::Judge];
+
     pub fn label(self) -> &'static str {
         match self {
             Self::Rules => "rules",

@@ -13,7 +13,7 @@ use super::{recent_messages, Message, Role};
 use crate::cache::Cache;
 use crate::db::Db;
 use crate::error::Result;
-use crate::metrics::Metrics;
+use crate::metrics::{MemoryLookup, Metrics};
 use crate::state::AppState;
 
 /// How long an idle conversation's memory stays in the cache.
@@ -51,16 +51,16 @@ impl Memory {
         let lookup = match self.cache.get(&key).await {
             Ok(Some(bytes)) => match serde_json::from_slice::<Vec<ChatMessage>>(&bytes) {
                 Ok(turns) => {
-                    self.metrics.memory_lookup("hit");
+                    self.metrics.memory_lookup(MemoryLookup::Hit);
                     return Ok(turns);
                 }
-                Err(_) => "error",
+                Err(_) => MemoryLookup::Error,
             },
-            Ok(None) => "miss",
+            Ok(None) => MemoryLookup::Miss,
             // Memory is an optimisation: a cache outage falls back to the database.
             Err(error) => {
                 tracing::warn!(%error, "conversation memory unavailable; reading the database");
-                "error"
+                MemoryLookup::Error
             }
         };
         self.metrics.memory_lookup(lookup);
