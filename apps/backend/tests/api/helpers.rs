@@ -425,6 +425,7 @@ pub async fn startup_error(extra: &[(&str, &str)]) -> String {
         ("DATABASE_URL", database.as_str()),
         ("RTC_UDP_PORT", "0"),
         ("RTC_TCP_PORT", "0"),
+        ("METRICS_ADDR", "off"),
     ]
     .into_iter()
     .chain(extra.iter().copied())

@@ -22,6 +22,10 @@ async fn the_server_stops_cleanly_when_asked() {
 async fn an_unreachable_database_stops_start_up_with_a_clear_error() {
     let config = Config::from_vars([
         ("PORT".to_owned(), "0".to_owned()),
+        // Tests run side by side: no fixed metrics or audio port.
+        ("METRICS_ADDR".to_owned(), "off".to_owned()),
+        ("RTC_UDP_PORT".to_owned(), "0".to_owned()),
+        ("RTC_TCP_PORT".to_owned(), "0".to_owned()),
         (
             "DATABASE_URL".to_owned(),
             "postgres://solace:secret@127.0.0.1:1/solace".to_owned(),
@@ -115,6 +119,9 @@ async fn a_missing_postgres_database_is_created_on_start() {
         let url = format!("sqlite://{}", dir.path().join("new/solace.db").display());
         let config = Config::from_vars([
             ("PORT".to_owned(), "0".to_owned()),
+            ("METRICS_ADDR".to_owned(), "off".to_owned()),
+            ("RTC_UDP_PORT".to_owned(), "0".to_owned()),
+            ("RTC_TCP_PORT".to_owned(), "0".to_owned()),
             ("DATABASE_URL".to_owned(), url),
         ])
         .unwrap();
@@ -128,6 +135,10 @@ async fn a_missing_postgres_database_is_created_on_start() {
     url.set_path(&name);
     let config = Config::from_vars([
         ("PORT".to_owned(), "0".to_owned()),
+        // Tests run side by side: no fixed metrics or audio port.
+        ("METRICS_ADDR".to_owned(), "off".to_owned()),
+        ("RTC_UDP_PORT".to_owned(), "0".to_owned()),
+        ("RTC_TCP_PORT".to_owned(), "0".to_owned()),
         ("DATABASE_URL".to_owned(), url.to_string()),
     ])
     .unwrap();
