@@ -180,6 +180,10 @@ pub struct Application {
     listener: TcpListener,
     /// `/metrics`, on its own address (`METRICS_ADDR`), when it is on.
     metrics: Option<TcpListener>,
+    /// HTTPS on `listener`, when `TLS_CERT_FILE` is set.
+    tls: Option<crate::tls::Tls>,
+    /// Plain HTTP that redirects to https (`HTTP_REDIRECT_PORT`).
+    redirect: Option<TcpListener>,
     state: AppState,
     /// Runs room housekeeping beside HTTP.
     housekeeping: bool,
@@ -207,10 +211,25 @@ impl Application {
             })?),
             None => None,
         };
+        let tls = match &config.tls {
+            Some(files) => Some(crate::tls::Tls::load(files).await.map_err(Error::Startup)?),
+            None => None,
+        };
+        let redirect = match config.http_redirect_port {
+            Some(port) => {
+                let addr = SocketAddr::new(config.host, port);
+                Some(TcpListener::bind(addr).await.map_err(|e| {
+                    Error::Startup(format!("HTTP_REDIRECT_PORT: cannot listen on {addr}: {e}"))
+                })?)
+            }
+            None => None,
+        };
         let state = AppState::build(config).await?;
         Ok(Self {
             listener,
             metrics,
+            tls,
+            redirect,
             state,
             housekeeping: true,
             jobs: true,
@@ -263,7 +282,8 @@ impl Application {
     ) -> Result<()> {
         const DRAIN_GRACE: Duration = Duration::from_secs(20);
         let addr = self.listener.local_addr()?;
-        tracing::info!(%addr, database = self.state.db.kind().as_str(), cache = self.state.cache.backend(), "Solace is listening on http://{addr}");
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        tracing::info!(%addr, database = self.state.db.kind().as_str(), cache = self.state.cache.backend(), "Solace is listening on {scheme}://{addr}");
         if let Some(metrics) = self.metrics.as_ref().and_then(|l| l.local_addr().ok()) {
             tracing::info!(%metrics, "metrics for Prometheus at http://{metrics}/metrics");
         }
@@ -273,11 +293,25 @@ impl Application {
             self.listener,
             router(self.state.clone()),
             self.state.config.header_read_timeout,
+            self.tls.as_ref().map(|tls| tls.acceptor().clone()),
             async move {
                 let _ = stop_rx.wait_for(|stop| *stop).await;
             },
         );
         let mut server = tokio::spawn(server);
+        let reload_tls = self.tls.map(|tls| tokio::spawn(tls.watch()));
+        let redirect = self.redirect.map(|listener| {
+            let mut stop = stop_tx.subscribe();
+            tokio::spawn(crate::server::serve(
+                listener,
+                web::https_redirect(&self.state.config.public_url),
+                self.state.config.header_read_timeout,
+                None,
+                async move {
+                    let _ = stop.wait_for(|stop| *stop).await;
+                },
+            ))
+        });
         let metrics = self.metrics.map(|listener| {
             let mut stop = stop_tx.subscribe();
             tokio::spawn(crate::server::serve(
@@ -286,6 +320,7 @@ impl Application {
                     .route("/metrics", get(metrics::expose))
                     .with_state(self.state.clone()),
                 self.state.config.header_read_timeout,
+                None,
                 async move {
                     let _ = stop.wait_for(|stop| *stop).await;
                 },
@@ -324,8 +359,12 @@ impl Application {
                 }
             }
         };
-        if let Some(housekeeping) = housekeeping {
-            housekeeping.abort();
+        for task in [housekeeping, reload_tls].into_iter().flatten() {
+            task.abort();
+        }
+        let _ = stop_tx.send(true);
+        if let Some(redirect) = redirect {
+            let _ = tokio::time::timeout(Duration::from_secs(5), redirect).await;
         }
         if let Some(metrics) = metrics {
             let _ = stop_tx.send(true);

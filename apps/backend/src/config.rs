@@ -283,6 +283,10 @@ pub struct Config {
     pub header_read_timeout: Duration,
     /// Where `/metrics` is served, apart from the public port; `None` turns it off.
     pub metrics_addr: Option<std::net::SocketAddr>,
+    /// HTTPS on the public port, from these PEM files (`TLS_CERT_FILE`, `TLS_KEY_FILE`).
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// With TLS: a plain-HTTP port on the same host that redirects to https (e.g. 80).
+    pub http_redirect_port: Option<u16>,
     /// The address people use to reach Solace; `https://` turns on `Secure` cookies.
     pub public_url: Url,
     /// How long a login session lasts without use.
@@ -308,8 +312,8 @@ pub struct Config {
     pub rtc_tcp_port: Option<u16>,
     /// The address browsers reach the SFU at, put in its ICE candidates.
     pub public_ip: IpAddr,
-    /// STUN/TURN servers handed to browsers, as `RTCIceServer` objects.
-    pub ice_servers: serde_json::Value,
+    /// STUN/TURN servers handed to browsers (see [`crate::rooms::ice`]).
+    pub ice: Ice,
     pub livekit: Option<LiveKit>,
     pub oidc: Option<Oidc>,
     pub speech: SpeechSettings,
@@ -338,10 +342,11 @@ impl Config {
     pub fn from_vars(
         vars: impl IntoIterator<Item = (String, String)>,
     ) -> Result<Self, ConfigError> {
-        let vars: HashMap<String, String> = vars
+        let mut vars: HashMap<String, String> = vars
             .into_iter()
             .filter(|(_, v)| !v.trim().is_empty())
             .collect();
+        read_secret_files(&mut vars)?;
         let get = |key: &str| vars.get(key).map(|v| v.trim().to_owned());
 
         let app_env = match get("APP_ENV").as_deref() {
@@ -556,11 +561,42 @@ impl Config {
             })?),
         };
 
+        let tls = match (get("TLS_CERT_FILE"), get("TLS_KEY_FILE")) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => Some(crate::tls::TlsFiles {
+                cert: PathBuf::from(cert),
+                key: PathBuf::from(key),
+            }),
+            _ => {
+                return Err(invalid(
+                    "TLS_CERT_FILE",
+                    "TLS_CERT_FILE and TLS_KEY_FILE must be set together",
+                ))
+            }
+        };
+        let http_redirect_port = match get("HTTP_REDIRECT_PORT") {
+            None => None,
+            Some(_) if tls.is_none() => {
+                return Err(invalid(
+                    "HTTP_REDIRECT_PORT",
+                    "redirects to https need TLS_CERT_FILE and TLS_KEY_FILE",
+                ))
+            }
+            raw => Some(parse_number("HTTP_REDIRECT_PORT", raw, 80u16)?),
+        };
+
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let public_url = match get("PUBLIC_URL") {
-            None => Url::parse(&format!("http://localhost:{port}"))
+            None => Url::parse(&format!("{scheme}://localhost:{port}"))
                 .map_err(|e| invalid("PORT", e.to_string()))?,
             Some(raw) => parse_http_url("PUBLIC_URL", &raw)?,
         };
+        if tls.is_some() && public_url.scheme() != "https" {
+            return Err(invalid(
+                "PUBLIC_URL",
+                "must be https://… when this server terminates TLS (TLS_CERT_FILE is set)",
+            ));
+        }
         let session_ttl_days = parse_number("SESSION_TTL_DAYS", get("SESSION_TTL_DAYS"), 30u64)?;
         if session_ttl_days == 0 {
             return Err(invalid("SESSION_TTL_DAYS", "must be at least 1"));
@@ -617,6 +653,8 @@ impl Config {
             request_timeout: Duration::from_secs(request_timeout_secs),
             header_read_timeout: Duration::from_secs(header_read_timeout_secs),
             metrics_addr,
+            tls,
+            http_redirect_port,
             llm,
             llm_gguf_path,
             llm_settings,
@@ -673,7 +711,7 @@ impl Config {
                     invalid("PUBLIC_IP", format!("expected an IP address, got '{raw}'"))
                 })?,
             },
-            ice_servers: ice_servers(&get)?,
+            ice: ice(&get)?,
             livekit,
             oidc,
             speech: speech_settings(&get)?,
@@ -684,6 +722,51 @@ impl Config {
     }
 }
 
+/// Keys whose value may instead come from a file named by `KEY_FILE` — Docker and
+/// Kubernetes secrets are mounted as files, and values in files stay out of the process
+/// environment (and `docker inspect`).
+pub const SECRET_KEYS: &[&str] = &[
+    "DATABASE_URL",
+    "REDIS_URL",
+    "LLM_API_KEY",
+    "LIVEKIT_API_KEY",
+    "LIVEKIT_API_SECRET",
+    "OIDC_CLIENT_SECRET",
+    "TURN_SECRET",
+    "TURN_CREDENTIAL",
+    "TTS_API_KEY",
+    "STT_API_KEY",
+    "ELEVENLABS_API_KEY",
+    "SENTRY_DSN",
+    "POSTHOG_KEY",
+];
+
+/// Replaces each `KEY_FILE` of [`SECRET_KEYS`] by `KEY` holding the file's contents
+/// (without the trailing newline editors and `echo` add).
+fn read_secret_files(vars: &mut HashMap<String, String>) -> Result<(), ConfigError> {
+    for &key in SECRET_KEYS {
+        let file_key = format!("{key}_FILE");
+        let Some(path) = vars.remove(&file_key) else {
+            continue;
+        };
+        if vars.contains_key(key) {
+            return Err(invalid(
+                key,
+                format!("set either {key} or {file_key}, not both"),
+            ));
+        }
+        let path = path.trim();
+        let value = std::fs::read_to_string(path)
+            .map_err(|e| invalid(key, format!("cannot read {file_key} ({path}): {e}")))?;
+        let value = value.trim_end_matches(['\n', '\r']);
+        if value.trim().is_empty() {
+            return Err(invalid(key, format!("{file_key} ({path}) is empty")));
+        }
+        vars.insert(key.to_owned(), value.to_owned());
+    }
+    Ok(())
+}
+
 impl Config {
     /// Cookies get `Secure` when people reach Solace over https.
     pub fn secure_cookies(&self) -> bool {
@@ -691,43 +774,116 @@ impl Config {
     }
 }
 
-/// STUN and TURN servers for browsers: `STUN_URLS` (comma-separated) and `TURN_URL` with
-/// `TURN_USERNAME` / `TURN_CREDENTIAL`.
-fn ice_servers(get: &impl Fn(&str) -> Option<String>) -> Result<serde_json::Value, ConfigError> {
-    let mut servers = Vec::new();
-    if let Some(stun) = get("STUN_URLS") {
-        let urls: Vec<String> = stun
-            .split(',')
+/// How browsers reach the embedded audio server: STUN servers, a TURN server, and
+/// whether they may only use TURN.
+#[derive(Debug, Clone, Default)]
+pub struct Ice {
+    /// `stun:`/`stuns:` URLs (`STUN_URLS`).
+    pub stun: Vec<String>,
+    pub turn: Option<Turn>,
+    /// `ICE_TRANSPORT_POLICY=relay`: browsers send media through TURN only (their own
+    /// address is never offered; also how the tests prove TURN works).
+    pub relay_only: bool,
+}
+
+/// A TURN server (`TURN_URL`, comma-separated `turn:`/`turns:` URLs).
+#[derive(Debug, Clone)]
+pub struct Turn {
+    pub urls: Vec<String>,
+    pub auth: TurnAuth,
+}
+
+/// How TURN credentials are made.
+#[derive(Debug, Clone)]
+pub enum TurnAuth {
+    /// One fixed username and password for everybody (`TURN_USERNAME`, `TURN_CREDENTIAL`).
+    Static {
+        username: String,
+        credential: SecretString,
+    },
+    /// The TURN REST API scheme (coturn's `use-auth-secret`): each join gets a username
+    /// `<expiry>:<user>` and its HMAC-SHA1 under `TURN_SECRET`, valid for `ttl`.
+    Rest { secret: SecretString, ttl: Duration },
+}
+
+fn ice(get: &impl Fn(&str) -> Option<String>) -> Result<Ice, ConfigError> {
+    let list = |raw: String| -> Vec<String> {
+        raw.split(',')
             .map(|u| u.trim().to_owned())
             .filter(|u| !u.is_empty())
-            .collect();
-        if urls
-            .iter()
-            .any(|u| !u.starts_with("stun:") && !u.starts_with("stuns:"))
-        {
-            return Err(invalid("STUN_URLS", "each URL starts with stun: or stuns:"));
-        }
-        servers.push(serde_json::json!({ "urls": urls }));
+            .collect()
+    };
+    let stun = get("STUN_URLS").map(list).unwrap_or_default();
+    if stun
+        .iter()
+        .any(|u| !u.starts_with("stun:") && !u.starts_with("stuns:"))
+    {
+        return Err(invalid("STUN_URLS", "each URL starts with stun: or stuns:"));
     }
-    match (
-        get("TURN_URL"),
+    let urls = get("TURN_URL").map(list).unwrap_or_default();
+    if urls
+        .iter()
+        .any(|u| !u.starts_with("turn:") && !u.starts_with("turns:"))
+    {
+        return Err(invalid("TURN_URL", "each URL starts with turn: or turns:"));
+    }
+    let auth = match (
+        get("TURN_SECRET"),
         get("TURN_USERNAME"),
         get("TURN_CREDENTIAL"),
     ) {
-        (None, None, None) => {}
-        (Some(url), Some(username), Some(credential))
-            if url.starts_with("turn:") || url.starts_with("turns:") =>
-        {
-            servers.push(serde_json::json!({ "urls": [url], "username": username, "credential": credential }));
-        }
+        (None, None, None) => None,
+        (Some(secret), None, None) => Some(TurnAuth::Rest {
+            secret: SecretString::from(secret),
+            ttl: Duration::from_secs(positive(
+                "TURN_TTL_SECS",
+                get("TURN_TTL_SECS"),
+                86_400u64,
+            )?),
+        }),
+        (None, Some(username), Some(credential)) => Some(TurnAuth::Static {
+            username,
+            credential: SecretString::from(credential),
+        }),
         _ => {
             return Err(invalid(
-                "TURN_URL",
-                "TURN_URL (turn:…), TURN_USERNAME and TURN_CREDENTIAL must be set together",
+                "TURN_SECRET",
+                "set TURN_SECRET (time-limited credentials), or TURN_USERNAME with TURN_CREDENTIAL, not both",
             ))
         }
-    }
-    Ok(serde_json::Value::Array(servers))
+    };
+    let turn = match (urls.is_empty(), auth) {
+        (true, None) => None,
+        (false, Some(auth)) => Some(Turn { urls, auth }),
+        (true, Some(_)) => return Err(invalid("TURN_URL", "TURN credentials need TURN_URL")),
+        (false, None) => {
+            return Err(invalid(
+                "TURN_URL",
+                "needs TURN_SECRET, or TURN_USERNAME with TURN_CREDENTIAL",
+            ))
+        }
+    };
+    let relay_only = match get("ICE_TRANSPORT_POLICY").as_deref() {
+        None | Some("all") => false,
+        Some("relay") if turn.is_some() => true,
+        Some("relay") => {
+            return Err(invalid(
+                "ICE_TRANSPORT_POLICY",
+                "relay needs a TURN server (TURN_URL)",
+            ))
+        }
+        Some(other) => {
+            return Err(invalid(
+                "ICE_TRANSPORT_POLICY",
+                format!("expected all or relay, got '{other}'"),
+            ))
+        }
+    };
+    Ok(Ice {
+        stun,
+        turn,
+        relay_only,
+    })
 }
 
 /// The first `.gguf` file in `dir` by name, if there is one.
@@ -1013,6 +1169,50 @@ mod tests {
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn secrets_can_come_from_files_as_docker_and_kubernetes_mount_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("llm_api_key");
+        std::fs::write(&secret, "sk-from-a-file\n").unwrap();
+        let database = dir.path().join("database_url");
+        std::fs::write(&database, "postgres://solace:p%40ss@db.internal/solace\r\n").unwrap();
+        let path = |p: &std::path::Path| p.display().to_string();
+        let loaded = config(&[
+            ("LLM_BASE_URL", "http://model.internal/v1"),
+            ("LLM_MODEL", "m"),
+            ("LLM_API_KEY_FILE", &path(&secret)),
+            ("DATABASE_URL_FILE", &path(&database)),
+        ])
+        .unwrap();
+        let llm = loaded.llm.unwrap();
+        assert_eq!(llm.api_key.unwrap().expose_secret(), "sk-from-a-file");
+        assert_eq!(loaded.database_url.kind(), DatabaseKind::Postgres);
+        assert_eq!(
+            loaded.database_url.expose(),
+            "postgres://solace:p%40ss@db.internal/solace"
+        );
+
+        let both = config(&[("SENTRY_DSN", "x"), ("SENTRY_DSN_FILE", &path(&secret))]);
+        assert_eq!(
+            both.unwrap_err().to_string(),
+            "SENTRY_DSN: set either SENTRY_DSN or SENTRY_DSN_FILE, not both"
+        );
+        let missing = config(&[("REDIS_URL_FILE", "/nonexistent/redis_url")]).unwrap_err();
+        assert!(
+            missing
+                .to_string()
+                .starts_with("REDIS_URL: cannot read REDIS_URL_FILE (/nonexistent/redis_url)"),
+            "{missing}"
+        );
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "\n").unwrap();
+        let empty = config(&[("POSTHOG_KEY_FILE", &path(&empty))]).unwrap_err();
+        assert!(empty.to_string().contains("is empty"), "{empty}");
+        // Keys that name files in their own right are not secrets read this way.
+        assert!(!SECRET_KEYS.contains(&"CRISIS_LINES"));
+        assert!(!SECRET_KEYS.contains(&"TLS_CERT"));
     }
 
     #[test]

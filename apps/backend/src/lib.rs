@@ -24,6 +24,7 @@ pub mod speech;
 pub mod state;
 pub mod telemetry;
 pub mod text;
+pub mod tls;
 pub mod users;
 pub mod web;
 

@@ -1,6 +1,7 @@
 //! The HTTP server loop: the router on hyper's HTTP/1 and HTTP/2, with the limits
 //! `axum::serve` cannot set — a client must send its request headers within
-//! `HEADER_READ_TIMEOUT_SECS`, so slow-loris connections are closed rather than held.
+//! `HEADER_READ_TIMEOUT_SECS`, so slow-loris connections are closed rather than held —
+//! over plain TCP or, with a [`TlsAcceptor`], over TLS (the handshake has the same bound).
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -15,15 +16,19 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder;
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
-/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and
-/// waits for open connections to finish (the caller bounds that wait).
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown`
+/// resolves, then stops accepting and waits for open connections to finish (the caller
+/// bounds that wait).
 pub async fn serve(
     listener: TcpListener,
     router: Router,
     header_read_timeout: Duration,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()>,
 ) {
     let mut builder = Builder::new(TokioExecutor::new());
@@ -36,6 +41,7 @@ pub async fn serve(
         .http2()
         .timer(TokioTimer::new())
         .enable_connect_protocol();
+    let builder = std::sync::Arc::new(builder);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -64,16 +70,51 @@ pub async fn serve(
                     .insert(ConnectInfo::<SocketAddr>(remote));
                 request
             });
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(tcp), TowerToHyperService::new(service))
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let served = match tls {
+                None => serve_one(&builder, watcher, tcp, service).await,
+                Some(acceptor) => {
+                    match tokio::time::timeout(header_read_timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => serve_one(&builder, watcher, stream, service).await,
+                        Ok(Err(error)) => {
+                            tracing::debug!(%error, "TLS handshake failed");
+                            return;
+                        }
+                        Err(_) => {
+                            tracing::debug!("TLS handshake timed out");
+                            return;
+                        }
+                    }
+                }
+            };
+            if let Err(error) = served {
                 tracing::trace!(%error, "connection ended with an error");
             }
         });
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+async fn serve_one<I, S>(
+    builder: &Builder<TokioExecutor>,
+    watcher: hyper_util::server::graceful::Watcher,
+    io: I,
+    service: S,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: tower::Service<Request<Incoming>, Response = axum::response::Response>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: std::error::Error + Send + Sync + 'static,
+{
+    let connection =
+        builder.serve_connection_with_upgrades(TokioIo::new(io), TowerToHyperService::new(service));
+    watcher.watch(connection.into_owned()).await
 }

@@ -243,6 +243,29 @@ pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Respon
     )
 }
 
+/// The plain-HTTP side of a server that terminates TLS: every request is sent, with its
+/// path and query, to the same place on `PUBLIC_URL` (308 keeps the method and body). The
+/// target host comes from the configuration, never from the request's `Host` header, so
+/// this cannot be turned into an open redirect.
+pub fn https_redirect(public_url: &url::Url) -> Router {
+    let origin = public_url.origin().ascii_serialization();
+    Router::new().fallback(move |uri: axum::http::Uri| {
+        let origin = origin.clone();
+        async move {
+            let path = uri.path_and_query().map_or("/", |p| p.as_str());
+            let location = format!("{origin}{path}");
+            match HeaderValue::from_str(&location) {
+                Ok(location) => (
+                    StatusCode::PERMANENT_REDIRECT,
+                    [(header::LOCATION, location)],
+                )
+                    .into_response(),
+                Err(_) => StatusCode::BAD_REQUEST.into_response(),
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1064,6 +1064,17 @@ export interface components {
             kind: string;
             subject: string | null;
         };
+        /**
+         * @description `RTCPeerConnection`'s `iceTransportPolicy`.
+         * @enum {string}
+         */
+        IcePolicy: "all" | "relay";
+        /** @description One entry of `RTCPeerConnection`'s `iceServers`. */
+        IceServer: {
+            credential?: string;
+            urls: string[];
+            username?: string;
+        };
         /** @description How the UI must present the supporter here. */
         Info: {
             /** @description The sentence the app shows beside every conversation. */
@@ -1399,8 +1410,10 @@ export interface components {
              * @description Seconds.
              */
             expires_in: number;
-            /** @description For `RTCPeerConnection`'s `iceServers` (STUN/TURN). */
-            ice_servers: Record<string, never>[];
+            /** @description For `RTCPeerConnection`'s `iceServers` (STUN/TURN, with credentials for this join). */
+            ice_servers: components["schemas"]["IceServer"][];
+            /** @description For `RTCPeerConnection`'s `iceTransportPolicy`. */
+            ice_transport_policy: components["schemas"]["IcePolicy"];
             /** Format: int32 */
             protocol: number;
             token: string;

@@ -433,9 +433,7 @@ export async function leaveRoom(id: string, fetchImpl: Fetch = fetch): Promise<v
   await post<void>(`/rooms/${encodeURIComponent(id)}/leave`, {}, fetchImpl);
 }
 
-export type SignalGrant = Omit<Schemas["SignalToken"], "ice_servers"> & {
-  ice_servers: RTCIceServer[];
-};
+export type SignalGrant = Schemas["SignalToken"];
 
 export function getSignalGrant(id: string, fetchImpl: Fetch = fetch): Promise<SignalGrant> {
   return post<SignalGrant>(`/rooms/${encodeURIComponent(id)}/signal-token`, {}, fetchImpl);

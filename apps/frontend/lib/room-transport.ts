@@ -47,7 +47,10 @@ export class EmbeddedTransport implements RoomTransport {
   async connect(): Promise<void> {
     this.on.state(this.attempt === 0 ? "connecting" : "reconnecting");
     const grant = await getSignalGrant(this.roomId);
-    const pc = new RTCPeerConnection({ iceServers: grant.ice_servers });
+    const pc = new RTCPeerConnection({
+      iceServers: grant.ice_servers,
+      iceTransportPolicy: grant.ice_transport_policy,
+    });
     this.pc = pc;
     const transceiver = pc.addTransceiver("audio", { direction: "sendonly" });
     if (this.mic) await transceiver.sender.replaceTrack(this.mic);

@@ -44,9 +44,10 @@ pub(super) struct SignalToken {
     protocol: u32,
     /// Seconds.
     expires_in: u64,
-    /// For `RTCPeerConnection`'s `iceServers` (STUN/TURN).
-    #[schema(value_type = Vec<Object>)]
-    ice_servers: serde_json::Value,
+    /// For `RTCPeerConnection`'s `iceServers` (STUN/TURN, with credentials for this join).
+    ice_servers: Vec<super::ice::IceServer>,
+    /// For `RTCPeerConnection`'s `iceTransportPolicy`.
+    ice_transport_policy: super::ice::IcePolicy,
 }
 
 /// `POST /api/livekit/token {room_id}`: for someone in the room, a short-lived LiveKit
@@ -170,7 +171,14 @@ pub(super) async fn signal_token(
         url: format!("/api/rooms/{}/signal", room.id),
         protocol: sfu::signal::PROTOCOL_VERSION,
         expires_in: sfu::signal::TOKEN_TTL.as_secs(),
-        ice_servers: state.config.ice_servers.clone(),
+        ice_servers: super::ice::servers_for(
+            &state.config.ice,
+            &identity.user.id,
+            time::OffsetDateTime::now_utc()
+                .unix_timestamp()
+                .unsigned_abs(),
+        ),
+        ice_transport_policy: super::ice::policy(&state.config.ice),
     }))
 }
 

@@ -14,6 +14,7 @@
 mod audio;
 mod connect;
 pub mod housekeeping;
+pub mod ice;
 mod lifecycle;
 mod livekit;
 mod moderation;

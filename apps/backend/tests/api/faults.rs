@@ -13,17 +13,29 @@ use crate::ai_chat::parse_events;
 use crate::helpers::{free_port, spawn_app_with, using_postgres, Browser, TestApp, GOOD_PASSWORD};
 
 /// A Redis server of this test's own, on a port of its own.
-struct OwnRedis {
+pub struct OwnRedis {
     port: u16,
     child: Option<Child>,
+    /// Serves TLS only, with `cert.pem` and `key.pem` from this folder.
+    tls: Option<std::path::PathBuf>,
 }
 
 impl OwnRedis {
     /// `None` where redis-server is not installed (outside CI only: CI must run this).
-    fn start() -> Option<Self> {
+    pub fn start() -> Option<Self> {
+        Self::start_with(None)
+    }
+
+    /// Speaking TLS only (`rediss://`), with the certificate and key in `dir`.
+    pub fn start_tls(dir: &std::path::Path) -> Option<Self> {
+        Self::start_with(Some(dir.to_owned()))
+    }
+
+    fn start_with(tls: Option<std::path::PathBuf>) -> Option<Self> {
         let mut redis = Self {
             port: free_port(),
             child: None,
+            tls,
         };
         match redis.launch() {
             Ok(()) => Some(redis),
@@ -36,9 +48,26 @@ impl OwnRedis {
     }
 
     fn launch(&mut self) -> std::io::Result<()> {
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
-            .args(["--save", "", "--appendonly", "no"])
+        let port = self.port.to_string();
+        let mut command = Command::new("redis-server");
+        command.args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]);
+        match &self.tls {
+            None => command.args(["--port", &port]),
+            Some(dir) => command
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(dir.join("cert.pem"))
+                .arg("--tls-key-file")
+                .arg(dir.join("key.pem")),
+        };
+        let child = command
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
@@ -61,8 +90,11 @@ impl OwnRedis {
         }
     }
 
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+    pub fn url(&self) -> String {
+        match self.tls {
+            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(_) => format!("rediss://localhost:{}", self.port),
+        }
     }
 }
 

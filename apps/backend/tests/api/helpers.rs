@@ -233,7 +233,7 @@ pub async fn base_vars(dirs: &TempDir, static_dir: &Path) -> Vec<(String, String
 
 /// Creates an empty database on the PostgreSQL server named by `TEST_DATABASE_URL`.
 /// An unreachable server fails the test loudly: a configured engine is never skipped.
-async fn fresh_postgres_database() -> String {
+pub async fn fresh_postgres_database() -> String {
     let admin_url = std::env::var("TEST_DATABASE_URL").unwrap_or_default();
     let name = format!("solace_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(&admin_url)
@@ -435,5 +435,42 @@ pub async fn startup_error(extra: &[(&str, &str)]) -> String {
     match Application::build(config).await {
         Ok(_) => panic!("the app started"),
         Err(error) => error.to_string(),
+    }
+}
+
+/// A certificate authority made for one test, issuing server certificates it signs.
+pub struct TestCa {
+    params: rcgen::CertificateParams,
+    key: rcgen::KeyPair,
+    cert: rcgen::Certificate,
+}
+
+impl TestCa {
+    pub fn new() -> Self {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "Solace test CA");
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.self_signed(&key).unwrap();
+        Self { params, key, cert }
+    }
+
+    /// The CA's certificate, for clients to trust.
+    pub fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    /// A server certificate for `names` (host names or IP addresses) and its key, as PEM.
+    pub fn issue(&self, names: &[&str]) -> (String, String) {
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        let key = rcgen::KeyPair::generate().unwrap();
+        let issuer = rcgen::Issuer::from_params(&self.params, &self.key);
+        let cert = rcgen::CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
     }
 }

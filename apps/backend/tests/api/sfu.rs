@@ -251,3 +251,59 @@ async fn presence_and_active_speakers_follow_the_audio_across_a_reconnect() {
     }
     assert_eq!(marks, vec![host_handle]);
 }
+
+#[tokio::test]
+async fn each_join_gets_its_own_time_limited_turn_credentials() {
+    use base64::Engine;
+    use hmac::{Hmac, Mac};
+    let app = crate::helpers::spawn_app_with(&[
+        ("STUN_URLS", "stun:stun.example.org:3478"),
+        (
+            "TURN_URL",
+            "turn:turn.example.org:3478?transport=udp, turns:turn.example.org:5349?transport=tcp",
+        ),
+        ("TURN_SECRET", "shared-with-coturn"),
+        ("TURN_TTL_SECS", "600"),
+        ("ICE_TRANSPORT_POLICY", "relay"),
+    ])
+    .await;
+    let (room, mut host, mut guest, _) = room_with_two(&app).await;
+    let grant = |grant: serde_json::Value| {
+        assert_eq!(grant["ice_transport_policy"], "relay");
+        assert_eq!(
+            grant["ice_servers"][0],
+            json!({ "urls": ["stun:stun.example.org:3478"] })
+        );
+        let turn = grant["ice_servers"][1].clone();
+        assert_eq!(
+            turn["urls"],
+            json!([
+                "turn:turn.example.org:3478?transport=udp",
+                "turns:turn.example.org:5349?transport=tcp"
+            ])
+        );
+        turn
+    };
+    let path = format!("/api/rooms/{room}/signal-token");
+    let (_, host_grant) = host.post(&path, json!({})).await;
+    let (_, guest_grant) = guest.post(&path, json!({})).await;
+    let (host_turn, guest_turn) = (grant(host_grant), grant(guest_grant));
+
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    for turn in [&host_turn, &guest_turn] {
+        let username = turn["username"].as_str().unwrap();
+        let expiry: i64 = username.split_once(':').unwrap().0.parse().unwrap();
+        assert!((now + 590..=now + 610).contains(&expiry), "{username}");
+        // What coturn checks with `use-auth-secret`: the password is the username's
+        // HMAC-SHA1 under the shared secret.
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(b"shared-with-coturn").unwrap();
+        mac.update(username.as_bytes());
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        assert_eq!(turn["credential"], expected.as_str());
+    }
+    assert_ne!(
+        host_turn["username"], guest_turn["username"],
+        "each person has their own"
+    );
+}
