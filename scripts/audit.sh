@@ -7,6 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# cargo deny reads the crates of every target platform offline: fetch them first (a
+# fresh clone, or a new dependency, may need crates this machine has never downloaded).
+cargo fetch --locked --quiet
 # Errors in full; duplicate versions (a warning) as a one-line count.
 cargo-deny --offline --log-level error check --hide-inclusion-graph licenses bans sources
 echo "cargo deny: $(cargo-deny --offline check --hide-inclusion-graph bans 2>&1 | grep -c "warning\[duplicate\]") crates in more than one version (warned, not fatal)"
