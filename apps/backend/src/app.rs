@@ -81,6 +81,12 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let metrics = state.metrics.clone();
     let error_tracking = state.config.sentry_dsn.is_some();
+    let public_origin: std::sync::Arc<str> = state
+        .config
+        .public_url
+        .origin()
+        .ascii_serialization()
+        .into();
     let csp = HeaderValue::from_str(&web::content_security_policy(&state.config))
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'self'"));
     // Served over https: browsers must never reach it over plain http again.
@@ -131,7 +137,10 @@ pub fn router(state: AppState) -> Router {
                     HeaderValue::from_static(web::PERMISSIONS_POLICY),
                 ))
                 .layer(middleware::from_fn(web::json_errors))
-                .layer(middleware::from_fn(auth::same_origin_only))
+                .layer(middleware::from_fn_with_state(
+                    public_origin,
+                    auth::same_origin_only,
+                ))
                 .layer(CatchPanicLayer::custom(web::panic_response))
                 // Not model weights or audio: they barely shrink, and gzipping 150 MB
                 // of Whisper on every load costs seconds of CPU.

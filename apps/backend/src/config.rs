@@ -308,10 +308,16 @@ pub struct Config {
     pub guest_retention: Duration,
     /// The embedded SFU's UDP port (0: any free port).
     pub rtc_udp_port: u16,
+    /// The address or host name its UDP socket binds to, when not `host` (Fly.io routes
+    /// UDP only to `fly-global-services`).
+    pub rtc_udp_host: Option<String>,
     /// Its TCP port for ICE over TCP (0: any free port; `None`: UDP only).
     pub rtc_tcp_port: Option<u16>,
     /// The address browsers reach the SFU at, put in its ICE candidates.
     pub public_ip: IpAddr,
+    /// Where browsers open the rooms' signalling socket when the web app is served from
+    /// another origin (`SIGNAL_ORIGIN`, `wss://…`); `None`: the page's own host.
+    pub signal_origin: Option<Url>,
     /// STUN/TURN servers handed to browsers (see [`crate::rooms::ice`]).
     pub ice: Ice,
     pub livekit: Option<LiveKit>,
@@ -687,6 +693,7 @@ impl Config {
             },
             crisis_lines_file: get("CRISIS_LINES_FILE").map(PathBuf::from),
             rtc_udp_port: parse_number("RTC_UDP_PORT", get("RTC_UDP_PORT"), 50000u16)?,
+            rtc_udp_host: get("RTC_UDP_HOST"),
             rtc_tcp_port: match get("RTC_TCP_PORT") {
                 Some(raw) if raw.eq_ignore_ascii_case("off") => None,
                 raw => Some(parse_number("RTC_TCP_PORT", raw, 50000u16)?),
@@ -710,6 +717,21 @@ impl Config {
                 Some(raw) => raw.parse().map_err(|_| {
                     invalid("PUBLIC_IP", format!("expected an IP address, got '{raw}'"))
                 })?,
+            },
+            signal_origin: match get("SIGNAL_ORIGIN") {
+                None => None,
+                Some(raw) => {
+                    let url = Url::parse(&raw)
+                        .ok()
+                        .filter(|u| matches!(u.scheme(), "ws" | "wss") && u.path() == "/")
+                        .ok_or_else(|| {
+                            invalid(
+                                "SIGNAL_ORIGIN",
+                                format!("expected wss://host[:port] with no path, got '{raw}'"),
+                            )
+                        })?;
+                    Some(url)
+                }
             },
             ice: ice(&get)?,
             livekit,

@@ -20,6 +20,7 @@ pub mod openapi;
 pub mod rooms;
 pub mod safety_plan;
 pub mod server;
+pub mod smoke;
 pub mod speech;
 pub mod state;
 pub mod telemetry;

@@ -7,7 +7,6 @@ use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand};
 use solace_ai::hub;
 use solace_backend::{telemetry, Application, Config};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Parser)]
 #[command(
@@ -30,8 +29,9 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
-    /// Run background jobs (text-to-speech) only, beside servers started with
-    /// `serve --no-worker`; stops on SIGTERM or Ctrl-C after the jobs in hand.
+    /// Run background jobs (text-to-speech) only, for more speech capacity beside
+    /// `serve`; stops on SIGTERM or Ctrl-C after the jobs in hand. Room housekeeping runs
+    /// only in `serve` (without --no-worker): keep at least one such replica.
     Worker,
     /// Exit 0 when the server on this machine answers /healthz (for container health checks).
     Healthcheck,
@@ -47,6 +47,20 @@ enum Command {
     },
     /// Print the API's OpenAPI 3.1 document (as served at /api/openapi.json) and exit.
     Openapi,
+    /// Check a live deployment the way a person uses it (probes, pages, headers, a
+    /// guest, the crisis path, a chat turn, a room); exit 1 with a report if anything
+    /// fails. The guest it makes is deleted at the end.
+    Smoke {
+        /// The deployment's address, e.g. https://solace.example.org.
+        url: url::Url,
+        /// A PEM certificate authority to trust besides the web's roots (a private CA,
+        /// or Caddy's local one).
+        #[arg(long)]
+        ca_cert: Option<std::path::PathBuf>,
+        /// Seconds each request may take.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
     /// Measure or retrain the crisis detector.
     Safety {
         #[command(subcommand)]
@@ -160,7 +174,8 @@ async fn main() -> ExitCode {
     };
     let command = cli.command.unwrap_or(Command::Serve { no_worker: false });
     // Kept to the end of `main`: dropping it sends the errors still queued.
-    let _telemetry = (!matches!(command, Command::Healthcheck)).then(|| telemetry::init(&config));
+    let _telemetry = (!matches!(command, Command::Healthcheck | Command::Smoke { .. }))
+        .then(|| telemetry::init(&config));
     let outcome = match command {
         Command::Serve { no_worker } => serve(config, no_worker).await,
         Command::Migrate => migrate(config).await,
@@ -170,6 +185,11 @@ async fn main() -> ExitCode {
         Command::Model { action } => model(&config, action).await,
         Command::Safety { action } => safety(&config, action).await,
         Command::Openapi => openapi(),
+        Command::Smoke {
+            url,
+            ca_cert,
+            timeout,
+        } => smoke(&url, ca_cert.as_deref(), timeout).await,
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -612,21 +632,49 @@ async fn healthcheck(config: &Config) -> Result<(), String> {
     } else {
         config.host.to_string()
     };
-    let addr = format!("{host}:{}", config.port);
-    let check = async {
-        let mut stream = tokio::net::TcpStream::connect(&addr).await?;
-        stream
-            .write_all(format!("GET /healthz HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
-            .await?;
-        let mut head = [0u8; 12];
-        stream.read_exact(&mut head).await?;
-        Ok::<_, std::io::Error>(head.ends_with(b"200"))
+    let scheme = if config.tls.is_some() {
+        "https"
+    } else {
+        "http"
     };
-    match tokio::time::timeout(Duration::from_secs(3), check).await {
-        Ok(Ok(true)) => Ok(()),
-        Ok(Ok(false)) => Err(format!("http://{addr}/healthz did not answer 200")),
-        Ok(Err(e)) => Err(format!("cannot reach http://{addr}/healthz: {e}")),
-        Err(_) => Err(format!("http://{addr}/healthz timed out")),
+    let url = format!("{scheme}://{host}:{}/healthz", config.port);
+    // This process's own liveness on loopback: the certificate names the public host, not
+    // 127.0.0.1, and nothing is authenticated here, so it is not checked.
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(3))
+        .danger_accept_invalid_certs(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    match client.get(&url).send().await {
+        Ok(response) if response.status() == reqwest::StatusCode::OK => Ok(()),
+        Ok(response) => Err(format!("{url} answered {}", response.status())),
+        Err(e) if e.is_timeout() => Err(format!("{url} timed out")),
+        Err(e) => Err(format!("cannot reach {url}: {e}")),
+    }
+}
+
+async fn smoke(
+    url: &url::Url,
+    ca_cert: Option<&std::path::Path>,
+    timeout: u64,
+) -> Result<(), String> {
+    let ca = match ca_cert {
+        Some(path) => {
+            Some(std::fs::read(path).map_err(|e| format!("--ca-cert {}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let report =
+        solace_backend::smoke::run(url, ca.as_deref(), Duration::from_secs(timeout)).await?;
+    {
+        use std::io::Write;
+        // The report is the command's output (a deploy log keeps it).
+        let _ = std::io::stdout().lock().write_all(report.render().as_bytes());
+    }
+    if report.passed() {
+        Ok(())
+    } else {
+        Err(format!("smoke test of {url} failed"))
     }
 }
 

@@ -77,7 +77,18 @@ impl AppState {
                 crate::rooms::Audio::LiveKit(Arc::new(crate::rooms::LiveKit::new(livekit)))
             }
             None => {
-                let udp = SocketAddr::new(config.host, config.rtc_udp_port);
+                let udp = match &config.rtc_udp_host {
+                    None => SocketAddr::new(config.host, config.rtc_udp_port),
+                    Some(host) => tokio::net::lookup_host((host.as_str(), config.rtc_udp_port))
+                        .await
+                        .ok()
+                        .and_then(|mut addrs| addrs.find(SocketAddr::is_ipv4))
+                        .ok_or_else(|| {
+                            Error::Startup(format!(
+                                "RTC_UDP_HOST: cannot resolve '{host}' to an IPv4 address"
+                            ))
+                        })?,
+                };
                 let tcp = config
                     .rtc_tcp_port
                     .map(|port| SocketAddr::new(config.host, port));

@@ -58,6 +58,9 @@ pub fn content_security_policy(config: &crate::config::Config) -> String {
         connect.push(format!("{ws}://{host}{port}"));
         connect.push(format!("{http}://{host}{port}"));
     }
+    if let Some(signal) = &config.signal_origin {
+        connect.push(signal.as_str().trim_end_matches('/').to_owned());
+    }
     [
         "default-src 'self'".to_owned(),
         format!(

@@ -1417,7 +1417,10 @@ export interface components {
             /** Format: int32 */
             protocol: number;
             token: string;
-            /** @description The socket's path (`ws:` or `wss:` on this host). */
+            /**
+             * @description The socket's path (`ws:` or `wss:` on this host), or its full `wss://` address
+             *     when `SIGNAL_ORIGIN` is set.
+             */
             url: string;
         };
         SignupInput: {

@@ -70,10 +70,13 @@ export class EmbeddedTransport implements RoomTransport {
       }
     };
     await pc.setLocalDescription(await pc.createOffer());
+    // A path on this host, or the backend's own address when the pages are served
+    // elsewhere (SIGNAL_ORIGIN: a CDN does not carry WebSockets).
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    const ws = new WebSocket(
-      `${scheme}://${location.host}${grant.url}?token=${encodeURIComponent(grant.token)}`,
-    );
+    const socket = /^wss?:\/\//.test(grant.url)
+      ? grant.url
+      : `${scheme}://${location.host}${grant.url}`;
+    const ws = new WebSocket(`${socket}?token=${encodeURIComponent(grant.token)}`);
     this.ws = ws;
     ws.onopen = () =>
       ws.send(

@@ -81,8 +81,11 @@ async fn providers(State(state): State<AppState>) -> Json<Providers> {
 
 /// Refuses state-changing API requests sent by another site's page. Browsers mark them
 /// (`Sec-Fetch-Site`, `Origin`); this stops login CSRF and is a second line behind the
-/// CSRF token for signed-in requests.
+/// CSRF token for signed-in requests. A page is this site when its origin is the host the
+/// request came to, or `PUBLIC_URL`'s origin (the web app served elsewhere — a CDN
+/// rewriting `/api` here — sends that origin with this server's `Host`).
 pub async fn same_origin_only(
+    State(public_origin): State<std::sync::Arc<str>>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
@@ -108,6 +111,9 @@ pub async fn same_origin_only(
                 .and_then(|origin| url::Url::parse(origin).ok())
                 .filter(|origin| matches!(origin.scheme(), "http" | "https"));
             match (origin, host) {
+                (Some(origin), _) if origin.origin().ascii_serialization() == *public_origin => {
+                    false
+                }
                 (Some(origin), Some(host)) => {
                     let origin_host = match origin.port() {
                         Some(port) => format!("{}:{port}", origin.host_str().unwrap_or_default()),

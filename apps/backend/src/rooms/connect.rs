@@ -39,7 +39,8 @@ pub(super) struct LiveKitToken {
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct SignalToken {
     token: String,
-    /// The socket's path (`ws:` or `wss:` on this host).
+    /// The socket's path (`ws:` or `wss:` on this host), or its full `wss://` address
+    /// when `SIGNAL_ORIGIN` is set.
     url: String,
     protocol: u32,
     /// Seconds.
@@ -168,7 +169,14 @@ pub(super) async fn signal_token(
     let token = state.room_tokens.issue(&room.id, &me.handle);
     Ok(Json(SignalToken {
         token,
-        url: format!("/api/rooms/{}/signal", room.id),
+        url: match &state.config.signal_origin {
+            None => format!("/api/rooms/{}/signal", room.id),
+            Some(origin) => format!(
+                "{}/api/rooms/{}/signal",
+                origin.as_str().trim_end_matches('/'),
+                room.id
+            ),
+        },
         protocol: sfu::signal::PROTOCOL_VERSION,
         expires_in: sfu::signal::TOKEN_TTL.as_secs(),
         ice_servers: super::ice::servers_for(

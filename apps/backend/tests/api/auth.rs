@@ -336,6 +336,37 @@ async fn requests_from_another_site_are_refused() {
 }
 
 #[tokio::test]
+async fn the_web_app_served_from_public_url_elsewhere_may_call_the_api_through_a_rewrite() {
+    // A CDN serves the pages at PUBLIC_URL and rewrites /api here: the browser sends the
+    // CDN's origin, the request arrives with this server's Host.
+    let app = spawn_app_with(&[("PUBLIC_URL", "https://solace.example.app")]).await;
+    let post = |origin: &'static str| {
+        app.client
+            .post(app.url("/api/auth/guest"))
+            .header("origin", origin)
+            .header("sec-fetch-site", "same-origin")
+            .json(&json!({}))
+            .send()
+    };
+    assert_eq!(
+        post("https://solace.example.app").await.unwrap().status(),
+        201
+    );
+    // Only that origin: a look-alike or the plain-http twin is another site.
+    assert_eq!(
+        post("https://solace.example.app.evil.example")
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    assert_eq!(
+        post("http://solace.example.app").await.unwrap().status(),
+        403
+    );
+}
+
+#[tokio::test]
 async fn a_guests_conversations_survive_sign_up() {
     let app = spawn_app().await;
     let mut browser = app.browser();

@@ -35,6 +35,7 @@ mod safety;
 mod safety_plan;
 mod sfu;
 mod slow_clients;
+mod smoke;
 mod speech;
 mod static_site;
 mod store;

@@ -307,3 +307,45 @@ async fn each_join_gets_its_own_time_limited_turn_credentials() {
         "each person has their own"
     );
 }
+
+#[tokio::test]
+async fn with_signal_origin_the_socket_is_opened_at_the_backend_directly() {
+    // The web app on a CDN (which carries no WebSockets): the grant names the backend.
+    let app = crate::helpers::spawn_app_with(&[
+        ("PUBLIC_URL", "https://solace.example.app"),
+        ("SIGNAL_ORIGIN", "wss://api.solace.example.org"),
+    ])
+    .await;
+    let (room, mut host, _, _) = room_with_two(&app).await;
+    let (status, grant) = host
+        .post(&format!("/api/rooms/{room}/signal-token"), json!({}))
+        .await;
+    assert_eq!(status, 200, "{grant}");
+    assert_eq!(
+        grant["url"],
+        format!("wss://api.solace.example.org/api/rooms/{room}/signal").as_str()
+    );
+    let page = app.get("/").await;
+    let csp = page.headers()["content-security-policy"].to_str().unwrap();
+    assert!(
+        csp.contains("connect-src 'self' wss://api.solace.example.org;"),
+        "{csp}"
+    );
+}
+
+#[tokio::test]
+async fn the_udp_socket_binds_to_rtc_udp_host_and_audio_flows() {
+    // As on Fly.io, where UDP reaches only a socket bound to a named address.
+    let app = crate::helpers::spawn_app_with(&[("RTC_UDP_HOST", "localhost")]).await;
+    let (room, mut host, mut guest, _) = room_with_two(&app).await;
+    let mut a = connect(&app, &mut host, &room).await;
+    let mut b = connect(&app, &mut guest, &room).await;
+    run_until(&mut a, true, &mut b, false, |_, b| b.received >= 10).await;
+    assert!(b.received >= 10, "B got {} packets", b.received);
+
+    let unknown = crate::helpers::startup_error(&[("RTC_UDP_HOST", "no-such-host.invalid")]).await;
+    assert!(
+        unknown.contains("RTC_UDP_HOST: cannot resolve 'no-such-host.invalid'"),
+        "{unknown}"
+    );
+}
