@@ -12,6 +12,9 @@ command -v redis-cli >/dev/null 2>&1 || missing_apt+=(redis-tools)
 command -v shellcheck >/dev/null 2>&1 || missing_apt+=(shellcheck)
 # Prometheus and promtool: the alert rules' unit tests and a real scrape of the server.
 command -v prometheus >/dev/null 2>&1 || missing_apt+=(prometheus)
+# Caddy (HTTPS in front) and coturn (TURN): the deployment rehearsals and browser tests.
+command -v caddy >/dev/null 2>&1 || missing_apt+=(caddy)
+command -v turnserver >/dev/null 2>&1 || missing_apt+=(coturn)
 if [ "${#missing_apt[@]}" -gt 0 ]; then
   echo "ensure-tools: installing ${missing_apt[*]}"
   as_root apt-get update -qq

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Every test Solace has, in the order that fails fastest: formatting and lints, Rust
 # unit + integration tests on SQLite, the same on PostgreSQL + Redis, the frontend's
-# lint and unit tests, static checks of the container files, then the end-to-end
-# tests in a real Chromium against the real binary. `make test` and `.ci/run` run this.
+# lint and unit tests, static checks of the container and infrastructure files, the
+# deployment rehearsal, then the end-to-end tests in a real Chromium against the real
+# binary (HTTPS behind Caddy and rooms through coturn included). `make test` and `.ci/run` run this.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -59,8 +60,11 @@ pnpm lint
 pnpm test
 pnpm build
 
-step "container and workflow files (hadolint, docker-compose config, workflow, shellcheck)"
+step "container and workflow files (hadolint, docker-compose config, Caddyfile, workflows, shellcheck)"
 bash scripts/lint-infra.sh
+
+step "deployment rehearsal: a broken release behind Caddy is caught by the smoke test and rolled back"
+bash scripts/deploy/rehearse-rollback.sh
 
 step "end-to-end tests in Chromium"
 bash scripts/ensure-chromium.sh

@@ -35,7 +35,7 @@ function fakeUpstream() {
   };
 }
 
-function solaceServer() {
+function solaceServer(listenPort = port) {
   const bin = process.env.SOLACE_BIN;
   if (!bin) {
     throw new Error(
@@ -52,7 +52,7 @@ function solaceServer() {
     stderr: "pipe" as const,
     env: {
       HOST: "127.0.0.1",
-      PORT: String(port),
+      PORT: String(listenPort),
       APP_ENV: "test",
       DATABASE_URL: `sqlite://${path.join(dataDir, "e2e.db")}`,
       DATA_DIR: dataDir,
@@ -70,6 +70,94 @@ function solaceServer() {
       // The crisis detector's learned layer (make test provides the model; rules only without).
       SAFETY_MODEL_DIR: process.env.SAFETY_MODEL_DIR ?? "",
       SAFETY_MULTILINGUAL_DIR: process.env.SAFETY_MULTILINGUAL_DIR ?? "",
+    },
+  };
+}
+
+/*
+ * The deployment rehearsal (project "deploy"): a second Solace behind Caddy from Debian
+ * (HTTPS with Caddy's local CA, infra/caddy/Caddyfile as shipped) at a host name that is
+ * not localhost, so the browser only grants the microphone because the page is https;
+ * and rooms whose audio must go through coturn (ICE_TRANSPORT_POLICY=relay, time-limited
+ * TURN credentials minted per join). Both are started here, on ports of their own.
+ */
+export const deployHost = "solace.internal";
+const deployHttpsPort = Number(process.env.E2E_DEPLOY_HTTPS_PORT ?? 18443);
+const deployPort = Number(process.env.E2E_DEPLOY_PORT ?? 18082);
+const turnPort = Number(process.env.E2E_TURN_PORT ?? 13478);
+const turnSecret = "e2e-turn-secret";
+const deployBaseURL = `https://${deployHost}:${deployHttpsPort}`;
+
+function coturn() {
+  const dir = mkdtempSync(path.join(tmpdir(), "solace-e2e-turn-"));
+  const args = [
+    "-n",
+    "--listening-ip=127.0.0.1",
+    "--relay-ip=127.0.0.1",
+    `--listening-port=${turnPort}`,
+    `--min-port=${turnPort + 100}`,
+    `--max-port=${turnPort + 200}`,
+    "--use-auth-secret",
+    `--static-auth-secret=${turnSecret}`,
+    "--realm=solace.test",
+    // The audio server is on this machine's loopback (never allow this in production).
+    "--allow-loopback-peers",
+    "--no-cli",
+    "--no-tls",
+    "--no-dtls",
+    "--log-file=stdout",
+    "--simple-log",
+    `--pidfile=${path.join(dir, "turnserver.pid")}`,
+    `--userdb=${path.join(dir, "turndb")}`,
+  ];
+  return {
+    command: `turnserver ${args.join(" ")}`,
+    port: turnPort,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: "ignore" as const,
+    stderr: "pipe" as const,
+  };
+}
+
+function solaceBehindCaddy() {
+  const server = solaceServer(deployPort);
+  return {
+    ...server,
+    url: `http://127.0.0.1:${deployPort}/healthz`,
+    env: {
+      ...server.env,
+      PUBLIC_URL: deployBaseURL,
+      TRUST_FORWARDED_FOR: "true",
+      METRICS_ADDR: "off",
+      TURN_URL: `turn:127.0.0.1:${turnPort}?transport=udp`,
+      TURN_SECRET: turnSecret,
+      TURN_TTL_SECS: "600",
+      ICE_TRANSPORT_POLICY: "relay",
+    },
+  };
+}
+
+function caddy() {
+  const dir = mkdtempSync(path.join(tmpdir(), "solace-e2e-caddy-"));
+  return {
+    command: `caddy run --adapter caddyfile --config "${path.join(repoRoot, "infra/caddy/Caddyfile")}"`,
+    port: deployHttpsPort,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: "ignore" as const,
+    stderr: "pipe" as const,
+    env: {
+      SOLACE_DOMAIN: `${deployHost}:${deployHttpsPort}`,
+      SOLACE_UPSTREAM: `127.0.0.1:${deployPort}`,
+      CADDY_TLS: "internal",
+      CADDY_HTTPS_PORT: String(deployHttpsPort),
+      CADDY_HTTP_PORT: String(deployHttpsPort + 1),
+      CADDY_ADMIN: "off",
+      // Caddy's local CA and certificates live here, not in the home directory.
+      XDG_DATA_HOME: dir,
+      XDG_CONFIG_HOME: dir,
+      HOME: dir,
     },
   };
 }
@@ -177,7 +265,7 @@ export default defineConfig({
   projects: [
     {
       name: "desktop",
-      testIgnore: /(responsive|voice)\.spec\.ts/,
+      testIgnore: /(responsive|voice|deploy)\.spec\.ts/,
       use: { ...devices["Desktop Chrome"], launchOptions: chromium },
     },
     {
@@ -190,6 +278,21 @@ export default defineConfig({
       use: { ...devices["Desktop Chrome"], launchOptions: chromiumSpeaking },
     },
     {
+      name: "deploy",
+      testMatch: /deploy\.spec\.ts/,
+      use: {
+        ...devices["Desktop Chrome"],
+        baseURL: deployBaseURL,
+        // Caddy's local CA is not in this browser's store; trusting it would change the
+        // machine's trust store, so this project alone accepts the certificate.
+        ignoreHTTPSErrors: true,
+        launchOptions: {
+          ...chromium,
+          args: [...chromium.args, `--host-resolver-rules=MAP ${deployHost} 127.0.0.1`],
+        },
+      },
+    },
+    {
       name: "mobile",
       testMatch: /responsive\.spec\.ts/,
       use: {
@@ -200,5 +303,7 @@ export default defineConfig({
       },
     },
   ],
-  webServer: externalBaseUrl ? undefined : [fakeUpstream(), solaceServer()],
+  webServer: externalBaseUrl
+    ? undefined
+    : [fakeUpstream(), solaceServer(), coturn(), solaceBehindCaddy(), caddy()],
 });
