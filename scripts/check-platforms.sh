@@ -148,7 +148,7 @@ for name, group, port_key in (("UDP", udp, "RTC_UDP_PORT"), ("TCP", tcp, "RTC_TC
 check(env.get("RTC_UDP_HOST") == "fly-global-services", "fly.toml: RTC_UDP_HOST = fly-global-services")
 check(env.get("HOST") == "0.0.0.0", "fly.toml: HOST = 0.0.0.0 (TCP must not bind fly-global-services)")
 check(env.get("APP_ENV") == "production", "fly.toml: APP_ENV = production")
-check(env.get("TRUST_FORWARDED_FOR") == "true", "fly.toml: TRUST_FORWARDED_FOR = true")
+check(env.get("CLIENT_IP_HEADER") == "Fly-Client-IP", "fly.toml: CLIENT_IP_HEADER = Fly-Client-IP (the last X-Forwarded-For hop is Fly's own address)")
 check(env.get("JOBS_BACKEND") == "redis", "fly.toml: JOBS_BACKEND = redis")
 check(env.get("PUBLIC_URL", "").startswith("https://"), "fly.toml: PUBLIC_URL is https://")
 check(not [k for k in env if SECRET.search(k)], "fly.toml: no secret in [env] (use fly secrets set)")

@@ -295,6 +295,9 @@ pub struct Config {
     pub admin_emails: Vec<String>,
     /// Take the client address from the last `X-Forwarded-For` hop (behind a proxy only).
     pub trust_forwarded_for: bool,
+    /// Take the client address from this header instead (`CLIENT_IP_HEADER`, e.g.
+    /// `Fly-Client-IP` or `CF-Connecting-IP`), set by a proxy that always overwrites it.
+    pub client_ip_header: Option<axum::http::HeaderName>,
     pub llm: Option<LlmUpstream>,
     pub llm_gguf_path: Option<PathBuf>,
     pub llm_settings: LlmSettings,
@@ -617,6 +620,18 @@ impl Config {
                 ))
             }
         };
+        let client_ip_header = get("CLIENT_IP_HEADER")
+            .map(|raw| {
+                axum::http::HeaderName::from_bytes(raw.to_ascii_lowercase().as_bytes()).map_err(
+                    |_| {
+                        invalid(
+                            "CLIENT_IP_HEADER",
+                            format!("expected a header name such as Fly-Client-IP, got '{raw}'"),
+                        )
+                    },
+                )
+            })
+            .transpose()?;
         let admin_emails = get("ADMIN_EMAILS")
             .map(|raw| {
                 raw.split(',')
@@ -637,6 +652,7 @@ impl Config {
             session_ttl: Duration::from_secs(session_ttl_days * 86_400),
             admin_emails,
             trust_forwarded_for,
+            client_ip_header,
             host,
             port,
             app_env,

@@ -669,7 +669,9 @@ async fn smoke(
     {
         use std::io::Write;
         // The report is the command's output (a deploy log keeps it).
-        let _ = std::io::stdout().lock().write_all(report.render().as_bytes());
+        let _ = std::io::stdout()
+            .lock()
+            .write_all(report.render().as_bytes());
     }
     if report.passed() {
         Ok(())

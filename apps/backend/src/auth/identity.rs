@@ -142,8 +142,9 @@ impl FromRequestParts<AppState> for Admin {
     }
 }
 
-/// The client's address, for throttling. Behind a reverse proxy (`TRUST_FORWARDED_FOR`)
-/// it is the last hop the proxy appended; otherwise the TCP peer.
+/// The client's address, for throttling: the header a platform's proxy sets
+/// (`CLIENT_IP_HEADER`, e.g. `Fly-Client-IP`); behind a reverse proxy that appends to
+/// `X-Forwarded-For` (`TRUST_FORWARDED_FOR`), the last hop; otherwise the TCP peer.
 #[derive(Debug, Clone, Copy)]
 pub struct ClientIp(pub IpAddr);
 
@@ -151,6 +152,16 @@ impl FromRequestParts<AppState> for ClientIp {
     type Rejection = Error;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
+        if let Some(header) = &state.config.client_ip_header {
+            let named = parts
+                .headers
+                .get(header)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|ip| ip.trim().parse().ok());
+            if let Some(ip) = named {
+                return Ok(Self(ip));
+            }
+        }
         if state.config.trust_forwarded_for {
             let forwarded = parts
                 .headers

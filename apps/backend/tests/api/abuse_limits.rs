@@ -245,3 +245,38 @@ async fn audio_sockets_open_at_once_are_limited_per_identity() {
     };
     drop((second, third));
 }
+
+#[tokio::test]
+async fn behind_a_proxy_each_client_address_has_its_own_allowance() {
+    // Every request reaches Solace from the proxy's address; the limit must follow the
+    // person, named by the proxy's header (Fly.io) or its X-Forwarded-For hop (Caddy).
+    for (setting, header) in [
+        (("CLIENT_IP_HEADER", "Fly-Client-IP"), "fly-client-ip"),
+        (("TRUST_FORWARDED_FOR", "true"), "x-forwarded-for"),
+    ] {
+        let app = crate::helpers::spawn_app_with(&[("GUESTS_PER_HOUR", "1"), setting]).await;
+        let guest_from = |address: &'static str| {
+            app.client
+                .post(app.url("/api/auth/guest"))
+                .header(header, address)
+                .json(&json!({}))
+                .send()
+        };
+        assert_eq!(
+            guest_from("203.0.113.7").await.unwrap().status(),
+            201,
+            "{header}"
+        );
+        assert_eq!(
+            guest_from("203.0.113.7").await.unwrap().status(),
+            429,
+            "{header}"
+        );
+        // Someone else behind the same proxy is not refused because of the first.
+        assert_eq!(
+            guest_from("198.51.100.23").await.unwrap().status(),
+            201,
+            "{header}"
+        );
+    }
+}
