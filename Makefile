@@ -53,6 +53,7 @@ bench: ## Benchmarks (release build); results are recorded in docs/PERFORMANCE.m
 	cargo bench --locked -p solace-backend --bench chat_stream
 	cargo bench --locked -p solace-backend --bench sfu_fanout
 	cargo bench --locked -p solace-backend --bench voice_round_trip
+	cargo bench --locked -p solace-backend --bench tls_providers
 
 lint: ## Formatting and lints only
 	cargo fmt --all -- --check

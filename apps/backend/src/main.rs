@@ -167,6 +167,7 @@ enum AdminAction {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    solace_backend::tls::install_crypto_provider();
     let cli = Cli::parse();
     let config = match Config::from_env() {
         Ok(config) => config,

@@ -49,6 +49,7 @@ impl AppState {
                 "set but not used yet: this build sends nothing there (docs/operations.md, \"Not yet\")"
             );
         }
+        crate::tls::install_crypto_provider();
         let db = open_database(&config).await?;
         let cache = cache::connect(
             config.redis_url.as_ref(),

@@ -76,6 +76,7 @@ async fn handshake(ca: &TestCa, port: u16) -> Option<(CertificateDer<'static>, O
     roots
         .add(CertificateDer::from_pem_slice(ca.pem().as_bytes()).unwrap())
         .unwrap();
+    // The client on ring, the server on aws-lc-rs: two implementations agree.
     let provider = Arc::new(tokio_rustls::rustls::crypto::ring::default_provider());
     let mut config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
