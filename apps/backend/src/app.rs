@@ -309,31 +309,28 @@ impl Application {
         );
         let mut server = tokio::spawn(server);
         let reload_tls = self.tls.map(|tls| tokio::spawn(tls.watch()));
-        let redirect = self.redirect.map(|listener| {
+        // Plain-HTTP side listeners (the https redirect, /metrics): they stop with the rest.
+        let header_read_timeout = self.state.config.header_read_timeout;
+        let side = |listener: TcpListener, routes: Router| {
             let mut stop = stop_tx.subscribe();
             tokio::spawn(crate::server::serve(
                 listener,
-                web::https_redirect(&self.state.config.public_url),
-                self.state.config.header_read_timeout,
+                routes,
+                header_read_timeout,
                 None,
                 async move {
                     let _ = stop.wait_for(|stop| *stop).await;
                 },
             ))
-        });
+        };
+        let redirect = self
+            .redirect
+            .map(|listener| side(listener, web::https_redirect(&self.state.config.public_url)));
         let metrics = self.metrics.map(|listener| {
-            let mut stop = stop_tx.subscribe();
-            tokio::spawn(crate::server::serve(
-                listener,
-                Router::new()
-                    .route("/metrics", get(metrics::expose))
-                    .with_state(self.state.clone()),
-                self.state.config.header_read_timeout,
-                None,
-                async move {
-                    let _ = stop.wait_for(|stop| *stop).await;
-                },
-            ))
+            let routes = Router::new()
+                .route("/metrics", get(metrics::expose))
+                .with_state(self.state.clone());
+            side(listener, routes)
         });
         let housekeeping = self.housekeeping.then(|| {
             tokio::spawn(crate::rooms::housekeeping::run(
@@ -372,12 +369,8 @@ impl Application {
             task.abort();
         }
         let _ = stop_tx.send(true);
-        if let Some(redirect) = redirect {
-            let _ = tokio::time::timeout(Duration::from_secs(5), redirect).await;
-        }
-        if let Some(metrics) = metrics {
-            let _ = stop_tx.send(true);
-            let _ = tokio::time::timeout(Duration::from_secs(5), metrics).await;
+        for side in [redirect, metrics].into_iter().flatten() {
+            let _ = tokio::time::timeout(Duration::from_secs(5), side).await;
         }
         if let Some(jobs) = jobs {
             // Jobs already running finish; a crash mid-job is covered by its lease.
