@@ -64,13 +64,15 @@ impl Report {
 /// A check's outcome before timing: `Ok(detail)` or `Err(reason)`.
 type Outcome = Result<String, String>;
 
-/// The client side of the run: one guest's cookie and CSRF token.
+/// The client side of the run: one guest's cookie, CSRF token and pseudonym (which
+/// confirms the guest's deletion at the end).
 struct Visitor {
     http: reqwest::Client,
     base: Url,
     origin: HeaderValue,
     cookie: Option<HeaderValue>,
     csrf: Option<String>,
+    pseudonym: String,
 }
 
 impl Visitor {
@@ -170,6 +172,7 @@ pub async fn run(base: &Url, ca_pem: Option<&[u8]>, timeout: Duration) -> Result
         origin,
         cookie: None,
         csrf: None,
+        pseudonym: String::new(),
     };
     let mut report = Report::default();
     let https = base.scheme() == "https";
@@ -306,10 +309,11 @@ async fn guest(visitor: &mut Visitor, https: bool) -> Outcome {
     let me = visitor
         .expect(Method::GET, "/api/auth/me", None, StatusCode::OK)
         .await?;
-    Ok(format!(
-        "signed in as a guest ({})",
-        me["user"]["pseudonym"].as_str().unwrap_or("?")
-    ))
+    visitor.pseudonym = me["user"]["pseudonym"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(format!("signed in as a guest ({})", visitor.pseudonym))
 }
 
 /// Imminent danger gets the crisis reply with crisis lines, model or not.
@@ -431,15 +435,11 @@ async fn room(visitor: &Visitor) -> Outcome {
 
 /// The guest and everything it made are deleted.
 async fn delete_guest(visitor: &Visitor) -> Outcome {
-    let me = visitor
-        .expect(Method::GET, "/api/auth/me", None, StatusCode::OK)
-        .await?;
-    let pseudonym = me["user"]["pseudonym"].as_str().unwrap_or_default();
     let (status, _, text) = visitor
         .send(
             Method::DELETE,
             "/api/me",
-            Some(json!({ "confirm": pseudonym })),
+            Some(json!({ "confirm": visitor.pseudonym })),
         )
         .await?;
     if status == StatusCode::NO_CONTENT {

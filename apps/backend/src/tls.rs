@@ -44,7 +44,6 @@ impl ResolvesServerCert for Reloading {
 }
 
 /// The TLS side of the public listener.
-#[derive(Clone)]
 pub struct Tls {
     acceptor: TlsAcceptor,
     resolver: Arc<Reloading>,

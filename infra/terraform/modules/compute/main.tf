@@ -321,7 +321,7 @@ resource "aws_vpc_security_group_ingress_rule" "alb_http" {
 }
 
 resource "aws_vpc_security_group_egress_rule" "alb_to_tasks" {
-  for_each = { web = aws_security_group.web.id, rooms = aws_security_group.rooms.id }
+  for_each = { for name in ["web", "rooms"] : name => local.task_security_groups[name] }
 
   security_group_id            = aws_security_group.alb.id
   description                  = "HTTP to the ${each.key} tasks (TLS ends at the ALB)"
@@ -333,36 +333,19 @@ resource "aws_vpc_security_group_egress_rule" "alb_to_tasks" {
   tags = var.tags
 }
 
-resource "aws_security_group" "web" {
-  name_prefix = "${var.name}-web-"
-  description = "web tasks of ${var.name}: HTTP from the ALB only"
-  vpc_id      = var.vpc_id
-
-  tags = merge(var.tags, { Name = "${var.name}-web" })
-
-  lifecycle {
-    create_before_destroy = true
+# One security group per service; what each may receive is in the rules below.
+resource "aws_security_group" "task" {
+  for_each = {
+    web    = "web tasks of ${var.name}: HTTP from the ALB only"
+    rooms  = "rooms task of ${var.name}: HTTP from the ALB, media from the NLB"
+    worker = "worker tasks of ${var.name}: no inbound traffic"
   }
-}
 
-resource "aws_security_group" "rooms" {
-  name_prefix = "${var.name}-rooms-"
-  description = "rooms task of ${var.name}: HTTP from the ALB, media from the NLB"
+  name_prefix = "${var.name}-${each.key}-"
+  description = each.value
   vpc_id      = var.vpc_id
 
-  tags = merge(var.tags, { Name = "${var.name}-rooms" })
-
-  lifecycle {
-    create_before_destroy = true
-  }
-}
-
-resource "aws_security_group" "worker" {
-  name_prefix = "${var.name}-worker-"
-  description = "worker tasks of ${var.name}: no inbound traffic"
-  vpc_id      = var.vpc_id
-
-  tags = merge(var.tags, { Name = "${var.name}-worker" })
+  tags = merge(var.tags, { Name = "${var.name}-${each.key}" })
 
   lifecycle {
     create_before_destroy = true
@@ -370,11 +353,7 @@ resource "aws_security_group" "worker" {
 }
 
 locals {
-  task_security_groups = {
-    web    = aws_security_group.web.id
-    rooms  = aws_security_group.rooms.id
-    worker = aws_security_group.worker.id
-  }
+  task_security_groups = { for name, group in aws_security_group.task : name => group.id }
 
   # What every task may reach. DNS (the VPC resolver) and the task metadata endpoint are
   # not filtered by security groups, and replies to inbound connections (including the
@@ -419,7 +398,7 @@ resource "aws_vpc_security_group_egress_rule" "tasks" {
 }
 
 resource "aws_vpc_security_group_ingress_rule" "http_from_alb" {
-  for_each = { web = aws_security_group.web.id, rooms = aws_security_group.rooms.id }
+  for_each = { for name in ["web", "rooms"] : name => local.task_security_groups[name] }
 
   security_group_id            = each.value
   description                  = "HTTP from the ALB"
@@ -740,7 +719,7 @@ resource "aws_vpc_security_group_egress_rule" "nlb_to_rooms" {
 
   security_group_id            = aws_security_group.nlb[0].id
   description                  = each.value.description
-  referenced_security_group_id = aws_security_group.rooms.id
+  referenced_security_group_id = aws_security_group.task["rooms"].id
   ip_protocol                  = each.value.protocol
   from_port                    = each.value.port
   to_port                      = each.value.port
@@ -753,7 +732,7 @@ resource "aws_vpc_security_group_egress_rule" "nlb_to_rooms" {
 resource "aws_vpc_security_group_ingress_rule" "rooms_from_nlb" {
   for_each = local.nlb_to_rooms
 
-  security_group_id            = aws_security_group.rooms.id
+  security_group_id            = aws_security_group.task["rooms"].id
   description                  = "${each.value.description} (from the SFU NLB)"
   referenced_security_group_id = aws_security_group.nlb[0].id
   ip_protocol                  = each.value.protocol
@@ -856,7 +835,7 @@ resource "aws_ecs_service" "web" {
 
   network_configuration {
     subnets          = var.private_subnet_ids
-    security_groups  = [aws_security_group.web.id]
+    security_groups  = [aws_security_group.task["web"].id]
     assign_public_ip = false
   }
 
@@ -900,7 +879,7 @@ resource "aws_ecs_service" "rooms" {
 
   network_configuration {
     subnets          = var.private_subnet_ids
-    security_groups  = [aws_security_group.rooms.id]
+    security_groups  = [aws_security_group.task["rooms"].id]
     assign_public_ip = false
   }
 
@@ -946,7 +925,7 @@ resource "aws_ecs_service" "worker" {
 
   network_configuration {
     subnets          = var.private_subnet_ids
-    security_groups  = [aws_security_group.worker.id]
+    security_groups  = [aws_security_group.task["worker"].id]
     assign_public_ip = false
   }
 

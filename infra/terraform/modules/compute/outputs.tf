@@ -19,11 +19,7 @@ output "task_definition_arns" {
 
 output "task_security_group_ids" {
   description = "Security group of each service's tasks (for database and cache ingress)."
-  value = {
-    web    = aws_security_group.web.id
-    rooms  = aws_security_group.rooms.id
-    worker = aws_security_group.worker.id
-  }
+  value       = local.task_security_groups
 }
 
 output "alb_dns_name" {
@@ -76,6 +72,6 @@ output "database_bootstrap_command" {
   value = var.database_bootstrap == null ? null : join(" ", [
     "aws ecs run-task --region ${local.region} --cluster ${aws_ecs_cluster.this.name}",
     "--launch-type FARGATE --task-definition ${aws_ecs_task_definition.bootstrap[0].family}",
-    "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", var.private_subnet_ids)}],securityGroups=[${aws_security_group.worker.id}],assignPublicIp=DISABLED}'",
+    "--network-configuration 'awsvpcConfiguration={subnets=[${join(",", var.private_subnet_ids)}],securityGroups=[${aws_security_group.task["worker"].id}],assignPublicIp=DISABLED}'",
   ])
 }
