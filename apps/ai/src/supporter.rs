@@ -106,7 +106,22 @@ pub struct Supporter {
 impl Supporter {
     /// Runs the detector off the async threads (it is CPU work). `earlier` are the
     /// person's own earlier messages, most recent last.
+    #[tracing::instrument(
+        name = "safety.assess",
+        skip_all,
+        fields(safety.severity = tracing::field::Empty, safety.layer = tracing::field::Empty)
+    )]
     pub async fn assess(&self, message: &str, earlier: Vec<String>) -> Assessment {
+        let assessment = self.assess_off_thread(message, earlier).await;
+        let span = tracing::Span::current();
+        span.record("safety.severity", assessment.severity.label());
+        if let Some(layer) = assessment.layer {
+            span.record("safety.layer", layer.label());
+        }
+        assessment
+    }
+
+    async fn assess_off_thread(&self, message: &str, earlier: Vec<String>) -> Assessment {
         let detector = self.detector.clone();
         let text = message.to_owned();
         let assessed = tokio::task::spawn_blocking(move || {
@@ -143,6 +158,11 @@ impl Supporter {
 
     /// One turn. `history` is the conversation before `message`; the message has been
     /// assessed by the caller with `assess` (so the caller can store and flag first).
+    #[tracing::instrument(
+        name = "supporter.reply",
+        skip_all,
+        fields(response = assessment.response().label())
+    )]
     pub async fn reply(
         &self,
         history: &[ChatMessage],

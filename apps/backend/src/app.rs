@@ -18,7 +18,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::{TimeoutBody, TimeoutLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 use tracing::Level;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -108,7 +108,7 @@ pub fn router(state: AppState) -> Router {
                 .layer(
                     TraceLayer::new_for_http()
                         .make_span_with(request_span)
-                        .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                        .on_response(record_response),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
                 .layer(middleware::from_fn_with_state(metrics, metrics::track))
@@ -181,7 +181,34 @@ fn request_span(request: &Request) -> tracing::Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default();
-    tracing::info_span!("request", method = %request.method(), route, request_id)
+    let span = tracing::info_span!(
+        "request",
+        otel.name = %format_args!("{} {route}", request.method()),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        method = %request.method(),
+        route,
+        request_id,
+        trace_id = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
+    );
+    if let Some(trace_id) = crate::telemetry::join_trace(&span, request.headers()) {
+        span.record("trace_id", trace_id);
+    }
+    span
+}
+
+/// Logs the status and latency, and gives the trace the status (server errors mark it
+/// failed).
+fn record_response<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
+    let status = response.status();
+    span.record("http.response.status_code", status.as_u16());
+    if status.is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
+    DefaultOnResponse::new()
+        .level(Level::INFO)
+        .on_response(response, latency, span);
 }
 
 /// A bound server, ready to run. Tests bind port 0 and read the port back.

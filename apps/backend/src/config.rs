@@ -240,6 +240,41 @@ pub struct LiveKit {
     pub api_secret: SecretString,
 }
 
+/// Where traces go (OpenTelemetry, OTLP over HTTP with protobuf bodies); tracing is
+/// off unless an endpoint is set.
+#[derive(Debug, Clone)]
+pub struct Otel {
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` as given, else
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` (the OpenTelemetry convention).
+    pub traces_endpoint: Url,
+    /// `OTEL_EXPORTER_OTLP_HEADERS`: `key=value` pairs, comma-separated (an API key).
+    pub headers: Option<SecretString>,
+}
+
+/// First-party analytics: how long events are kept, and where copies go.
+#[derive(Debug, Clone)]
+pub struct AnalyticsSettings {
+    /// Events older than this are deleted (`ANALYTICS_RETENTION_DAYS`).
+    pub retention: Duration,
+    /// Forwarding, each only when its key is set.
+    pub posthog: Option<PostHog>,
+    pub plausible: Option<Plausible>,
+}
+
+/// PostHog's capture API (`POSTHOG_KEY`, the project API key; `POSTHOG_HOST`).
+#[derive(Debug, Clone)]
+pub struct PostHog {
+    pub host: Url,
+    pub key: SecretString,
+}
+
+/// Plausible's events API (`PLAUSIBLE_DOMAIN`, the site as registered; `PLAUSIBLE_HOST`).
+#[derive(Debug, Clone)]
+pub struct Plausible {
+    pub host: Url,
+    pub domain: String,
+}
+
 /// An external OpenID Connect identity provider.
 #[derive(Debug, Clone)]
 pub struct Oidc {
@@ -329,7 +364,8 @@ pub struct Config {
     /// Where background jobs wait: the database (default) or Redis.
     pub jobs_backend: JobsBackend,
     pub sentry_dsn: Option<SecretString>,
-    pub posthog_key: Option<SecretString>,
+    pub otel: Option<Otel>,
+    pub analytics: AnalyticsSettings,
 }
 
 impl Config {
@@ -755,7 +791,8 @@ impl Config {
             speech: speech_settings(&get)?,
             jobs_backend,
             sentry_dsn: get("SENTRY_DSN").map(SecretString::from),
-            posthog_key: get("POSTHOG_KEY").map(SecretString::from),
+            otel: otel(&get)?,
+            analytics: analytics(&get)?,
         })
     }
 }
@@ -776,6 +813,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "STT_API_KEY",
     "ELEVENLABS_API_KEY",
     "SENTRY_DSN",
+    "OTEL_EXPORTER_OTLP_HEADERS",
     "POSTHOG_KEY",
 ];
 
@@ -1190,6 +1228,81 @@ fn parse_number<T: std::str::FromStr>(
     }
 }
 
+fn analytics(get: &impl Fn(&str) -> Option<String>) -> Result<AnalyticsSettings, ConfigError> {
+    let days = positive(
+        "ANALYTICS_RETENTION_DAYS",
+        get("ANALYTICS_RETENTION_DAYS"),
+        90u64,
+    )?;
+    let host = |key: &'static str, default: &str| {
+        parse_http_url(key, &get(key).unwrap_or_else(|| default.to_owned()))
+    };
+    let posthog = match get("POSTHOG_KEY") {
+        None => None,
+        Some(key) => Some(PostHog {
+            host: host("POSTHOG_HOST", "https://us.i.posthog.com")?,
+            key: SecretString::from(key),
+        }),
+    };
+    let plausible = match get("PLAUSIBLE_DOMAIN") {
+        None => None,
+        Some(domain) => {
+            let valid = !domain.is_empty()
+                && domain
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '/'));
+            if !valid {
+                return Err(invalid(
+                    "PLAUSIBLE_DOMAIN",
+                    format!("expected the site's domain as registered in Plausible, e.g. solace.example.org, got '{domain}'"),
+                ));
+            }
+            Some(Plausible {
+                host: host("PLAUSIBLE_HOST", "https://plausible.io")?,
+                domain,
+            })
+        }
+    };
+    Ok(AnalyticsSettings {
+        retention: Duration::from_secs(86_400 * days),
+        posthog,
+        plausible,
+    })
+}
+
+fn otel(get: &impl Fn(&str) -> Option<String>) -> Result<Option<Otel>, ConfigError> {
+    const TRACES: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    const BASE: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    let traces_endpoint = match (get(TRACES), get(BASE)) {
+        (Some(raw), _) => parse_http_url(TRACES, &raw)?,
+        (None, Some(raw)) => {
+            let base = parse_http_url(BASE, &raw)?;
+            let path = format!("{}/v1/traces", base.path().trim_end_matches('/'));
+            let mut url = base;
+            url.set_path(&path);
+            url
+        }
+        (None, None) => return Ok(None),
+    };
+    let headers = get("OTEL_EXPORTER_OTLP_HEADERS");
+    if let Some(raw) = &headers {
+        let well_formed = raw.split(',').all(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(k, _)| !k.trim().is_empty())
+        });
+        if !well_formed {
+            return Err(invalid(
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "expected key=value pairs separated by commas",
+            ));
+        }
+    }
+    Ok(Some(Otel {
+        traces_endpoint,
+        headers: headers.map(SecretString::from),
+    }))
+}
+
 fn parse_http_url(key: &'static str, raw: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw).map_err(|e| invalid(key, format!("not a valid URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -1207,6 +1320,52 @@ mod tests {
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn traces_go_to_the_otlp_endpoint_by_the_opentelemetry_convention() {
+        let off = config(&[]).unwrap();
+        assert!(off.otel.is_none());
+        let base = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/")]).unwrap();
+        assert_eq!(
+            base.otel.unwrap().traces_endpoint.as_str(),
+            "http://collector:4318/v1/traces"
+        );
+        let prefixed = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "https://otlp.example/api")]);
+        assert_eq!(
+            prefixed.unwrap().otel.unwrap().traces_endpoint.as_str(),
+            "https://otlp.example/api/v1/traces"
+        );
+        let own = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://tempo:4318/otlp/v1/traces",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-honeycomb-team=abc,x-other=1",
+            ),
+        ])
+        .unwrap()
+        .otel
+        .unwrap();
+        assert_eq!(
+            own.traces_endpoint.as_str(),
+            "http://tempo:4318/otlp/v1/traces"
+        );
+        assert!(own.headers.is_some());
+        let bad = config(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "collector:4318")]).unwrap_err();
+        assert!(
+            bad.to_string().contains("OTEL_EXPORTER_OTLP_ENDPOINT"),
+            "{bad}"
+        );
+        let headers = config(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "just-a-key"),
+        ])
+        .unwrap_err();
+        assert!(headers.to_string().contains("key=value"), "{headers}");
     }
 
     #[test]

@@ -37,18 +37,13 @@ pub struct AppState {
     pub room_tokens: crate::rooms::RoomTokens,
     /// Spoken replies (text-to-speech jobs) and server-side transcription.
     pub speech: crate::speech::Speech,
+    /// Copies of anonymous analytics events for PostHog or Plausible, when configured.
+    pub analytics: crate::events::forward::Forwarder,
 }
 
 impl AppState {
     /// Connects to the database (running migrations) and the cache.
     pub async fn build(config: Config) -> Result<Self> {
-        // A key that silently does nothing is worse than none.
-        if config.posthog_key.is_some() {
-            tracing::warn!(
-                key = "POSTHOG_KEY",
-                "set but not used yet: this build sends nothing there (docs/operations.md, \"Not yet\")"
-            );
-        }
         crate::tls::install_crypto_provider();
         let db = open_database(&config).await?;
         let cache = cache::connect(
@@ -116,10 +111,13 @@ impl AppState {
                 sampling: config.llm_settings.sampling,
             },
         };
+        let analytics =
+            crate::events::forward::Forwarder::start(&config.analytics, &config.public_url);
         Ok(Self {
             supporter,
             audio,
             speech,
+            analytics,
             room_tokens: crate::rooms::RoomTokens::default(),
             model,
             config: Arc::new(config),

@@ -1,5 +1,10 @@
-//! Logging set-up (JSON lines in production, readable lines in development) and error
-//! tracking with Sentry when `SENTRY_DSN` is set.
+//! Logging set-up (JSON lines in production, readable lines in development), error
+//! tracking with Sentry when `SENTRY_DSN` is set, and traces (OpenTelemetry over OTLP/HTTP)
+//! when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+//!
+//! Traces are built from the server's `tracing` spans — the request, the chat turn, the
+//! safety check, the model call, each database write, a room join, a job run — whose
+//! fields are names, ids, counts and timings, never what anyone wrote.
 //!
 //! Error tracking is scrubbed by construction: [`scrub`] rebuilds every event from an
 //! allow-list — the message, the exception and its stack, the level, the release, the
@@ -21,11 +26,23 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{fmt, EnvFilter};
 
-use crate::config::{AppEnv, Config, LogFormat};
+use crate::config::{AppEnv, Config, LogFormat, Otel};
 
-/// Keeps error tracking running; dropping it sends what is queued (up to two seconds).
+/// Keeps error tracking and tracing running; dropping it sends what is queued (errors
+/// for up to two seconds, then the spans still batched).
 pub struct Telemetry {
     _sentry: Option<sentry::ClientInitGuard>,
+    tracer: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(tracer) = self.tracer.take() {
+            if let Err(error) = tracer.shutdown() {
+                eprintln!("could not send the last traces: {error}");
+            }
+        }
+    }
 }
 
 /// Installs logging (and error tracking when `SENTRY_DSN` is set) once; later calls
@@ -50,9 +67,18 @@ pub fn init(config: &Config) -> Telemetry {
             })
             .span_filter(|_| false)
     });
+    let tracer = config
+        .otel
+        .as_ref()
+        .and_then(|otel| start_tracing(otel, config.app_env));
+    let otel_layer = tracer.as_ref().map(|provider| {
+        use opentelemetry::trace::TracerProvider as _;
+        tracing_opentelemetry::layer().with_tracer(provider.tracer("solace"))
+    });
     let registry = tracing_subscriber::registry()
         .with(filter)
-        .with(sentry_layer);
+        .with(sentry_layer)
+        .with(otel_layer);
     let _ = match config.log_format {
         LogFormat::Json => registry
             .with(
@@ -73,7 +99,110 @@ pub fn init(config: &Config) -> Telemetry {
     if sentry.is_some() {
         tracing::info!("error tracking on (Sentry), scrubbed of personal data");
     }
-    Telemetry { _sentry: sentry }
+    if let Some(otel) = tracer.as_ref().and(config.otel.as_ref()) {
+        // The endpoint's host only: a path or query could hold a token.
+        let host = otel.traces_endpoint.host_str().unwrap_or_default();
+        tracing::info!(
+            collector = host,
+            "traces on (OpenTelemetry, OTLP over HTTP)"
+        );
+    }
+    Telemetry {
+        _sentry: sentry,
+        tracer,
+    }
+}
+
+fn environment(env: AppEnv) -> &'static str {
+    match env {
+        AppEnv::Development => "development",
+        AppEnv::Test => "test",
+        AppEnv::Production => "production",
+    }
+}
+
+/// The span exporter and the W3C trace-context propagator (a `traceparent` header from a
+/// proxy or the browser continues its trace). Sampling follows `OTEL_TRACES_SAMPLER`
+/// and `OTEL_TRACES_SAMPLER_ARG`; the service is `OTEL_SERVICE_NAME`, else `solace`.
+fn start_tracing(otel: &Otel, env: AppEnv) -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
+    use opentelemetry::KeyValue;
+    use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
+    use opentelemetry_sdk::Resource;
+    use secrecy::ExposeSecret;
+
+    let mut exporter = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(Protocol::HttpBinary)
+        .with_endpoint(otel.traces_endpoint.as_str());
+    if let Some(headers) = &otel.headers {
+        let headers = headers
+            .expose_secret()
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .map(|(key, value)| (key.trim().to_owned(), value.trim().to_owned()))
+            .collect();
+        exporter = exporter.with_headers(headers);
+    }
+    let exporter = match exporter.build() {
+        Ok(exporter) => exporter,
+        Err(error) => {
+            // Logging is not up yet: say it on stderr, and run without traces.
+            eprintln!("cannot send traces to the OTLP endpoint ({error}); tracing is off");
+            return None;
+        }
+    };
+    let mut resource = Resource::builder().with_attributes([
+        KeyValue::new("service.version", env!("CARGO_PKG_VERSION")),
+        KeyValue::new("deployment.environment.name", environment(env)),
+    ]);
+    if std::env::var_os("OTEL_SERVICE_NAME").is_none() {
+        resource = resource.with_service_name("solace");
+    }
+    opentelemetry::global::set_text_map_propagator(
+        opentelemetry_sdk::propagation::TraceContextPropagator::new(),
+    );
+    TRACING.store(true, std::sync::atomic::Ordering::Relaxed);
+    Some(
+        opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource.build())
+            .build(),
+    )
+}
+
+/// Set once traces are exported: without it a request skips the trace-context work.
+static TRACING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Continues the trace of a `traceparent` header and returns the span's trace id for the
+/// logs; `None` when tracing is off.
+pub fn join_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+    if !TRACING.load(std::sync::atomic::Ordering::Relaxed) {
+        return None;
+    }
+    struct Headers<'a>(&'a axum::http::HeaderMap);
+    impl opentelemetry::propagation::Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|value| value.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|key| key.as_str()).collect()
+        }
+    }
+
+    let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+        propagator.extract(&Headers(headers))
+    });
+    if parent.span().span_context().is_valid() {
+        let _ = span.set_parent(parent);
+    }
+    let context = span.context();
+    let span_context = context.span().span_context().clone();
+    span_context
+        .is_valid()
+        .then(|| span_context.trace_id().to_string())
 }
 
 fn start_sentry(dsn: &str, env: AppEnv) -> Option<sentry::ClientInitGuard> {
@@ -85,15 +214,10 @@ fn start_sentry(dsn: &str, env: AppEnv) -> Option<sentry::ClientInitGuard> {
             return None;
         }
     };
-    let environment = match env {
-        AppEnv::Development => "development",
-        AppEnv::Test => "test",
-        AppEnv::Production => "production",
-    };
     let guard = sentry::init(sentry::ClientOptions {
         dsn: Some(dsn),
         release: Some(Cow::Borrowed(concat!("solace@", env!("CARGO_PKG_VERSION")))),
-        environment: Some(Cow::Borrowed(environment)),
+        environment: Some(Cow::Borrowed(environment(env))),
         send_default_pii: false,
         attach_stacktrace: true,
         max_breadcrumbs: 30,

@@ -1046,6 +1046,11 @@ export interface components {
             path?: string | null;
             /** @description A flat object of strings, numbers, booleans or null; at most 2 KB of JSON. */
             properties?: Record<string, never>;
+            /**
+             * @description A random id for this browser tab's visit (the web app keeps it in
+             *     `sessionStorage`), joining the steps of a funnel; 8 to 64 letters, digits or `-`.
+             */
+            visit?: string | null;
         };
         /** @description The model failed: the last event of a reply that did. */
         Failure: {
@@ -2394,6 +2399,13 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["Recorded"];
                 };
+            };
+            /** @description Not recorded: the browser asks not to be tracked (`DNT: 1` or `Sec-GPC: 1`). */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             400: components["responses"]["BadRequest"];
             408: components["responses"]["RequestTimeout"];

@@ -277,6 +277,7 @@ impl Generation {
 
 #[async_trait]
 impl ChatModel for LocalModel {
+    #[tracing::instrument(name = "model.request", skip_all, fields(model = "local"))]
     async fn stream(&self, request: ChatRequest) -> Result<TokenStream, ModelError> {
         let prompt = self.prompt_ids(&request)?;
         let sampling = request.sampling;

@@ -160,7 +160,7 @@ impl OpenAiCompatible {
 
 #[async_trait]
 impl ChatModel for OpenAiCompatible {
-    #[tracing::instrument(skip_all, fields(model = %self.config.model))]
+    #[tracing::instrument(name = "model.request", skip_all, fields(otel.kind = "client", model = %self.config.model))]
     async fn stream(&self, request: ChatRequest) -> Result<TokenStream, ModelError> {
         let body = self.body(&request);
         let mut attempt = 0;

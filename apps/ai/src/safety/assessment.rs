@@ -137,6 +137,18 @@ pub enum Response {
     Crisis,
 }
 
+impl Response {
+    /// A stable name for traces and logs.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Support => "support",
+            Self::CheckIn => "check_in",
+            Self::HelpThem => "help_them",
+            Self::Crisis => "crisis",
+        }
+    }
+}
+
 impl Assessment {
     /// No sign of danger.
     pub fn safe() -> Self {

@@ -52,6 +52,7 @@ impl Judge {
     /// The judge's assessment of `message` after `earlier` (the person's own earlier
     /// messages, most recent last). `None` when the model failed, took too long or
     /// answered something unreadable: the other layers still stand.
+    #[tracing::instrument(name = "safety.judge", skip_all, fields(verdict = tracing::field::Empty))]
     pub async fn judge(&self, message: &str, earlier: &[&str]) -> Option<Assessment> {
         let request = ChatRequest {
             messages: prompt(message, earlier),
@@ -74,19 +75,28 @@ impl Judge {
             Some(answer)
         })
         .await;
+        let span = tracing::Span::current();
         match answer {
             Ok(Some(answer)) => {
                 let verdict = parse(&answer);
-                if verdict.is_none() {
-                    tracing::warn!("the safety judge's answer was unreadable; ignored");
+                match &verdict {
+                    Some(verdict) => {
+                        span.record("verdict", verdict.severity.label());
+                    }
+                    None => {
+                        span.record("verdict", "unreadable");
+                        tracing::warn!("the safety judge's answer was unreadable; ignored");
+                    }
                 }
                 verdict
             }
             Ok(None) => {
+                span.record("verdict", "failed");
                 tracing::warn!("the safety judge's model failed; ignored");
                 None
             }
             Err(_) => {
+                span.record("verdict", "timeout");
                 tracing::warn!("the safety judge took too long; ignored");
                 None
             }

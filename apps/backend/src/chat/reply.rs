@@ -306,6 +306,7 @@ struct ReplyBody {
         )),
         SignedIn, Missing, JsonBody, Limited, Unavailable, Upstream,
     ))]
+#[tracing::instrument(name = "chat.turn", skip_all, fields(new_conversation = input.session_id.is_none(), spoken = input.speak))]
 async fn send(
     State(state): State<AppState>,
     identity: Identity,
@@ -413,16 +414,26 @@ async fn send(
             let streaming = state.metrics.stream_opened();
             // The reply outlives the request: its errors keep the request's tags.
             let hub = sentry::Hub::current();
+            // A child of the turn in traces, though it outlives the request.
+            let span = tracing::info_span!(
+                "model.stream",
+                time_to_first_token_ms = tracing::field::Empty,
+                tokens = tracing::field::Empty,
+                outcome = tracing::field::Empty,
+            );
             tokio::spawn(sentry::SentryFutureExt::bind_hub(
-                async move {
-                    // The stream ends only after the slot is back, so whoever read it to the
-                    // end may send the next message at once.
-                    let open_until_released = tx.clone();
-                    turn.generate(events, notice, asked, tx).await;
-                    drop(streaming);
-                    slot.release().await;
-                    drop(open_until_released);
-                },
+                tracing::Instrument::instrument(
+                    async move {
+                        // The stream ends only after the slot is back, so whoever read it
+                        // to the end may send the next message at once.
+                        let open_until_released = tx.clone();
+                        turn.generate(events, notice, asked, tx).await;
+                        drop(streaming);
+                        slot.release().await;
+                        drop(open_until_released);
+                    },
+                    span,
+                ),
                 hub,
             ));
             let events = futures_util::stream::unfold(rx, |mut rx| async move {
@@ -529,6 +540,17 @@ enum Outcome {
     Failed(ModelError),
     /// The person closed the connection.
     Abandoned,
+}
+
+impl Outcome {
+    fn label(&self) -> &'static str {
+        match self {
+            Self::Finished => "finished",
+            Self::Replaced => "replaced",
+            Self::Failed(_) => "failed",
+            Self::Abandoned => "abandoned",
+        }
+    }
 }
 
 impl Turn {
@@ -646,8 +668,15 @@ impl Turn {
                 }
             }
         };
+        let span = tracing::Span::current();
+        span.record("outcome", outcome.label());
         if let Some((first, last, count)) = pieces {
             metrics.model_reply(count, last.duration_since(first).as_secs_f64());
+            span.record("tokens", count);
+            span.record(
+                "time_to_first_token_ms",
+                first.duration_since(asked).as_millis() as u64,
+            );
         }
         if matches!(outcome, Outcome::Finished) {
             for event in self.spoken("", true).await {

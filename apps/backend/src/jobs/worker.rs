@@ -65,7 +65,15 @@ pub async fn run(
         match queue.claim(queue_name, &worker, LEASE).await {
             Ok(Some(job)) => {
                 let (queue, handler) = (queue.clone(), handler.clone());
-                tokio::spawn(async move {
+                let span = tracing::info_span!(
+                    parent: None,
+                    "job.run",
+                    otel.kind = "consumer",
+                    queue = %job.queue,
+                    job = %job.id,
+                    attempt = job.attempt,
+                );
+                let run = async move {
                     let outcome = handler(job.clone()).await;
                     let result = match outcome {
                         Ok(()) => queue.complete(&job).await.map(|()| None),
@@ -93,7 +101,8 @@ pub async fn run(
                         }
                     }
                     drop(permit);
-                });
+                };
+                tokio::spawn(tracing::Instrument::instrument(run, span));
             }
             Ok(None) => {
                 drop(permit);

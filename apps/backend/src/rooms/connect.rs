@@ -199,6 +199,7 @@ pub(super) struct SignalQuery {
 /// The embedded audio server's signalling socket.
 #[utoipa::path(get, path = "/rooms/{id}/signal", tag = "rooms", params(("id" = String, Path, description = "The room."), SignalQuery), 
     responses((status = 101, description = "Switching to the WebSocket: JSON signalling messages (offer, answer, candidates, room changes)."), crate::openapi::QueryString, crate::openapi::Unauthenticated, crate::openapi::NotAllowed, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::Limited))]
+#[tracing::instrument(name = "room.signal", skip_all, fields(room = %id))]
 pub(super) async fn signal(
     State(state): State<AppState>,
     Path(id): Path<String>,

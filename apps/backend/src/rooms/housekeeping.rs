@@ -1,7 +1,8 @@
 //! Housekeeping, run every minute by the background worker: people whose audio dropped
 //! and did not come back within the grace period have left; rooms nobody has been in for
 //! a while end; room history older than its retention period is deleted; expired login
-//! sessions go, and so do abandoned guests with everything they own.
+//! sessions go, and so do abandoned guests with everything they own, and analytics
+//! events older than theirs.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -19,6 +20,7 @@ pub struct Report {
     pub events_deleted: u64,
     pub guests_deleted: u64,
     pub sessions_deleted: u64,
+    pub analytics_deleted: u64,
 }
 
 /// When each present participant was first seen without an audio connection.
@@ -95,5 +97,8 @@ pub async fn tick(state: &AppState, missing: &mut Missing, now: Instant) -> Resu
         now_ms() - i64::try_from(state.config.guest_retention.as_millis()).unwrap_or(i64::MAX);
     (report.guests_deleted, report.sessions_deleted) =
         crate::users::purge(&state.db, now_ms(), guests_unused_since).await?;
+    let analytics_before =
+        now_ms() - i64::try_from(state.config.analytics.retention.as_millis()).unwrap_or(i64::MAX);
+    report.analytics_deleted = crate::events::purge(&state.db, analytics_before).await?;
     Ok(report)
 }

@@ -143,6 +143,7 @@ pub(super) struct JoinInput {
 /// Enter as host (the creator) or listener.
 #[utoipa::path(post, path = "/rooms/{id}/join", tag = "rooms", params(("id" = String, Path, description = "The room.")), security(("session_cookie" = []), ("bearer" = [])),request_body(content = Option<JoinInput>), 
     responses((status = 200, description = "The room as the caller now sees it.", body = RoomDetail), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::JsonBody, crate::openapi::Upstream))]
+#[tracing::instrument(name = "room.join", skip_all, fields(room = %id))]
 pub(super) async fn join(
     State(state): State<AppState>,
     identity: Identity,

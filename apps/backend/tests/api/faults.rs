@@ -269,7 +269,7 @@ impl RealSolace {
             .env("LLM_MODEL", "fake")
             .env("TTS_PROVIDER", "off")
             .envs(self.extra.iter().map(|(k, v)| (k, v)))
-            .stdout(Stdio::null())
+            .stdout(self.log_file())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
@@ -285,6 +285,20 @@ impl RealSolace {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Its log lines (stdout) are kept in its directory, across restarts.
+    fn log_file(&self) -> std::fs::File {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("solace.log"))
+            .unwrap()
+    }
+
+    /// What it has logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("solace.log")).unwrap_or_default()
     }
 
     pub fn pid(&self) -> u32 {

@@ -40,3 +40,4 @@ mod speech;
 mod static_site;
 mod store;
 mod tls;
+mod tracing;

@@ -135,14 +135,23 @@ pub fn serve(
     cache: Arc<dyn Cache>,
     held: impl Send + 'static,
 ) -> axum::response::Response {
-    upgrade.on_upgrade(move |socket| async move {
-        let _held = held;
-        let (room, handle) = (seat.room.clone(), seat.handle.clone());
-        // Only a connection that ended for good clears the mark: a replaced one leaves
-        // it to its successor.
-        if run(socket, sfu, seat, cache.as_ref()).await == Ended::Gone {
-            presence::gone(cache.as_ref(), &room, &handle).await;
-        }
+    // The audio connection, in traces a child of the request that opened it.
+    let span = tracing::info_span!("sfu.session", room = %seat.room, ended = tracing::field::Empty);
+    upgrade.on_upgrade(move |socket| {
+        tracing::Instrument::instrument(
+            async move {
+                let _held = held;
+                let (room, handle) = (seat.room.clone(), seat.handle.clone());
+                // Only a connection that ended for good clears the mark: a replaced one
+                // leaves it to its successor.
+                let ended = run(socket, sfu, seat, cache.as_ref()).await;
+                tracing::Span::current().record("ended", format_args!("{ended:?}"));
+                if ended == Ended::Gone {
+                    presence::gone(cache.as_ref(), &room, &handle).await;
+                }
+            },
+            span,
+        )
     })
 }
 

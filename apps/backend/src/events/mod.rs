@@ -1,10 +1,18 @@
 //! First-party product analytics: page views, clicks and funnel steps.
 //!
 //! Only what was used is recorded — an event name, the page path without its query
-//! string and a few small properties — never what anyone said, their IP or their agent.
+//! string, a few small properties and the tab's random visit id that joins a funnel's
+//! steps — never what anyone said, their IP or their agent. A browser that sends
+//! Do-Not-Track or Global Privacy Control is not recorded at all (the web app does not
+//! even send then, nor when the person turned statistics off). Events are deleted after
+//! `ANALYTICS_RETENTION_DAYS`; copies go to PostHog or Plausible when configured
+//! ([`forward`]).
+
+pub mod forward;
 
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -37,6 +45,10 @@ struct EventInput {
     #[serde(default)]
     #[schema(value_type = Object)]
     properties: Map<String, Value>,
+    /// A random id for this browser tab's visit (the web app keeps it in
+    /// `sessionStorage`), joining the steps of a funnel; 8 to 64 letters, digits or `-`.
+    #[schema(pattern = "^[A-Za-z0-9-]{8,64}$")]
+    visit: Option<String>,
 }
 
 /// The id of a recorded event.
@@ -51,6 +63,7 @@ pub struct Event {
     pub name: String,
     pub path: Option<String>,
     pub properties: Option<String>,
+    pub visit: Option<String>,
 }
 
 impl Event {
@@ -95,6 +108,20 @@ impl Event {
                 "properties must be a flat object of strings, numbers, booleans or null.",
             ));
         }
+        let visit = match input.visit {
+            None => None,
+            Some(visit) => {
+                let ok = (8..=64).contains(&visit.len())
+                    && visit.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+                if !ok {
+                    return Err(Error::validation(
+                        "invalid_event_visit",
+                        "visit must be 8 to 64 letters, digits or '-'.",
+                    ));
+                }
+                Some(visit)
+            }
+        };
         let properties = if input.properties.is_empty() {
             None
         } else {
@@ -111,6 +138,7 @@ impl Event {
             name: name.to_owned(),
             path,
             properties,
+            visit,
         })
     }
 }
@@ -118,35 +146,78 @@ impl Event {
 /// Records an anonymous product event (a page view, a funnel step): no session, no
 /// content, limited per address.
 #[utoipa::path(post, path = "/events", tag = "analytics", request_body = EventInput,
-    responses((status = 202, description = "Recorded.", body = Recorded), JsonBody, Limited))]
+    responses(
+        (status = 202, description = "Recorded.", body = Recorded),
+        (status = 204, description = "Not recorded: the browser asks not to be tracked (`DNT: 1` or `Sec-GPC: 1`)."),
+        JsonBody, Limited,
+    ))]
 async fn record(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     ApiJson(input): ApiJson<EventInput>,
-) -> Result<(StatusCode, Json<Recorded>)> {
+) -> Result<Response> {
     let event = Event::parse(input)?;
+    if asks_not_to_be_tracked(&headers) {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
     Limit::per_minute("events", state.config.limits.events_per_minute)
         .hit(state.cache.as_ref(), &ip.to_string())
         .await?;
     let id = insert(&state.db, None, &event).await?;
-    Ok((StatusCode::ACCEPTED, Json(Recorded { id })))
+    state.analytics.send(forward::Outgoing {
+        properties: event
+            .properties
+            .as_deref()
+            .and_then(|p| serde_json::from_str(p).ok())
+            .unwrap_or_default(),
+        name: event.name,
+        path: event.path,
+        visit: event.visit,
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned),
+        at: time::OffsetDateTime::now_utc(),
+    });
+    Ok((StatusCode::ACCEPTED, Json(Recorded { id })).into_response())
+}
+
+/// `DNT: 1` (Do Not Track) or `Sec-GPC: 1` (Global Privacy Control, a legal opt-out in
+/// some places).
+fn asks_not_to_be_tracked(headers: &HeaderMap) -> bool {
+    ["dnt", "sec-gpc"].iter().any(|name| {
+        headers
+            .get(*name)
+            .is_some_and(|v| v.as_bytes().trim_ascii() == b"1")
+    })
 }
 
 async fn insert(db: &Db, user_id: Option<&str>, event: &Event) -> Result<String> {
     let id = new_id();
     sqlx::query(
-        "INSERT INTO analytics_events (id, user_id, name, path, properties, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        "INSERT INTO analytics_events (id, user_id, name, path, properties, visit_id, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
     )
     .bind(id.clone())
     .bind(user_id.map(str::to_owned))
     .bind(event.name.clone())
     .bind(event.path.clone())
     .bind(event.properties.clone())
+    .bind(event.visit.clone())
     .bind(now_ms())
     .execute(db.pool())
     .await?;
     Ok(id)
+}
+
+/// Deletes events recorded before `before_ms` (the retention period); returns how many.
+pub async fn purge(db: &Db, before_ms: i64) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM analytics_events WHERE created_at < $1")
+        .bind(before_ms)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
 }
 
 /// Records a product event from the server side (`room.joined`…): what was used, by
@@ -161,6 +232,7 @@ pub async fn track(
         name: name.to_owned(),
         path: None,
         properties: properties.map(|p| p.to_string()),
+        visit: None,
     };
     insert(db, user_id, &event).await.map(|_| ())
 }
