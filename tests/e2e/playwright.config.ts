@@ -16,6 +16,20 @@ const externalBaseUrl = process.env.E2E_BASE_URL;
 const baseURL = externalBaseUrl ?? `http://127.0.0.1:${port}`;
 // The fake OpenAI-compatible model server the app talks to in these tests.
 const llmPort = Number(process.env.E2E_LLM_PORT ?? 18091);
+// The fake Sentry / PostHog / Plausible the app reports to (fake-collector.mjs).
+export const collectorPort = Number(process.env.E2E_COLLECTOR_PORT ?? 18093);
+const collector = `http://127.0.0.1:${collectorPort}`;
+
+function fakeCollector() {
+  return {
+    command: `node "${path.join(here, "fake-collector.mjs")}" 127.0.0.1:${collectorPort}`,
+    url: `${collector}/healthz`,
+    reuseExistingServer: false,
+    timeout: 30_000,
+    stdout: "ignore" as const,
+    stderr: "pipe" as const,
+  };
+}
 
 function fakeUpstream() {
   const bin = process.env.FAKE_UPSTREAM_BIN;
@@ -70,6 +84,10 @@ function solaceServer(listenPort = port) {
       // The crisis detector's learned layer (make test provides the model; rules only without).
       SAFETY_MODEL_DIR: process.env.SAFETY_MODEL_DIR ?? "",
       SAFETY_MULTILINGUAL_DIR: process.env.SAFETY_MULTILINGUAL_DIR ?? "",
+      // The web app's error reports and the forwarded analytics go to the fake collector.
+      SENTRY_BROWSER_DSN: `http://e2epublickey@127.0.0.1:${collectorPort}/7`,
+      POSTHOG_KEY: "phc_e2e",
+      POSTHOG_HOST: collector,
     },
   };
 }
@@ -129,6 +147,9 @@ function solaceBehindCaddy() {
       ...server.env,
       PUBLIC_URL: deployBaseURL,
       TRUST_FORWARDED_FOR: "true",
+      // Nothing reported from here (empty counts as unset).
+      SENTRY_BROWSER_DSN: "",
+      POSTHOG_KEY: "",
       METRICS_ADDR: "off",
       TURN_URL: `turn:127.0.0.1:${turnPort}?transport=udp`,
       TURN_SECRET: turnSecret,
@@ -305,5 +326,5 @@ export default defineConfig({
   ],
   webServer: externalBaseUrl
     ? undefined
-    : [fakeUpstream(), solaceServer(), coturn(), solaceBehindCaddy(), caddy()],
+    : [fakeUpstream(), fakeCollector(), solaceServer(), coturn(), solaceBehindCaddy(), caddy()],
 });

@@ -67,6 +67,13 @@ pub fn split_tokens(text: &str) -> Vec<String> {
     tokens
 }
 
+/// The status a message asks the fake to fail with (`[[fake:fail:NNN]]`).
+fn requested_failure(message: &str) -> Option<u16> {
+    let start = message.find("[[fake:fail:")? + "[[fake:fail:".len();
+    let end = message[start..].find("]]")? + start;
+    message[start..end].parse().ok()
+}
+
 /// The reply given when no behaviour is queued: it repeats the newest message back, so
 /// tests can see which prompt arrived.
 pub fn echo_reply(last_user_message: &str) -> String {
@@ -265,6 +272,14 @@ async fn completions(State(shared): State<Arc<Shared>>, Json(body): Json<Value>)
     lock(&shared.requests).push(body);
     let next = lock(&shared.script).pop_front();
     let behaviour = next.unwrap_or_else(|| {
+        // A message may ask the fake to fail (for the browser tests, which share one fake
+        // server): `[[fake:fail:502]]`.
+        if let Some(status) = requested_failure(&last_user) {
+            return Behaviour::Fail {
+                status,
+                retry_after_secs: None,
+            };
+        }
         let delay = *lock(&shared.default_delay);
         Behaviour::reply(&echo_reply(&last_user), delay)
     });

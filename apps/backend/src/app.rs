@@ -40,6 +40,7 @@ fn api(config: &Config) -> OpenApiRouter<AppState> {
         .merge(chat::router())
         .merge(crisis::router())
         .merge(events::router())
+        .merge(telemetry::router())
         .merge(safety_plan::router())
         .merge(rooms::router())
         // An unknown API path is a JSON 404, never the web app's HTML page.

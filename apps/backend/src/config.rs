@@ -364,6 +364,9 @@ pub struct Config {
     /// Where background jobs wait: the database (default) or Redis.
     pub jobs_backend: JobsBackend,
     pub sentry_dsn: Option<SecretString>,
+    /// The web app's Sentry DSN (`SENTRY_BROWSER_DSN`): public by design, handed to
+    /// browsers by `/api/client-config` and allowed by the CSP's `connect-src`.
+    pub sentry_browser_dsn: Option<Url>,
     pub otel: Option<Otel>,
     pub analytics: AnalyticsSettings,
 }
@@ -791,6 +794,19 @@ impl Config {
             speech: speech_settings(&get)?,
             jobs_backend,
             sentry_dsn: get("SENTRY_DSN").map(SecretString::from),
+            sentry_browser_dsn: match get("SENTRY_BROWSER_DSN") {
+                None => None,
+                Some(raw) => {
+                    let url = parse_http_url("SENTRY_BROWSER_DSN", &raw)?;
+                    if url.username().is_empty() || url.path().trim_matches('/').is_empty() {
+                        return Err(invalid(
+                            "SENTRY_BROWSER_DSN",
+                            "expected a DSN like https://publickey@o0.ingest.sentry.io/123",
+                        ));
+                    }
+                    Some(url)
+                }
+            },
             otel: otel(&get)?,
             analytics: analytics(&get)?,
         })
@@ -1320,6 +1336,23 @@ mod tests {
 
     fn config(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
         Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+    }
+
+    #[test]
+    fn a_browser_dsn_needs_its_key_and_project() {
+        for bad in [
+            "https://o7.ingest.example.io/12",
+            "https://key@o7.ingest.example.io/",
+            "o7/12",
+        ] {
+            let error = config(&[("SENTRY_BROWSER_DSN", bad)]).unwrap_err();
+            assert!(
+                error.to_string().contains("SENTRY_BROWSER_DSN"),
+                "{bad}: {error}"
+            );
+        }
+        let ok = config(&[("SENTRY_BROWSER_DSN", "https://key@o7.ingest.example.io/12")]);
+        assert!(ok.unwrap().sentry_browser_dsn.is_some());
     }
 
     #[test]

@@ -377,6 +377,40 @@ pub async fn tag_request(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
+/// What the web app needs to report its own errors.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+struct ClientConfig {
+    /// The build, as error reports name it (`solace@<version>`).
+    release: &'static str,
+    /// `development`, `test` or `production`.
+    environment: &'static str,
+    /// The web app's Sentry DSN (`SENTRY_BROWSER_DSN`); `null` when error reports are off.
+    #[schema(required = true)]
+    sentry_dsn: Option<String>,
+}
+
+pub fn router() -> utoipa_axum::router::OpenApiRouter<crate::state::AppState> {
+    utoipa_axum::router::OpenApiRouter::new().routes(utoipa_axum::routes!(client_config))
+}
+
+/// The web app's error-reporting settings: public by nature (a browser DSN only lets
+/// one send events), the same for everyone.
+#[utoipa::path(get, path = "/client-config", tag = "health",
+    responses((status = 200, description = "Release, environment and the browser's Sentry DSN.", body = ClientConfig)))]
+async fn client_config(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+) -> axum::Json<ClientConfig> {
+    axum::Json(ClientConfig {
+        release: concat!("solace@", env!("CARGO_PKG_VERSION")),
+        environment: environment(state.config.app_env),
+        sentry_dsn: state
+            .config
+            .sentry_browser_dsn
+            .as_ref()
+            .map(ToString::to_string),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -39,7 +39,8 @@ pub fn static_site(dir: &Path) -> Router {
 /// (Next.js's static export inlines its hydration data; the hashes are taken from the
 /// pages in `STATIC_DIR` at start-up, so no other inline script runs), `blob:` (the
 /// microphone's AudioWorklet module) and `'wasm-unsafe-eval'` (the ONNX runtime Whisper
-/// runs on). LiveKit's origin is allowed for its signalling when rooms run there.
+/// runs on). LiveKit's origin is allowed for its signalling when rooms run there, and the
+/// web app's Sentry origin when `SENTRY_BROWSER_DSN` is set.
 pub fn content_security_policy(config: &crate::config::Config) -> String {
     let mut connect = vec!["'self'".to_owned()];
     if let Some(livekit) = &config.livekit {
@@ -60,6 +61,10 @@ pub fn content_security_policy(config: &crate::config::Config) -> String {
     }
     if let Some(signal) = &config.signal_origin {
         connect.push(signal.as_str().trim_end_matches('/').to_owned());
+    }
+    // The web app's error reports go to its Sentry's origin, and nowhere else.
+    if let Some(dsn) = &config.sentry_browser_dsn {
+        connect.push(dsn.origin().ascii_serialization());
     }
     [
         "default-src 'self'".to_owned(),

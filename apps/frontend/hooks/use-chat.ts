@@ -4,6 +4,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useRef, useState } from "react";
 
 import { useUser } from "@/hooks/use-user";
+import { trackOnce } from "@/lib/analytics";
 import {
   ApiError,
   continueAsGuest,
@@ -107,6 +108,7 @@ export function useChat(
         created_at: new Date().toISOString(),
       });
       setDraft({ text: "", phase: "waiting" });
+      trackOnce("chat.started");
       const wanted = speech?.wanted() ?? { speak: false, voice: null };
       let replyId: string | null = null;
       try {
@@ -140,6 +142,7 @@ export function useChat(
           } else if (event.type === "audio") {
             speech?.clip({ seq: event.seq, key: event.key, url: event.url });
           } else if (event.type === "done") {
+            trackOnce("chat.reply_seen");
             replyId = event.message.id;
             queryClient.setQueryData<ChatMessage[]>(messagesKey(id), (old) => [
               ...(old ?? []),

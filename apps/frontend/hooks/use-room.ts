@@ -4,6 +4,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState } from "react";
 
 import { useUser } from "@/hooks/use-user";
+import { trackOnce } from "@/lib/analytics";
 import {
   ApiError,
   continueAsGuest,
@@ -107,6 +108,12 @@ export function useRoom(roomId: string) {
   // Leaving the page leaves the audio: no sound from a room after it.
   useEffect(() => stopAudio, [stopAudio]);
 
+  // The funnel's last step: the server heard you speak in a room.
+  const yourHandle = you?.handle;
+  useEffect(() => {
+    if (yourHandle && speakers.includes(yourHandle)) trackOnce("room.spoke");
+  }, [speakers, yourHandle]);
+
   // Speaking levels, ten times a second.
   useEffect(() => {
     if (connection === "idle") return;
@@ -169,6 +176,7 @@ export function useRoom(roomId: string) {
       try {
         if (status !== "signed-in") setSession(await continueAsGuest());
         const detail = await roomAction(roomId, "join", { show_as: showAs });
+        trackOnce("room.entered");
         await update(detail);
         mixer.current = new AudioMixer();
         setAudioBlocked(mixer.current.blocked);

@@ -409,6 +409,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/client-config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The web app's error-reporting settings: public by nature (a browser DSN only lets
+         *     one send events), the same for everyone.
+         */
+        get: operations["health_client_config"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/crisis/resources": {
         parameters: {
             query?: never;
@@ -968,6 +988,15 @@ export interface components {
             model: components["schemas"]["ModelCheck"];
             safety: components["schemas"]["SafetyCheck"];
         };
+        /** @description What the web app needs to report its own errors. */
+        ClientConfig: {
+            /** @description `development`, `test` or `production`. */
+            environment: string;
+            /** @description The build, as error reports name it (`solace@<version>`). */
+            release: string;
+            /** @description The web app's Sentry DSN (`SENTRY_BROWSER_DSN`); `null` when error reports are off. */
+            sentry_dsn: string | null;
+        };
         /** @description A clip as the API names it. */
         Clip: {
             key: string;
@@ -1059,6 +1088,12 @@ export interface components {
             /** @description The stored partial reply, when anything arrived before the failure. */
             message_id: string | null;
             retryable: boolean;
+            /**
+             * Format: int32
+             * @description The status a JSON client gets (the event stream itself is already 200).
+             * @example 502
+             */
+            status: number;
         };
         /** @description One line of a room's history, with names as the room saw them. */
         HistoryEntry: {
@@ -2351,6 +2386,26 @@ export interface operations {
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
             422: components["responses"]["Unprocessable"];
+        };
+    };
+    health_client_config: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Release, environment and the browser's Sentry DSN. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ClientConfig"];
+                };
+            };
         };
     };
     safety_resources: {

@@ -46,6 +46,44 @@ export function setCsrfToken(token: string | null): void {
 
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
 
+/** An API call that failed on the server's side (5xx) or on the way (status 0). */
+export type ApiFailure = {
+  status: number;
+  code: string;
+  method: string;
+  url: string;
+  /** The server's `x-request-id`, which leads to its log lines. */
+  requestId: string | null;
+};
+
+let failureReporter: ((failure: ApiFailure) => void) | null = null;
+
+/** Where failed calls are reported (error tracking, when it is on). */
+export function setFailureReporter(report: ((failure: ApiFailure) => void) | null): void {
+  failureReporter = report;
+}
+
+function reportFailure(
+  status: number,
+  code: string,
+  method: string,
+  url: string,
+  response?: Response,
+) {
+  if (status !== 0 && status < 500) return;
+  try {
+    failureReporter?.({
+      status,
+      code,
+      method,
+      url,
+      requestId: response?.headers.get("x-request-id") ?? null,
+    });
+  } catch {
+    // Reporting must never break the app.
+  }
+}
+
 function isErrorBody(value: unknown): value is { error: string; message: string } {
   return (
     typeof value === "object" &&
@@ -69,6 +107,7 @@ async function request<T>(url: string, init: RequestInit, fetchImpl: Fetch): Pro
   try {
     response = await fetchImpl(url, { credentials: "same-origin", ...init, headers });
   } catch {
+    reportFailure(0, "network_error", method, url);
     throw new ApiError(0, "network_error", "Solace could not be reached. Check your connection.");
   }
   const text = await response.text();
@@ -81,6 +120,8 @@ async function request<T>(url: string, init: RequestInit, fetchImpl: Fetch): Pro
     }
   }
   if (!response.ok) {
+    const code = isErrorBody(body) ? body.error : "unexpected_response";
+    reportFailure(response.status, code, method, url, response);
     if (isErrorBody(body)) throw new ApiError(response.status, body.error, body.message);
     throw new ApiError(
       response.status,
@@ -119,16 +160,26 @@ export function getCrisisResources(
   return apiFetch<CrisisResources>(`/crisis/resources${query}`, {}, fetchImpl);
 }
 
+export type ClientConfig = Schemas["ClientConfig"];
+
+/** Release, environment and the browser's Sentry DSN (null: error reports off). */
+export function getClientConfig(fetchImpl: Fetch = fetch): Promise<ClientConfig> {
+  return apiFetch<ClientConfig>("/client-config", {}, fetchImpl);
+}
+
 export type AnalyticsEvent = Omit<Schemas["EventInput"], "properties"> & {
   properties?: Record<string, string | number | boolean | null>;
 };
 
-/** First-party analytics; failures are ignored because they must never disturb the user. */
+/**
+ * First-party analytics; failures are ignored because they must never disturb the user.
+ * `keepalive` lets a click that leaves the page still be counted.
+ */
 export async function trackEvent(event: AnalyticsEvent, fetchImpl: Fetch = fetch): Promise<void> {
   try {
-    await apiFetch<Schemas["Recorded"]>(
+    await apiFetch<Schemas["Recorded"] | undefined>(
       "/events",
-      { method: "POST", body: JSON.stringify(event) },
+      { method: "POST", body: JSON.stringify(event), keepalive: true },
       fetchImpl,
     );
   } catch {
@@ -354,12 +405,15 @@ export async function* sendChatMessage(
     });
   } catch (error) {
     if (signal?.aborted) return;
+    reportFailure(0, "network_error", "POST", "/api/ai/message");
     throw error instanceof ApiError
       ? error
       : new ApiError(0, "network_error", "Solace could not be reached. Check your connection.");
   }
   if (!response.ok || !response.body) {
     const body: unknown = await response.json().catch(() => undefined);
+    const code = isErrorBody(body) ? body.error : "unexpected_response";
+    reportFailure(response.status, code, "POST", "/api/ai/message", response);
     if (isErrorBody(body)) throw new ApiError(response.status, body.error, body.message);
     throw new ApiError(
       response.status,
@@ -370,7 +424,12 @@ export async function* sendChatMessage(
   try {
     for await (const message of readSse(response.body)) {
       const data: unknown = JSON.parse(message.data);
-      yield { type: message.event, ...(data as object) } as ReplyEvent;
+      const event = { type: message.event, ...(data as object) } as ReplyEvent;
+      // The model failed mid-reply (the stream itself is a 200): a server-side failure.
+      if (event.type === "error") {
+        reportFailure(event.status, event.error, "POST", "/api/ai/message", response);
+      }
+      yield event;
     }
   } catch {
     if (signal?.aborted) return;

@@ -218,9 +218,9 @@ struct Done {
 /// The model failed: the last event of a reply that did.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 struct Failure {
-    /// The status a JSON client gets; the event stream is already 200.
-    #[serde(skip)]
-    #[schema(ignore)]
+    /// The status a JSON client gets (the event stream itself is already 200).
+    #[serde(serialize_with = "status_code")]
+    #[schema(value_type = u16, example = 502)]
     status: StatusCode,
     error: &'static str,
     message: &'static str,
@@ -228,6 +228,13 @@ struct Failure {
     /// The stored partial reply, when anything arrived before the failure.
     #[schema(required = true)]
     message_id: Option<String>,
+}
+
+fn status_code<S: serde::Serializer>(
+    status: &StatusCode,
+    to: S,
+) -> std::result::Result<S::Ok, S::Error> {
+    to.serialize_u16(status.as_u16())
 }
 
 /// What the client hears while a reply is made.

@@ -134,3 +134,32 @@ async fn a_model_failure_reaches_sentry_with_its_request_id_and_nothing_private(
         );
     }
 }
+
+#[tokio::test]
+async fn the_web_app_gets_its_dsn_and_the_csp_allows_only_that_origin() {
+    let off = crate::helpers::spawn_app().await;
+    let config: serde_json::Value = off.get("/api/client-config").await.json().await.unwrap();
+    assert_eq!(config["sentry_dsn"], serde_json::Value::Null);
+    assert_eq!(
+        config["release"],
+        concat!("solace@", env!("CARGO_PKG_VERSION"))
+    );
+
+    let dsn = "https://browserkey@o7.ingest.example.io/12";
+    let app = crate::helpers::spawn_app_with(&[("SENTRY_BROWSER_DSN", dsn)]).await;
+    let response = app.get("/api/client-config").await;
+    let csp = response.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let config: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(config["sentry_dsn"], dsn);
+    let connect = csp
+        .split(';')
+        .find(|d| d.trim().starts_with("connect-src"))
+        .unwrap();
+    assert_eq!(
+        connect.trim(),
+        "connect-src 'self' https://o7.ingest.example.io"
+    );
+}

@@ -6,6 +6,7 @@ import { useState, type FormEvent, type ReactNode } from "react";
 import { Alert } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { Card, CardDescription, CardTitle } from "@/components/ui/card";
+import { StatisticsChoice } from "@/components/analytics/statistics-choice";
 import { Field } from "@/components/ui/field";
 import { useUser } from "@/hooks/use-user";
 import {
@@ -248,6 +249,12 @@ export function AccountSettings() {
       <DataSection />
       {user.has_password ? <PasswordSection /> : null}
       <SessionsSection />
+      <Section
+        title="Anonymous usage statistics"
+        description="Which pages are visited and which steps people reach (say, that a first reply arrived) help us see whether Solace helps. Never what you write or say, no account, no cookie."
+      >
+        <StatisticsChoice />
+      </Section>
       <DeleteSection user={user} />
     </div>
   );

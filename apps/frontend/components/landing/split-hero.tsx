@@ -81,7 +81,7 @@ export function SplitHero() {
               </ul>
               <div>
                 <Button asChild variant={panel.variant} size="lg">
-                  <Link href={panel.href}>
+                  <Link href={panel.href} data-track={`landing.${panel.id}`}>
                     {panel.cta}
                     <ArrowRight aria-hidden="true" />
                   </Link>

@@ -3,9 +3,11 @@
 import { QueryClient, QueryClientProvider } from "@tanstack/react-query";
 import { MotionConfig } from "framer-motion";
 import { ThemeProvider } from "next-themes";
-import { useState, type ReactNode } from "react";
+import { useEffect, useState, type ReactNode } from "react";
 
+import { Statistics } from "@/components/analytics/statistics";
 import { UserProvider } from "@/components/auth/user-provider";
+import { startErrorReporting } from "@/lib/error-reporting";
 
 /** App-wide context: theme (system default, no flash), server state, identity, motion. */
 export function Providers({ children }: { children: ReactNode }) {
@@ -15,10 +17,14 @@ export function Providers({ children }: { children: ReactNode }) {
         defaultOptions: { queries: { staleTime: 60_000, retry: 1, refetchOnWindowFocus: false } },
       }),
   );
+  useEffect(() => {
+    void startErrorReporting();
+  }, []);
   return (
     <ThemeProvider attribute="class" defaultTheme="system" enableSystem disableTransitionOnChange>
       <QueryClientProvider client={queryClient}>
         <UserProvider>
+          <Statistics />
           <MotionConfig reducedMotion="user">{children}</MotionConfig>
         </UserProvider>
       </QueryClientProvider>

@@ -1,6 +1,7 @@
 import type { Metadata } from "next";
 import Link from "next/link";
 
+import { StatisticsChoice } from "@/components/analytics/statistics-choice";
 import { Prose } from "@/components/ui/prose";
 
 export const metadata: Metadata = { title: "Privacy" };
@@ -26,8 +27,12 @@ export default function PrivacyPage() {
           recorded.
         </li>
         <li>
-          Anonymous product events such as “a page was viewed”: the page’s route only — never what
-          you wrote, your IP address or your browser’s identity.
+          Anonymous usage statistics such as “a page was viewed” or “a first reply arrived”: the
+          page’s route and a random id for this browser tab’s visit — never what you wrote, your IP
+          address or your account. Nothing is sent when your browser asks not to be tracked (Do Not
+          Track, Global Privacy Control), and you can turn it off on your account page. They are
+          deleted after 90 days unless the operator sets another period, and may be passed on in the
+          same anonymous form to the operator’s analytics service (PostHog or Plausible).
         </li>
       </ul>
       <h2>What is never done</h2>
@@ -39,6 +44,8 @@ export default function PrivacyPage() {
         </li>
         <li>Searches over past conversations only ever look at your own.</li>
       </ul>
+      <h2 id="statistics">Usage statistics on this device</h2>
+      <StatisticsChoice />
       <h2>Your rights</h2>
       <p>
         You can export everything Solace holds about you as a file, and delete your account and all
