@@ -35,6 +35,7 @@ fn api(config: &Config) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(crate::speech::router(config))
         .merge(crate::jobs::admin::router())
+        .merge(crate::admin::router())
         .merge(auth::router())
         .merge(account::router())
         .merge(chat::router())

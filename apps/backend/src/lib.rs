@@ -2,6 +2,7 @@
 #![forbid(unsafe_code)]
 
 pub mod account;
+pub mod admin;
 pub mod app;
 pub mod auth;
 pub mod cache;

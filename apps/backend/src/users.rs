@@ -24,7 +24,7 @@ impl UserKind {
         }
     }
 
-    fn parse(raw: &str) -> Result<Self> {
+    pub(crate) fn parse(raw: &str) -> Result<Self> {
         match raw {
             "guest" => Ok(Self::Guest),
             "registered" => Ok(Self::Registered),
@@ -53,7 +53,7 @@ impl Role {
         }
     }
 
-    fn parse(raw: &str) -> Result<Self> {
+    pub(crate) fn parse(raw: &str) -> Result<Self> {
         match raw {
             "user" => Ok(Self::User),
             "admin" => Ok(Self::Admin),

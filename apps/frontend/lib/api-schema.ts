@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/admin/audit": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Administrators' actions, newest first. */
+        get: operations["admin_audit_log"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/jobs/dead": {
         parameters: {
             query?: never;
@@ -38,6 +55,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/overview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The overview for the admin console. */
+        get: operations["admin_overview"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/reports": {
         parameters: {
             query?: never;
@@ -55,6 +89,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/reports/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One report and its context, for administrators. */
+        get: operations["admin_show_report"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/reports/{id}/act": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acts on a report: warn, remove from the room, ban the account, or dismiss. Recorded
+         *     in the audit log.
+         */
+        post: operations["admin_act_on_report"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/reports/{id}/resolve": {
         parameters: {
             query?: never;
@@ -64,9 +135,81 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Marks a report resolved. */
+        /** Dismisses a report (the same as acting on it with `dismiss`). */
         post: operations["admin_resolve_report"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/rooms": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every live room, private ones too, with how many are in each; administrators end one
+         *     with `POST /api/rooms/{id}/close`.
+         */
+        get: operations["admin_live_rooms"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** People whose email or pseudonym contains `q`, newest first. */
+        get: operations["admin_search"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Deletes an account with everything it owns. Not for administrators or oneself. */
+        delete: operations["admin_delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/users/{id}/ban": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Bans an account (see [`ban`]). */
+        post: operations["admin_ban_route"];
+        /** Lifts a ban. */
+        delete: operations["admin_unban"];
         options?: never;
         head?: never;
         patch?: never;
@@ -949,6 +1092,14 @@ export interface components {
          * @enum {string}
          */
         AccountRole: "user" | "admin";
+        ActInput: {
+            action: components["schemas"]["ReportAction"];
+            /**
+             * @description Why, in a few words (shown in the room's history for a warning or removal); at
+             *     most 500 characters.
+             */
+            note?: string | null;
+        };
         Alive: {
             /** @description Always `ok`. */
             status: string;
@@ -968,6 +1119,27 @@ export interface components {
         AudioClip: components["schemas"]["Clip"] & {
             /** Format: int32 */
             seq: number;
+        };
+        /** @description One audit-log line. */
+        AuditEntry: {
+            /** @description What was done, e.g. `user.banned`, `report.removed`, `job.retried`, `room.closed`. */
+            action: string;
+            /** @description The administrator's pseudonym (`null` once their account is gone). */
+            actor: string | null;
+            /** Format: date-time */
+            at: string;
+            detail: string | null;
+            id: string;
+            target_id: string | null;
+            /** @description `user`, `report`, `room` or `job`. */
+            target_kind: string;
+        };
+        AuditLog: {
+            entries: components["schemas"]["AuditEntry"][];
+        };
+        BanInput: {
+            /** @description Why, in a few words (kept with the account and in the audit log); 1–500 characters. */
+            reason: string;
         };
         ChatSession: {
             /** Format: date-time */
@@ -1022,6 +1194,26 @@ export interface components {
             topics?: string[];
             /** @description Where to read more. */
             url: string;
+        };
+        /** @description One day's counts (UTC). */
+        Day: {
+            /**
+             * Format: int64
+             * @description People who wrote to the AI or joined a room.
+             */
+            active_people: number;
+            /** Format: int64 */
+            chats_started: number;
+            /** Format: int64 */
+            crisis_elevated: number;
+            /** Format: int64 */
+            crisis_imminent: number;
+            /** @description `YYYY-MM-DD`. */
+            date: string;
+            /** Format: double */
+            minutes_spoken: number;
+            /** Format: int64 */
+            rooms_opened: number;
         };
         /** @description A dead-lettered job, for operators. */
         DeadJob: {
@@ -1095,6 +1287,14 @@ export interface components {
              */
             status: number;
         };
+        /**
+         * @description A funnel's steps and how many visits reached each (each step counts only visits that
+         *     reached the steps before it).
+         */
+        Funnel: {
+            name: string;
+            steps: components["schemas"]["Step"][];
+        };
         /** @description One line of a room's history, with names as the room saw them. */
         HistoryEntry: {
             actor: string | null;
@@ -1146,6 +1346,9 @@ export interface components {
             token: string;
             url: string;
         };
+        LiveRooms: {
+            rooms: components["schemas"]["Listed"][];
+        };
         LoginInput: {
             email: string;
             password: string;
@@ -1192,6 +1395,19 @@ export interface components {
             /** @description The provider's name, for the button. */
             name: string;
         };
+        Overview: {
+            /**
+             * Format: int64
+             * @description Registered accounts now.
+             */
+            accounts: number;
+            days: components["schemas"]["Day"][];
+            funnels: components["schemas"]["Funnel"][];
+            /** Format: int64 */
+            live_rooms: number;
+            /** Format: int64 */
+            open_reports: number;
+        };
         ParticipantView: {
             /** @description Their audio is connected right now (presence); false while they reconnect. */
             connected: boolean;
@@ -1207,6 +1423,26 @@ export interface components {
         PasswordInput: {
             current_password: string;
             new_password: string;
+        };
+        People: {
+            people: components["schemas"]["Person"][];
+        };
+        /** @description A person as administrators see them. */
+        Person: {
+            /**
+             * Format: date-time
+             * @description When an administrator banned the account; `null` when it is not banned.
+             */
+            banned_at: string | null;
+            banned_reason: string | null;
+            /** Format: date-time */
+            created_at: string;
+            display_name: string | null;
+            email: string | null;
+            id: string;
+            kind: components["schemas"]["UserKind"];
+            pseudonym: string;
+            role: components["schemas"]["AccountRole"];
         };
         PlanResponse: {
             plan: components["schemas"]["SafetyPlan"];
@@ -1287,15 +1523,28 @@ export interface components {
             /** @enum {string} */
             event: "error";
         };
+        /**
+         * @description What an administrator does about a report.
+         * @enum {string}
+         */
+        ReportAction: "warn" | "remove" | "ban" | "dismiss";
         /** @description The id of a new report. */
         ReportCreated: {
             id: string;
+        };
+        /** @description A report with what happened in its room around it (names as the room showed them). */
+        ReportDetail: {
+            /** @description The room's latest events, newest first (empty when the room is gone). */
+            context: components["schemas"]["HistoryEntry"][];
+            report: components["schemas"]["ReportView"];
         };
         ReportList: {
             reports: components["schemas"]["ReportView"][];
         };
         /** @description A report as administrators see it: who was reported under which name, why, where. */
         ReportView: {
+            /** @description What an administrator did: `warned`, `removed`, `banned` or `dismissed`. */
+            action: string | null;
             /** Format: date-time */
             created_at: string;
             id: string;
@@ -1497,6 +1746,11 @@ export interface components {
             session_id: string;
             user_message: components["schemas"]["Message"];
         };
+        Step: {
+            name: string;
+            /** Format: int64 */
+            visits: number;
+        };
         /** @description A piece of the reply (`token`), or what replaces all of it so far (`replace`). */
         Text: {
             text: string;
@@ -1686,6 +1940,35 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    admin_audit_log: {
+        parameters: {
+            query?: {
+                /** @description 1–100, 20 by default. */
+                limit?: number;
+                /** @description At least 0. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of the audit log, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AuditLog"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
     admin_dead: {
         parameters: {
             query?: {
@@ -1746,6 +2029,33 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
         };
     };
+    admin_overview: {
+        parameters: {
+            query?: {
+                /** @description How many days back, today included: 1–90, 30 by default. */
+                days?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Counts per day and the funnels. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Overview"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
     admin_list_reports: {
         parameters: {
             query?: {
@@ -1777,6 +2087,70 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
         };
     };
+    admin_show_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The report. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The report and its room's latest events. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportDetail"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+        };
+    };
+    admin_act_on_report: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The report. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ActInput"];
+            };
+        };
+        responses: {
+            /** @description The report, resolved. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ReportView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BadGateway"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
     admin_resolve_report: {
         parameters: {
             query?: never;
@@ -1790,6 +2164,154 @@ export interface operations {
         requestBody?: never;
         responses: {
             /** @description Resolved. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+        };
+    };
+    admin_live_rooms: {
+        parameters: {
+            query?: {
+                /** @description 1–100, 20 by default. */
+                limit?: number;
+                /** @description At least 0. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Live rooms, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveRooms"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    admin_search: {
+        parameters: {
+            query?: {
+                /** @description Part of an email address or pseudonym, any case; empty lists everyone. */
+                q?: string;
+                /** @description 1–100, 20 by default. */
+                limit?: number;
+                /** @description At least 0. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of people, newest first. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["People"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    admin_delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The person. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Deleted with everything it owned. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            502: components["responses"]["BadGateway"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    admin_ban_route: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The person. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["BanInput"];
+            };
+        };
+        responses: {
+            /** @description Banned. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            502: components["responses"]["BadGateway"];
+            504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    admin_unban: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The person. */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Not banned any more. */
             204: {
                 headers: {
                     [name: string]: unknown;

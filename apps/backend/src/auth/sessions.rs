@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::db::{new_id, now_ms, Db};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// The cookie that carries the login session.
 const SESSION_COOKIE: &str = "solace_session";
@@ -60,9 +60,10 @@ pub async fn create(db: &Db, user_id: &str, ttl: std::time::Duration) -> Result<
     let token = new_token();
     let now = now_ms();
     let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-    sqlx::query(
+    // A banned account gets no session, however it signs in.
+    let done = sqlx::query(
         "INSERT INTO tokens (id, user_id, kind, token_hash, expires_at, last_used_at, created_at, updated_at) \
-         VALUES ($1, $2, 'login', $3, $4, $5, $5, $5)",
+         SELECT $1, id, 'login', $3, $4, $5, $5, $5 FROM users WHERE id = $2 AND banned_at IS NULL",
     )
     .bind(new_id())
     .bind(user_id.to_owned())
@@ -71,6 +72,12 @@ pub async fn create(db: &Db, user_id: &str, ttl: std::time::Duration) -> Result<
     .bind(now)
     .execute(db.pool())
     .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::forbidden(
+            "account_banned",
+            "This account has been suspended by an administrator.",
+        ));
+    }
     Ok(token)
 }
 

@@ -367,6 +367,7 @@ async fn send(
         state
             .metrics
             .safety_alarm(assessment.severity, assessment.layer);
+        crate::admin::count_alarm(&state.db, assessment.severity).await;
         // Counted, never described: what someone is going through stays out of the logs.
         tracing::info!(
             severity = assessment.severity.label(),
@@ -662,6 +663,7 @@ impl Turn {
                 }
                 TurnEvent::Notice(late) => {
                     metrics.safety_alarm(late.severity, late.layer);
+                    crate::admin::count_alarm(&self.state.db, late.severity).await;
                     if let Err(error) =
                         flag_session(&self.state.db, &self.owner_id, &self.session_id).await
                     {

@@ -75,7 +75,7 @@ async fn dead(
     ))]
 async fn retry(
     State(state): State<AppState>,
-    _admin: Admin,
+    Admin(admin): Admin,
     Path(id): Path<String>,
     ApiQuery(query): ApiQuery<QueueQuery>,
 ) -> Result<StatusCode> {
@@ -84,5 +84,14 @@ async fn retry(
         return Err(Error::NotFound);
     }
     state.speech.wake.notify_one();
+    crate::admin::audit(
+        &state.db,
+        &admin.user.id,
+        "job.retried",
+        "job",
+        Some(&id),
+        Some(queue),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -89,6 +89,10 @@ pub async fn tick(state: &AppState, missing: &mut Missing, now: Instant) -> Resu
         report.idle_rooms_closed += 1;
     }
 
+    if let Some(sfu) = state.audio.sfu() {
+        crate::admin::count_spoken(&state.db, sfu.take_spoken_seconds().await).await;
+    }
+
     let keep_after =
         now_ms() - i64::try_from(settings.history_retention.as_millis()).unwrap_or(i64::MAX);
     report.events_deleted = store::delete_events_before(&state.db, keep_after).await?;

@@ -88,9 +88,11 @@ pub(super) async fn create(
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct Listed {
     #[serde(flatten)]
-    room: Room,
-    participant_count: i64,
+    pub(super) room: Room,
+    pub(super) participant_count: i64,
 }
+
+pub(super) use Listed as ListedRoom;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct RoomList {
@@ -110,7 +112,7 @@ pub(super) async fn list(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<RoomList>> {
     let page = Page::new(query.limit, query.offset)?;
-    let rooms: Vec<Listed> = store::list_live(&state.db, page)
+    let rooms: Vec<Listed> = store::list_live(&state.db, page, false)
         .await?
         .into_iter()
         .map(|(room, participant_count)| Listed {
@@ -221,6 +223,17 @@ pub(super) async fn close(
     let closed = store::close_room(&state.db, &room.id).await?;
     note(&state, &room, &user.id, None, "closed", None).await?;
     state.audio.disconnect(&room.id, None).await?;
+    if room.host_id != user.id {
+        crate::admin::audit(
+            &state.db,
+            &user.id,
+            "room.closed",
+            "room",
+            Some(&room.id),
+            None,
+        )
+        .await?;
+    }
     Ok(Json(closed))
 }
 

@@ -18,6 +18,7 @@ pub mod ice;
 mod lifecycle;
 mod livekit;
 mod moderation;
+pub(crate) use moderation::expel_everywhere;
 mod policy;
 pub mod presence;
 pub mod sfu;
@@ -65,6 +66,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(moderation::report))
         .routes(routes!(moderation::list_reports))
         .routes(routes!(moderation::resolve_report))
+        .routes(routes!(moderation::show_report))
+        .routes(routes!(moderation::act_on_report))
+        .routes(routes!(moderation::live_rooms))
         .routes(routes!(connect::signal_token))
         .routes(routes!(connect::signal))
         .routes(routes!(connect::livekit_token))

@@ -238,14 +238,196 @@ pub(super) async fn list_reports(
     Ok(Json(ReportList { reports }))
 }
 
-/// Marks a report resolved.
+/// A report with what happened in its room around it (names as the room showed them).
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ReportDetail {
+    report: store::ReportView,
+    /// The room's latest events, newest first (empty when the room is gone).
+    context: Vec<store::HistoryEntry>,
+}
+
+/// One report and its context, for administrators.
+#[utoipa::path(get, path = "/admin/reports/{id}", tag = "admin", params(("id" = String, Path, description = "The report.")), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The report and its room's latest events.", body = ReportDetail), crate::openapi::SignedIn, crate::openapi::Missing))]
+pub(super) async fn show_report(
+    State(state): State<AppState>,
+    _admin: Admin,
+    Path(id): Path<String>,
+) -> Result<Json<ReportDetail>> {
+    let report = store::report_by_id(&state.db, &id).await?;
+    let context = match &report.room_id {
+        Some(room) => store::history(&state.db, room, 20).await?,
+        None => Vec::new(),
+    };
+    Ok(Json(ReportDetail { report, context }))
+}
+
+/// Dismisses a report (the same as acting on it with `dismiss`).
 #[utoipa::path(post, path = "/admin/reports/{id}/resolve", tag = "admin", params(("id" = String, Path, description = "The report.")), security(("session_cookie" = []), ("bearer" = [])),
-    responses((status = 204, description = "Resolved."), crate::openapi::SignedIn, crate::openapi::Missing))]
+    responses((status = 204, description = "Resolved."), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting))]
 pub(super) async fn resolve_report(
     State(state): State<AppState>,
     Admin(admin): Admin,
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
-    store::resolve_report(&state.db, &id, &admin.user.id).await?;
+    act(&state, &admin.user.id, &id, ReportAction::Dismiss, None).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// What an administrator does about a report.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub(super) enum ReportAction {
+    /// A warning in the room's history; the person stays.
+    Warn,
+    /// Out of the room, for good.
+    Remove,
+    /// The account is banned: signed out everywhere, out of every room.
+    Ban,
+    /// Nothing to do.
+    Dismiss,
+}
+
+impl ReportAction {
+    fn done(self) -> &'static str {
+        match self {
+            Self::Warn => "warned",
+            Self::Remove => "removed",
+            Self::Ban => "banned",
+            Self::Dismiss => "dismissed",
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ActInput {
+    action: ReportAction,
+    /// Why, in a few words (shown in the room's history for a warning or removal); at
+    /// most 500 characters.
+    note: Option<String>,
+}
+
+/// Acts on a report: warn, remove from the room, ban the account, or dismiss. Recorded
+/// in the audit log.
+#[utoipa::path(post, path = "/admin/reports/{id}/act", tag = "admin", params(("id" = String, Path, description = "The report.")), request_body = ActInput, security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "The report, resolved.", body = store::ReportView), crate::openapi::SignedIn, crate::openapi::Missing, crate::openapi::Conflicting, crate::openapi::JsonBody, crate::openapi::Upstream))]
+pub(super) async fn act_on_report(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    Path(id): Path<String>,
+    ApiJson(input): ApiJson<ActInput>,
+) -> Result<Json<store::ReportView>> {
+    let note = match input.note.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(text) => Some(reason(text)?),
+    };
+    act(&state, &admin.user.id, &id, input.action, note.as_deref()).await?;
+    Ok(Json(store::report_by_id(&state.db, &id).await?))
+}
+
+async fn act(
+    state: &AppState,
+    admin_id: &str,
+    id: &str,
+    action: ReportAction,
+    note_text: Option<&str>,
+) -> Result<()> {
+    let report = store::report_by_id(&state.db, id).await?;
+    if report.status != "open" {
+        return Err(Error::Conflict {
+            code: "already_resolved",
+            message: "This report has already been handled.".into(),
+        });
+    }
+    let room = match &report.room_id {
+        Some(room) => store::get_room(&state.db, room).await.ok(),
+        None => None,
+    };
+    match action {
+        ReportAction::Warn | ReportAction::Remove => {
+            let Some(room) = &room else {
+                return Err(Error::Conflict {
+                    code: "room_gone",
+                    message: "The room of this report no longer exists; ban or dismiss instead."
+                        .into(),
+                });
+            };
+            if action == ReportAction::Remove {
+                if let Some(p) = store::participant(&state.db, &room.id, &report.subject_id).await?
+                {
+                    store::set_state(&state.db, &room.id, &p.user_id, Flag::Removed, true).await?;
+                    state.audio.disconnect(&room.id, Some(&p.handle)).await?;
+                }
+            }
+            note(
+                state,
+                room,
+                admin_id,
+                Some(&report.subject_id),
+                action.done(),
+                Some(note_text.unwrap_or("after a report")),
+            )
+            .await?;
+        }
+        ReportAction::Ban => {
+            crate::admin::ban(
+                state,
+                admin_id,
+                &report.subject_id,
+                note_text.unwrap_or("after a report"),
+            )
+            .await?;
+        }
+        ReportAction::Dismiss => {}
+    }
+    store::resolve_report(&state.db, id, admin_id, action.done()).await?;
+    crate::admin::audit(
+        &state.db,
+        admin_id,
+        &format!("report.{}", action.done()),
+        "report",
+        Some(id),
+        note_text,
+    )
+    .await
+}
+
+/// Takes someone out of every room they are in now (a banned account).
+pub(crate) async fn expel_everywhere(state: &AppState, user_id: &str) -> Result<()> {
+    for (room, p) in store::everyone_present(&state.db).await? {
+        if p.user_id != user_id {
+            continue;
+        }
+        store::set_state(&state.db, &room.id, user_id, Flag::Left, true).await?;
+        state.audio.disconnect(&room.id, Some(&p.handle)).await?;
+        super::note_change(state, &room, None, "left", Some("banned")).await?;
+    }
+    Ok(())
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct LiveRooms {
+    rooms: Vec<super::lifecycle::ListedRoom>,
+}
+
+/// Every live room, private ones too, with how many are in each; administrators end one
+/// with `POST /api/rooms/{id}/close`.
+#[utoipa::path(get, path = "/admin/rooms", tag = "admin", params(crate::chat::PageQuery), security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "Live rooms, newest first.", body = LiveRooms), crate::openapi::SignedIn, crate::openapi::QueryString))]
+pub(super) async fn live_rooms(
+    State(state): State<AppState>,
+    _admin: Admin,
+    ApiQuery(query): ApiQuery<crate::chat::PageQuery>,
+) -> Result<Json<LiveRooms>> {
+    let page = Page::new(query.limit, query.offset)?;
+    let rooms = store::list_live(&state.db, page, true)
+        .await?
+        .into_iter()
+        .map(|(room, participant_count)| super::lifecycle::ListedRoom {
+            room,
+            participant_count,
+        })
+        .collect();
+    Ok(Json(LiveRooms { rooms }))
 }

@@ -159,12 +159,18 @@ pub async fn get_room(db: &Db, id: &str) -> Result<Room> {
     room_from_row(&row)
 }
 
-/// Live public rooms, newest first, with how many people are in each.
-pub async fn list_live(db: &Db, page: Page) -> Result<Vec<(Room, i64)>> {
+/// Live rooms (public ones only, unless `private_too`), newest first, with how many
+/// people are in each.
+pub async fn list_live(db: &Db, page: Page, private_too: bool) -> Result<Vec<(Room, i64)>> {
+    let visibility = if private_too {
+        ""
+    } else {
+        "AND visibility = 'public'"
+    };
     let sql = format!(
         "SELECT {ROOM_COLUMNS}, (SELECT COUNT(*) FROM room_participants p \
            WHERE p.room_id = rooms.id AND p.left_at IS NULL AND p.removed_at IS NULL) AS present \
-         FROM rooms WHERE status = 'live' AND visibility = 'public' \
+         FROM rooms WHERE status = 'live' {visibility} \
          ORDER BY created_at DESC, id DESC LIMIT $1 OFFSET $2"
     );
     let rows = sqlx::query(&sql)
@@ -569,50 +575,77 @@ pub struct ReportView {
     pub subject_name: Option<String>,
     pub reason: String,
     pub status: String,
+    /// What an administrator did: `warned`, `removed`, `banned` or `dismissed`.
+    #[schema(required = true)]
+    pub action: Option<String>,
     #[serde(with = "crate::db::rfc3339_ms")]
     #[schema(value_type = String, format = DateTime)]
     pub created_at: i64,
 }
 
-pub async fn reports(db: &Db, status: &str, page: Page) -> Result<Vec<ReportView>> {
-    let rows = sqlx::query(
-        "SELECT r.id, r.room_id, rooms.title AS room_title, r.subject_id, p.shown_name AS subject_name, \
-           r.reason, r.status, r.created_at \
-         FROM reports r \
-         LEFT JOIN rooms ON rooms.id = r.room_id \
-         LEFT JOIN room_participants p ON p.room_id = r.room_id AND p.user_id = r.subject_id \
-         WHERE r.status = $1 ORDER BY r.created_at, r.id LIMIT $2 OFFSET $3",
-    )
-    .bind(status.to_owned())
-    .bind(page.limit)
-    .bind(page.offset)
-    .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(ReportView {
-                id: col(row, "id")?,
-                room_id: col(row, "room_id")?,
-                room_title: col(row, "room_title")?,
-                subject_id: col(row, "subject_id")?,
-                subject_name: col(row, "subject_name")?,
-                reason: col(row, "reason")?,
-                status: col(row, "status")?,
-                created_at: col(row, "created_at")?,
-            })
-        })
-        .collect()
+const REPORT_SELECT: &str = "SELECT r.id, r.room_id, rooms.title AS room_title, r.subject_id, \
+       p.shown_name AS subject_name, r.reason, r.status, r.action, r.created_at \
+     FROM reports r \
+     LEFT JOIN rooms ON rooms.id = r.room_id \
+     LEFT JOIN room_participants p ON p.room_id = r.room_id AND p.user_id = r.subject_id";
+
+fn report_from_row(row: &AnyRow) -> Result<ReportView> {
+    Ok(ReportView {
+        id: col(row, "id")?,
+        room_id: col(row, "room_id")?,
+        room_title: col(row, "room_title")?,
+        subject_id: col(row, "subject_id")?,
+        subject_name: col(row, "subject_name")?,
+        reason: col(row, "reason")?,
+        status: col(row, "status")?,
+        action: col(row, "action")?,
+        created_at: col(row, "created_at")?,
+    })
 }
 
-pub async fn resolve_report(db: &Db, id: &str, admin_id: &str) -> Result<()> {
+pub async fn reports(db: &Db, status: &str, page: Page) -> Result<Vec<ReportView>> {
+    let sql = format!(
+        "{REPORT_SELECT} WHERE r.status = $1 ORDER BY r.created_at, r.id LIMIT $2 OFFSET $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(status.to_owned())
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(report_from_row).collect()
+}
+
+/// One report; 404 `not_found` when there is none.
+pub async fn report_by_id(db: &Db, id: &str) -> Result<ReportView> {
+    let sql = format!("{REPORT_SELECT} WHERE r.id = $1");
+    let row = sqlx::query(&sql)
+        .bind(id.to_owned())
+        .fetch_optional(db.pool())
+        .await?
+        .ok_or(Error::NotFound)?;
+    report_from_row(&row)
+}
+
+/// Marks an open report resolved, saying what was done; 409 when it already was.
+pub async fn resolve_report(db: &Db, id: &str, admin_id: &str, action: &str) -> Result<()> {
     let now = now_ms();
     let done = sqlx::query(
-        "UPDATE reports SET status = 'resolved', resolved_by = $1, updated_at = $2 WHERE id = $3",
+        "UPDATE reports SET status = 'resolved', resolved_by = $1, action = $2, updated_at = $3 \
+         WHERE id = $4 AND status = 'open'",
     )
     .bind(admin_id.to_owned())
+    .bind(action.to_owned())
     .bind(now)
     .bind(id.to_owned())
     .execute(db.pool())
     .await?;
-    touched_a_row(&done)
+    if done.rows_affected() == 0 {
+        report_by_id(db, id).await?;
+        return Err(Error::Conflict {
+            code: "already_resolved",
+            message: "This report has already been handled.".into(),
+        });
+    }
+    Ok(())
 }

@@ -10,6 +10,7 @@ mod helpers;
 
 mod abuse_limits;
 mod account;
+mod admin;
 mod ai_chat;
 mod api_errors;
 mod auth;

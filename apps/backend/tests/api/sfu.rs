@@ -349,3 +349,31 @@ async fn the_udp_socket_binds_to_rtc_udp_host_and_audio_flows() {
         "{unknown}"
     );
 }
+
+#[tokio::test]
+async fn time_spoken_in_rooms_reaches_the_admin_overview() {
+    let app = spawn_app().await;
+    let (room, mut host, mut guest, _) = room_with_two(&app).await;
+    let mut a = connect(&app, &mut host, &room).await;
+    let mut b = connect(&app, &mut guest, &room).await;
+
+    // The host speaks for about three seconds (20 ms a packet).
+    run_until(&mut a, true, &mut b, false, |_, b| b.received >= 150).await;
+    solace_backend::rooms::housekeeping::tick(&app.state, &mut Default::default(), Instant::now())
+        .await
+        .unwrap();
+
+    let mut admin = app.administrator("admin@example.org").await;
+    let (_, overview) = admin.get("/api/admin/overview?days=1").await;
+    let minutes = overview["days"][0]["minutes_spoken"].as_f64().unwrap();
+    // Whole seconds are counted; one speaker for ~3 s is 0.03–0.05 minutes.
+    assert!(
+        (0.0..=0.1).contains(&minutes) && minutes > 0.0,
+        "{overview}"
+    );
+    // What was counted is not counted again.
+    assert_eq!(
+        app.state.audio.sfu().unwrap().take_spoken_seconds().await,
+        0
+    );
+}

@@ -122,6 +122,8 @@ pub struct Counters {
     /// Packets lost on the way from speakers, estimated from the loss fraction of each
     /// connection's receiver reports.
     pub lost: u64,
+    /// Milliseconds spoken, summed over speakers (two at once count twice).
+    pub spoken_ms: u64,
     /// Rooms with anyone connected, and the connections in them.
     pub rooms: u64,
     pub participants: u64,
@@ -462,8 +464,9 @@ impl Core {
             self.someone_left();
         }
         if now >= self.speakers_at + SPEAKERS_EVERY {
+            let since = now.saturating_duration_since(self.speakers_at);
             self.speakers_at = now;
-            self.announce_speakers(now);
+            self.announce_speakers(now, since);
         }
         let idle = now + Duration::from_millis(100);
         self.clients.iter().map(|c| c.wake).fold(idle, Instant::min)
@@ -498,7 +501,8 @@ impl Core {
     }
 
     /// Tells each room who speaks now, when that changed since the last announcement.
-    fn announce_speakers(&mut self, now: Instant) {
+    /// Also adds the time each speaker spoke since the last call (`since`) to the tally.
+    fn announce_speakers(&mut self, now: Instant, since: Duration) {
         let mut rooms: HashMap<&str, Vec<String>> = HashMap::new();
         for c in &self.clients {
             let speaking = c.may_publish
@@ -507,6 +511,7 @@ impl Core {
             let room = rooms.entry(c.room.as_str()).or_default();
             if speaking {
                 room.push(c.handle.clone());
+                self.counters.spoken_ms += since.as_millis() as u64;
             }
         }
         let mut changed = Vec::new();

@@ -60,6 +60,8 @@ pub struct Sfu {
     commands: mpsc::UnboundedSender<Command>,
     advertised: SocketAddr,
     advertised_tcp: Option<SocketAddr>,
+    /// How much of the spoken time has been handed out by `take_spoken_seconds`.
+    spoken_taken_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 const GONE: &str = "the audio server has stopped";
@@ -93,6 +95,7 @@ impl Sfu {
             commands,
             advertised,
             advertised_tcp,
+            spoken_taken_ms: std::sync::Arc::default(),
         })
     }
 
@@ -172,6 +175,18 @@ impl Sfu {
         let (reply, counters) = oneshot::channel();
         let _ = self.commands.send(Command::Counters(reply));
         counters.await.unwrap_or_default()
+    }
+
+    /// Whole seconds spoken (summed over speakers) since the last call; the remainder
+    /// carries over. For the admin overview's minutes spoken.
+    pub async fn take_spoken_seconds(&self) -> i64 {
+        use std::sync::atomic::Ordering;
+        let total = self.counters().await.spoken_ms;
+        let taken = self.spoken_taken_ms.load(Ordering::Relaxed);
+        let seconds = total.saturating_sub(taken) / 1_000;
+        self.spoken_taken_ms
+            .fetch_add(seconds * 1_000, Ordering::Relaxed);
+        i64::try_from(seconds).unwrap_or(i64::MAX)
     }
 }
 
