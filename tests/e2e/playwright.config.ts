@@ -49,6 +49,13 @@ function fakeUpstream() {
   };
 }
 
+// The main server's data folder. Made once by the runner and handed to its workers
+// (which load this file again) through the environment, so that tests can run
+// `solace admin grant` on the same database.
+process.env.SOLACE_E2E_DATA ??= mkdtempSync(path.join(tmpdir(), "solace-e2e-"));
+export const e2eDataDir = process.env.SOLACE_E2E_DATA;
+export const e2eDatabaseUrl = `sqlite://${path.join(e2eDataDir, "e2e.db")}`;
+
 function solaceServer(listenPort = port) {
   const bin = process.env.SOLACE_BIN;
   if (!bin) {
@@ -56,7 +63,8 @@ function solaceServer(listenPort = port) {
       "SOLACE_BIN must point at the built `solace` binary (make test sets it), or set E2E_BASE_URL",
     );
   }
-  const dataDir = mkdtempSync(path.join(tmpdir(), "solace-e2e-"));
+  const dataDir =
+    listenPort === port ? e2eDataDir : mkdtempSync(path.join(tmpdir(), "solace-e2e-"));
   return {
     command: `"${bin}" serve`,
     url: `${baseURL}/healthz`,

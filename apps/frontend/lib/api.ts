@@ -503,3 +503,82 @@ export type LiveKitGrant = Schemas["LiveKitToken"];
 export function getLiveKitGrant(roomId: string, fetchImpl: Fetch = fetch): Promise<LiveKitGrant> {
   return post<LiveKitGrant>("/livekit/token", { room_id: roomId }, fetchImpl);
 }
+
+// --- The admin console (administrators only) ---------------------------------------
+
+export type AdminOverview = Schemas["Overview"];
+export type AdminPerson = Schemas["Person"];
+export type AdminReport = Schemas["ReportView"];
+export type AdminReportDetail = Schemas["ReportDetail"];
+export type ReportAction = Schemas["ReportAction"];
+export type AuditEntry = Schemas["AuditEntry"];
+export type DeadJob = Schemas["DeadJob"];
+export type LiveRoom = Schemas["Listed"];
+
+export function getAdminOverview(days = 30): Promise<AdminOverview> {
+  return apiFetch<AdminOverview>(`/admin/overview?days=${days}`);
+}
+
+export async function listReports(status: "open" | "resolved" = "open"): Promise<AdminReport[]> {
+  const body = await apiFetch<Schemas["ReportList"]>(`/admin/reports?status=${status}&limit=100`);
+  return body.reports;
+}
+
+export function getReport(id: string): Promise<AdminReportDetail> {
+  return apiFetch<AdminReportDetail>(`/admin/reports/${encodeURIComponent(id)}`);
+}
+
+export function actOnReport(id: string, action: ReportAction, note?: string): Promise<AdminReport> {
+  return apiFetch<AdminReport>(`/admin/reports/${encodeURIComponent(id)}/act`, {
+    method: "POST",
+    body: JSON.stringify({ action, ...(note ? { note } : {}) }),
+  });
+}
+
+export async function searchPeople(q: string): Promise<AdminPerson[]> {
+  const body = await apiFetch<Schemas["People"]>(
+    `/admin/users?limit=50&q=${encodeURIComponent(q)}`,
+  );
+  return body.people;
+}
+
+export function banPerson(id: string, reason: string): Promise<void> {
+  return apiFetch<void>(`/admin/users/${encodeURIComponent(id)}/ban`, {
+    method: "POST",
+    body: JSON.stringify({ reason }),
+  });
+}
+
+export function unbanPerson(id: string): Promise<void> {
+  return apiFetch<void>(`/admin/users/${encodeURIComponent(id)}/ban`, { method: "DELETE" });
+}
+
+export function deletePerson(id: string): Promise<void> {
+  return apiFetch<void>(`/admin/users/${encodeURIComponent(id)}`, { method: "DELETE" });
+}
+
+export async function listLiveRooms(): Promise<LiveRoom[]> {
+  const body = await apiFetch<Schemas["LiveRooms"]>("/admin/rooms?limit=100");
+  return body.rooms;
+}
+
+export function endRoom(id: string): Promise<Schemas["Room"]> {
+  return apiFetch<Schemas["Room"]>(`/rooms/${encodeURIComponent(id)}/close`, { method: "POST" });
+}
+
+export async function listDeadJobs(): Promise<DeadJob[]> {
+  const body = await apiFetch<Schemas["DeadJobs"]>("/admin/jobs/dead");
+  return body.jobs;
+}
+
+export function retryJob(id: string, queue: string): Promise<void> {
+  return apiFetch<void>(
+    `/admin/jobs/${encodeURIComponent(id)}/retry?queue=${encodeURIComponent(queue)}`,
+    { method: "POST" },
+  );
+}
+
+export async function listAudit(): Promise<AuditEntry[]> {
+  const body = await apiFetch<Schemas["AuditLog"]>("/admin/audit?limit=100");
+  return body.entries;
+}

@@ -112,6 +112,7 @@ test("every page runs under a policy without 'unsafe-inline' scripts", async ({ 
     "/rooms/",
     "/safety-plan/",
     "/account/",
+    "/admin/",
     "/no-such-page/",
   ]) {
     const response = await page.goto(path);

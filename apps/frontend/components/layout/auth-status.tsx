@@ -41,6 +41,11 @@ export function AuthStatus() {
   }
   return (
     <div className="flex items-center gap-1" data-testid="auth-status">
+      {user.role === "admin" ? (
+        <Button asChild variant="ghost" size="sm">
+          <Link href="/admin/">Admin</Link>
+        </Button>
+      ) : null}
       <Button asChild variant="ghost" size="sm">
         <Link href="/account/" aria-label={`Your account (${shownName(user)})`}>
           {shownName(user)}
