@@ -55,6 +55,9 @@ promtool check config --lint=all infra/observability/prometheus.yml
 promtool test rules infra/observability/alerts.test.yml
 python3 -c "import json, sys; json.load(open(sys.argv[1]))" infra/observability/grafana/solace.json
 
+echo "lint-infra: log shipping (Vector and Fluent Bit configurations)"
+python3 scripts/check-logging.py
+
 echo "lint-infra: platform configurations (fly.toml, render.yaml, railway.json, vercel.json)"
 bash scripts/check-platforms.sh
 

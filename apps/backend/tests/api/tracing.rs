@@ -150,6 +150,23 @@ impl Collector {
     }
 }
 
+/// The fields Fluent Bit's configuration keeps (Vector's is checked to match it by
+/// scripts/check-logging.py).
+fn shipped_fields() -> Vec<String> {
+    let config = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../infra/logging/fluent-bit/fluent-bit.yaml"
+    ))
+    .unwrap();
+    config
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with("allowlist_key:"))
+        .skip(1)
+        .map_while(|l| l.trim_start().strip_prefix("- "))
+        .map(str::to_owned)
+        .collect()
+}
+
 fn one<'a>(spans: &'a [Span], name: &str) -> &'a Span {
     let found: Vec<&Span> = spans.iter().filter(|s| s.name == name).collect();
     assert_eq!(found.len(), 1, "one {name} span expected: {spans:#?}");
@@ -292,6 +309,20 @@ async fn a_chat_turn_arrives_as_one_trace_with_timings_and_no_content() {
         .find(|l| l["span"]["request_id"] == request_id.as_str() && l["status"] == 200)
         .unwrap_or_else(|| panic!("no JSON request line in {log}"));
     assert_eq!(line["span"]["trace_id"], caller_trace);
+    assert_eq!(line["span"]["route"], "/api/ai/message");
+    assert_eq!(line["message"], "request finished");
+    assert!(line["latency_ms"].is_u64(), "{line}");
+    // The log shippers' allow-list (infra/logging) keeps every field of this line.
+    let shipped = shipped_fields();
+    let object = line.as_object().unwrap();
+    // `span` (the line's own span) is lifted into the top-level fields by the shippers.
+    for key in object.keys().filter(|k| *k != "span") {
+        assert!(shipped.contains(key), "{key} is not shipped: {shipped:?}");
+    }
+    for key in ["request_id", "trace_id", "route", "method"] {
+        assert!(shipped.iter().any(|s| s == key), "{key} is not shipped");
+        assert!(line["span"][key].is_string(), "{line}");
+    }
     assert!(!log.contains(secret));
 }
 
