@@ -41,30 +41,21 @@ export function route(url: string): string {
 
 export function scrubBreadcrumb(crumb: Breadcrumb): Breadcrumb | null {
   const category = crumb.category ?? "";
+  const base = { category, type: crumb.type, level: crumb.level, timestamp: crumb.timestamp };
   if (category === "navigation") {
-    return {
-      category,
-      type: crumb.type,
-      level: crumb.level,
-      timestamp: crumb.timestamp,
-      data: {
-        from: route(String(crumb.data?.from ?? "")),
-        to: route(String(crumb.data?.to ?? "")),
-      },
+    const data = {
+      from: route(String(crumb.data?.from ?? "")),
+      to: route(String(crumb.data?.to ?? "")),
     };
+    return { ...base, data };
   }
   if (category === "fetch" || category === "xhr") {
-    return {
-      category,
-      type: crumb.type,
-      level: crumb.level,
-      timestamp: crumb.timestamp,
-      data: {
-        method: crumb.data?.method,
-        url: route(String(crumb.data?.url ?? "")),
-        status_code: crumb.data?.status_code,
-      },
+    const data = {
+      method: crumb.data?.method,
+      url: route(String(crumb.data?.url ?? "")),
+      status_code: crumb.data?.status_code,
     };
+    return { ...base, data };
   }
   // Console output and clicked elements may carry what someone typed: never sent.
   return null;

@@ -38,9 +38,11 @@ test("a spoken message is transcribed in the browser, and the reply is read alou
   const input = page.getByRole("textbox", { name: "Your message" });
   await expect(input).not.toHaveValue("", { timeout: 60_000 });
   // whisper-tiny on a synthetic voice through the fake microphone: the key words are
-  // there and most of the others (it once heard "I'm out" for "about").
+  // there and most of the others. Where the recording starts in the looping file varies,
+  // and with it the last word (it once heard "I'm out" for "about", and once "where it
+  // leads" for "work"), so the last word is not required.
   const heard = words(await input.inputValue());
-  for (const key of ["feeling", "anxious", "work"]) expect(heard).toContain(key);
+  for (const key of ["feeling", "anxious"]) expect(heard).toContain(key);
   const said = words(SPOKEN_SENTENCE);
   expect(said.filter((w) => heard.includes(w)).length / said.length).toBeGreaterThanOrEqual(0.7);
   await snapshot(page, "voice-transcript");

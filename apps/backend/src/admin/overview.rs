@@ -99,45 +99,35 @@ pub(super) async fn overview(
         .collect();
     let db = &state.db;
 
-    for (day, n) in per_day(
-        db,
-        "SELECT day, COUNT(DISTINCT who) AS n FROM ( \
-           SELECT created_at / 86400000 AS day, owner_id AS who FROM messages \
-             WHERE role = 'user' AND created_at >= $1 \
-           UNION ALL \
-           SELECT created_at / 86400000 AS day, actor_id AS who FROM room_events \
-             WHERE kind = 'joined' AND actor_id IS NOT NULL AND created_at >= $1 \
-         ) seen GROUP BY day",
-        since,
-    )
-    .await?
-    {
-        if let Some(d) = by_day.get_mut(&day) {
-            d.active_people = n;
-        }
-    }
-    for (day, n) in per_day(
-        db,
-        "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM chat_sessions \
-         WHERE created_at >= $1 GROUP BY created_at / 86400000",
-        since,
-    )
-    .await?
-    {
-        if let Some(d) = by_day.get_mut(&day) {
-            d.chats_started = n;
-        }
-    }
-    for (day, n) in per_day(
-        db,
-        "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM rooms \
-         WHERE created_at >= $1 GROUP BY created_at / 86400000",
-        since,
-    )
-    .await?
-    {
-        if let Some(d) = by_day.get_mut(&day) {
-            d.rooms_opened = n;
+    // Each query counts per day since $1; each count goes into one field of the day.
+    let per_day_counts: [(&str, SetCount); 3] = [
+        (
+            "SELECT day, COUNT(DISTINCT who) AS n FROM ( \
+               SELECT created_at / 86400000 AS day, owner_id AS who FROM messages \
+                 WHERE role = 'user' AND created_at >= $1 \
+               UNION ALL \
+               SELECT created_at / 86400000 AS day, actor_id AS who FROM room_events \
+                 WHERE kind = 'joined' AND actor_id IS NOT NULL AND created_at >= $1 \
+             ) seen GROUP BY day",
+            |d, n| d.active_people = n,
+        ),
+        (
+            "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM chat_sessions \
+             WHERE created_at >= $1 GROUP BY created_at / 86400000",
+            |d, n| d.chats_started = n,
+        ),
+        (
+            "SELECT created_at / 86400000 AS day, COUNT(*) AS n FROM rooms \
+             WHERE created_at >= $1 GROUP BY created_at / 86400000",
+            |d, n| d.rooms_opened = n,
+        ),
+    ];
+    for (sql, set) in per_day_counts {
+        let rows = sqlx::query(sql).bind(since).fetch_all(db.pool()).await?;
+        for row in &rows {
+            if let Some(d) = by_day.get_mut(&col::<i64>(row, "day")?) {
+                set(d, col(row, "n")?);
+            }
         }
     }
     let counts = sqlx::query("SELECT day, name, value FROM daily_counts WHERE day >= $1")
@@ -154,7 +144,7 @@ pub(super) async fn overview(
         match name.as_str() {
             ELEVATED => d.crisis_elevated = value,
             IMMINENT => d.crisis_imminent = value,
-            SPOKEN_SECONDS => d.minutes_spoken = (value as f64 / 60.0 * 10.0).round() / 10.0,
+            SPOKEN_SECONDS => d.minutes_spoken = (value as f64 / 60.0 * 100.0).round() / 100.0,
             _ => {}
         }
     }
@@ -195,17 +185,13 @@ pub(super) async fn overview(
     }))
 }
 
+/// Puts one count into its field of a day.
+type SetCount = fn(&mut Day, i64);
+
 fn date(day: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(day * 86_400)
         .map(|at| at.date().to_string())
         .unwrap_or_default()
-}
-
-async fn per_day(db: &Db, sql: &str, since: i64) -> Result<Vec<(i64, i64)>> {
-    let rows = sqlx::query(sql).bind(since).fetch_all(db.pool()).await?;
-    rows.iter()
-        .map(|row| Ok((col(row, "day")?, col(row, "n")?)))
-        .collect()
 }
 
 async fn scalar(db: &Db, sql: &str) -> Result<i64> {

@@ -73,10 +73,19 @@ pub async fn create(db: &Db, user_id: &str, ttl: std::time::Duration) -> Result<
     .execute(db.pool())
     .await?;
     if done.rows_affected() == 0 {
-        return Err(Error::forbidden(
-            "account_banned",
-            "This account has been suspended by an administrator.",
-        ));
+        let banned = sqlx::query("SELECT 1 AS one FROM users WHERE id = $1")
+            .bind(user_id.to_owned())
+            .fetch_optional(db.pool())
+            .await?
+            .is_some();
+        return Err(if banned {
+            Error::forbidden(
+                "account_banned",
+                "This account has been suspended by an administrator.",
+            )
+        } else {
+            Error::NotFound
+        });
     }
     Ok(token)
 }

@@ -341,7 +341,11 @@ async fn act(
         });
     }
     let room = match &report.room_id {
-        Some(room) => store::get_room(&state.db, room).await.ok(),
+        Some(room) => match store::get_room(&state.db, room).await {
+            Ok(room) => Some(room),
+            Err(Error::NotFound) => None,
+            Err(other) => return Err(other),
+        },
         None => None,
     };
     match action {
