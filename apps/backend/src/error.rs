@@ -154,6 +154,12 @@ pub struct ErrorBody<'a> {
     /// Set on model failures: whether sending the same message again may work.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub retryable: Option<bool>,
+    /// On a failed chat turn: the conversation the person's message was kept in, and that
+    /// message, so the app shows it and the next message continues there.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<&'a str>,
 }
 
 /// What a person is told when the model failed; the technical cause goes to the log.
@@ -181,6 +187,8 @@ pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response
             error: code,
             message,
             retryable: None,
+            session_id: None,
+            message_id: None,
         },
     )
 }
@@ -195,6 +203,34 @@ pub fn json_error(status: StatusCode, body: ErrorBody<'_>) -> Response {
     response
 }
 
+impl Error {
+    /// A chat turn that failed before the reply began (no model, or the model failed):
+    /// the usual error body, with where the person's message was kept.
+    pub fn into_turn_response(self, session_id: &str, message_id: &str) -> Response {
+        let (status, code) = self.status_and_code();
+        let (message, retryable) = match &self {
+            Self::Model(error) => {
+                tracing::error!(%error, kind = error.kind(), "the model failed before replying");
+                (
+                    model_failure_message(error).to_owned(),
+                    Some(error.is_retryable()),
+                )
+            }
+            other => (other.to_string(), None),
+        };
+        json_error(
+            status,
+            ErrorBody {
+                error: code,
+                message: &message,
+                retryable,
+                session_id: Some(session_id),
+                message_id: Some(message_id),
+            },
+        )
+    }
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
@@ -206,6 +242,8 @@ impl IntoResponse for Error {
                     error: code,
                     message: model_failure_message(error),
                     retryable: Some(error.is_retryable()),
+                    session_id: None,
+                    message_id: None,
                 },
             );
         }

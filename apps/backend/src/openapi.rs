@@ -29,6 +29,11 @@ pub struct ApiErrorSchema {
     pub message: String,
     /// On model failures: whether sending the same message again may work.
     pub retryable: Option<bool>,
+    /// On a failed chat turn: the conversation the person's message was kept in, so the
+    /// app shows it and the next message continues there.
+    pub session_id: Option<String>,
+    /// On a failed chat turn: the person's stored message.
+    pub message_id: Option<String>,
 }
 
 /// The error responses, by component name: status and what it means.

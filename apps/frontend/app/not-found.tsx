@@ -8,7 +8,7 @@ export default function NotFound() {
       <p className="text-sm font-medium uppercase tracking-wider text-muted-foreground">404</p>
       <h1 className="text-3xl font-semibold tracking-tight">We could not find that page</h1>
       <p className="text-muted-foreground">The link may be old, or the page may have moved.</p>
-      <div className="flex gap-3">
+      <div className="flex flex-wrap gap-3">
         <Button asChild>
           <Link href="/">Go to the start</Link>
         </Button>

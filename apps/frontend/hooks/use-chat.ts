@@ -158,6 +158,13 @@ export function useChat(
           caught instanceof ApiError
             ? caught
             : new ApiError(0, "unexpected", "Something went wrong. Please try again.");
+        // The server kept the message before the reply failed: show it in its
+        // conversation, and let the next message continue there.
+        if (apiError.sessionId && id !== apiError.sessionId) {
+          id = apiError.sessionId;
+          setCreatedId(id);
+          onSessionCreated(id);
+        }
         setError({
           message: apiError.message,
           retryable: apiError.retryable && apiError.code !== "model_not_configured",

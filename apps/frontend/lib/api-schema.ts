@@ -1112,8 +1112,15 @@ export interface components {
             error: string;
             /** @description A sentence for people. */
             message: string;
+            /** @description On a failed chat turn: the person's stored message. */
+            message_id?: string | null;
             /** @description On model failures: whether sending the same message again may work. */
             retryable?: boolean | null;
+            /**
+             * @description On a failed chat turn: the conversation the person's message was kept in, so the
+             *     app shows it and the next message continues there.
+             */
+            session_id?: string | null;
         };
         /** @description A clip of the spoken reply, in playing order. */
         AudioClip: components["schemas"]["Clip"] & {

@@ -18,12 +18,15 @@ type Schemas = components["schemas"];
 export class ApiError extends Error {
   readonly status: number;
   readonly code: string;
+  /** On a failed chat turn: the conversation the person's message was kept in. */
+  readonly sessionId: string | null;
 
-  constructor(status: number, code: string, message: string) {
+  constructor(status: number, code: string, message: string, sessionId: string | null = null) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
+    this.sessionId = sessionId;
   }
 
   /** Worth trying again later: the server or the network had a problem, not the request. */
@@ -84,7 +87,9 @@ function reportFailure(
   }
 }
 
-function isErrorBody(value: unknown): value is { error: string; message: string } {
+function isErrorBody(
+  value: unknown,
+): value is { error: string; message: string; session_id?: string | null } {
   return (
     typeof value === "object" &&
     value !== null &&
@@ -414,7 +419,9 @@ export async function* sendChatMessage(
     const body: unknown = await response.json().catch(() => undefined);
     const code = isErrorBody(body) ? body.error : "unexpected_response";
     reportFailure(response.status, code, "POST", "/api/ai/message", response);
-    if (isErrorBody(body)) throw new ApiError(response.status, body.error, body.message);
+    if (isErrorBody(body)) {
+      throw new ApiError(response.status, body.error, body.message, body.session_id ?? null);
+    }
     throw new ApiError(
       response.status,
       "unexpected_response",

@@ -150,3 +150,22 @@ test("conversations can be started, renamed and deleted from the sidebar", async
   await expect(list.getByRole("listitem")).toHaveCount(1);
   await expect(list).not.toContainText("Work worries");
 });
+
+test("after a failed reply the message stays in its conversation, and the next one continues it", async ({
+  page,
+}) => {
+  await page.goto("/chat/");
+  // The fake model fails this one (the server answers 502 after storing the message).
+  const first = "The night shift again, and nobody to talk to [[fake:fail:502]]";
+  await say(page, first);
+  await expect(page.getByTestId("chat-error")).toBeVisible();
+  await expect(page.getByTestId("user-message")).toHaveText([`You${first}`]);
+  await expect(page).toHaveURL(/\/chat\/\?session=/);
+  const conversation = new URL(page.url()).searchParams.get("session");
+
+  const second = "Are you there now?";
+  await say(page, second);
+  await expect(page.getByTestId("ai-message").last()).toContainText(echo(second));
+  expect(new URL(page.url()).searchParams.get("session")).toBe(conversation);
+  await expect(page.getByTestId("user-message")).toHaveText([`You${first}`, `You${second}`]);
+});

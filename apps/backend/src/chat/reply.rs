@@ -401,11 +401,16 @@ async fn send(
     };
     let wants_json = wants_json(&headers);
 
+    // Before the reply began, the turn fails with its status; the body says where the
+    // person's message was kept.
     match reply {
-        Err(SupporterError::NoModel) => Err(Error::ModelNotConfigured),
+        Err(SupporterError::NoModel) => {
+            Ok(Error::ModelNotConfigured
+                .into_turn_response(&start.session_id, &start.user_message.id))
+        }
         Err(SupporterError::Model(error)) => {
             state.metrics.model_error(&error);
-            Err(error.into())
+            Ok(Error::Model(error).into_turn_response(&start.session_id, &start.user_message.id))
         }
         Ok(Reply::Fixed { text, notice }) => {
             let mut events = vec![ReplyEvent::Token(text.clone())];
@@ -515,6 +520,8 @@ async fn collect_json(
                         error: failure.error,
                         message: failure.message,
                         retryable: Some(failure.retryable),
+                        session_id: Some(&start.session_id),
+                        message_id: Some(&start.user_message.id),
                     },
                 );
             }

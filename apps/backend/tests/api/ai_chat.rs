@@ -300,15 +300,19 @@ async fn without_a_model_an_ordinary_message_is_a_clear_503_and_is_still_stored(
         )
         .await;
     let status = response.status();
-    let code = error_code(response).await;
+    let body: Value = response.json().await.unwrap();
     let (_, sessions) = browser.get("/api/chat/sessions").await;
     let session_id = sessions["sessions"][0]["id"].as_str().unwrap().to_owned();
 
     assert_eq!(
-        (status.as_u16(), code.as_str()),
-        (503, "model_not_configured")
+        (status.as_u16(), body["error"].as_str()),
+        (503, Some("model_not_configured"))
     );
-    assert_eq!(messages_of(&mut browser, &session_id).await.len(), 1);
+    let stored = messages_of(&mut browser, &session_id).await;
+    assert_eq!(stored.len(), 1);
+    // Where the message was kept, so the app shows it and continues there.
+    assert_eq!(body["session_id"], session_id.as_str());
+    assert_eq!(body["message_id"], stored[0]["id"]);
     let (_, info) = browser.get("/api/ai/info").await;
     assert_eq!(info["model"]["configured"], false);
     assert_eq!(info["label"], "AI therapist");
@@ -348,6 +352,10 @@ async fn an_upstream_that_is_down_is_a_retryable_502() {
     assert_eq!(status, 502);
     assert_eq!(body["error"], "model_unavailable");
     assert_eq!(body["retryable"], true);
+    assert!(
+        body["session_id"].is_string() && body["message_id"].is_string(),
+        "{body}"
+    );
 }
 
 #[tokio::test]

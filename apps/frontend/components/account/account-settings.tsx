@@ -66,11 +66,15 @@ function ProfileSection({ user }: { user: User }) {
       title="Profile"
       description={`In rooms you appear as ${user.pseudonym} unless you choose to show a display name.`}
     >
-      <dl className="grid grid-cols-[max-content_1fr] gap-x-4 gap-y-1 text-sm">
+      <dl className="grid grid-cols-[max-content_minmax(0,1fr)] gap-x-4 gap-y-1 text-sm">
         <dt className="text-muted-foreground">Pseudonym</dt>
-        <dd data-testid="account-pseudonym">{user.pseudonym}</dd>
+        <dd data-testid="account-pseudonym" className="break-words">
+          {user.pseudonym}
+        </dd>
         <dt className="text-muted-foreground">Email</dt>
-        <dd data-testid="account-email">{user.email}</dd>
+        <dd data-testid="account-email" className="break-all">
+          {user.email}
+        </dd>
       </dl>
       <form className="flex flex-col gap-3 sm:flex-row sm:items-end" onSubmit={onSubmit}>
         <div className="flex-1">

@@ -78,12 +78,14 @@ export function ChatView() {
   const empty = chat.messages.length === 0 && !chat.pending && !chat.draft && !chat.loading;
 
   return (
-    <div className="mx-auto grid w-full max-w-6xl flex-1 gap-4 px-4 py-4 md:grid-cols-[16rem_1fr] md:py-6">
-      <aside className="order-2 md:order-1 md:max-h-[calc(100dvh-9rem)]">
+    <div className="mx-auto grid w-full max-w-6xl flex-1 grid-cols-1 gap-4 px-4 py-4 md:grid-cols-[16rem_1fr] md:py-6">
+      {/* grid-cols-1 and min-w-0: a long conversation title or banner cannot widen the
+          page on a phone (grid items otherwise grow to their content). */}
+      <aside className="order-2 min-w-0 md:order-1 md:max-h-[calc(100dvh-9rem)]">
         <SessionSidebar activeId={sessionId} onSelect={select} />
       </aside>
 
-      <section className="order-1 flex min-h-[70dvh] flex-col gap-3 md:order-2 md:h-[calc(100dvh-9rem)]">
+      <section className="order-1 flex min-h-[70dvh] min-w-0 flex-col gap-3 md:order-2 md:h-[calc(100dvh-9rem)]">
         <header className="flex flex-wrap items-center justify-between gap-2">
           <h1 className="flex items-center gap-2 text-xl font-semibold">
             <Bot aria-hidden className="size-5 text-primary" /> Your {label}

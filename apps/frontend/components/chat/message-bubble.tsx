@@ -69,7 +69,8 @@ export function MessageBubble({ role, content, incomplete, streaming, label, spe
           type="button"
           onClick={speech.toggle}
           className="inline-flex items-center gap-1 rounded-full px-2 py-0.5 text-xs text-muted-foreground hover:bg-muted hover:text-foreground focus-visible:outline-none focus-visible:ring-2 focus-visible:ring-ring"
-          aria-label={speech.state === "playing" ? "Pause reading aloud" : "Read aloud"}
+          // The name starts with the visible word (WCAG 2.5.3, label in name).
+          aria-label={`${speech.state === "playing" ? "Pause" : speech.state === "paused" ? "Resume" : "Listen"}: read this reply aloud`}
           data-testid="play-message"
           data-state={speech.state}
         >

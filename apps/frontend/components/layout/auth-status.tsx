@@ -1,5 +1,6 @@
 "use client";
 
+import { LogOut, UserRound } from "lucide-react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 
@@ -46,20 +47,26 @@ export function AuthStatus() {
           <Link href="/admin/">Admin</Link>
         </Button>
       ) : null}
-      <Button asChild variant="ghost" size="sm">
+      {/* On phones the account and log-out buttons are icons, so the crisis link keeps
+          its words and nothing is pushed off a 320 px screen. */}
+      <Button asChild variant="ghost" size="sm" className="px-2 sm:px-4">
         <Link href="/account/" aria-label={`Your account (${shownName(user)})`}>
-          {shownName(user)}
+          <UserRound aria-hidden className="sm:hidden" />
+          <span className="hidden max-w-48 truncate sm:inline">{shownName(user)}</span>
         </Link>
       </Button>
       <Button
         variant="outline"
         size="sm"
+        className="px-2 sm:px-4"
+        aria-label="Log out"
         onClick={async () => {
           await logout();
           router.replace("/");
         }}
       >
-        Log out
+        <LogOut aria-hidden className="sm:hidden" />
+        <span className="hidden sm:inline">Log out</span>
       </Button>
     </div>
   );

@@ -18,7 +18,8 @@ export function Logo() {
           strokeLinecap="round"
         />
       </svg>
-      <span className="text-lg">Solace</span>
+      {/* The mark alone on the narrowest phones; its name is the link's label. */}
+      <span className="hidden text-lg min-[400px]:inline">Solace</span>
     </Link>
   );
 }
