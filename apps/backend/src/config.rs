@@ -1338,6 +1338,40 @@ mod tests {
         Config::from_vars(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())))
     }
 
+    /// Every key the server reads is in README's configuration table and in
+    /// `.env.example`, so neither can drift from the code.
+    #[test]
+    fn every_key_is_documented_in_the_readme_and_the_env_example() {
+        let code = include_str!("config.rs");
+        let readme = include_str!("../../../README.md");
+        let example = include_str!("../../../.env.example");
+        let keys: std::collections::BTreeSet<&str> = code
+            .match_indices("get(\"")
+            .filter_map(|(at, _)| {
+                let rest = &code[at + 5..];
+                rest.find('"').map(|end| &rest[..end])
+            })
+            .filter(|key| {
+                key.chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            })
+            .collect();
+        assert!(keys.len() > 90, "{keys:?}");
+        let undocumented: Vec<&&str> = keys
+            .iter()
+            .filter(|key| !readme.contains(&format!("`{key}`")))
+            .collect();
+        let not_in_example: Vec<&&str> = keys
+            .iter()
+            .filter(|key| !example.contains(&format!("{key}=")))
+            .collect();
+        assert!(undocumented.is_empty(), "not in README: {undocumented:?}");
+        assert!(
+            not_in_example.is_empty(),
+            "not in .env.example: {not_in_example:?}"
+        );
+    }
+
     #[test]
     fn a_browser_dsn_needs_its_key_and_project() {
         for bad in [

@@ -12,6 +12,9 @@ export const metadata: Metadata = {
   title: { default: "Solace — support, one conversation at a time", template: "%s · Solace" },
   description:
     "Solace is an open-source, self-hostable space for mental wellness: a private AI supporter and kind, moderated audio rooms.",
+  // Installable, and the crisis page works offline (public/sw.js).
+  manifest: "/manifest.webmanifest",
+  icons: { icon: "/icon.svg", apple: "/icon-192.png" },
 };
 
 export const viewport: Viewport = {

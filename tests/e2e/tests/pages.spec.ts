@@ -125,3 +125,35 @@ test("every page runs under a policy without 'unsafe-inline' scripts", async ({ 
   }
   expect(violations).toEqual([]);
 });
+
+test("the crisis page opens without a network, and any page offline leads to it", async ({
+  browser,
+}) => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  await page.goto("/");
+  // Installable: the manifest is linked and names the icons.
+  const href = await page.locator('link[rel="manifest"]').getAttribute("href");
+  const manifest = await page.request.get(href!);
+  expect(manifest.ok()).toBe(true);
+  const app = await manifest.json();
+  expect(app.display).toBe("standalone");
+  expect(app.icons.map((i: { sizes: string }) => i.sizes)).toEqual(["192x192", "512x512", "any"]);
+  // The service worker has kept the crisis page.
+  await page.evaluate(async () => {
+    await navigator.serviceWorker.ready;
+  });
+  await expect
+    .poll(() => page.evaluate(async () => (await caches.keys()).length))
+    .toBeGreaterThan(0);
+
+  await context.setOffline(true);
+  await page.goto("/crisis/");
+  await expect(page.getByRole("heading", { level: 1, name: "Crisis resources" })).toBeVisible();
+  await expect(page.getByText("988").first()).toBeVisible();
+  // A page that was never kept: the crisis page stands in.
+  await page.goto("/safety-plan/");
+  await expect(page.getByRole("heading", { level: 1, name: "Crisis resources" })).toBeVisible();
+  await context.setOffline(false);
+  await context.close();
+});

@@ -7,6 +7,7 @@ import { useEffect, useState, type ReactNode } from "react";
 
 import { Statistics } from "@/components/analytics/statistics";
 import { UserProvider } from "@/components/auth/user-provider";
+import { registerServiceWorker } from "@/components/providers/service-worker";
 import { startErrorReporting } from "@/lib/error-reporting";
 
 /** App-wide context: theme (system default, no flash), server state, identity, motion. */
@@ -19,6 +20,7 @@ export function Providers({ children }: { children: ReactNode }) {
   );
   useEffect(() => {
     void startErrorReporting();
+    registerServiceWorker();
   }, []);
   return (
     <ThemeProvider attribute="class" defaultTheme="system" enableSystem disableTransitionOnChange>
