@@ -96,3 +96,33 @@ async fn a_body_over_the_limit_is_a_json_413() {
     assert_eq!(response.status(), 413);
     assert_eq!(error_code(response).await, "payload_too_large");
 }
+
+#[tokio::test]
+async fn an_overlong_address_is_a_json_414_and_a_long_one_still_works() {
+    let app = spawn_app().await;
+    let client = reqwest::Client::new();
+
+    let long = "a".repeat(solace_backend::app::MAX_URI_BYTES);
+    let too_long = client
+        .get(app.url(&format!("/api/rooms?x={long}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(too_long.status(), 414);
+    assert_eq!(error_code(too_long).await, "uri_too_long");
+    // The same on a page of the web app.
+    let page = client
+        .get(app.url(&format!("/chat/?x={long}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 414);
+
+    let fits = "a".repeat(solace_backend::app::MAX_URI_BYTES - 100);
+    let ok = client
+        .get(app.url(&format!("/api/rooms?x={fits}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
