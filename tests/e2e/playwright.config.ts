@@ -288,6 +288,9 @@ export default defineConfig({
   use: {
     baseURL,
     headless: true,
+    // The offline service worker only where a test is about it (pages.spec.ts): it would
+    // otherwise fetch and cache beside every other test.
+    serviceWorkers: "block",
     trace: "retain-on-failure",
     launchOptions: chromium,
   },

@@ -82,6 +82,9 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.config.request_timeout;
     let metrics = state.metrics.clone();
     let error_tracking = state.config.sentry_dsn.is_some();
+    // A caller's `traceparent` is followed only behind a proxy we trust: otherwise anyone
+    // could choose trace ids, or force their requests to be sampled.
+    let trusted_proxy = state.config.trust_forwarded_for || state.config.client_ip_header.is_some();
     let public_origin: std::sync::Arc<str> = state
         .config
         .public_url
@@ -109,7 +112,9 @@ pub fn router(state: AppState) -> Router {
                 .layer(SetRequestIdLayer::new(request_id.clone(), MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
-                        .make_span_with(request_span)
+                        .make_span_with(move |request: &Request| {
+                            request_span(request, trusted_proxy)
+                        })
                         .on_response(record_response),
                 )
                 .layer(PropagateRequestIdLayer::new(request_id))
@@ -172,7 +177,7 @@ pub fn router(state: AppState) -> Router {
 
 /// The span every request runs in. It names the route pattern, never the concrete
 /// path or query, so ids and search terms in URLs stay out of the logs.
-fn request_span(request: &Request) -> tracing::Span {
+fn request_span(request: &Request, trusted_proxy: bool) -> tracing::Span {
     let route = request
         .extensions()
         .get::<MatchedPath>()
@@ -194,7 +199,7 @@ fn request_span(request: &Request) -> tracing::Span {
         trace_id = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
     );
-    if let Some(trace_id) = crate::telemetry::join_trace(&span, request.headers()) {
+    if let Some(trace_id) = crate::telemetry::join_trace(&span, request.headers(), trusted_proxy) {
         span.record("trace_id", trace_id);
     }
     span

@@ -173,9 +173,13 @@ fn start_tracing(otel: &Otel, env: AppEnv) -> Option<opentelemetry_sdk::trace::S
 /// Set once traces are exported: without it a request skips the trace-context work.
 static TRACING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
-/// Continues the trace of a `traceparent` header and returns the span's trace id for the
-/// logs; `None` when tracing is off.
-pub fn join_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) -> Option<String> {
+/// Continues the trace of a `traceparent` header (when `trusted`: it came through a proxy
+/// we trust) and returns the span's trace id for the logs; `None` when tracing is off.
+pub fn join_trace(
+    span: &tracing::Span,
+    headers: &axum::http::HeaderMap,
+    trusted: bool,
+) -> Option<String> {
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
 
@@ -195,7 +199,7 @@ pub fn join_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) -> Opti
     let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
         propagator.extract(&Headers(headers))
     });
-    if parent.span().span_context().is_valid() {
+    if trusted && parent.span().span_context().is_valid() {
         let _ = span.set_parent(parent);
     }
     let context = span.context();

@@ -74,6 +74,10 @@ function reportFailure(
   response?: Response,
 ) {
   if (status !== 0 && status < 500) return;
+  // Best-effort statistics (often blocked by ad blockers) and requests cut off because
+  // the page is going away are not failures worth reporting.
+  if (url.startsWith("/api/events")) return;
+  if (typeof document !== "undefined" && document.visibilityState === "hidden") return;
   try {
     failureReporter?.({
       status,

@@ -17,11 +17,17 @@ import { getClientConfig, setFailureReporter, type ApiFailure } from "./api";
 
 const TAGS = new Set(["request_id", "status", "code", "route", "method"]);
 const CONTEXTS = new Set(["browser", "os", "device", "culture", "trace"]);
-const MAX = 1_000;
+const MAX = 300;
 
-/** Masks anything shaped like an email address and caps the length. */
+/**
+ * Masks what an error text may quote: anything in quotes (parsers and many libraries quote
+ * their input: `Unexpected token 'I', "I want to…" is not valid JSON`), anything shaped
+ * like an email address; and caps the length.
+ */
 export function mask(text: string): string {
-  const masked = text.replace(/[^\s@<>()"']+@[^\s@<>()"']+\.[^\s@<>()"']+/g, "[email]");
+  const masked = text
+    .replace(/"[^"]*"|'[^']*'|“[^”]*”|‘[^’]*’|`[^`]*`/g, "[quoted]")
+    .replace(/[^\s@<>()"']+@[^\s@<>()"']+\.[^\s@<>()"']+/g, "[email]");
   return masked.length > MAX ? `${masked.slice(0, MAX)}…` : masked;
 }
 

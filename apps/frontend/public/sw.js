@@ -49,15 +49,24 @@ async function cacheFirst(request) {
 
 async function networkFirst(request, fallback) {
   const cache = await caches.open(CACHE);
+  let response;
   try {
-    const response = await fetch(request);
-    if (response.ok && fallback === LINES) await cache.put(LINES, response.clone());
-    return response;
+    response = await fetch(request);
   } catch (error) {
     const cached = await cache.match(fallback);
     if (cached) return cached;
     throw error;
   }
+  const path = new URL(request.url).pathname;
+  // Keep the newest crisis page and lines whenever they load.
+  if (response.ok && (path === CRISIS || path === LINES)) {
+    await cache.put(path, response.clone());
+  }
+  // Solace itself down (a proxy's 502/503): the crisis page, not an error page.
+  if (response.status >= 500 && fallback === CRISIS) {
+    return (await cache.match(CRISIS)) ?? response;
+  }
+  return response;
 }
 
 self.addEventListener("fetch", (event) => {

@@ -101,6 +101,7 @@ test("on a small phone a failed reply's banner and the account page fit and pass
   await page.setViewportSize({ width: 320, height: 740 });
   await page.emulateMedia({ reducedMotion: "reduce" });
   await page.goto("/chat/");
+  await expect(page.getByTestId("ai-disclosure")).toBeVisible();
   const input = page.getByLabel("Your message");
   await input.fill("A long night again [[fake:fail:502]]");
   await input.press("Enter");

@@ -155,6 +155,7 @@ test("after a failed reply the message stays in its conversation, and the next o
   page,
 }) => {
   await page.goto("/chat/");
+  await expect(page.getByTestId("ai-disclosure")).toBeVisible();
   // The fake model fails this one (the server answers 502 after storing the message).
   const first = "The night shift again, and nobody to talk to [[fake:fail:502]]";
   await say(page, first);

@@ -27,9 +27,13 @@ test("a failed reply and a browser error reach Sentry with the request id and no
   page,
 }) => {
   const secret = "my brother and the pills in the drawer 6620";
+  const settings = page.waitForResponse((r) => r.url().endsWith("/api/client-config"));
   await page.goto("/chat/");
-  // Error reporting starts once the page has its settings.
-  await page.waitForResponse((r) => r.url().endsWith("/api/client-config"));
+  // Error reporting starts once the page has its settings; the chat is ready once it
+  // shows the disclosure.
+  await settings;
+  await expect(page.getByTestId("ai-disclosure")).toHaveText("AI · not a licensed clinician");
+  await page.waitForLoadState("networkidle");
 
   // The fake model fails this one: the server answers 502 with its request id.
   const failed = page.waitForResponse((r) => r.url().endsWith("/api/ai/message"));
@@ -128,23 +132,30 @@ test("with Global Privacy Control, or statistics turned off, nothing is sent", a
   expect(sent).toEqual([]);
   await context.close();
 
-  // Without GPC, the person's own switch on the account page.
+  // Without GPC, the person's own switch on the privacy page.
   const own = await browser.newContext();
   const second = await own.newPage();
+  const events: string[] = [];
+  second.on("request", (r) => {
+    if (r.url().includes("/api/events")) events.push(r.url());
+  });
   await second.goto("/chat/");
   await say(second, "Hello again");
   await expect(second.getByTestId("ai-message").last()).toContainText("Hello again");
+  // Statistics are on until turned off: this visit was counted.
+  await expect.poll(() => events.length).toBeGreaterThan(0);
   await second.goto("/privacy/");
   const toggle = second.getByLabel("Share anonymous usage statistics from this device");
   await expect(toggle).toBeChecked();
   await toggle.uncheck();
-  const after: string[] = [];
-  second.on("request", (r) => {
-    if (r.url().includes("/api/events")) after.push(r.url());
-  });
-  await second.goto("/");
-  await second.goto("/chat/");
-  await expect(second.getByLabel("Your message")).toBeVisible();
-  expect(after).toEqual([]);
+  events.length = 0;
+  for (const path of ["/", "/chat/"]) {
+    await second.goto(path);
+    await second.waitForFunction(
+      () => (window as unknown as { next?: unknown }).next !== undefined,
+    );
+    await second.waitForLoadState("networkidle");
+  }
+  expect(events).toEqual([]);
   await own.close();
 });

@@ -129,7 +129,7 @@ test("every page runs under a policy without 'unsafe-inline' scripts", async ({ 
 test("the crisis page opens without a network, and any page offline leads to it", async ({
   browser,
 }) => {
-  const context = await browser.newContext();
+  const context = await browser.newContext({ serviceWorkers: "allow" });
   const page = await context.newPage();
   await page.goto("/");
   // Installable: the manifest is linked and names the icons.

@@ -134,7 +134,7 @@ pub async fn ban(state: &AppState, admin_id: &str, user_id: &str, reason: &str) 
     .await?;
     touched_a_row(&done)?;
     sessions::revoke_all(&state.db, user_id).await?;
-    crate::rooms::expel_everywhere(state, user_id).await?;
+    // Recorded before leaving the rooms, which may need the audio server.
     audit(
         &state.db,
         admin_id,
@@ -143,7 +143,8 @@ pub async fn ban(state: &AppState, admin_id: &str, user_id: &str, reason: &str) 
         Some(user_id),
         Some(reason),
     )
-    .await
+    .await?;
+    crate::rooms::expel_everywhere(state, user_id, "banned").await
 }
 
 fn ban_reason(raw: &str) -> Result<String> {
@@ -209,7 +210,7 @@ pub(super) async fn delete(
 ) -> Result<StatusCode> {
     let user = users::find(&state.db, &id).await?.ok_or(Error::NotFound)?;
     not_an_admin_or_self(&admin.user.id, &user, "delete")?;
-    crate::rooms::expel_everywhere(&state, &id).await?;
+    crate::rooms::expel_everywhere(&state, &id, "account deleted").await?;
     users::delete(&state.db, &id).await?;
     audit(
         &state.db,

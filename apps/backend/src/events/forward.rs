@@ -9,14 +9,15 @@
 //! from the visit id. Neither can delete single events afterwards, so only anonymous
 //! events are forwarded, and none of a signed-in person's server-side ones.
 //!
-//! Forwarding never slows a request: events wait in a bounded in-memory queue (dropped
-//! and counted when it is full), go out in batches every two seconds, and a failed batch
-//! is tried three times. What is queued when the process ends is sent before it exits,
-//! as the queue closes.
+//! Forwarding never slows a request: events wait in a bounded in-memory queue per
+//! destination (dropped and counted when it is full), go out in batches every two
+//! seconds, and a failed request is tried three times. What is still queued when the
+//! process exits is lost: analytics are best effort.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use secrecy::ExposeSecret;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
@@ -40,7 +41,7 @@ pub struct Outgoing {
 /// Hands events to the forwarding task; cheap to clone.
 #[derive(Clone, Default)]
 pub struct Forwarder {
-    queue: Option<mpsc::Sender<Outgoing>>,
+    queues: Vec<mpsc::Sender<Outgoing>>,
     dropped: Arc<std::sync::atomic::AtomicU64>,
 }
 
@@ -49,15 +50,34 @@ const BATCH: usize = 100;
 const EVERY: Duration = Duration::from_secs(2);
 const ATTEMPTS: u32 = 3;
 
+/// Where a batch goes: each destination has its own queue and task, so a slow one never
+/// holds the other back.
+#[derive(Clone)]
+enum Destination {
+    PostHog(PostHog),
+    Plausible(Plausible),
+}
+
+impl Destination {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::PostHog(_) => "posthog",
+            Self::Plausible(_) => "plausible",
+        }
+    }
+}
+
 impl Forwarder {
     /// Starts forwarding when PostHog or Plausible is configured; otherwise does nothing.
     pub fn start(settings: &AnalyticsSettings, public_url: &Url) -> Self {
-        let destinations = Destinations {
-            posthog: settings.posthog.clone(),
-            plausible: settings.plausible.clone(),
-            public_url: public_url.clone(),
-        };
-        if destinations.posthog.is_none() && destinations.plausible.is_none() {
+        let destinations: Vec<Destination> = settings
+            .posthog
+            .clone()
+            .map(Destination::PostHog)
+            .into_iter()
+            .chain(settings.plausible.clone().map(Destination::Plausible))
+            .collect();
+        if destinations.is_empty() {
             return Self::default();
         }
         let client = match reqwest::Client::builder()
@@ -71,23 +91,30 @@ impl Forwarder {
                 return Self::default();
             }
         };
-        let (tx, rx) = mpsc::channel(QUEUE);
-        tokio::spawn(run(rx, client, destinations));
+        let queues = destinations
+            .into_iter()
+            .map(|destination| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                tokio::spawn(run(rx, client.clone(), destination, public_url.clone()));
+                tx
+            })
+            .collect();
         tracing::info!(
             posthog = settings.posthog.is_some(),
             plausible = settings.plausible.is_some(),
             "forwarding anonymous analytics events"
         );
         Self {
-            queue: Some(tx),
+            queues,
             dropped: Arc::default(),
         }
     }
 
-    /// Queues an event; drops it when the queue is full (analytics are best effort).
+    /// Queues an event for each destination; drops it where the queue is full (analytics
+    /// are best effort).
     pub fn send(&self, event: Outgoing) {
-        if let Some(queue) = &self.queue {
-            if queue.try_send(event).is_err() {
+        for queue in &self.queues {
+            if queue.try_send(event.clone()).is_err() {
                 let dropped = self
                     .dropped
                     .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -102,13 +129,12 @@ impl Forwarder {
     }
 }
 
-struct Destinations {
-    posthog: Option<PostHog>,
-    plausible: Option<Plausible>,
+async fn run(
+    mut rx: mpsc::Receiver<Outgoing>,
+    client: reqwest::Client,
+    to: Destination,
     public_url: Url,
-}
-
-async fn run(mut rx: mpsc::Receiver<Outgoing>, client: reqwest::Client, to: Destinations) {
+) {
     let mut batch = Vec::with_capacity(BATCH);
     loop {
         // Waits for the first event, then gathers more for up to EVERY.
@@ -128,22 +154,34 @@ async fn run(mut rx: mpsc::Receiver<Outgoing>, client: reqwest::Client, to: Dest
                 Err(_) => break,
             }
         }
-        if let Some(posthog) = &to.posthog {
-            let request = client
-                .post(endpoint(&posthog.host, "batch/"))
-                .json(&posthog_batch(posthog, &to.public_url, &batch));
-            deliver("posthog", request).await;
-        }
-        if let Some(plausible) = &to.plausible {
-            for event in &batch {
-                let mut request = client
-                    .post(endpoint(&plausible.host, "api/event"))
-                    .header("x-forwarded-for", pseudo_address(event.visit.as_deref()))
-                    .json(&plausible_event(plausible, &to.public_url, event));
-                if let Some(agent) = &event.user_agent {
-                    request = request.header(reqwest::header::USER_AGENT, agent);
-                }
-                deliver("plausible", request).await;
+        match &to {
+            Destination::PostHog(posthog) => {
+                let request = client
+                    .post(endpoint(&posthog.host, "batch/"))
+                    .json(&posthog_batch(posthog, &public_url, &batch));
+                deliver(to.name(), request).await;
+            }
+            Destination::Plausible(plausible) => {
+                // One event per request: eight at a time.
+                let requests: Vec<reqwest::RequestBuilder> = batch
+                    .iter()
+                    .map(|event| {
+                        let request = client
+                            .post(endpoint(&plausible.host, "api/event"))
+                            .header("x-forwarded-for", pseudo_address(event.visit.as_deref()))
+                            .json(&plausible_event(plausible, &public_url, event));
+                        match &event.user_agent {
+                            Some(agent) => request.header(reqwest::header::USER_AGENT, agent),
+                            None => request,
+                        }
+                    })
+                    .collect();
+                let name = to.name();
+                futures_util::stream::iter(requests)
+                    .map(move |request| deliver(name, request))
+                    .buffer_unordered(8)
+                    .collect::<Vec<()>>()
+                    .await;
             }
         }
         batch.clear();

@@ -176,7 +176,7 @@ pub(crate) async fn note_change(
     record_change(state, room, actor, None, kind, detail).await
 }
 
-async fn record_change(
+pub(super) async fn record_change(
     state: &AppState,
     room: &Room,
     actor: Option<&str>,

@@ -333,13 +333,23 @@ async fn act(
     action: ReportAction,
     note_text: Option<&str>,
 ) -> Result<()> {
-    let report = store::report_by_id(&state.db, id).await?;
-    if report.status != "open" {
-        return Err(Error::Conflict {
-            code: "already_resolved",
-            message: "This report has already been handled.".into(),
-        });
+    // Claimed first, so two administrators cannot both act on one report.
+    store::resolve_report(&state.db, id, admin_id, action.done()).await?;
+    let acted = act_on(state, admin_id, id, action, note_text).await;
+    if acted.is_err() {
+        store::reopen_report(&state.db, id).await?;
     }
+    acted
+}
+
+async fn act_on(
+    state: &AppState,
+    admin_id: &str,
+    id: &str,
+    action: ReportAction,
+    note_text: Option<&str>,
+) -> Result<()> {
+    let report = store::report_by_id(&state.db, id).await?;
     let room = match &report.room_id {
         Some(room) => match store::get_room(&state.db, room).await {
             Ok(room) => Some(room),
@@ -385,7 +395,6 @@ async fn act(
         }
         ReportAction::Dismiss => {}
     }
-    store::resolve_report(&state.db, id, admin_id, action.done()).await?;
     crate::admin::audit(
         &state.db,
         admin_id,
@@ -397,15 +406,13 @@ async fn act(
     .await
 }
 
-/// Takes someone out of every room they are in now (a banned account).
-pub(crate) async fn expel_everywhere(state: &AppState, user_id: &str) -> Result<()> {
-    for (room, p) in store::everyone_present(&state.db).await? {
-        if p.user_id != user_id {
-            continue;
-        }
+/// Takes someone out of every live room they are in now (a banned or deleted account);
+/// each room's history says they left and why.
+pub(crate) async fn expel_everywhere(state: &AppState, user_id: &str, why: &str) -> Result<()> {
+    for (room, p) in store::present_rooms_of(&state.db, user_id).await? {
         store::set_state(&state.db, &room.id, user_id, Flag::Left, true).await?;
+        super::record_change(state, &room, None, Some(user_id), "left", Some(why)).await?;
         state.audio.disconnect(&room.id, Some(&p.handle)).await?;
-        super::note_change(state, &room, None, "left", Some("banned")).await?;
     }
     Ok(())
 }

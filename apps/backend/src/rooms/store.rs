@@ -226,6 +226,15 @@ pub async fn by_handle(db: &Db, room_id: &str, handle: &str) -> Result<Participa
 
 /// Everyone present in a live room, with their room.
 pub async fn everyone_present(db: &Db) -> Result<Vec<(Room, Participant)>> {
+    present_in_live_rooms(db, None).await
+}
+
+/// Live rooms where someone is present now, with their seat.
+pub async fn present_rooms_of(db: &Db, user_id: &str) -> Result<Vec<(Room, Participant)>> {
+    present_in_live_rooms(db, Some(user_id)).await
+}
+
+async fn present_in_live_rooms(db: &Db, user_id: Option<&str>) -> Result<Vec<(Room, Participant)>> {
     let room_columns = ROOM_COLUMNS
         .split(", ")
         .map(|c| format!("r.{c}"))
@@ -239,9 +248,18 @@ pub async fn everyone_present(db: &Db) -> Result<Vec<(Room, Participant)>> {
     let sql = format!(
         "SELECT {room_columns}, {participant_columns} FROM room_participants p \
          JOIN rooms r ON r.id = p.room_id \
-         WHERE r.status = 'live' AND p.left_at IS NULL AND p.removed_at IS NULL"
+         WHERE r.status = 'live' AND p.left_at IS NULL AND p.removed_at IS NULL{}",
+        if user_id.is_some() {
+            " AND p.user_id = $1"
+        } else {
+            ""
+        }
     );
-    let rows = sqlx::query(&sql).fetch_all(db.pool()).await?;
+    let mut query = sqlx::query(&sql);
+    if let Some(user_id) = user_id {
+        query = query.bind(user_id.to_owned());
+    }
+    let rows = query.fetch_all(db.pool()).await?;
     rows.iter()
         .map(|row| Ok((room_from_row(row)?, participant_from_row(row)?)))
         .collect()
@@ -625,6 +643,18 @@ pub async fn report_by_id(db: &Db, id: &str) -> Result<ReportView> {
         .await?
         .ok_or(Error::NotFound)?;
     report_from_row(&row)
+}
+
+/// Opens a report again (what was to be done about it failed).
+pub async fn reopen_report(db: &Db, id: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE reports SET status = 'open', resolved_by = NULL, action = NULL, updated_at = $1 WHERE id = $2",
+    )
+    .bind(now_ms())
+    .bind(id.to_owned())
+    .execute(db.pool())
+    .await?;
+    Ok(())
 }
 
 /// Marks an open report resolved, saying what was done; 409 when it already was.

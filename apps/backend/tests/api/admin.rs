@@ -47,10 +47,41 @@ async fn only_administrators_reach_the_console() {
         let status = anonymous.get(app.url(path)).send().await.unwrap().status();
         assert_eq!(status, 401, "{path}");
     }
-    let (status, _) = member
-        .post("/api/admin/users/someone/ban", json!({ "reason": "x" }))
-        .await;
-    assert_eq!(status, 403);
+    // Every action too, whatever the target.
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/api/admin/users/someone/ban",
+            Some(json!({ "reason": "x" })),
+        ),
+        (Method::DELETE, "/api/admin/users/someone/ban", None),
+        (Method::DELETE, "/api/admin/users/someone", None),
+        (Method::GET, "/api/admin/reports/some-report", None),
+        (
+            Method::POST,
+            "/api/admin/reports/some-report/act",
+            Some(json!({ "action": "dismiss" })),
+        ),
+        (
+            Method::POST,
+            "/api/admin/reports/some-report/resolve",
+            Some(json!({})),
+        ),
+        (
+            Method::POST,
+            "/api/admin/jobs/some-job/retry?queue=tts",
+            Some(json!({})),
+        ),
+    ] {
+        let (status, answer) = member.send_json(method.clone(), path, body.clone()).await;
+        assert_eq!(
+            (status.as_u16(), answer["error"].as_str()),
+            (403, Some("admin_only")),
+            "{path}"
+        );
+        let (status, _) = visitor.send_json(method, path, body).await;
+        assert_eq!(status, 403, "{path}");
+    }
 }
 
 #[tokio::test]
@@ -168,6 +199,16 @@ async fn a_banned_account_is_signed_out_and_refused_until_unbanned() {
         )
         .await;
     assert_eq!(status, 422, "{empty}");
+    // In a room when the ban comes.
+    let (mut host, _) = guest(&app).await;
+    let (_, room) = host.post("/api/rooms", json!({ "title": "Late" })).await;
+    let room = room["id"].as_str().unwrap().to_owned();
+    host.post(&format!("/api/rooms/{room}/join"), json!({}))
+        .await;
+    person
+        .post(&format!("/api/rooms/{room}/join"), json!({}))
+        .await;
+
     let (status, body) = admin
         .post(
             &format!("/api/admin/users/{id}/ban"),
@@ -175,6 +216,17 @@ async fn a_banned_account_is_signed_out_and_refused_until_unbanned() {
         )
         .await;
     assert_eq!(status, 204, "{body}");
+
+    let (_, detail) = host.get(&format!("/api/rooms/{room}")).await;
+    assert_eq!(
+        detail["participants"].as_array().unwrap().len(),
+        1,
+        "{detail}"
+    );
+    let (_, history) = host.get(&format!("/api/rooms/{room}/history")).await;
+    assert_eq!(history["events"][0]["kind"], "left");
+    assert_eq!(history["events"][0]["subject"], user["pseudonym"]);
+    assert_eq!(history["events"][0]["detail"], "banned");
 
     let (status, _) = person.get("/api/auth/me").await;
     assert_eq!(status, 401, "the ban ended every session");

@@ -202,6 +202,8 @@ async fn a_chat_turn_arrives_as_one_trace_with_timings_and_no_content() {
             ("OTEL_EXPORTER_OTLP_HEADERS", "x-collector-key=k-123"),
             ("OTEL_BSP_SCHEDULE_DELAY", "200"),
             ("LOG_FORMAT", "json"),
+            // A proxy in front: its traceparent is followed.
+            ("TRUST_FORWARDED_FOR", "true"),
         ],
     )
     .await;
@@ -354,12 +356,26 @@ async fn a_room_join_is_traced_and_each_request_starts_its_own_trace() {
     let room_id = room["id"].as_str().unwrap().to_owned();
     let mut guest = solace.person();
     guest.guest().await;
+    // Straight from a client, with no trusted proxy in front: its traceparent is ignored.
     let joined = guest
-        .send(Method::POST, &format!("/api/rooms/{room_id}/join"), None)
-        .await;
+        .client
+        .post(guest.url(&format!("/api/rooms/{room_id}/join")))
+        .header("x-csrf-token", guest.csrf.clone().unwrap_or_default())
+        .header(
+            "traceparent",
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+        )
+        .send()
+        .await
+        .unwrap();
     assert_eq!(joined.status(), 200);
 
+    let started = Instant::now();
     let join = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "no room.join span"
+        );
         let found = collector
             .received
             .lock()
@@ -379,7 +395,8 @@ async fn a_room_join_is_traced_and_each_request_starts_its_own_trace() {
     let request = one(&spans, "POST /api/rooms/{id}/join");
     assert_eq!(join.parent, request.span_id);
     assert_eq!(join.attributes["room"], room_id);
-    assert_eq!(request.parent, "", "no traceparent: a new trace");
+    assert_eq!(request.parent, "", "an untrusted traceparent: a new trace");
+    assert_ne!(join.trace_id, "0af7651916cd43dd8448eb211c80319c");
     assert_eq!(request.service, "solace-eu-1");
     let traces: std::collections::HashSet<String> = collector
         .received
