@@ -209,13 +209,7 @@ impl Error {
     pub fn into_turn_response(self, session_id: &str, message_id: &str) -> Response {
         let (status, code) = self.status_and_code();
         let (message, retryable) = match &self {
-            Self::Model(error) => {
-                tracing::error!(%error, kind = error.kind(), "the model failed before replying");
-                (
-                    model_failure_message(error).to_owned(),
-                    Some(error.is_retryable()),
-                )
-            }
+            Self::Model(error) => model_failed(error),
             other => (other.to_string(), None),
         };
         json_error(
@@ -231,17 +225,26 @@ impl Error {
     }
 }
 
+/// Logs a model failure before any reply, and says what the person is told.
+fn model_failed(error: &ModelError) -> (String, Option<bool>) {
+    tracing::error!(%error, kind = error.kind(), "the model failed before replying");
+    (
+        model_failure_message(error).to_owned(),
+        Some(error.is_retryable()),
+    )
+}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let (status, code) = self.status_and_code();
         if let Self::Model(error) = &self {
-            tracing::error!(%error, kind = error.kind(), "the model failed before replying");
+            let (message, retryable) = model_failed(error);
             return json_error(
                 status,
                 ErrorBody {
                     error: code,
-                    message: model_failure_message(error),
-                    retryable: Some(error.is_retryable()),
+                    message: &message,
+                    retryable,
                     session_id: None,
                     message_id: None,
                 },

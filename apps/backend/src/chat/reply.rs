@@ -364,10 +364,7 @@ async fn send(
     let assessment = supporter.assess(text.as_str(), earlier).await;
     if assessment.is_crisis() {
         flag_session(&state.db, &owner_id, &session.id).await?;
-        state
-            .metrics
-            .safety_alarm(assessment.severity, assessment.layer);
-        crate::admin::count_alarm(&state.db, assessment.severity).await;
+        alarm(&state, assessment.severity, assessment.layer).await;
         // Counted, never described: what someone is going through stays out of the logs.
         tracing::info!(
             severity = assessment.severity.label(),
@@ -455,6 +452,17 @@ async fn send(
             respond(wants_json, start, events).await
         }
     }
+}
+
+/// Counts a safety alarm: in the metrics (by severity and layer) and in the admin
+/// overview's daily counts.
+async fn alarm(
+    state: &AppState,
+    severity: solace_ai::safety::Severity,
+    layer: Option<solace_ai::safety::Layer>,
+) {
+    state.metrics.safety_alarm(severity, layer);
+    crate::admin::count_alarm(&state.db, severity).await;
 }
 
 /// JSON when the client asks for it and not for an event stream.
@@ -669,8 +677,7 @@ impl Turn {
                     }
                 }
                 TurnEvent::Notice(late) => {
-                    metrics.safety_alarm(late.severity, late.layer);
-                    crate::admin::count_alarm(&self.state.db, late.severity).await;
+                    alarm(&self.state, late.severity, late.layer).await;
                     if let Err(error) =
                         flag_session(&self.state.db, &self.owner_id, &self.session_id).await
                     {
