@@ -116,6 +116,16 @@ test("an administrator acts on a report, bans and ends a room, and every action 
   }
   await expect(log).toContainText("Repeated shouting");
 
+  // On a small phone the administrator's bar and console still fit the screen.
+  await page.setViewportSize({ width: 320, height: 740 });
+  await expect(page.getByRole("link", { name: "Admin" })).toBeVisible();
+  expect(
+    await page.evaluate(
+      () => document.documentElement.scrollWidth <= document.documentElement.clientWidth,
+    ),
+  ).toBe(true);
+  await page.setViewportSize({ width: 1280, height: 800 });
+
   // The tabs work from the keyboard.
   await page.getByRole("tab", { name: "Audit log" }).press("ArrowLeft");
   await expect(page.getByRole("tab", { name: "Dead jobs" })).toBeFocused();

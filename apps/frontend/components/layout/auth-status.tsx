@@ -1,6 +1,6 @@
 "use client";
 
-import { LogOut, UserRound } from "lucide-react";
+import { LogOut, ShieldCheck, UserRound } from "lucide-react";
 import Link from "next/link";
 import { useRouter } from "next/navigation";
 
@@ -43,8 +43,11 @@ export function AuthStatus() {
   return (
     <div className="flex items-center gap-1" data-testid="auth-status">
       {user.role === "admin" ? (
-        <Button asChild variant="ghost" size="sm">
-          <Link href="/admin/">Admin</Link>
+        <Button asChild variant="ghost" size="sm" className="px-2 sm:px-4">
+          <Link href="/admin/" aria-label="Admin">
+            <ShieldCheck aria-hidden className="sm:hidden" />
+            <span className="hidden sm:inline">Admin</span>
+          </Link>
         </Button>
       ) : null}
       {/* On phones the account and log-out buttons are icons, so the crisis link keeps
