@@ -9,6 +9,7 @@
 
 pub mod crisis;
 pub mod hub;
+pub mod memory;
 pub mod model;
 pub mod prompt;
 pub mod safety;

@@ -16,6 +16,7 @@ use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 
 use crate::crisis::{CrisisDirectory, CrisisLine};
+use crate::memory::{recalled_prompt, Recalled};
 use crate::model::{
     ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Sampling, TokenStream,
 };
@@ -31,6 +32,8 @@ pub struct SupporterSettings {
     /// How many past turns the model sees, and their token budget.
     pub history_turns: usize,
     pub history_tokens: usize,
+    /// The token budget for what is recalled from earlier conversations.
+    pub memory_tokens: usize,
     pub sampling: Sampling,
 }
 
@@ -106,33 +109,58 @@ pub struct Supporter {
 impl Supporter {
     /// Runs the detector off the async threads (it is CPU work). `earlier` are the
     /// person's own earlier messages, most recent last.
+    pub async fn assess(&self, message: &str, earlier: Vec<String>) -> Assessment {
+        self.assess_embedded(message, earlier).await.0
+    }
+
+    /// `assess`, with the message's vector for retrieval from the same reading, when the
+    /// detector's multilingual encoder runs here.
     #[tracing::instrument(
         name = "safety.assess",
         skip_all,
         fields(safety.severity = tracing::field::Empty, safety.layer = tracing::field::Empty)
     )]
-    pub async fn assess(&self, message: &str, earlier: Vec<String>) -> Assessment {
-        let assessment = self.assess_off_thread(message, earlier).await;
+    pub async fn assess_embedded(
+        &self,
+        message: &str,
+        earlier: Vec<String>,
+    ) -> (Assessment, Option<Vec<f32>>) {
+        let (assessment, vector) = self.assess_off_thread(message, earlier).await;
         let span = tracing::Span::current();
         span.record("safety.severity", assessment.severity.label());
         if let Some(layer) = assessment.layer {
             span.record("safety.layer", layer.label());
         }
-        assessment
+        (assessment, vector)
     }
 
-    async fn assess_off_thread(&self, message: &str, earlier: Vec<String>) -> Assessment {
+    async fn assess_off_thread(
+        &self,
+        message: &str,
+        earlier: Vec<String>,
+    ) -> (Assessment, Option<Vec<f32>>) {
         let detector = self.detector.clone();
         let text = message.to_owned();
         let assessed = tokio::task::spawn_blocking(move || {
             let earlier: Vec<&str> = earlier.iter().map(String::as_str).collect();
-            detector.assess(&text, &earlier)
+            detector.assess_embedded(&text, &earlier)
         })
         .await;
         match assessed {
-            Ok(assessment) => assessment,
+            Ok(assessed) => assessed,
             // The learned layer failed in a way it should not: the rules still answer.
-            Err(_) => safety::rules::assess(message, &[]),
+            Err(_) => (safety::rules::assess(message, &[]), None),
+        }
+    }
+
+    /// Whether the reply to a message so assessed comes from the model (otherwise it is
+    /// a fixed graded reply: imminent danger and worry for someone else never wait for a
+    /// model; a check-in does only when there is none).
+    pub fn uses_model(&self, assessment: &Assessment) -> bool {
+        match assessment.response() {
+            Response::Crisis | Response::HelpThem => false,
+            Response::CheckIn => self.model.is_some(),
+            Response::Support => true,
         }
     }
 
@@ -157,7 +185,8 @@ impl Supporter {
     }
 
     /// One turn. `history` is the conversation before `message`; the message has been
-    /// assessed by the caller with `assess` (so the caller can store and flag first).
+    /// assessed by the caller with `assess` (so the caller can store and flag first);
+    /// `recalled` is what was found in the person's earlier conversations.
     #[tracing::instrument(
         name = "supporter.reply",
         skip_all,
@@ -169,15 +198,9 @@ impl Supporter {
         message: &str,
         assessment: &Assessment,
         region: Option<&str>,
+        recalled: &[Recalled],
     ) -> Result<Reply, SupporterError> {
-        // Imminent danger and worry for someone else never wait for a model; a check-in
-        // does only when there is none.
-        let fixed = match assessment.response() {
-            Response::Crisis | Response::HelpThem => true,
-            Response::CheckIn => self.model.is_none(),
-            Response::Support => false,
-        };
-        if fixed {
+        if !self.uses_model(assessment) {
             let (text, notice) = self.graded(assessment, region);
             return Ok(Reply::Fixed { text, notice });
         }
@@ -194,6 +217,12 @@ impl Supporter {
                 ChatRole::System,
                 safety::reply::check_in_instruction(assessment),
             ));
+        }
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        if let Some(earlier) = recalled_prompt(recalled, self.settings.memory_tokens, now) {
+            messages.push(ChatMessage::new(ChatRole::System, earlier));
         }
         let mut turns = history.to_vec();
         turns.push(ChatMessage::new(ChatRole::User, message));

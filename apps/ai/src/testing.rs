@@ -97,6 +97,8 @@ struct Shared {
     /// What the fake answers the safety judge, and after how long.
     verdict: Mutex<(String, Duration)>,
     judge_requests: Mutex<Vec<Value>>,
+    /// How many texts `/v1/embeddings` was asked to embed.
+    embedded: AtomicUsize,
 }
 
 /// What the fake transcribes every upload to, unless told otherwise.
@@ -129,6 +131,7 @@ impl FakeUpstream {
             .route("/v1/audio/speech", post(speech))
             .route("/v1/audio/voices", get(voices))
             .route("/v1/audio/transcriptions", post(transcriptions))
+            .route("/v1/embeddings", post(embeddings))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             // Like a real model server: pieces leave as soon as they are written.
@@ -193,6 +196,11 @@ impl FakeUpstream {
     }
 
     /// How many streams were dropped by the client before they finished.
+    /// How many texts were embedded so far.
+    pub fn embedded(&self) -> usize {
+        self.shared.embedded.load(Ordering::SeqCst)
+    }
+
     pub fn cancelled(&self) -> usize {
         self.shared.cancelled.load(Ordering::SeqCst)
     }
@@ -368,6 +376,45 @@ async fn speech(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> R
         .saturating_mul(60)
         .clamp(200, 20_000);
     ([(header::CONTENT_TYPE, "audio/wav")], tone_wav(ms)).into_response()
+}
+
+/// The fake's embedding of a text: a bag of its lower-cased words hashed into 64
+/// buckets, so texts that share words are close and others are not (a stand-in for a
+/// real embedding server's protocol, not its quality).
+pub fn bag_of_words(text: &str) -> Vec<f32> {
+    let mut vector = vec![0.0f32; 64];
+    for word in text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.len() > 2)
+    {
+        let hash = word.to_lowercase().bytes().fold(2_166_136_261u32, |h, b| {
+            (h ^ u32::from(b)).wrapping_mul(16_777_619)
+        });
+        vector[(hash % 64) as usize] += 1.0;
+    }
+    vector
+}
+
+async fn embeddings(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Response {
+    let texts: Vec<String> = match &body["input"] {
+        Value::String(text) => vec![text.clone()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => Vec::new(),
+    };
+    if texts.is_empty() || body["model"].as_str().is_none() {
+        return (StatusCode::BAD_REQUEST, "input and model are required").into_response();
+    }
+    shared.embedded.fetch_add(texts.len(), Ordering::SeqCst);
+    let data: Vec<Value> = texts
+        .iter()
+        .enumerate()
+        .rev() // out of order on purpose: clients must sort by index
+        .map(|(index, text)| json!({ "object": "embedding", "index": index, "embedding": bag_of_words(text) }))
+        .collect();
+    Json(json!({ "object": "list", "data": data, "model": body["model"] })).into_response()
 }
 
 async fn voices() -> Json<Value> {

@@ -213,6 +213,8 @@ async fn export(State(state): State<AppState>, identity: Identity) -> Result<Res
         "rooms_hosted": rows(&state, "SELECT id, title, topic, visibility, capacity, status, closed_at, created_at FROM rooms WHERE host_id = $1 ORDER BY created_at", id).await?,
         "room_participation": rows(&state, "SELECT room_id, role, shown_name, joined_at, left_at FROM room_participants WHERE user_id = $1 ORDER BY joined_at", id).await?,
         "room_events": rows(&state, "SELECT id, room_id, kind, detail, created_at, CASE WHEN actor_id = $1 THEN 'actor' ELSE 'subject' END AS your_part FROM room_events WHERE actor_id = $1 OR subject_id = $1 ORDER BY created_at", id).await?,
+        "memory": rows(&state, "SELECT id, session_id, role, text, said_at, created_at FROM memory_items WHERE owner_id = $1 ORDER BY said_at, piece", id).await?,
+        "memory_choices": rows(&state, "SELECT memory_paused_at, memory_hard_moments_at FROM users WHERE id = $1", id).await?,
         "safety_plan": rows(&state, "SELECT plan, created_at, updated_at FROM safety_plans WHERE user_id = $1", id).await?,
         // Named as the room showed them to this person (their display name, if that is
         // what they showed), never by the pseudonym the room kept from view; null once no

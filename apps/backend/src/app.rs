@@ -42,6 +42,7 @@ fn api(config: &Config) -> OpenApiRouter<AppState> {
         .merge(events::router())
         .merge(telemetry::router())
         .merge(safety_plan::router())
+        .merge(crate::memory::router())
         .merge(rooms::router())
         // An unknown API path is a JSON 404, never the web app's HTML page.
         .fallback(|| async { StatusCode::NOT_FOUND })
@@ -398,14 +399,19 @@ impl Application {
         });
         let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
         let jobs = self.jobs.then(|| {
-            let speech = self.state.speech.clone();
-            tokio::spawn(speech.run_worker(
-                self.state.db.clone(),
-                self.state.config.speech.tts_concurrency,
-                async move {
-                    let _ = jobs_stopped.await;
-                },
-            ))
+            let (speech, memory) = (self.state.speech.clone(), self.state.memory.clone());
+            let db = self.state.db.clone();
+            let concurrency = self.state.config.speech.tts_concurrency;
+            // Both workers stop together, each after its running jobs end.
+            let stop = futures_util::FutureExt::shared(async move {
+                let _ = jobs_stopped.await;
+            });
+            tokio::spawn(async move {
+                tokio::join!(
+                    speech.run_worker(db.clone(), concurrency, stop.clone()),
+                    memory.run_worker(db, crate::memory::CONCURRENCY, stop),
+                );
+            })
         });
 
         let outcome: std::result::Result<(), tokio::task::JoinError> = tokio::select! {

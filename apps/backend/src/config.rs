@@ -208,6 +208,32 @@ pub struct ChatSettings {
     pub messages_per_minute: u32,
 }
 
+/// Memory across conversations (see `crate::memory`).
+#[derive(Debug, Clone)]
+pub struct MemorySettings {
+    /// `MEMORY_ENABLED=false` turns it off for everyone.
+    pub enabled: bool,
+    /// How many earlier items may be put into a prompt.
+    pub recall_items: usize,
+    /// Their token budget.
+    pub tokens: usize,
+    /// Items less similar than this to the message are left out, so an unrelated past is
+    /// not pushed into the conversation.
+    pub min_similarity: f32,
+    /// Room for people's vectors in this process's memory, in bytes.
+    pub cache_bytes: u64,
+    /// An OpenAI-compatible `/v1/embeddings` server instead of the in-process encoder.
+    pub embeddings: Option<EmbeddingsUpstream>,
+}
+
+/// `EMBEDDINGS_BASE_URL`, `EMBEDDINGS_API_KEY`, `EMBEDDINGS_MODEL`.
+#[derive(Debug, Clone)]
+pub struct EmbeddingsUpstream {
+    pub base_url: Url,
+    pub api_key: Option<SecretString>,
+    pub model: String,
+}
+
 /// Limits on cheap writes anyone can repeat, so nobody can grow the database or the
 /// server's work without bound. Past one, the answer is 429 with `Retry-After`.
 #[derive(Debug, Clone, Copy)]
@@ -337,6 +363,7 @@ pub struct Config {
     pub llm_gguf_path: Option<PathBuf>,
     pub llm_settings: LlmSettings,
     pub chat: ChatSettings,
+    pub memory: MemorySettings,
     pub safety: SafetySettings,
     /// A JSON list of crisis lines replacing the built-in one.
     pub crisis_lines_file: Option<PathBuf>,
@@ -809,6 +836,7 @@ impl Config {
             },
             otel: otel(&get)?,
             analytics: analytics(&get)?,
+            memory: memory(&get)?,
         })
     }
 }
@@ -820,6 +848,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "DATABASE_URL",
     "REDIS_URL",
     "LLM_API_KEY",
+    "EMBEDDINGS_API_KEY",
     "LIVEKIT_API_KEY",
     "LIVEKIT_API_SECRET",
     "OIDC_CLIENT_SECRET",
@@ -1242,6 +1271,45 @@ fn parse_number<T: std::str::FromStr>(
             .parse()
             .map_err(|_| invalid(key, format!("expected a whole number, got '{raw}'"))),
     }
+}
+
+fn memory(get: &impl Fn(&str) -> Option<String>) -> Result<MemorySettings, ConfigError> {
+    let enabled = match get("MEMORY_ENABLED").as_deref() {
+        None | Some("true") | Some("1") => true,
+        Some("false") | Some("0") => false,
+        Some(other) => {
+            return Err(invalid(
+                "MEMORY_ENABLED",
+                format!("expected true or false, got '{other}'"),
+            ))
+        }
+    };
+    let min_similarity = parse_decimal("MEMORY_MIN_SIMILARITY", get("MEMORY_MIN_SIMILARITY"), 0.2)?;
+    if !(-1.0..=1.0).contains(&min_similarity) {
+        return Err(invalid("MEMORY_MIN_SIMILARITY", "must be between -1 and 1"));
+    }
+    let embeddings = match get("EMBEDDINGS_BASE_URL") {
+        None => None,
+        Some(raw) => Some(EmbeddingsUpstream {
+            base_url: parse_http_url("EMBEDDINGS_BASE_URL", &raw)?,
+            api_key: get("EMBEDDINGS_API_KEY").map(SecretString::from),
+            model: get("EMBEDDINGS_MODEL").ok_or_else(|| {
+                invalid(
+                    "EMBEDDINGS_MODEL",
+                    "required when EMBEDDINGS_BASE_URL is set (the model id the server expects)",
+                )
+            })?,
+        }),
+    };
+    Ok(MemorySettings {
+        enabled,
+        recall_items: parse_number("MEMORY_RECALL_ITEMS", get("MEMORY_RECALL_ITEMS"), 5usize)?,
+        tokens: parse_number("MEMORY_TOKENS", get("MEMORY_TOKENS"), 400usize)?,
+        min_similarity,
+        cache_bytes: parse_number("MEMORY_CACHE_MB", get("MEMORY_CACHE_MB"), 256u64)?
+            .saturating_mul(1 << 20),
+        embeddings,
+    })
 }
 
 fn analytics(get: &impl Fn(&str) -> Option<String>) -> Result<AnalyticsSettings, ConfigError> {

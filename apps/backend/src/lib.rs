@@ -16,6 +16,7 @@ pub mod extract;
 pub mod health;
 pub mod jobs;
 pub mod limits;
+pub mod memory;
 pub mod metrics;
 pub mod openapi;
 pub mod rooms;

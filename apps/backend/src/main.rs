@@ -29,7 +29,7 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
-    /// Run background jobs (text-to-speech) only, for more speech capacity beside
+    /// Run background jobs (text-to-speech, memory) only, for more capacity beside
     /// `serve`; stops on SIGTERM or Ctrl-C after the jobs in hand. Room housekeeping runs
     /// only in `serve` (without --no-worker): keep at least one such replica.
     Worker,
@@ -65,6 +65,31 @@ enum Command {
     Safety {
         #[command(subcommand)]
         action: SafetyAction,
+    },
+    /// Memory across conversations.
+    Memory {
+        #[command(subcommand)]
+        action: MemoryAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum MemoryAction {
+    /// Re-embed every remembered item made by another embedding model than the one
+    /// configured now, with a progress bar. Resumable: stop it and run it again.
+    Reindex {
+        /// Items embedded per step.
+        #[arg(long, default_value_t = 32)]
+        batch: usize,
+    },
+    /// Measure retrieval on written scenarios (JSON lines, see apps/ai/data/memory/):
+    /// how often the earlier item a later message needs is found first, among the first
+    /// five, and recalled (first five, above MEMORY_MIN_SIMILARITY).
+    Eval {
+        file: std::path::PathBuf,
+        /// Also measure all-MiniLM-L6-v2 (SAFETY_MODEL_DIR) and keyword overlap, side by side.
+        #[arg(long)]
+        compare: bool,
     },
 }
 
@@ -185,6 +210,7 @@ async fn main() -> ExitCode {
         Command::Admin { action } => admin(config, action).await,
         Command::Model { action } => model(&config, action).await,
         Command::Safety { action } => safety(&config, action).await,
+        Command::Memory { action } => memory(config, action).await,
         Command::Openapi => openapi(),
         Command::Smoke {
             url,
@@ -214,6 +240,23 @@ async fn serve(config: Config, no_worker: bool) -> Result<(), String> {
     app.run_until_stopped().await.map_err(|e| e.to_string())
 }
 
+/// The memory service as a command-line tool needs it: the database, the queue and the
+/// embedder (the safety encoder, loaded off the async threads).
+async fn memory_service(
+    config: &Config,
+    db: &solace_backend::db::Db,
+    jobs: std::sync::Arc<dyn solace_backend::jobs::JobQueue>,
+) -> Result<solace_backend::memory::Memory, String> {
+    let detector = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || solace_backend::state::load_detector(&config))
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    solace_backend::memory::Memory::build(config, db, jobs, &std::sync::Arc::new(detector))
+        .map_err(|e| e.to_string())
+}
+
 async fn worker(config: Config) -> Result<(), String> {
     let db = solace_backend::state::open_database(&config)
         .await
@@ -221,20 +264,129 @@ async fn worker(config: Config) -> Result<(), String> {
     let speech = solace_backend::speech::Speech::build(&config, &db)
         .await
         .map_err(|e| e.to_string())?;
+    let memory = memory_service(&config, &db, speech.jobs.clone()).await?;
     tracing::info!(
         jobs = speech.jobs.backend(),
         tts = speech.tts.as_ref().map(|t| t.provider()),
+        memory = memory.status().model.as_deref(),
         "worker started"
     );
-    speech
-        .run_worker(
-            db.clone(),
-            config.speech.tts_concurrency,
-            solace_backend::app::shutdown_signal(),
-        )
-        .await;
+    let stop = futures_util::FutureExt::shared(solace_backend::app::shutdown_signal());
+    tokio::join!(
+        speech.run_worker(db.clone(), config.speech.tts_concurrency, stop.clone()),
+        memory.run_worker(db.clone(), solace_backend::memory::CONCURRENCY, stop),
+    );
     db.close().await;
     tracing::info!("worker stopped");
+    Ok(())
+}
+
+async fn memory(config: Config, action: MemoryAction) -> Result<(), String> {
+    let batch = match action {
+        MemoryAction::Reindex { batch } => batch,
+        MemoryAction::Eval { file, compare } => return memory_eval(&config, &file, compare).await,
+    };
+    let db = solace_backend::state::open_database(&config)
+        .await
+        .map_err(|e| e.to_string())?;
+    let jobs = solace_backend::jobs::connect(
+        config.jobs_backend,
+        &db,
+        config.redis_url.as_ref(),
+        &config.cache_key_prefix,
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    let memory = memory_service(&config, &db, jobs).await?;
+    let mut bar = ProgressBar::counting("reindexing memory");
+    let done = memory
+        .reindex(&db, batch, |done, total| bar.update(done, Some(total)))
+        .await
+        .map_err(|e| e.to_string())?;
+    eprintln!(
+        "\n{done} items now embedded with {}",
+        memory.status().model.as_deref().unwrap_or("?")
+    );
+    db.close().await;
+    Ok(())
+}
+
+/// Texts to unit vectors, for `solace memory eval`.
+type EmbedFn<'a> = dyn Fn(&[&str]) -> Result<Vec<Vec<f32>>, String> + 'a;
+
+async fn memory_eval(config: &Config, file: &std::path::Path, compare: bool) -> Result<(), String> {
+    use solace_ai::memory::eval::{self, Report};
+    let scenarios = eval::read(file)?;
+    let config = config.clone();
+    let reports = tokio::task::spawn_blocking(move || -> Result<Vec<Report>, String> {
+        let detector = solace_backend::state::load_detector(&config);
+        let floor = config.memory.min_similarity;
+        let mut reports = Vec::new();
+        let mut measure = |name: &str, floor: f32, embed: &EmbedFn<'_>| -> Result<(), String> {
+            let started = std::time::Instant::now();
+            let mut vectors = Vec::new();
+            for scenario in &scenarios {
+                let mut texts: Vec<&str> =
+                    scenario.earlier.iter().map(|t| t.text.as_str()).collect();
+                texts.push(&scenario.later);
+                let mut embedded = embed(&texts)?;
+                let later = embedded.pop().unwrap_or_default();
+                vectors.push((embedded, later));
+            }
+            let seconds = started.elapsed().as_secs_f64();
+            for pooled in [false, true] {
+                let mut report = Report::run(name, &scenarios, &vectors, floor, pooled);
+                let items: usize = vectors.iter().map(|(e, _)| e.len()).sum();
+                report.name = if pooled {
+                    format!("{name}, each message searched among all {items} items")
+                } else {
+                    format!("{name}, each message searched among its own scenario's items ({seconds:.1} s to embed)")
+                };
+                reports.push(report);
+            }
+            Ok(())
+        };
+        if !detector.embeds_for_retrieval() {
+            return Err(format!(
+                "the multilingual encoder is not installed ({}); run `solace model pull-safety`",
+                detector.status().reason.as_deref().unwrap_or("unknown")
+            ));
+        }
+        measure(
+            &format!("{} (Solace's memory)", solace_ai::memory::LOCAL_MODEL_ID),
+            floor,
+            &|texts| {
+                detector
+                    .retrieval_vectors(texts)
+                    .ok_or_else(|| "the encoder failed".to_owned())
+            },
+        )?;
+        if compare {
+            match solace_ai::safety::learned::Embedder::load(&config.safety.encoder_dirs().bert) {
+                Ok(bert) => measure("all-MiniLM-L6-v2", -1.0, &|texts| {
+                    bert.embed(texts).map_err(|e| e.to_string())
+                })?,
+                Err(error) => eprintln!("note: all-MiniLM-L6-v2 left out: {error}"),
+            }
+            measure("keyword overlap", -1.0, &|texts| {
+                Ok(eval::word_vectors(texts))
+            })?;
+        }
+        Ok(reports)
+    })
+    .await
+    .map_err(|e| e.to_string())??;
+    #[allow(clippy::print_stdout)] // the report is what this command is for
+    {
+        println!(
+            "{} scenarios from {}\n",
+            reports.first().map_or(0, |r| r.overall.scenarios),
+            file.display()
+        );
+        for report in reports {
+            println!("{report}");
+        }
+    }
     Ok(())
 }
 

@@ -195,6 +195,7 @@ impl Modify for Components {
         (name = "auth", description = "Guests, accounts and sign-in sessions."),
         (name = "account", description = "The person's own account and data."),
         (name = "chat", description = "Conversations with the AI therapist."),
+        (name = "memory", description = "What Solace remembers across conversations, under the person's control."),
         (name = "speech", description = "Spoken replies and transcription."),
         (name = "safety", description = "Crisis resources and the safety plan."),
         (name = "rooms", description = "Audio rooms: joining, speaking, moderation."),

@@ -37,6 +37,8 @@ pub struct AppState {
     pub room_tokens: crate::rooms::RoomTokens,
     /// Spoken replies (text-to-speech jobs) and server-side transcription.
     pub speech: crate::speech::Speech,
+    /// Memory across conversations: embedding jobs, the person's vectors, recall.
+    pub memory: crate::memory::Memory,
     /// Copies of anonymous analytics events for PostHog or Plausible, when configured.
     pub analytics: crate::events::forward::Forwarder,
 }
@@ -61,12 +63,15 @@ impl AppState {
         let model = build_model(&config).await?;
         let detector = {
             let config = config.clone();
-            tokio::task::spawn_blocking(move || load_detector(&config))
-                .await
-                .map_err(|e| Error::Startup(e.to_string()))?
+            Arc::new(
+                tokio::task::spawn_blocking(move || load_detector(&config))
+                    .await
+                    .map_err(|e| Error::Startup(e.to_string()))?,
+            )
         };
         let judge = build_judge(&config, model.as_ref());
         let speech = crate::speech::Speech::build(&config, &db).await?;
+        let memory = crate::memory::Memory::build(&config, &db, speech.jobs.clone(), &detector)?;
         let crisis = Arc::new(crisis_directory(&config)?);
         let audio = match &config.livekit {
             Some(livekit) => {
@@ -100,7 +105,7 @@ impl AppState {
             }
         };
         let supporter = solace_ai::supporter::Supporter {
-            detector: Arc::new(detector),
+            detector,
             model: model.clone(),
             judge,
             crisis: crisis.clone(),
@@ -108,6 +113,7 @@ impl AppState {
                 label: config.chat.label.clone(),
                 history_turns: config.chat.history_turns,
                 history_tokens: config.chat.history_tokens,
+                memory_tokens: config.memory.tokens,
                 sampling: config.llm_settings.sampling,
             },
         };
@@ -117,6 +123,7 @@ impl AppState {
             supporter,
             audio,
             speech,
+            memory,
             analytics,
             room_tokens: crate::rooms::RoomTokens::default(),
             model,

@@ -723,6 +723,61 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/memory": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What Solace remembers of the caller's earlier conversations, newest first, with
+         *     their choices and whether memory runs here.
+         */
+        get: operations["memory_list"];
+        put?: never;
+        post?: never;
+        /** Forgets everything remembered of the caller (their conversations stay). */
+        delete: operations["memory_forget_all"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/memory/choices": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /** Pauses or resumes memory, and says whether flagged moments may be remembered. */
+        put: operations["memory_set_choices"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/memory/items/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Forgets one remembered item. */
+        delete: operations["memory_delete_item"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/rooms": {
         parameters: {
             query?: never;
@@ -1167,6 +1222,19 @@ export interface components {
             model: components["schemas"]["ModelCheck"];
             safety: components["schemas"]["SafetyCheck"];
         };
+        /** @description A person's choices about memory. */
+        Choices: {
+            /** @description Moments the safety layer flagged may be remembered too. */
+            hard_moments: boolean;
+            /** @description Nothing new is remembered and nothing is recalled. */
+            paused: boolean;
+        };
+        ChoicesInput: {
+            /** @description Let moments the safety layer flagged be remembered too. */
+            hard_moments: boolean;
+            /** @description Stop remembering and recalling (what is remembered stays until deleted). */
+            paused: boolean;
+        };
         /** @description What the web app needs to report its own errors. */
         ClientConfig: {
             /** @description `development`, `test` or `production`. */
@@ -1332,6 +1400,21 @@ export interface components {
             model: components["schemas"]["ModelInfo"];
             speech: components["schemas"]["SpeechInfo"];
         };
+        /** @description A remembered item as the person sees it. */
+        Item: {
+            id: string;
+            /** @description `user` (the person said it) or `assistant` (Solace said it). */
+            role: string;
+            /**
+             * Format: date-time
+             * @description When it was said.
+             */
+            said_at: string;
+            session_id: string;
+            /** @description The conversation's title. */
+            session_title: string;
+            text: string;
+        };
         JoinInput: {
             /** @description `pseudonym` (default) or `display_name`. */
             show_as?: string | null;
@@ -1359,6 +1442,26 @@ export interface components {
         LoginInput: {
             email: string;
             password: string;
+        };
+        MemoryPage: {
+            choices: components["schemas"]["Choices"];
+            /** @description Newest first. */
+            items: components["schemas"]["Item"][];
+            status: components["schemas"]["MemoryStatus"];
+            /**
+             * Format: int64
+             * @description How many items there are in all.
+             */
+            total: number;
+        };
+        /** @description What memory can do here, for `/api/memory` and the admin view. */
+        MemoryStatus: {
+            /** @description Whether this deployment remembers across conversations. */
+            available: boolean;
+            /** @description The embedding model, when it does. */
+            model?: string | null;
+            /** @description Why not, when it does not. */
+            reason?: string | null;
         };
         Message: {
             content: string;
@@ -3232,6 +3335,109 @@ export interface operations {
             413: components["responses"]["PayloadTooLarge"];
             415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
+        };
+    };
+    memory_list: {
+        parameters: {
+            query?: {
+                /** @description 1–100, 20 by default. */
+                limit?: number;
+                /** @description At least 0. */
+                offset?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page of remembered items. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MemoryPage"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    memory_forget_all: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Everything is forgotten. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    memory_set_choices: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChoicesInput"];
+            };
+        };
+        responses: {
+            /** @description The choices now. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Choices"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    memory_delete_item: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Forgotten. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
         };
     };
     rooms_list: {

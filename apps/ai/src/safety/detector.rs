@@ -50,7 +50,16 @@ pub struct DetectorStatus {
 struct LearnedLayer {
     encoders: Encoders,
     head: Head,
-    cache: Mutex<HashMap<u64, Scores>>,
+    cache: Mutex<HashMap<u64, Read>>,
+}
+
+/// What the learned layer made of one text: the head's scores (its most alarming
+/// piece) and, when the multilingual encoder runs, each piece's published vector — the
+/// one retrieval uses, so a message is read once for safety and memory.
+#[derive(Clone)]
+struct Read {
+    scores: Scores,
+    plain: Vec<Vec<f32>>,
 }
 
 /// The layered detector. Cheap to share behind an `Arc`; `assess` is CPU work (a few
@@ -140,6 +149,53 @@ impl Detector {
         self.explain(message, earlier).assessment
     }
 
+    /// `assess`, with the message's vector for retrieval (the mean of its pieces' published
+    /// vectors, unit length) when the multilingual encoder runs: one reading serves both.
+    pub fn assess_embedded(
+        &self,
+        message: &str,
+        earlier: &[&str],
+    ) -> (Assessment, Option<Vec<f32>>) {
+        let explained = self.explain(message, earlier);
+        let vector = self
+            .learned
+            .as_ref()
+            .and_then(|l| l.read(message))
+            .and_then(|read| mean_unit(&read.plain));
+        (explained.assessment, vector)
+    }
+
+    /// Whether `retrieval_vectors` can give vectors: the multilingual encoder runs.
+    pub fn embeds_for_retrieval(&self) -> bool {
+        self.learned
+            .as_ref()
+            .is_some_and(|l| l.encoders.multilingual.is_some())
+    }
+
+    /// The published multilingual vectors of texts, for retrieval: read from the
+    /// detector's memory when the text was just assessed, so a message is embedded once.
+    /// `None` when the multilingual encoder does not run here.
+    pub fn retrieval_vectors(&self, texts: &[&str]) -> Option<Vec<Vec<f32>>> {
+        let learned = self.learned.as_ref()?;
+        let multilingual = learned.encoders.multilingual.as_ref()?;
+        texts
+            .iter()
+            .map(|text| {
+                let cached = learned.cached(text).and_then(|read| mean_unit(&read.plain));
+                match cached {
+                    Some(vector) => Some(vector),
+                    None => {
+                        let mut parts = pieces(text);
+                        if parts.is_empty() {
+                            parts.push(text);
+                        }
+                        mean_unit(&multilingual.embed_plain(&parts).ok()?)
+                    }
+                }
+            })
+            .collect()
+    }
+
     /// `assess`, with what each layer saw (for evaluation; never logged with content).
     pub fn explain(&self, message: &str, earlier: &[&str]) -> Explained {
         let by_rules = rules::assess(message, earlier);
@@ -203,9 +259,26 @@ fn key(text: &str) -> u64 {
     hasher.finish()
 }
 
+/// The mean of unit vectors, scaled back to unit length; `None` for none.
+fn mean_unit(vectors: &[Vec<f32>]) -> Option<Vec<f32>> {
+    let first = vectors.first()?;
+    let mut sum = vec![0.0f32; first.len()];
+    for vector in vectors {
+        for (s, v) in sum.iter_mut().zip(vector) {
+            *s += v;
+        }
+    }
+    let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt();
+    if norm > 0.0 {
+        sum.iter_mut().for_each(|v| *v /= norm);
+    }
+    Some(sum)
+}
+
 /// Splits a long message into pieces of about `PIECE_CHARS` at sentence ends, so a
-/// crisis in the middle of a long message is read like one said alone.
-fn pieces(text: &str) -> Vec<&str> {
+/// crisis in the middle of a long message is read like one said alone (and memory stores
+/// the same pieces it retrieves).
+pub fn pieces(text: &str) -> Vec<&str> {
     let mut pieces = Vec::new();
     let mut start = 0;
     let mut last_break = None;
@@ -234,17 +307,22 @@ impl LearnedLayer {
     /// The head's reading of a message: its most alarming piece. `None` when the model
     /// failed (the rules still stand).
     fn score(&self, text: &str) -> Option<Scores> {
-        let key = key(text);
-        if let Ok(cache) = self.cache.lock() {
-            if let Some(scores) = cache.get(&key) {
-                return Some(scores.clone());
-            }
+        self.read(text).map(|read| read.scores)
+    }
+
+    fn cached(&self, text: &str) -> Option<Read> {
+        self.cache.lock().ok()?.get(&key(text)).cloned()
+    }
+
+    fn read(&self, text: &str) -> Option<Read> {
+        if let Some(read) = self.cached(text) {
+            return Some(read);
         }
         let pieces = pieces(text);
         if pieces.is_empty() {
             return None;
         }
-        let embeddings = match self.encoders.embed(&pieces) {
+        let (embeddings, plain) = match self.encoders.embed_with_plain(&pieces) {
             Ok(vectors) => vectors,
             Err(error) => {
                 tracing::warn!(%error, "the safety embedding failed; rules only for this message");
@@ -259,13 +337,14 @@ impl LearnedLayer {
                 Some(w) if w.danger >= s.danger => Some(w),
                 _ => Some(s),
             })?;
+        let read = Read { scores, plain };
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= CACHE_ENTRIES {
                 cache.clear();
             }
-            cache.insert(key, scores.clone());
+            cache.insert(key(text), read.clone());
         }
-        Some(scores)
+        Some(read)
     }
 
     /// The conversation layer: the person's recent messages, each counting less the

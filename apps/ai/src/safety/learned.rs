@@ -225,19 +225,32 @@ impl Encoders {
     /// One vector per text: the encoders' vectors one after the other; `None` for each
     /// text when there is no encoder.
     pub fn embed(&self, texts: &[&str]) -> Result<Vec<Option<Vec<f32>>>, LearnedError> {
+        Ok(self.embed_with_plain(texts)?.0)
+    }
+
+    /// `embed`, and the multilingual encoder's published vector of each text (for
+    /// retrieval; empty without that encoder), from one reading of each text.
+    #[allow(clippy::type_complexity)]
+    pub fn embed_with_plain(
+        &self,
+        texts: &[&str],
+    ) -> Result<(Vec<Option<Vec<f32>>>, Vec<Vec<f32>>), LearnedError> {
         if self.is_empty() {
-            return Ok(vec![None; texts.len()]);
+            return Ok((vec![None; texts.len()], Vec::new()));
         }
         let mut out: Vec<Vec<f32>> = match &self.bert {
             Some(bert) => bert.embed(texts)?,
             None => vec![Vec::new(); texts.len()],
         };
+        let mut plain = Vec::new();
         if let Some(multilingual) = &self.multilingual {
-            for (row, vector) in out.iter_mut().zip(multilingual.embed(texts)?) {
-                row.extend(vector);
+            for (row, text) in out.iter_mut().zip(texts) {
+                let (tuned, published) = multilingual.embed_twice(text)?;
+                row.extend(tuned);
+                plain.push(published);
             }
         }
-        Ok(out.into_iter().map(Some).collect())
+        Ok((out.into_iter().map(Some).collect(), plain))
     }
 }
 

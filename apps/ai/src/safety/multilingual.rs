@@ -387,7 +387,18 @@ pub struct Multilingual {
     norm: (Tensor, Tensor),
     cnn: (Tensor, Tensor),
     dense: [Tensor; 6],
+    /// The published top's weights, kept when tuned adapters are merged in: the tuned
+    /// vectors serve the safety head, the published ones retrieval (they place texts by
+    /// meaning, which the tuning for danger bends).
+    plain: Option<Box<PlainTop>>,
     eps: f32,
+}
+
+/// The tunable weights as published (see `Multilingual::merge`).
+#[derive(Clone)]
+struct PlainTop {
+    cnn: Tensor,
+    dense: [Tensor; 6],
 }
 
 impl std::fmt::Debug for Multilingual {
@@ -497,6 +508,7 @@ impl Multilingual {
                 f32s("p3")?,
                 f32s("d3")?,
             ],
+            plain: None,
             eps,
         })
     }
@@ -517,6 +529,26 @@ impl Multilingual {
     fn embed_one(&self, text: &str) -> candle_core::Result<Tensor> {
         let summed = self.summed(text)?;
         self.top(&[&summed], None)?.squeeze(0)
+    }
+
+    /// One text read once, two unit vectors: the tuned one (what `embed` gives) and the
+    /// published model's, for retrieval. They are the same when nothing was merged.
+    pub fn embed_twice(&self, text: &str) -> Result<(Vec<f32>, Vec<f32>), LearnedError> {
+        let summed = self.summed(text)?;
+        let tuned = self.top(&[&summed], None)?.squeeze(0)?.to_vec1::<f32>()?;
+        let plain = match &self.plain {
+            Some(plain) => self
+                .top_with(&[&summed], &plain.cnn, &plain.dense, None)?
+                .squeeze(0)?
+                .to_vec1::<f32>()?,
+            None => tuned.clone(),
+        };
+        Ok((tuned, plain))
+    }
+
+    /// The published model's vector of each text (see `embed_twice`).
+    pub fn embed_plain(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>, LearnedError> {
+        texts.iter().map(|t| Ok(self.embed_twice(t)?.1)).collect()
     }
 
     /// The bottom of the network for one text (see `Summed`).
@@ -562,6 +594,16 @@ impl Multilingual {
         summed: &[&Summed],
         lora: Option<(&LowRank, f64)>,
     ) -> candle_core::Result<Tensor> {
+        self.top_with(summed, &self.cnn.0, &self.dense, lora)
+    }
+
+    fn top_with(
+        &self,
+        summed: &[&Summed],
+        cnn: &Tensor,
+        dense: &[Tensor; 6],
+        lora: Option<(&LowRank, f64)>,
+    ) -> candle_core::Result<Tensor> {
         let weight = |target: &str, w: &Tensor| -> candle_core::Result<Tensor> {
             match lora.and_then(|(l, scale)| l.get(target).map(|ab| (ab, scale))) {
                 Some(((a, b), scale)) => w + (a.matmul(b)? * scale)?,
@@ -572,10 +614,10 @@ impl Multilingual {
         let lengths: Vec<f32> = summed.iter().map(|s| s.tokens as f32).collect();
         let lengths = Tensor::from_vec(lengths, (summed.len(), 1), &Device::Cpu)?;
         let pooled = (features
-            .matmul(&weight("cnn", &self.cnn.0)?)?
+            .matmul(&weight("cnn", cnn)?)?
             .broadcast_add(&lengths.broadcast_mul(&self.cnn.1.unsqueeze(0)?)?)?)
         .broadcast_div(&lengths.sqrt()?)?;
-        let [d0, d1, p1, d2, p3, d3] = &self.dense;
+        let [d0, d1, p1, d2, p3, d3] = dense;
         let y0 = pooled.matmul(&weight("d0", d0)?)?.relu()?;
         let y1 = (pooled.matmul(&weight("p1", p1)?)? + y0.matmul(&weight("d1", d1)?)?)?.relu()?;
         let y2 = y1.matmul(&weight("d2", d2)?)?.relu()?;
@@ -606,6 +648,12 @@ impl Multilingual {
     /// The encoder with tuned low-rank updates merged into its weights (`a` in × rank,
     /// `b` rank × out per target, scaled by alpha / rank), so they cost nothing per text.
     pub fn merge(&mut self, adapter: &Adapter) -> candle_core::Result<()> {
+        if self.plain.is_none() {
+            self.plain = Some(Box::new(PlainTop {
+                cnn: self.cnn.0.clone(),
+                dense: self.dense.clone(),
+            }));
+        }
         let scale = adapter.alpha / adapter.rank as f64;
         for target in TUNABLE {
             let (Some(a), Some(b)) = (
@@ -764,6 +812,42 @@ mod tests {
             .unwrap();
         let cos = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
         assert!(cos(&v[0], &v[1]) > cos(&v[0], &v[2]) + 0.2);
+    }
+
+    #[test]
+    fn a_merged_adapter_bends_the_safety_vector_and_keeps_the_published_one() {
+        let Some(mut model) = model() else {
+            assert!(!required(), "SAFETY_MULTILINGUAL_DIR must be set in CI");
+            return;
+        };
+        let text = "My sister Dana texted me after the wedding";
+        let published = model.embed(&[text]).unwrap().remove(0);
+        let mut tensors = HashMap::new();
+        for target in TUNABLE {
+            let (inputs, outputs) = model.shape(target).unwrap();
+            let a = Tensor::ones((inputs, 2), DType::F32, &Device::Cpu).unwrap();
+            let b = Tensor::ones((2, outputs), DType::F32, &Device::Cpu).unwrap();
+            tensors.insert(format!("{target}.a"), (a * 0.01).unwrap());
+            tensors.insert(format!("{target}.b"), (b * 0.01).unwrap());
+        }
+        let adapter = Adapter {
+            rank: 2,
+            alpha: 2.0,
+            tensors,
+        };
+        model.merge(&adapter).unwrap();
+        // A second merge must not lose the published weights.
+        model.merge(&adapter).unwrap();
+        let (tuned, plain) = model.embed_twice(text).unwrap();
+        let distance = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0.0, f32::max)
+        };
+        assert!(distance(&plain, &published) < 1e-5);
+        assert!(distance(&tuned, &published) > 1e-3);
+        assert_eq!(model.embed(&[text]).unwrap()[0], tuned);
     }
 
     #[test]

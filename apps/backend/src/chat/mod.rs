@@ -21,10 +21,10 @@ use crate::extract::{ApiJson, ApiQuery};
 use crate::openapi::{JsonBody, Missing, QueryString, SignedIn};
 use crate::state::AppState;
 
-mod memory;
+mod recent;
 pub(crate) mod reply;
 
-pub use memory::Memory;
+pub use recent::Recent;
 pub use reply::streaming_router;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -120,7 +120,7 @@ async fn remove(
     Path(id): Path<String>,
 ) -> Result<StatusCode> {
     delete_session(&state.db, &identity.user.id, &id).await?;
-    Memory::of(&state).forget(&id).await;
+    Recent::of(&state).forget(&id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -31,7 +31,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::memory::{as_turn, Memory};
+use super::recent::{as_turn, Recent};
 use super::{
     append_message, create_session, flag_session, get_session, Message, MessageStatus, NewMessage,
     Role, SessionTitle,
@@ -342,8 +342,8 @@ async fn send(
         Some(id) => get_session(&state.db, &owner_id, &id).await?,
         None => create_session(&state.db, &owner_id, &text.title()).await?,
     };
-    let memory = Memory::of(&state);
-    let mut history: Vec<ChatMessage> = memory.recall(&state.db, &owner_id, &session.id).await?;
+    let recent = Recent::of(&state);
+    let mut history: Vec<ChatMessage> = recent.recall(&state.db, &owner_id, &session.id).await?;
     let user_message = append_message(
         &state.db,
         &owner_id,
@@ -361,7 +361,7 @@ async fn send(
         .map(|m| m.content.clone())
         .collect();
     let supporter = &state.supporter;
-    let assessment = supporter.assess(text.as_str(), earlier).await;
+    let (assessment, vector) = supporter.assess_embedded(text.as_str(), earlier).await;
     if assessment.is_crisis() {
         flag_session(&state.db, &owner_id, &session.id).await?;
         alarm(&state, assessment.severity, assessment.layer).await;
@@ -374,16 +374,32 @@ async fn send(
     }
     let region = region_from_headers(&headers);
     let asked = Instant::now();
+    let recalled = if supporter.uses_model(&assessment) {
+        state
+            .memory
+            .recall(&state.db, &owner_id, text.as_str(), vector, &history)
+            .await
+    } else {
+        Vec::new()
+    };
     let reply = supporter
-        .reply(&history, text.as_str(), &assessment, region.as_deref())
+        .reply(
+            &history,
+            text.as_str(),
+            &assessment,
+            region.as_deref(),
+            &recalled,
+        )
         .await;
     history.extend(as_turn(&user_message));
 
     let mut turn = Turn {
         state: state.clone(),
-        memory,
+        recent,
         owner_id,
         session_id: session.id.clone(),
+        user_message_id: user_message.id.clone(),
+        flagged: assessment.is_crisis(),
         history,
         speaker: input.speak.then(|| Speaker {
             voice,
@@ -544,9 +560,13 @@ async fn collect_json(
 /// One reply being made, with everything needed to store it.
 struct Turn {
     state: AppState,
-    memory: Memory,
+    recent: Recent,
     owner_id: String,
     session_id: String,
+    /// The person's message this turn answers.
+    user_message_id: String,
+    /// The safety layer raised an alarm on this turn (memory keeps it only by choice).
+    flagged: bool,
     /// The conversation so far, ending with the person's new message.
     history: Vec<ChatMessage>,
     /// Set when the reply is spoken.
@@ -677,6 +697,7 @@ impl Turn {
                     }
                 }
                 TurnEvent::Notice(late) => {
+                    self.flagged = true;
                     alarm(&self.state, late.severity, late.layer).await;
                     if let Err(error) =
                         flag_session(&self.state.db, &self.owner_id, &self.session_id).await
@@ -776,7 +797,19 @@ impl Turn {
         let message = self.store(&text, status).await?;
         let mut turns = self.history;
         turns.extend(as_turn(&message));
-        self.memory.store(&self.session_id, &turns).await;
+        self.recent.store(&self.session_id, &turns).await;
+        // Remembered in the background: a slow queue never delays the `done` event.
+        let (memory, db, owner, ids) = (
+            self.state.memory.clone(),
+            self.state.db.clone(),
+            self.owner_id.clone(),
+            [self.user_message_id.clone(), message.id.clone()],
+        );
+        let flagged = self.flagged;
+        tokio::spawn(async move {
+            let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+            memory.remember(&db, &owner, &ids, flagged).await;
+        });
         Ok(ReplyEvent::Done(Box::new(Done {
             session_id: self.session_id,
             message,

@@ -84,6 +84,7 @@ async fn retry(
         return Err(Error::NotFound);
     }
     state.speech.wake.notify_one();
+    state.memory.wake.notify_one();
     crate::admin::audit(
         &state.db,
         &admin.user.id,

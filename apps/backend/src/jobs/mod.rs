@@ -84,7 +84,7 @@ pub struct DeadJob {
 }
 
 /// The queues the app runs.
-pub const QUEUES: &[&str] = &[crate::speech::QUEUE];
+pub const QUEUES: &[&str] = &[crate::speech::QUEUE, crate::memory::QUEUE];
 
 /// How many jobs a queue holds in each state, for metrics.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -25,6 +25,7 @@ mod jobs;
 mod lifecycle;
 mod livekit;
 mod managed;
+mod memory;
 mod metrics;
 mod model_pull;
 mod oidc;

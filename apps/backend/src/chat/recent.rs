@@ -20,13 +20,13 @@ use crate::state::AppState;
 const TTL: Duration = Duration::from_secs(60 * 60);
 
 #[derive(Clone)]
-pub struct Memory {
+pub struct Recent {
     cache: Arc<dyn Cache>,
     turns: usize,
     metrics: Arc<Metrics>,
 }
 
-impl Memory {
+impl Recent {
     /// The app's memory: its cache, as many turns as `CHAT_HISTORY_TURNS`.
     pub fn of(state: &AppState) -> Self {
         Self {

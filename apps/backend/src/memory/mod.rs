@@ -1,0 +1,475 @@
+//! Memory across conversations, under the person's control.
+//!
+//! Each finished turn (the person's message and Solace's reply) becomes a background
+//! job on the existing queue: chunk → embed → store, off the reply's path. When the
+//! person writes again, the message's vector — computed once, by the safety layer's own
+//! reading of it when the in-process encoder runs — is searched against that person's
+//! items only, and the closest few that the conversation does not already show go into
+//! the prompt as earlier conversations (`solace_ai::memory::recalled_prompt`).
+//!
+//! Nothing the safety layer flagged is remembered unless the person opted in; memory can
+//! be paused, items deleted one by one or all at once, and deleting a conversation or
+//! the account deletes what was remembered of it. Memory never fails a reply: any error
+//! here leaves the reply without it.
+
+mod http;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use solace_ai::memory::{chunks, Embedder, LocalEmbedder, OpenAiEmbedder, Recalled};
+use solace_ai::model::{ChatMessage, ChatRole};
+use solace_ai::safety::Detector;
+use tokio::sync::Notify;
+
+pub use http::router;
+use store::{DbVectors, NewItem, VectorStore};
+
+use crate::config::Config;
+use crate::db::{col, Db};
+use crate::error::{Error, Result};
+use crate::jobs::worker::{Handler, JobError};
+use crate::jobs::{JobQueue, NewJob};
+
+/// The queue embedding jobs wait in.
+pub const QUEUE: &str = "memory";
+/// Turns embedded at once by one worker (the in-process encoder is CPU work).
+pub const CONCURRENCY: usize = 2;
+/// Attempts per turn before it is dead-lettered.
+const MAX_ATTEMPTS: u32 = 5;
+/// The longest a remote embedding of the message may delay the reply.
+const QUERY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// What memory can do here, for `/api/memory` and the admin view.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MemoryStatus {
+    /// Whether this deployment remembers across conversations.
+    pub available: bool,
+    /// Why not, when it does not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The embedding model, when it does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+}
+
+/// A person's choices about memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct Choices {
+    /// Nothing new is remembered and nothing is recalled.
+    pub paused: bool,
+    /// Moments the safety layer flagged may be remembered too.
+    pub hard_moments: bool,
+}
+
+/// Memory for the whole app; cheap to clone.
+#[derive(Clone)]
+pub struct Memory {
+    embedder: Option<Arc<dyn Embedder>>,
+    /// The embedder is the safety layer's encoder: the message's vector comes with its
+    /// assessment.
+    shares_safety_reading: bool,
+    status: MemoryStatus,
+    pub store: Arc<DbVectors>,
+    jobs: Arc<dyn JobQueue>,
+    /// Wakes a local worker when a job is added.
+    pub wake: Arc<Notify>,
+    recall_items: usize,
+    tokens: usize,
+    min_similarity: f32,
+}
+
+impl Memory {
+    /// Memory on `EMBEDDINGS_BASE_URL` when set, else on the safety layer's encoder;
+    /// off (saying why) when neither is there or `MEMORY_ENABLED=false`.
+    pub fn build(
+        config: &Config,
+        db: &Db,
+        jobs: Arc<dyn JobQueue>,
+        detector: &Arc<Detector>,
+    ) -> Result<Self> {
+        let settings = &config.memory;
+        let (embedder, reason): (Option<Arc<dyn Embedder>>, Option<String>) =
+            match (&settings.embeddings, settings.enabled) {
+                (_, false) => (None, Some("MEMORY_ENABLED is false".into())),
+                (Some(remote), true) => {
+                    let embedder = OpenAiEmbedder::new(
+                        &remote.base_url,
+                        remote.api_key.clone(),
+                        &remote.model,
+                    )
+                    .map_err(|e| Error::Startup(format!("EMBEDDINGS_BASE_URL: {e}")))?;
+                    (Some(Arc::new(embedder)), None)
+                }
+                (None, true) => match LocalEmbedder::new(detector.clone()) {
+                    Some(local) => (Some(Arc::new(local)), None),
+                    None => (
+                        None,
+                        Some(
+                            "no embedding model: the multilingual safety encoder is not \
+                             installed (solace model pull-safety) and EMBEDDINGS_BASE_URL \
+                             is not set"
+                                .into(),
+                        ),
+                    ),
+                },
+            };
+        let status = MemoryStatus {
+            available: embedder.is_some(),
+            reason,
+            model: embedder.as_ref().map(|e| e.model_id().to_owned()),
+        };
+        Ok(Self {
+            shares_safety_reading: settings.enabled && settings.embeddings.is_none(),
+            embedder,
+            status,
+            store: Arc::new(DbVectors::new(db.clone(), settings.cache_bytes)),
+            jobs,
+            wake: Arc::new(Notify::new()),
+            recall_items: settings.recall_items,
+            tokens: settings.tokens,
+            min_similarity: settings.min_similarity,
+        })
+    }
+
+    pub fn status(&self) -> &MemoryStatus {
+        &self.status
+    }
+
+    /// The token budget for recalled items in a prompt.
+    pub fn tokens(&self) -> usize {
+        self.tokens
+    }
+
+    /// Drops this replica's copy of a person's vectors after their items changed here.
+    pub async fn changed(&self, owner_id: &str) {
+        if let Some(embedder) = &self.embedder {
+            self.store.invalidate(owner_id, embedder.model_id()).await;
+        }
+    }
+
+    /// Whether the vector that came with the safety assessment is the one to search with.
+    pub fn shares_safety_reading(&self) -> bool {
+        self.shares_safety_reading
+    }
+
+    /// What the person's earlier conversations hold that bears on `message`: at most
+    /// `MEMORY_RECALL_ITEMS` items, none of them already in `window` (the turns the model
+    /// sees anyway). `vector` is the message's, when the safety layer computed it.
+    #[tracing::instrument(name = "memory.recall", skip_all, fields(found = tracing::field::Empty))]
+    pub async fn recall(
+        &self,
+        db: &Db,
+        owner_id: &str,
+        message: &str,
+        vector: Option<Vec<f32>>,
+        window: &[ChatMessage],
+    ) -> Vec<Recalled> {
+        let Some(embedder) = &self.embedder else {
+            return Vec::new();
+        };
+        match self
+            .try_recall(embedder, db, owner_id, message, vector, window)
+            .await
+        {
+            Ok(found) => {
+                tracing::Span::current().record("found", found.len());
+                found
+            }
+            Err(error) => {
+                tracing::warn!(%error, "memory unavailable for this reply");
+                Vec::new()
+            }
+        }
+    }
+
+    async fn try_recall(
+        &self,
+        embedder: &Arc<dyn Embedder>,
+        db: &Db,
+        owner_id: &str,
+        message: &str,
+        vector: Option<Vec<f32>>,
+        window: &[ChatMessage],
+    ) -> Result<Vec<Recalled>> {
+        if choices(db, owner_id).await?.paused {
+            return Ok(Vec::new());
+        }
+        let vector = match vector.filter(|_| self.shares_safety_reading) {
+            Some(vector) => vector,
+            None => {
+                let embedded =
+                    tokio::time::timeout(QUERY_TIMEOUT, embedder.embed(&[message.to_owned()]))
+                        .await
+                        .map_err(|_| Error::Timeout {
+                            code: "embedding_timeout",
+                            message: "the embedding server did not answer in time".into(),
+                        })?
+                        .map_err(embedding_failed)?;
+                embedded
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| embedding_failed("no vector for the message"))?
+            }
+        };
+        let hits = self
+            .store
+            .search(
+                owner_id,
+                embedder.model_id(),
+                &vector,
+                self.recall_items + window.len(),
+                self.min_similarity,
+            )
+            .await?;
+        Ok(hits
+            .into_iter()
+            .filter(|hit| {
+                let text = hit.item.text.trim();
+                !window.iter().any(|turn| turn.content.contains(text))
+            })
+            .take(self.recall_items)
+            .map(|hit| Recalled {
+                role: if hit.item.role == "assistant" {
+                    ChatRole::Assistant
+                } else {
+                    ChatRole::User
+                },
+                text: hit.item.text,
+                said_at: hit.item.said_at / 1000,
+            })
+            .collect())
+    }
+
+    /// Queues the turn's messages to be remembered, unless memory is off or paused, or
+    /// the turn was a flagged moment the person did not opt in to keep. A failure to
+    /// queue costs the memory, never the reply.
+    pub async fn remember(&self, db: &Db, owner_id: &str, message_ids: &[&str], flagged: bool) {
+        if self.embedder.is_none() {
+            return;
+        }
+        let choices = match choices(db, owner_id).await {
+            Ok(choices) => choices,
+            Err(error) => {
+                tracing::warn!(%error, "could not read memory choices; the turn is not remembered");
+                return;
+            }
+        };
+        if choices.paused || (flagged && !choices.hard_moments) {
+            return;
+        }
+        for id in message_ids {
+            let queued = self
+                .jobs
+                .enqueue(NewJob {
+                    queue: QUEUE,
+                    idempotency_key: format!("memory:{id}"),
+                    payload: serde_json::json!({ "owner_id": owner_id, "message_id": id }),
+                    max_attempts: MAX_ATTEMPTS,
+                })
+                .await;
+            if let Err(error) = queued {
+                tracing::warn!(%error, "could not queue a turn to remember");
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// The job handler: embeds one message's pieces and stores them.
+    pub fn handler(&self, db: Db) -> Handler {
+        let memory = self.clone();
+        Arc::new(move |job| {
+            let (memory, db) = (memory.clone(), db.clone());
+            Box::pin(async move { memory.embed_message(&db, &job).await })
+        })
+    }
+
+    async fn embed_message(&self, db: &Db, job: &crate::jobs::Job) -> Result<(), JobError> {
+        let (Some(owner_id), Some(message_id)) = (
+            job.payload["owner_id"].as_str(),
+            job.payload["message_id"].as_str(),
+        ) else {
+            return Err(JobError::fatal("the job names no message"));
+        };
+        let Some(embedder) = &self.embedder else {
+            return Err(JobError::retry("no embedding model on this worker"));
+        };
+        let database = |e: Error| JobError::retry(format!("database: {e}"));
+        // Paused since, or deleted: nothing to do.
+        if choices(db, owner_id).await.map_err(database)?.paused {
+            return Ok(());
+        }
+        let Some(message) = message_of(db, owner_id, message_id)
+            .await
+            .map_err(database)?
+        else {
+            return Ok(());
+        };
+        let pieces: Vec<String> = chunks(&message.content)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if pieces.is_empty() {
+            return Ok(());
+        }
+        let vectors = embedder.embed(&pieces).await.map_err(|e| {
+            if e.is_retryable() {
+                JobError::retry(e.to_string())
+            } else {
+                JobError::fatal(e.to_string())
+            }
+        })?;
+        let items: Vec<NewItem> = pieces
+            .into_iter()
+            .zip(vectors)
+            .enumerate()
+            .map(|(piece, (text, vector))| NewItem {
+                owner_id: owner_id.to_owned(),
+                session_id: message.session_id.clone(),
+                message_id: message_id.to_owned(),
+                piece,
+                role: message.role,
+                text,
+                vector,
+                said_at: message.said_at,
+            })
+            .collect();
+        self.store
+            .put(embedder.model_id(), &items)
+            .await
+            .map_err(database)
+    }
+
+    /// Runs the memory worker until `stop`.
+    pub async fn run_worker(
+        self,
+        db: Db,
+        concurrency: usize,
+        stop: impl std::future::Future<Output = ()>,
+    ) {
+        let handler = self.handler(db);
+        crate::jobs::worker::run(
+            self.jobs.clone(),
+            QUEUE,
+            handler,
+            concurrency,
+            self.wake.clone(),
+            stop,
+        )
+        .await;
+    }
+
+    /// Re-embeds every item another model made with this one, `batch` at a time, calling
+    /// `progress(done, total)` after each batch. Safe to stop and run again: each batch is
+    /// stored before the next begins.
+    pub async fn reindex(
+        &self,
+        db: &Db,
+        batch: usize,
+        mut progress: impl FnMut(u64, u64),
+    ) -> Result<u64> {
+        let Some(embedder) = &self.embedder else {
+            return Err(Error::Startup(
+                self.status
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| "memory is off".into()),
+            ));
+        };
+        let model = embedder.model_id();
+        let total = u64::try_from(store::count_stale(db, model).await?).unwrap_or(0);
+        let mut done = 0;
+        progress(done, total);
+        loop {
+            let stale = store::stale(db, model, batch.max(1)).await?;
+            if stale.is_empty() {
+                break;
+            }
+            let texts: Vec<String> = stale.iter().map(|(_, text)| text.clone()).collect();
+            let vectors = embedder.embed(&texts).await.map_err(embedding_failed)?;
+            for ((id, _), vector) in stale.iter().zip(vectors) {
+                store::revector(db, id, model, &vector).await?;
+            }
+            done += stale.len() as u64;
+            progress(done.min(total), total);
+        }
+        self.store.blocks_changed().await;
+        Ok(done)
+    }
+}
+
+fn embedding_failed(error: impl std::fmt::Display) -> Error {
+    Error::Upstream {
+        code: "embedding_failed",
+        message: error.to_string(),
+    }
+}
+
+/// A stored message, as the memory job reads it.
+struct StoredMessage {
+    session_id: String,
+    role: &'static str,
+    content: String,
+    said_at: i64,
+}
+
+async fn message_of(db: &Db, owner_id: &str, message_id: &str) -> Result<Option<StoredMessage>> {
+    let row = sqlx::query(
+        "SELECT session_id, role, content, created_at FROM messages \
+         WHERE id = $1 AND owner_id = $2 AND role IN ('user', 'assistant')",
+    )
+    .bind(message_id.to_owned())
+    .bind(owner_id.to_owned())
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    Ok(Some(StoredMessage {
+        session_id: col(&row, "session_id")?,
+        role: if col::<String>(&row, "role")? == "assistant" {
+            "assistant"
+        } else {
+            "user"
+        },
+        content: col(&row, "content")?,
+        said_at: col(&row, "created_at")?,
+    }))
+}
+
+/// The person's memory choices (defaults for an unknown id).
+pub async fn choices(db: &Db, owner_id: &str) -> Result<Choices> {
+    let row =
+        sqlx::query("SELECT memory_paused_at, memory_hard_moments_at FROM users WHERE id = $1")
+            .bind(owner_id.to_owned())
+            .fetch_optional(db.pool())
+            .await?;
+    let Some(row) = row else {
+        return Ok(Choices::default());
+    };
+    Ok(Choices {
+        paused: col::<Option<i64>>(&row, "memory_paused_at")?.is_some(),
+        hard_moments: col::<Option<i64>>(&row, "memory_hard_moments_at")?.is_some(),
+    })
+}
+
+/// Records the person's choices.
+pub async fn choose(db: &Db, owner_id: &str, choices: Choices) -> Result<()> {
+    let now = crate::db::now_ms();
+    let done = sqlx::query(
+        "UPDATE users SET \
+           memory_paused_at = CASE WHEN $1 = 1 THEN COALESCE(memory_paused_at, $3) END, \
+           memory_hard_moments_at = CASE WHEN $2 = 1 THEN COALESCE(memory_hard_moments_at, $3) END, \
+           updated_at = $3 \
+         WHERE id = $4",
+    )
+    .bind(i64::from(choices.paused))
+    .bind(i64::from(choices.hard_moments))
+    .bind(now)
+    .bind(owner_id.to_owned())
+    .execute(db.pool())
+    .await?;
+    crate::db::touched_a_row(&done)
+}

@@ -1,0 +1,396 @@
+//! Where remembered items live: rows in the app's database (SQLite or PostgreSQL), each
+//! with its vector, and an exact search over one person's vectors at a time.
+//!
+//! A person's memory is thousands of items, so an exact scan of that person's vectors
+//! alone is both correct (no approximate index to miss the right item) and fast: their
+//! vectors are read once into one contiguous block per person, kept in this process
+//! (bounded by `MEMORY_CACHE_MB`) and scanned in a few milliseconds. A change on this
+//! replica drops the person's block at once; on other replicas it lives at most
+//! `BLOCK_TTL`, and what it finds is read back from the database by id, so an item
+//! deleted anywhere is never recalled. A dedicated vector engine would pay off only for
+//! searches across people, which memory never does (docs/memory.md).
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use solace_ai::memory::similarity;
+
+use crate::db::{col, new_id, now_ms, Db};
+use crate::error::Result;
+
+/// A piece of a turn to remember.
+#[derive(Debug, Clone)]
+pub struct NewItem {
+    pub owner_id: String,
+    pub session_id: String,
+    pub message_id: String,
+    pub piece: usize,
+    pub role: &'static str,
+    pub text: String,
+    pub vector: Vec<f32>,
+    pub said_at: i64,
+}
+
+/// A remembered item as the person sees it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Item {
+    pub id: String,
+    pub session_id: String,
+    /// The conversation's title.
+    pub session_title: String,
+    /// `user` (the person said it) or `assistant` (Solace said it).
+    pub role: String,
+    pub text: String,
+    /// When it was said.
+    #[serde(with = "crate::db::rfc3339_ms")]
+    #[schema(value_type = String, format = DateTime)]
+    pub said_at: i64,
+}
+
+/// A search result: an item and how close it is to the query (cosine, −1 … 1).
+#[derive(Debug, Clone)]
+pub struct Hit {
+    pub item: Item,
+    pub score: f32,
+}
+
+/// One person's vectors, searched exactly and never across people.
+#[async_trait]
+pub trait VectorStore: Send + Sync {
+    /// Stores items, replacing those of the same message and piece.
+    async fn put(&self, model: &str, items: &[NewItem]) -> Result<()>;
+    /// The `limit` items of `owner_id` closest to `query` among those made by `model`,
+    /// at least `min_score` close, best first.
+    async fn search(
+        &self,
+        owner_id: &str,
+        model: &str,
+        query: &[f32],
+        limit: usize,
+        min_score: f32,
+    ) -> Result<Vec<Hit>>;
+}
+
+/// How long a person's block is used before it is read again (for items another replica
+/// added; this replica's own changes drop it at once).
+const BLOCK_TTL: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// A person's vectors in one block: `ids[i]` owns `vectors[i * dim .. (i + 1) * dim]`.
+struct Block {
+    dim: usize,
+    ids: Vec<String>,
+    vectors: Vec<f32>,
+}
+
+/// The database as the vector store, with each person's block cached in this process.
+pub struct DbVectors {
+    db: Db,
+    blocks: moka::future::Cache<(String, String), Arc<Block>>,
+}
+
+impl DbVectors {
+    pub fn new(db: Db, cache_bytes: u64) -> Self {
+        let blocks = moka::future::Cache::builder()
+            .max_capacity(cache_bytes.max(1))
+            .weigher(|_, block: &Arc<Block>| {
+                let bytes = block.vectors.len() * 4 + block.ids.len() * 40;
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
+            .time_to_live(BLOCK_TTL)
+            .build();
+        Self { db, blocks }
+    }
+
+    async fn block(&self, owner_id: &str, model: &str) -> Result<Arc<Block>> {
+        let key = (owner_id.to_owned(), model.to_owned());
+        if let Some(block) = self.blocks.get(&key).await {
+            return Ok(block);
+        }
+        let rows = sqlx::query(
+            "SELECT id, vector FROM memory_items WHERE owner_id = $1 AND model = $2 \
+             ORDER BY created_at, id",
+        )
+        .bind(owner_id.to_owned())
+        .bind(model.to_owned())
+        .fetch_all(self.db.pool())
+        .await?;
+        let mut block = Block {
+            dim: 0,
+            ids: Vec::with_capacity(rows.len()),
+            vectors: Vec::new(),
+        };
+        for row in &rows {
+            let bytes: Vec<u8> = col(row, "vector")?;
+            let vector = from_bytes(&bytes);
+            if block.dim == 0 {
+                block.dim = vector.len();
+                block.vectors.reserve(rows.len() * block.dim);
+            }
+            // A vector of another length cannot be compared; reindexing fixes it.
+            if vector.len() != block.dim {
+                continue;
+            }
+            block.ids.push(col(row, "id")?);
+            block.vectors.extend(vector);
+        }
+        let block = Arc::new(block);
+        self.blocks.insert(key, block.clone()).await;
+        Ok(block)
+    }
+
+    /// Forgets every cached block (after vectors were redone).
+    pub async fn blocks_changed(&self) {
+        self.blocks.invalidate_all();
+    }
+
+    /// Forgets the cached block of a person's vectors by `model` (after they changed here).
+    pub async fn invalidate(&self, owner_id: &str, model: &str) {
+        self.blocks
+            .invalidate(&(owner_id.to_owned(), model.to_owned()))
+            .await;
+    }
+}
+
+#[async_trait]
+impl VectorStore for DbVectors {
+    async fn put(&self, model: &str, items: &[NewItem]) -> Result<()> {
+        let Some(first) = items.first() else {
+            return Ok(());
+        };
+        let now = now_ms();
+        let mut tx = self.db.pool().begin().await?;
+        for item in items {
+            sqlx::query(
+                "INSERT INTO memory_items (id, owner_id, session_id, message_id, piece, role, \
+                   text, model, vector, said_at, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
+                 ON CONFLICT (message_id, piece) DO UPDATE SET text = excluded.text, \
+                   model = excluded.model, vector = excluded.vector, \
+                   created_at = excluded.created_at, updated_at = excluded.updated_at",
+            )
+            .bind(new_id())
+            .bind(item.owner_id.clone())
+            .bind(item.session_id.clone())
+            .bind(item.message_id.clone())
+            .bind(i64::try_from(item.piece).unwrap_or(i64::MAX))
+            .bind(item.role)
+            .bind(item.text.clone())
+            .bind(model.to_owned())
+            .bind(to_bytes(&item.vector))
+            .bind(item.said_at)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        self.invalidate(&first.owner_id, model).await;
+        Ok(())
+    }
+
+    async fn search(
+        &self,
+        owner_id: &str,
+        model: &str,
+        query: &[f32],
+        limit: usize,
+        min_score: f32,
+    ) -> Result<Vec<Hit>> {
+        let block = self.block(owner_id, model).await?;
+        if block.dim != query.len() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let best = top(&block, query, limit, min_score);
+        if best.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = best.iter().map(|(i, _)| block.ids[*i].as_str()).collect();
+        let mut items = items_by_id(&self.db, owner_id, &ids).await?;
+        Ok(best
+            .into_iter()
+            .filter_map(|(i, score)| {
+                let at = items.iter().position(|item| item.id == block.ids[i])?;
+                Some(Hit {
+                    item: items.swap_remove(at),
+                    score,
+                })
+            })
+            .collect())
+    }
+}
+
+/// The `limit` rows of the block closest to `query`, best first: (row, score).
+fn top(block: &Block, query: &[f32], limit: usize, min_score: f32) -> Vec<(usize, f32)> {
+    if limit == 0 || block.dim == 0 {
+        return Vec::new();
+    }
+    let mut best: Vec<(usize, f32)> = Vec::with_capacity(limit + 1);
+    for (row, vector) in block.vectors.chunks_exact(block.dim).enumerate() {
+        let score = similarity(vector, query);
+        if score < min_score || (best.len() == limit && score <= best[limit - 1].1) {
+            continue;
+        }
+        let at = best.partition_point(|(_, s)| *s >= score);
+        best.insert(at, (row, score));
+        best.truncate(limit);
+    }
+    best
+}
+
+const ITEM_COLUMNS: &str =
+    "m.id, m.session_id, s.title AS session_title, m.role, m.text, m.said_at";
+
+fn item(row: &sqlx::any::AnyRow) -> Result<Item> {
+    Ok(Item {
+        id: col(row, "id")?,
+        session_id: col(row, "session_id")?,
+        session_title: col(row, "session_title")?,
+        role: col(row, "role")?,
+        text: col(row, "text")?,
+        said_at: col(row, "said_at")?,
+    })
+}
+
+async fn items_by_id(db: &Db, owner_id: &str, ids: &[&str]) -> Result<Vec<Item>> {
+    let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM memory_items m JOIN chat_sessions s ON s.id = m.session_id \
+         WHERE m.owner_id = $1 AND m.id IN ({})",
+        marks.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(owner_id.to_owned());
+    for id in ids {
+        query = query.bind((*id).to_owned());
+    }
+    query.fetch_all(db.pool()).await?.iter().map(item).collect()
+}
+
+/// A page of a person's items, newest first, and how many there are in all.
+pub async fn list(db: &Db, owner_id: &str, page: crate::chat::Page) -> Result<(Vec<Item>, i64)> {
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM memory_items m JOIN chat_sessions s ON s.id = m.session_id \
+         WHERE m.owner_id = $1 ORDER BY m.said_at DESC, m.piece DESC LIMIT $2 OFFSET $3"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(owner_id.to_owned())
+        .bind(page.limit)
+        .bind(page.offset)
+        .fetch_all(db.pool())
+        .await?;
+    let total = sqlx::query("SELECT COUNT(*) AS n FROM memory_items WHERE owner_id = $1")
+        .bind(owner_id.to_owned())
+        .fetch_one(db.pool())
+        .await?;
+    Ok((
+        rows.iter().map(item).collect::<Result<_>>()?,
+        col(&total, "n")?,
+    ))
+}
+
+/// Every item of a person, oldest first (the data export).
+pub async fn all(db: &Db, owner_id: &str) -> Result<Vec<Item>> {
+    let sql = format!(
+        "SELECT {ITEM_COLUMNS} FROM memory_items m JOIN chat_sessions s ON s.id = m.session_id \
+         WHERE m.owner_id = $1 ORDER BY m.said_at, m.piece"
+    );
+    let rows = sqlx::query(&sql)
+        .bind(owner_id.to_owned())
+        .fetch_all(db.pool())
+        .await?;
+    rows.iter().map(item).collect()
+}
+
+/// Deletes one of the person's items; `NotFound` when it is not theirs or not there.
+pub async fn delete(db: &Db, owner_id: &str, id: &str) -> Result<()> {
+    let done = sqlx::query("DELETE FROM memory_items WHERE id = $1 AND owner_id = $2")
+        .bind(id.to_owned())
+        .bind(owner_id.to_owned())
+        .execute(db.pool())
+        .await?;
+    crate::db::touched_a_row(&done)
+}
+
+/// Deletes everything remembered of a person; returns how many items went.
+pub async fn forget(db: &Db, owner_id: &str) -> Result<u64> {
+    let done = sqlx::query("DELETE FROM memory_items WHERE owner_id = $1")
+        .bind(owner_id.to_owned())
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
+}
+
+/// The items made by another model than `model`, oldest first, up to `limit`, with
+/// their text (for `solace memory reindex`): (id, text).
+pub async fn stale(db: &Db, model: &str, limit: usize) -> Result<Vec<(String, String)>> {
+    let rows = sqlx::query(
+        "SELECT id, text FROM memory_items WHERE model <> $1 ORDER BY created_at, id LIMIT $2",
+    )
+    .bind(model.to_owned())
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| Ok((col(row, "id")?, col(row, "text")?)))
+        .collect()
+}
+
+/// How many items another model made.
+pub async fn count_stale(db: &Db, model: &str) -> Result<i64> {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM memory_items WHERE model <> $1")
+        .bind(model.to_owned())
+        .fetch_one(db.pool())
+        .await?;
+    col(&row, "n")
+}
+
+/// Replaces an item's vector with one made by `model`.
+pub async fn revector(db: &Db, id: &str, model: &str, vector: &[f32]) -> Result<()> {
+    sqlx::query("UPDATE memory_items SET model = $1, vector = $2, updated_at = $3 WHERE id = $4")
+        .bind(model.to_owned())
+        .bind(to_bytes(vector))
+        .bind(now_ms())
+        .bind(id.to_owned())
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+fn to_bytes(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|v| v.to_le_bytes()).collect()
+}
+
+fn from_bytes(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vectors_survive_the_round_trip_through_bytes() {
+        let v = vec![0.5, -1.25, f32::MIN_POSITIVE, 3.0e8];
+        assert_eq!(from_bytes(&to_bytes(&v)), v);
+        assert!(from_bytes(&[1, 2, 3]).is_empty());
+    }
+
+    #[test]
+    fn the_scan_keeps_the_closest_rows_in_order_above_the_floor() {
+        let rows: [[f32; 2]; 5] = [[1.0, 0.0], [0.0, 1.0], [0.8, 0.6], [-1.0, 0.0], [0.6, 0.8]];
+        let block = Block {
+            dim: 2,
+            ids: (0..5).map(|i| i.to_string()).collect(),
+            vectors: rows.iter().flatten().copied().collect(),
+        };
+        let found = top(&block, &[1.0, 0.0], 3, 0.0);
+        let rows: Vec<usize> = found.iter().map(|(r, _)| *r).collect();
+        assert_eq!(rows, vec![0, 2, 4]);
+        assert!(found.windows(2).all(|w| w[0].1 >= w[1].1));
+        // Nothing below the floor, however few are left.
+        assert_eq!(top(&block, &[1.0, 0.0], 5, 0.7).len(), 2);
+        assert!(top(&block, &[1.0, 0.0], 0, -1.0).is_empty());
+    }
+}
