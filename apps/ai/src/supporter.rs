@@ -16,11 +16,11 @@ use futures_util::{Stream, StreamExt};
 use serde::Serialize;
 
 use crate::crisis::{CrisisDirectory, CrisisLine};
-use crate::memory::{recalled_prompt, Recalled};
+use crate::memory::{recalled_prompt, Context};
 use crate::model::{
     ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Sampling, TokenStream,
 };
-use crate::prompt::{estimate_tokens, fit_history, system_prompt};
+use crate::prompt::{estimate_tokens, fit_history, summary_prompt, system_prompt};
 use crate::safety::judge::Judge;
 use crate::safety::{self, Assessment, Detector, Layer, Response, RiskCategory, Severity};
 
@@ -186,7 +186,8 @@ impl Supporter {
 
     /// One turn. `history` is the conversation before `message`; the message has been
     /// assessed by the caller with `assess` (so the caller can store and flag first);
-    /// `recalled` is what was found in the person's earlier conversations.
+    /// `context` holds the summary of this conversation's older turns and what was found
+    /// in the person's earlier conversations.
     #[tracing::instrument(
         name = "supporter.reply",
         skip_all,
@@ -198,7 +199,7 @@ impl Supporter {
         message: &str,
         assessment: &Assessment,
         region: Option<&str>,
-        recalled: &[Recalled],
+        context: &Context,
     ) -> Result<Reply, SupporterError> {
         if !self.uses_model(assessment) {
             let (text, notice) = self.graded(assessment, region);
@@ -221,7 +222,11 @@ impl Supporter {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64);
-        if let Some(earlier) = recalled_prompt(recalled, self.settings.memory_tokens, now) {
+        if let Some(summary) = &context.summary {
+            messages.push(ChatMessage::new(ChatRole::System, summary_prompt(summary)));
+        }
+        if let Some(earlier) = recalled_prompt(&context.recalled, self.settings.memory_tokens, now)
+        {
             messages.push(ChatMessage::new(ChatRole::System, earlier));
         }
         let mut turns = history.to_vec();

@@ -99,6 +99,8 @@ struct Shared {
     judge_requests: Mutex<Vec<Value>>,
     /// How many texts `/v1/embeddings` was asked to embed.
     embedded: AtomicUsize,
+    /// Requests for a conversation summary (not counted in `requests`).
+    summary_requests: Mutex<Vec<Value>>,
 }
 
 /// What the fake transcribes every upload to, unless told otherwise.
@@ -196,6 +198,11 @@ impl FakeUpstream {
     }
 
     /// How many streams were dropped by the client before they finished.
+    /// The conversation-summary requests so far.
+    pub fn summary_requests(&self) -> Vec<Value> {
+        lock(&self.shared.summary_requests).clone()
+    }
+
     /// How many texts were embedded so far.
     pub fn embedded(&self) -> usize {
         self.shared.embedded.load(Ordering::SeqCst)
@@ -265,6 +272,30 @@ async fn completions(State(shared): State<Arc<Shared>>, Json(body): Json<Value>)
         .pointer("/messages/0/content")
         .and_then(Value::as_str)
         .is_some_and(|s| s.starts_with("You are a safety classifier"));
+    let is_summary = body
+        .pointer("/messages/0/content")
+        .and_then(Value::as_str)
+        .is_some_and(|s| s.starts_with("You summarise a conversation"));
+    if is_summary {
+        // A summary that names what the request carried, so tests can follow it.
+        let carried = body
+            .pointer("/messages/1/content")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        lock(&shared.summary_requests).push(body);
+        let first = carried
+            .lines()
+            .find_map(|l| l.strip_prefix("They: "))
+            .unwrap_or("nothing");
+        let mut reply = chunk(&format!("They talked about: {first}")).to_vec();
+        reply.extend_from_slice(&finish());
+        return (
+            [(header::CONTENT_TYPE, "text/event-stream")],
+            Bytes::from(reply),
+        )
+            .into_response();
+    }
     if is_judge {
         lock(&shared.judge_requests).push(body);
         let (verdict, delay) = lock(&shared.verdict).clone();

@@ -208,7 +208,7 @@ async fn export(State(state): State<AppState>, identity: Identity) -> Result<Res
         "format": "solace-export/1",
         "exported_at": crate::db::now_ms(),
         "account": identity.user,
-        "chat_sessions": rows(&state, "SELECT id, title, flagged_at, created_at, updated_at FROM chat_sessions WHERE owner_id = $1 ORDER BY created_at", id).await?,
+        "chat_sessions": rows(&state, "SELECT id, title, flagged_at, summary, created_at, updated_at FROM chat_sessions WHERE owner_id = $1 ORDER BY created_at", id).await?,
         "messages": rows(&state, "SELECT id, session_id, role, content, status, created_at FROM messages WHERE owner_id = $1 ORDER BY created_at, id", id).await?,
         "rooms_hosted": rows(&state, "SELECT id, title, topic, visibility, capacity, status, closed_at, created_at FROM rooms WHERE host_id = $1 ORDER BY created_at", id).await?,
         "room_participation": rows(&state, "SELECT room_id, role, shown_name, joined_at, left_at FROM room_participants WHERE user_id = $1 ORDER BY joined_at", id).await?,

@@ -253,7 +253,15 @@ async fn memory_service(
             .await
             .map_err(|e| e.to_string())?
     };
-    solace_backend::memory::Memory::build(config, db, jobs, &std::sync::Arc::new(detector))
+    // Summaries need the model; a worker loads it only from a model server, never a
+    // GGUF file (gigabytes in every worker): `serve`'s worker writes those summaries.
+    let model = match &config.llm {
+        Some(_) => solace_backend::state::build_model(config)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => None,
+    };
+    solace_backend::memory::Memory::build(config, db, jobs, &std::sync::Arc::new(detector), model)
         .map_err(|e| e.to_string())
 }
 

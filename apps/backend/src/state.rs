@@ -71,7 +71,13 @@ impl AppState {
         };
         let judge = build_judge(&config, model.as_ref());
         let speech = crate::speech::Speech::build(&config, &db).await?;
-        let memory = crate::memory::Memory::build(&config, &db, speech.jobs.clone(), &detector)?;
+        let memory = crate::memory::Memory::build(
+            &config,
+            &db,
+            speech.jobs.clone(),
+            &detector,
+            model.clone(),
+        )?;
         let crisis = Arc::new(crisis_directory(&config)?);
         let audio = match &config.livekit {
             Some(livekit) => {
@@ -222,7 +228,7 @@ fn crisis_directory(config: &Config) -> Result<CrisisDirectory> {
 
 /// The language model chosen by configuration: an OpenAI-compatible upstream when
 /// `LLM_BASE_URL` is set, a GGUF file run in this process when there is one, else none.
-async fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
+pub async fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
     let settings = &config.llm_settings;
     if let Some(upstream) = &config.llm {
         let mut client = UpstreamConfig::new(upstream.base_url.clone(), upstream.model.clone());

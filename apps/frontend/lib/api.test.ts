@@ -1,6 +1,17 @@
 import { describe, expect, it } from "vitest";
 
-import { ApiError, apiFetch, getCrisisResources, getHealth, getMe, trackEvent } from "./api";
+import {
+  ApiError,
+  apiFetch,
+  forgetAllMemory,
+  forgetMemoryItem,
+  getCrisisResources,
+  getHealth,
+  getMe,
+  getMemory,
+  setMemoryChoices,
+  trackEvent,
+} from "./api";
 
 type Call = { url: string; init: RequestInit };
 
@@ -85,6 +96,38 @@ describe("endpoints", () => {
 
   it("trackEvent never throws, even when the server fails", async () => {
     await expect(trackEvent({ name: "pageview" }, fakeFetch(500, "oops"))).resolves.toBeUndefined();
+  });
+});
+
+describe("memory", () => {
+  it("pages with limit and offset, and names each call's method and path", async () => {
+    const calls: Call[] = [];
+    const page =
+      '{"status":{"available":true},"choices":{"paused":false,"hard_moments":false},"items":[],"total":0}';
+
+    await getMemory({ limit: 5, offset: 10 }, fakeFetch(200, page, calls));
+    await forgetMemoryItem("a/b", fakeFetch(204, null, calls));
+    await forgetAllMemory(fakeFetch(204, null, calls));
+    const choices = await setMemoryChoices(
+      { paused: true, hard_moments: false },
+      fakeFetch(200, '{"paused":true,"hard_moments":false}', calls),
+    );
+
+    expect(calls.map((call) => [call.init.method ?? "GET", call.url])).toEqual([
+      ["GET", "/api/memory?limit=5&offset=10"],
+      ["DELETE", "/api/memory/items/a%2Fb"],
+      ["DELETE", "/api/memory"],
+      ["PUT", "/api/memory/choices"],
+    ]);
+    expect(JSON.parse(String(calls[3]?.init.body))).toEqual({ paused: true, hard_moments: false });
+    expect(choices).toEqual({ paused: true, hard_moments: false });
+  });
+
+  it("asks for the first twenty by default", async () => {
+    const calls: Call[] = [];
+    await getMemory(undefined, fakeFetch(200, "{}", calls));
+
+    expect(calls[0]?.url).toBe("/api/memory?limit=20&offset=0");
   });
 });
 

@@ -469,6 +469,47 @@ export function saveSafetyPlan(
   );
 }
 
+// --- Memory across conversations -------------------------------------------------------
+
+/** What memory can do on this server (`available: false` says why in `reason`). */
+export type MemoryStatus = Schemas["MemoryStatus"];
+/** The person's choices: memory paused, and whether flagged moments may be kept. */
+export type MemoryChoices = Schemas["Choices"];
+/** One remembered piece of a past conversation (`role`: `user` or `assistant`). */
+export type MemoryItem = Schemas["Item"];
+/** A page of what Solace remembers, newest first, with the status and choices. */
+export type MemoryPage = Schemas["MemoryPage"];
+
+/** What Solace remembers of the caller's conversations; `limit` is 1–100. */
+export function getMemory(
+  { limit = 20, offset = 0 }: { limit?: number; offset?: number } = {},
+  fetchImpl: Fetch = fetch,
+): Promise<MemoryPage> {
+  return apiFetch<MemoryPage>(`/memory?limit=${limit}&offset=${offset}`, {}, fetchImpl);
+}
+
+/** Forgets one remembered item (a 404 when it is not the caller's). */
+export function forgetMemoryItem(id: string, fetchImpl: Fetch = fetch): Promise<void> {
+  return apiFetch<void>(`/memory/items/${encodeURIComponent(id)}`, { method: "DELETE" }, fetchImpl);
+}
+
+/** Forgets everything remembered of the caller; their conversations stay. */
+export function forgetAllMemory(fetchImpl: Fetch = fetch): Promise<void> {
+  return apiFetch<void>("/memory", { method: "DELETE" }, fetchImpl);
+}
+
+/** Sets both memory choices at once and answers them as stored. */
+export function setMemoryChoices(
+  choices: Schemas["ChoicesInput"],
+  fetchImpl: Fetch = fetch,
+): Promise<MemoryChoices> {
+  return apiFetch<MemoryChoices>(
+    "/memory/choices",
+    { method: "PUT", body: JSON.stringify(choices) },
+    fetchImpl,
+  );
+}
+
 export type RoomRole = Schemas["RoomRole"];
 export type Room = Schemas["Room"];
 export type ListedRoom = Schemas["Listed"];

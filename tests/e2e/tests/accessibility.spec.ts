@@ -16,6 +16,7 @@ const pages = [
   "/chat/",
   "/rooms/",
   "/safety-plan/",
+  "/memory/",
   "/no-such-page/",
 ];
 

@@ -111,6 +111,7 @@ test("every page runs under a policy without 'unsafe-inline' scripts", async ({ 
     "/chat/",
     "/rooms/",
     "/safety-plan/",
+    "/memory/",
     "/account/",
     "/admin/",
     "/no-such-page/",

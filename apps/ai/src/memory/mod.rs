@@ -16,8 +16,10 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use url::Url;
 
-use crate::model::ChatRole;
-use crate::prompt::estimate_tokens;
+use futures_util::StreamExt;
+
+use crate::model::{ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Sampling};
+use crate::prompt::{estimate_tokens, summary_request};
 use crate::safety::Detector;
 
 /// Turns texts into unit vectors that place similar meanings close together.
@@ -210,6 +212,45 @@ pub fn similarity(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+/// What the supporter is given beside the conversation's recent turns.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    /// A summary of this conversation's turns that no longer fit the window.
+    pub summary: Option<String>,
+    /// What was found in the person's earlier conversations.
+    pub recalled: Vec<Recalled>,
+}
+
+/// Asks the model for an updated summary of a long conversation (the summary so far and
+/// the turns it does not cover yet). `None` when the model wrote nothing usable or
+/// something the output checks refuse: a summary reaches later prompts, so it passes
+/// the same checks as a reply.
+pub async fn summarise(
+    model: &dyn ChatModel,
+    previous: Option<&str>,
+    turns: &[ChatMessage],
+) -> Result<Option<String>, ModelError> {
+    let mut stream = model
+        .stream(ChatRequest {
+            messages: summary_request(previous, turns),
+            sampling: Sampling {
+                max_tokens: 256,
+                temperature: 0.2,
+                ..Sampling::default()
+            },
+        })
+        .await?;
+    let mut text = String::new();
+    while let Some(piece) = stream.next().await {
+        text.push_str(&piece?);
+    }
+    let text = text.trim();
+    if text.is_empty() || !crate::safety::check_output(text).is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(text.to_owned()))
+}
+
 /// Something remembered from an earlier conversation, found for this turn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recalled {
@@ -345,6 +386,47 @@ mod tests {
             .unwrap_err();
         assert!(!error.is_retryable(), "{error}");
         assert!(error.to_string().contains("404"), "{error}");
+    }
+
+    /// A model that always says the same, checking it was asked for a summary.
+    struct Says(&'static str);
+
+    #[async_trait]
+    impl ChatModel for Says {
+        async fn stream(
+            &self,
+            request: ChatRequest,
+        ) -> Result<crate::model::TokenStream, ModelError> {
+            assert!(request.messages[0]
+                .content
+                .starts_with("You summarise a conversation"));
+            let pieces: Vec<Result<String, ModelError>> = self
+                .0
+                .split_inclusive(' ')
+                .map(|p| Ok(p.to_owned()))
+                .collect();
+            Ok(Box::pin(futures_util::stream::iter(pieces)))
+        }
+
+        fn name(&self) -> String {
+            "says".into()
+        }
+    }
+
+    #[tokio::test]
+    async fn a_summary_must_pass_the_same_output_checks_as_a_reply() {
+        let turns = [ChatMessage::new(ChatRole::User, "I miss my sister")];
+        let kind = Says("They miss their sister, who moved away. ");
+        assert_eq!(
+            summarise(&kind, None, &turns).await.unwrap().as_deref(),
+            Some("They miss their sister, who moved away.")
+        );
+        let method = Says("They asked about a lethal dose of their pills.");
+        assert_eq!(
+            summarise(&method, Some("earlier"), &turns).await.unwrap(),
+            None
+        );
+        assert_eq!(summarise(&Says("  "), None, &turns).await.unwrap(), None);
     }
 
     #[test]

@@ -257,6 +257,19 @@ pub struct ChatSession {
     #[serde(with = "crate::db::rfc3339_ms")]
     #[schema(value_type = String, format = DateTime)]
     pub updated_at: i64,
+    /// The model's summary of the turns that no longer fit its window (given to the
+    /// model, included in the export; not part of this API object).
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub summary: Option<String>,
+    /// How many of the first messages the summary covers.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub summary_covers: i64,
+    /// How many messages the conversation held when it was read.
+    #[serde(skip)]
+    #[schema(ignore)]
+    pub message_count: i64,
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -272,6 +285,9 @@ pub struct Message {
 }
 
 const SESSION_COLUMNS: &str = "id, owner_id, title, flagged_at, created_at, updated_at";
+/// What is read back: the columns written, and the summary of the older turns.
+const SESSION_READ: &str = "id, owner_id, title, flagged_at, created_at, updated_at, summary, \
+     summary_covers, (SELECT COUNT(*) FROM messages m WHERE m.session_id = chat_sessions.id) AS message_count";
 const MESSAGE_COLUMNS: &str = "id, session_id, role, content, status, created_at";
 
 fn session_from_row(row: &AnyRow) -> Result<ChatSession> {
@@ -282,6 +298,9 @@ fn session_from_row(row: &AnyRow) -> Result<ChatSession> {
         flagged_at: col(row, "flagged_at")?,
         created_at: col(row, "created_at")?,
         updated_at: col(row, "updated_at")?,
+        summary: col(row, "summary")?,
+        summary_covers: col(row, "summary_covers")?,
+        message_count: col(row, "message_count")?,
     })
 }
 
@@ -328,7 +347,7 @@ impl Page {
 #[tracing::instrument(skip_all)]
 pub async fn create_session(db: &Db, owner_id: &str, title: &SessionTitle) -> Result<ChatSession> {
     let sql = format!(
-        "INSERT INTO chat_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $4) RETURNING {SESSION_COLUMNS}"
+        "INSERT INTO chat_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $4) RETURNING {SESSION_READ}"
     );
     let row = sqlx::query(&sql)
         .bind(new_id())
@@ -343,7 +362,7 @@ pub async fn create_session(db: &Db, owner_id: &str, title: &SessionTitle) -> Re
 /// The owner's sessions, most recently active first.
 pub async fn list_sessions(db: &Db, owner_id: &str, page: Page) -> Result<Vec<ChatSession>> {
     let sql = format!(
-        "SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE owner_id = $1 \
+        "SELECT {SESSION_READ} FROM chat_sessions WHERE owner_id = $1 \
          ORDER BY updated_at DESC, id DESC LIMIT $2 OFFSET $3"
     );
     let rows = sqlx::query(&sql)
@@ -357,8 +376,7 @@ pub async fn list_sessions(db: &Db, owner_id: &str, page: Page) -> Result<Vec<Ch
 
 /// One of the owner's sessions; another person's session is `NotFound`.
 pub async fn get_session(db: &Db, owner_id: &str, id: &str) -> Result<ChatSession> {
-    let sql =
-        format!("SELECT {SESSION_COLUMNS} FROM chat_sessions WHERE id = $1 AND owner_id = $2");
+    let sql = format!("SELECT {SESSION_READ} FROM chat_sessions WHERE id = $1 AND owner_id = $2");
     let row = sqlx::query(&sql)
         .bind(id.to_owned())
         .bind(owner_id.to_owned())
@@ -377,7 +395,7 @@ pub async fn rename_session(
 ) -> Result<ChatSession> {
     let sql = format!(
         "UPDATE chat_sessions SET title = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 \
-         RETURNING {SESSION_COLUMNS}"
+         RETURNING {SESSION_READ}"
     );
     let row = sqlx::query(&sql)
         .bind(title.as_str().to_owned())

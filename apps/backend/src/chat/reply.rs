@@ -374,13 +374,18 @@ async fn send(
     }
     let region = region_from_headers(&headers);
     let asked = Instant::now();
-    let recalled = if supporter.uses_model(&assessment) {
-        state
-            .memory
-            .recall(&state.db, &owner_id, text.as_str(), vector, &history)
-            .await
+    // Read once: whether memory is paused decides both recall and keeping this turn.
+    let choices = state.memory.choices_of(&state.db, &owner_id).await;
+    let context = if supporter.uses_model(&assessment) {
+        solace_ai::memory::Context {
+            summary: session.summary.clone(),
+            recalled: state
+                .memory
+                .recall(&owner_id, choices, text.as_str(), vector, &history)
+                .await,
+        }
     } else {
-        Vec::new()
+        solace_ai::memory::Context::default()
     };
     let reply = supporter
         .reply(
@@ -388,7 +393,7 @@ async fn send(
             text.as_str(),
             &assessment,
             region.as_deref(),
-            &recalled,
+            &context,
         )
         .await;
     history.extend(as_turn(&user_message));
@@ -399,7 +404,11 @@ async fn send(
         owner_id,
         session_id: session.id.clone(),
         user_message_id: user_message.id.clone(),
+        // Before this turn, plus the person's message and the reply.
+        message_count: usize::try_from(session.message_count).unwrap_or(0) + 2,
+        summary_covers: usize::try_from(session.summary_covers).unwrap_or(0),
         flagged: assessment.is_crisis(),
+        choices,
         history,
         speaker: input.speak.then(|| Speaker {
             voice,
@@ -565,8 +574,14 @@ struct Turn {
     session_id: String,
     /// The person's message this turn answers.
     user_message_id: String,
+    /// How many messages the conversation holds with this turn's reply, and how many of
+    /// them its summary covers.
+    message_count: usize,
+    summary_covers: usize,
     /// The safety layer raised an alarm on this turn (memory keeps it only by choice).
     flagged: bool,
+    /// The person's memory choices when the turn began (`None`: memory is off).
+    choices: Option<crate::memory::Choices>,
     /// The conversation so far, ending with the person's new message.
     history: Vec<ChatMessage>,
     /// Set when the reply is spoken.
@@ -799,16 +814,19 @@ impl Turn {
         turns.extend(as_turn(&message));
         self.recent.store(&self.session_id, &turns).await;
         // Remembered in the background: a slow queue never delays the `done` event.
-        let (memory, db, owner, ids) = (
+        let (memory, owner, ids) = (
             self.state.memory.clone(),
-            self.state.db.clone(),
             self.owner_id.clone(),
             [self.user_message_id.clone(), message.id.clone()],
         );
-        let flagged = self.flagged;
+        let (flagged, choices, session) = (self.flagged, self.choices, self.session_id.clone());
+        let (count, covers) = (self.message_count, self.summary_covers);
         tokio::spawn(async move {
             let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-            memory.remember(&db, &owner, &ids, flagged).await;
+            memory.remember(&owner, &ids, flagged, choices).await;
+            memory
+                .summarise_later(&owner, &session, count, covers)
+                .await;
         });
         Ok(ReplyEvent::Done(Box::new(Done {
             session_id: self.session_id,

@@ -7,6 +7,11 @@
 //! items only, and the closest few that the conversation does not already show go into
 //! the prompt as earlier conversations (`solace_ai::memory::recalled_prompt`).
 //!
+//! A long conversation also gets a rolling summary, when a language model is configured:
+//! once its older turns no longer fit the model's window, a background job asks the model
+//! to fold them into the conversation's summary (checked like any reply), which later
+//! turns give the model.
+//!
 //! Nothing the safety layer flagged is remembered unless the person opted in; memory can
 //! be paused, items deleted one by one or all at once, and deleting a conversation or
 //! the account deletes what was remembered of it. Memory never fails a reply: any error
@@ -19,8 +24,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use solace_ai::memory::{chunks, Embedder, LocalEmbedder, OpenAiEmbedder, Recalled};
-use solace_ai::model::{ChatMessage, ChatRole};
+use solace_ai::memory::{chunks, summarise, Embedder, LocalEmbedder, OpenAiEmbedder, Recalled};
+use solace_ai::model::{ChatMessage, ChatModel, ChatRole};
 use solace_ai::safety::Detector;
 use tokio::sync::Notify;
 
@@ -79,6 +84,10 @@ pub struct Memory {
     recall_items: usize,
     tokens: usize,
     min_similarity: f32,
+    /// Writes conversation summaries, when a model is configured.
+    model: Option<Arc<dyn ChatModel>>,
+    /// How many messages of a conversation the model sees (`CHAT_HISTORY_TURNS`).
+    window: usize,
 }
 
 impl Memory {
@@ -89,6 +98,7 @@ impl Memory {
         db: &Db,
         jobs: Arc<dyn JobQueue>,
         detector: &Arc<Detector>,
+        model: Option<Arc<dyn ChatModel>>,
     ) -> Result<Self> {
         let settings = &config.memory;
         let (embedder, reason): (Option<Arc<dyn Embedder>>, Option<String>) =
@@ -131,6 +141,8 @@ impl Memory {
             recall_items: settings.recall_items,
             tokens: settings.tokens,
             min_similarity: settings.min_similarity,
+            model,
+            window: config.chat.history_turns,
         })
     }
 
@@ -155,23 +167,39 @@ impl Memory {
         self.shares_safety_reading
     }
 
+    /// The person's choices, read once per turn (for `recall` and `remember`); `None`
+    /// when memory is off here or they cannot be read (then nothing is kept or recalled).
+    pub async fn choices_of(&self, db: &Db, owner_id: &str) -> Option<Choices> {
+        self.embedder.as_ref()?;
+        match choices(db, owner_id).await {
+            Ok(choices) => Some(choices),
+            Err(error) => {
+                tracing::warn!(%error, "could not read memory choices; no memory this turn");
+                None
+            }
+        }
+    }
+
     /// What the person's earlier conversations hold that bears on `message`: at most
     /// `MEMORY_RECALL_ITEMS` items, none of them already in `window` (the turns the model
     /// sees anyway). `vector` is the message's, when the safety layer computed it.
     #[tracing::instrument(name = "memory.recall", skip_all, fields(found = tracing::field::Empty))]
     pub async fn recall(
         &self,
-        db: &Db,
         owner_id: &str,
+        choices: Option<Choices>,
         message: &str,
         vector: Option<Vec<f32>>,
         window: &[ChatMessage],
     ) -> Vec<Recalled> {
-        let Some(embedder) = &self.embedder else {
+        let (Some(embedder), Some(choices)) = (&self.embedder, choices) else {
             return Vec::new();
         };
+        if choices.paused {
+            return Vec::new();
+        }
         match self
-            .try_recall(embedder, db, owner_id, message, vector, window)
+            .try_recall(embedder, owner_id, message, vector, window)
             .await
         {
             Ok(found) => {
@@ -188,15 +216,11 @@ impl Memory {
     async fn try_recall(
         &self,
         embedder: &Arc<dyn Embedder>,
-        db: &Db,
         owner_id: &str,
         message: &str,
         vector: Option<Vec<f32>>,
         window: &[ChatMessage],
     ) -> Result<Vec<Recalled>> {
-        if choices(db, owner_id).await?.paused {
-            return Ok(Vec::new());
-        }
         let vector = match vector.filter(|_| self.shares_safety_reading) {
             Some(vector) => vector,
             None => {
@@ -243,103 +267,214 @@ impl Memory {
             .collect())
     }
 
-    /// Queues the turn's messages to be remembered, unless memory is off or paused, or
-    /// the turn was a flagged moment the person did not opt in to keep. A failure to
-    /// queue costs the memory, never the reply.
-    pub async fn remember(&self, db: &Db, owner_id: &str, message_ids: &[&str], flagged: bool) {
-        if self.embedder.is_none() {
+    /// Queues the turn's messages (the person's and the reply) to be remembered, as one
+    /// job, unless memory was paused during the turn (`choices`, read when it began), or
+    /// the turn was `flagged` and the person did not opt in to keep such moments. The job
+    /// checks again, in case they paused since. A failure to queue costs the memory,
+    /// never the reply.
+    pub async fn remember(
+        &self,
+        owner_id: &str,
+        message_ids: &[&str],
+        flagged: bool,
+        choices: Option<Choices>,
+    ) {
+        let (Some(_), Some(first), Some(choices)) = (&self.embedder, message_ids.first(), choices)
+        else {
             return;
-        }
-        let choices = match choices(db, owner_id).await {
-            Ok(choices) => choices,
-            Err(error) => {
-                tracing::warn!(%error, "could not read memory choices; the turn is not remembered");
-                return;
-            }
         };
         if choices.paused || (flagged && !choices.hard_moments) {
             return;
         }
-        for id in message_ids {
-            let queued = self
-                .jobs
-                .enqueue(NewJob {
-                    queue: QUEUE,
-                    idempotency_key: format!("memory:{id}"),
-                    payload: serde_json::json!({ "owner_id": owner_id, "message_id": id }),
-                    max_attempts: MAX_ATTEMPTS,
-                })
-                .await;
-            if let Err(error) = queued {
-                tracing::warn!(%error, "could not queue a turn to remember");
-            }
+        let queued = self
+            .jobs
+            .enqueue(NewJob {
+                queue: QUEUE,
+                idempotency_key: format!("memory:{first}"),
+                payload: serde_json::json!({
+                    "owner_id": owner_id, "message_ids": message_ids, "flagged": flagged,
+                }),
+                max_attempts: MAX_ATTEMPTS,
+            })
+            .await;
+        match queued {
+            Ok(_) => self.wake.notify_one(),
+            Err(error) => tracing::warn!(%error, "could not queue a turn to remember"),
         }
-        self.wake.notify_one();
     }
 
-    /// The job handler: embeds one message's pieces and stores them.
+    /// Queues an update of the conversation's summary when at least half a window of
+    /// new messages has left the model's window since the summary was last written
+    /// (`count`: the messages the conversation holds now; `covers`: how many of them the
+    /// summary covers).
+    pub async fn summarise_later(
+        &self,
+        owner_id: &str,
+        session_id: &str,
+        count: usize,
+        covers: usize,
+    ) {
+        if self.model.is_none() || !self.summary_due(count, covers) {
+            return;
+        }
+        let queued = self
+            .jobs
+            .enqueue(NewJob {
+                queue: QUEUE,
+                idempotency_key: format!("summary:{session_id}:{count}"),
+                payload: serde_json::json!({
+                    "kind": "summary", "owner_id": owner_id, "session_id": session_id,
+                }),
+                max_attempts: MAX_ATTEMPTS,
+            })
+            .await;
+        match queued {
+            Ok(_) => self.wake.notify_one(),
+            Err(error) => tracing::warn!(%error, "could not queue a conversation summary"),
+        }
+    }
+
+    /// The job handler: embeds one message's pieces and stores them, or updates a
+    /// conversation's summary.
     pub fn handler(&self, db: Db) -> Handler {
         let memory = self.clone();
         Arc::new(move |job| {
             let (memory, db) = (memory.clone(), db.clone());
-            Box::pin(async move { memory.embed_message(&db, &job).await })
+            Box::pin(async move {
+                if job.payload["kind"] == "summary" {
+                    memory.summarise_conversation(&db, &job).await
+                } else {
+                    memory.embed_turn(&db, &job).await
+                }
+            })
         })
     }
 
-    async fn embed_message(&self, db: &Db, job: &crate::jobs::Job) -> Result<(), JobError> {
-        let (Some(owner_id), Some(message_id)) = (
+    async fn summarise_conversation(
+        &self,
+        db: &Db,
+        job: &crate::jobs::Job,
+    ) -> Result<(), JobError> {
+        let (Some(owner_id), Some(session_id)) = (
             job.payload["owner_id"].as_str(),
-            job.payload["message_id"].as_str(),
+            job.payload["session_id"].as_str(),
         ) else {
-            return Err(JobError::fatal("the job names no message"));
+            return Err(JobError::fatal("the job names no conversation"));
+        };
+        let Some(model) = &self.model else {
+            return Err(JobError::retry("no language model on this worker"));
+        };
+        let database = |e: Error| JobError::retry(format!("database: {e}"));
+        let Some((previous, covers, count)) = summary_state(db, owner_id, session_id)
+            .await
+            .map_err(database)?
+        else {
+            return Ok(()); // the conversation was deleted
+        };
+        if !self.summary_due(count, covers) {
+            return Ok(());
+        }
+        let outside = count.saturating_sub(self.window);
+        let turns = messages_between(db, owner_id, session_id, covers, outside)
+            .await
+            .map_err(database)?;
+        let written = summarise(model.as_ref(), previous.as_deref(), &turns)
+            .await
+            .map_err(|e| {
+                if e.is_retryable() {
+                    JobError::retry(e.to_string())
+                } else {
+                    JobError::fatal(e.to_string())
+                }
+            })?;
+        let Some(summary) = written else {
+            tracing::warn!("a conversation summary failed the output checks; kept the old one");
+            return Ok(());
+        };
+        let stored = sqlx::query(
+            "UPDATE chat_sessions SET summary = $1, summary_covers = $2 \
+             WHERE id = $3 AND owner_id = $4 AND summary_covers = $5",
+        )
+        .bind(summary)
+        .bind(i64::try_from(outside).unwrap_or(i64::MAX))
+        .bind(session_id.to_owned())
+        .bind(owner_id.to_owned())
+        .bind(i64::try_from(covers).unwrap_or(i64::MAX))
+        .execute(db.pool())
+        .await
+        .map_err(|e| database(e.into()))?;
+        // Another job wrote a summary meanwhile: start again from it (unless the
+        // conversation is gone).
+        if stored.rows_affected() == 0
+            && summary_state(db, owner_id, session_id)
+                .await
+                .map_err(database)?
+                .is_some()
+        {
+            return Err(JobError::retry("the summary changed meanwhile"));
+        }
+        Ok(())
+    }
+
+    async fn embed_turn(&self, db: &Db, job: &crate::jobs::Job) -> Result<(), JobError> {
+        let (Some(owner_id), Some(ids)) = (
+            job.payload["owner_id"].as_str(),
+            job.payload["message_ids"].as_array(),
+        ) else {
+            return Err(JobError::fatal("the job names no messages"));
         };
         let Some(embedder) = &self.embedder else {
             return Err(JobError::retry("no embedding model on this worker"));
         };
         let database = |e: Error| JobError::retry(format!("database: {e}"));
-        // Paused since, or deleted: nothing to do.
-        if choices(db, owner_id).await.map_err(database)?.paused {
+        let choices = choices(db, owner_id).await.map_err(database)?;
+        let flagged = job.payload["flagged"].as_bool().unwrap_or(true);
+        if choices.paused || (flagged && !choices.hard_moments) {
             return Ok(());
         }
-        let Some(message) = message_of(db, owner_id, message_id)
-            .await
-            .map_err(database)?
-        else {
-            return Ok(());
-        };
-        let pieces: Vec<String> = chunks(&message.content)
-            .into_iter()
-            .map(str::to_owned)
-            .collect();
-        if pieces.is_empty() {
+        let mut items = Vec::new();
+        for id in ids.iter().filter_map(serde_json::Value::as_str) {
+            // Deleted since: nothing to remember.
+            let Some(message) = message_of(db, owner_id, id).await.map_err(database)? else {
+                continue;
+            };
+            for (piece, text) in chunks(&message.content).into_iter().enumerate() {
+                items.push(NewItem {
+                    owner_id: owner_id.to_owned(),
+                    session_id: message.session_id.clone(),
+                    message_id: id.to_owned(),
+                    piece,
+                    role: message.role,
+                    text: text.to_owned(),
+                    vector: Vec::new(),
+                    said_at: message.said_at,
+                });
+            }
+        }
+        if items.is_empty() {
             return Ok(());
         }
-        let vectors = embedder.embed(&pieces).await.map_err(|e| {
+        let texts: Vec<String> = items.iter().map(|i| i.text.clone()).collect();
+        let vectors = embedder.embed(&texts).await.map_err(|e| {
             if e.is_retryable() {
                 JobError::retry(e.to_string())
             } else {
                 JobError::fatal(e.to_string())
             }
         })?;
-        let items: Vec<NewItem> = pieces
-            .into_iter()
-            .zip(vectors)
-            .enumerate()
-            .map(|(piece, (text, vector))| NewItem {
-                owner_id: owner_id.to_owned(),
-                session_id: message.session_id.clone(),
-                message_id: message_id.to_owned(),
-                piece,
-                role: message.role,
-                text,
-                vector,
-                said_at: message.said_at,
-            })
-            .collect();
+        for (item, vector) in items.iter_mut().zip(vectors) {
+            item.vector = vector;
+        }
         self.store
             .put(embedder.model_id(), &items)
             .await
             .map_err(database)
+    }
+
+    /// Whether enough messages have left the window since the summary covered `covers`
+    /// of them: half a window (at least two), so the model is asked every few turns.
+    fn summary_due(&self, count: usize, covers: usize) -> bool {
+        count.saturating_sub(self.window) >= covers + (self.window / 2).max(2)
     }
 
     /// Runs the memory worker until `stop`.
@@ -405,6 +540,60 @@ fn embedding_failed(error: impl std::fmt::Display) -> Error {
         code: "embedding_failed",
         message: error.to_string(),
     }
+}
+
+/// A conversation's summary, how many messages it covers, and how many there are.
+async fn summary_state(
+    db: &Db,
+    owner_id: &str,
+    session_id: &str,
+) -> Result<Option<(Option<String>, usize, usize)>> {
+    let row = sqlx::query(
+        "SELECT s.summary, s.summary_covers,            (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS count          FROM chat_sessions s WHERE s.id = $1 AND s.owner_id = $2",
+    )
+    .bind(session_id.to_owned())
+    .bind(owner_id.to_owned())
+    .fetch_optional(db.pool())
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let size = |n: i64| usize::try_from(n).unwrap_or(0);
+    Ok(Some((
+        col(&row, "summary")?,
+        size(col(&row, "summary_covers")?),
+        size(col(&row, "count")?),
+    )))
+}
+
+/// The conversation's messages from position `from` up to (not including) `to`, oldest
+/// first.
+async fn messages_between(
+    db: &Db,
+    owner_id: &str,
+    session_id: &str,
+    from: usize,
+    to: usize,
+) -> Result<Vec<ChatMessage>> {
+    let rows = sqlx::query(
+        "SELECT role, content FROM messages WHERE session_id = $1 AND owner_id = $2          ORDER BY created_at, id LIMIT $3 OFFSET $4",
+    )
+    .bind(session_id.to_owned())
+    .bind(owner_id.to_owned())
+    .bind(i64::try_from(to.saturating_sub(from)).unwrap_or(0))
+    .bind(i64::try_from(from).unwrap_or(0))
+    .fetch_all(db.pool())
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let role = if col::<String>(row, "role")? == "assistant" {
+                ChatRole::Assistant
+            } else {
+                ChatRole::User
+            };
+            Ok(ChatMessage::new(role, col::<String>(row, "content")?))
+        })
+        .collect()
 }
 
 /// A stored message, as the memory job reads it.

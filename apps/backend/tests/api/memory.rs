@@ -28,7 +28,7 @@ async fn app_remembering(upstream: &FakeUpstream, extra: &[(&str, &str)]) -> Tes
 
 /// Waits until at least `count` items are remembered; returns the memory page.
 async fn remembered(browser: &mut Browser, count: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
+    let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (status, page) = browser.get("/api/memory?limit=100").await;
         assert_eq!(status, 200, "{page}");
@@ -443,4 +443,95 @@ async fn the_in_process_encoder_finds_a_paraphrase_across_languages() {
 
     let block = recalled_block(&upstream).expect("the earlier fact recalled");
     assert!(block.contains("night shifts"), "{block}");
+}
+
+#[tokio::test]
+async fn a_long_conversation_is_summarised_and_the_summary_reaches_the_model() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let app = app_with_model(&upstream, &[("CHAT_HISTORY_TURNS", "4")]).await;
+    let mut browser = guest(&app).await;
+    let (_, events) = say(
+        &mut browser,
+        json!({ "content": "My brother Tomasz is visiting from Krakow" }),
+    )
+    .await;
+    let session = crate::ai_chat::named(&events, "start")[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for text in [
+        "We argued about dinner",
+        "Then we went for a walk",
+        "The walk helped a lot",
+    ] {
+        let (status, _) = say(
+            &mut browser,
+            json!({ "session_id": session, "content": text }),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+
+    // Four of the eight messages have left the model's window of four: jobs fold them
+    // into the conversation's summary (in one request or two, as the jobs interleave).
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let summary = loop {
+        let (summary, covers): (Option<String>, i64) =
+            sqlx::query_as("SELECT summary, summary_covers FROM chat_sessions WHERE id = $1")
+                .bind(session.clone())
+                .fetch_one(app.state.db.pool())
+                .await
+                .unwrap();
+        if covers == 4 {
+            break summary.unwrap();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no summary covers the first four messages"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(summary.starts_with("They talked about: "), "{summary}");
+    let asked = upstream.summary_requests();
+    let carried = |i: usize| {
+        asked[i]["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert!(carried(0).starts_with("Summary so far: (none yet)"));
+    assert!(carried(0).contains("They: My brother Tomasz is visiting from Krakow"));
+    assert!(carried(0).contains("Solace: Thank you for telling me."));
+    assert!(
+        !carried(0).contains("The walk helped a lot"),
+        "{}",
+        carried(0)
+    );
+
+    // The next turn: the model gets the summary of what it no longer sees.
+    say(
+        &mut browser,
+        json!({ "session_id": session, "content": "How do I relax tonight?" }),
+    )
+    .await;
+    let last = upstream.requests().pop().unwrap();
+    let system: Vec<&str> = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "system")
+        .filter_map(|m| m["content"].as_str())
+        .collect();
+    assert!(
+        system
+            .iter()
+            .any(|s| s.starts_with("Earlier in this conversation") && s.ends_with(&summary)),
+        "{system:?}"
+    );
+    let (_, export) = browser.get("/api/me/export").await;
+    // (The turn just sent may have started yet another summary.)
+    assert!(export["chat_sessions"][0]["summary"]
+        .as_str()
+        .unwrap()
+        .starts_with("They talked about: "));
 }

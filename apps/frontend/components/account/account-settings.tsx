@@ -1,6 +1,7 @@
 "use client";
 
 import { useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
 import { useState, type FormEvent, type ReactNode } from "react";
 
 import { Alert } from "@/components/ui/alert";
@@ -123,6 +124,14 @@ function DataSection() {
         {count === undefined
           ? "Counting your conversations…"
           : `${count} ${count === 1 ? "conversation" : "conversations"} with the AI supporter.`}
+      </p>
+      <p className="text-sm">
+        To see, pause or delete the pieces of them Solace keeps to understand you in later
+        conversations, open{" "}
+        <Link href="/memory/" className="font-medium text-primary underline underline-offset-4">
+          What Solace remembers
+        </Link>
+        .
       </p>
       {error ? <Alert>{error}</Alert> : null}
       <div>

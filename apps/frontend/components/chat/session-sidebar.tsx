@@ -1,7 +1,8 @@
 "use client";
 
 import { useQueryClient } from "@tanstack/react-query";
-import { Check, MessageSquarePlus, Pencil, Trash2, X } from "lucide-react";
+import { Check, History, MessageSquarePlus, Pencil, Trash2, X } from "lucide-react";
+import Link from "next/link";
 import { useState, type FormEvent } from "react";
 
 import { Button } from "@/components/ui/button";
@@ -40,6 +41,12 @@ export function SessionSidebar({ activeId, onSelect }: Props) {
           Your conversations will appear here. Only you can see them.
         </p>
       )}
+      <Link
+        href="/memory/"
+        className="inline-flex items-center gap-2 self-start rounded-lg px-2 py-1 text-sm text-primary underline-offset-4 hover:underline"
+      >
+        <History aria-hidden className="size-4" /> What Solace remembers
+      </Link>
     </nav>
   );
 }

@@ -14,6 +14,8 @@ const buttonVariants = cva(
         outline: "border border-border bg-transparent hover:bg-muted",
         ghost: "bg-transparent hover:bg-muted",
         link: "text-primary underline-offset-4 hover:underline",
+        // Dark text on the lighter red of the dark theme keeps the contrast AA.
+        danger: "bg-danger text-white hover:bg-danger/90 dark:text-background",
       },
       size: {
         sm: "h-9 px-4 text-sm",

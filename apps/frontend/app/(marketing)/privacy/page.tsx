@@ -51,6 +51,10 @@ export default function PrivacyPage() {
         You can export everything Solace holds about you as a file, and delete your account and all
         of its content permanently, from your account page. Deletion cannot be undone.
       </p>
+      <p>
+        You can see, pause and delete the pieces of your conversations Solace keeps to understand
+        you later, as a guest too, on <Link href="/memory/">What Solace remembers</Link>.
+      </p>
       <h2>Who holds your data</h2>
       <p>
         Solace is self-hostable: the organisation running this server holds your data, on
