@@ -225,6 +225,12 @@ impl Supporter {
         if let Some(summary) = &context.summary {
             messages.push(ChatMessage::new(ChatRole::System, summary_prompt(summary)));
         }
+        if let Some(note) = &context.note {
+            messages.push(ChatMessage::new(
+                ChatRole::System,
+                crate::memory::knowledge::library_prompt(note),
+            ));
+        }
         if let Some(earlier) = recalled_prompt(&context.recalled, self.settings.memory_tokens, now)
         {
             messages.push(ChatMessage::new(ChatRole::System, earlier));

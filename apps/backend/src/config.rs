@@ -222,6 +222,10 @@ pub struct MemorySettings {
     pub min_similarity: f32,
     /// Room for people's vectors in this process's memory, in bytes.
     pub cache_bytes: u64,
+    /// Whether notes of Solace's library are offered to the model (`LIBRARY_ENABLED`).
+    pub library: bool,
+    /// A note less similar than this to the message is not offered.
+    pub library_min_similarity: f32,
     /// An OpenAI-compatible `/v1/embeddings` server instead of the in-process encoder.
     pub embeddings: Option<EmbeddingsUpstream>,
 }
@@ -1308,6 +1312,21 @@ fn memory(get: &impl Fn(&str) -> Option<String>) -> Result<MemorySettings, Confi
         min_similarity,
         cache_bytes: parse_number("MEMORY_CACHE_MB", get("MEMORY_CACHE_MB"), 256u64)?
             .saturating_mul(1 << 20),
+        library: match get("LIBRARY_ENABLED").as_deref() {
+            None | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                return Err(invalid(
+                    "LIBRARY_ENABLED",
+                    format!("expected true or false, got '{other}'"),
+                ))
+            }
+        },
+        library_min_similarity: parse_decimal(
+            "LIBRARY_MIN_SIMILARITY",
+            get("LIBRARY_MIN_SIMILARITY"),
+            0.35,
+        )?,
         embeddings,
     })
 }

@@ -91,6 +91,10 @@ enum MemoryAction {
         #[arg(long)]
         compare: bool,
     },
+    /// Measure which note of Solace's library labelled messages are offered (a TSV of
+    /// `text` and the fitting note's slug or `none`), at several similarity floors and
+    /// at LIBRARY_MIN_SIMILARITY.
+    EvalLibrary { file: std::path::PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -293,6 +297,7 @@ async fn memory(config: Config, action: MemoryAction) -> Result<(), String> {
     let batch = match action {
         MemoryAction::Reindex { batch } => batch,
         MemoryAction::Eval { file, compare } => return memory_eval(&config, &file, compare).await,
+        MemoryAction::EvalLibrary { file } => return library_eval(&config, &file).await,
     };
     let db = solace_backend::state::open_database(&config)
         .await
@@ -316,6 +321,49 @@ async fn memory(config: Config, action: MemoryAction) -> Result<(), String> {
         memory.status().model.as_deref().unwrap_or("?")
     );
     db.close().await;
+    Ok(())
+}
+
+async fn library_eval(config: &Config, file: &std::path::Path) -> Result<(), String> {
+    use solace_ai::memory::knowledge::{Library, LibraryScore};
+    use solace_ai::memory::{Embedder, LocalEmbedder};
+    let text = std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?;
+    let rows: Vec<(String, String)> = text
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let (text, note) = line.split_once('\t')?;
+            Some((text.to_owned(), note.trim().to_owned()))
+        })
+        .collect();
+    let detector = {
+        let config = config.clone();
+        tokio::task::spawn_blocking(move || solace_backend::state::load_detector(&config))
+            .await
+            .map_err(|e| e.to_string())?
+    };
+    let embedder = LocalEmbedder::new(std::sync::Arc::new(detector))
+        .ok_or("the multilingual encoder is not installed; run `solace model pull-safety`")?;
+    let library = Library::build(&embedder).await.map_err(|e| e.to_string())?;
+    let texts: Vec<String> = rows.iter().map(|(t, _)| t.clone()).collect();
+    let vectors = embedder.embed(&texts).await.map_err(|e| e.to_string())?;
+    let labels: Vec<&str> = rows.iter().map(|(_, n)| n.as_str()).collect();
+    #[allow(clippy::print_stdout)] // the report is what this command is for
+    {
+        println!(
+            "{} messages from {}, {} notes\n",
+            rows.len(),
+            file.display(),
+            library.len()
+        );
+        for floor in [0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5] {
+            let score = LibraryScore::run(&library, &labels, &vectors, floor);
+            println!("floor {floor:.2}: {score}");
+        }
+        let floor = config.memory.library_min_similarity;
+        let score = LibraryScore::run(&library, &labels, &vectors, floor);
+        println!("\nat LIBRARY_MIN_SIMILARITY {floor:.2}: {score}");
+    }
     Ok(())
 }
 

@@ -77,7 +77,9 @@ impl AppState {
             speech.jobs.clone(),
             &detector,
             model.clone(),
-        )?;
+        )?
+        .with_library(config.memory.library)
+        .await;
         let crisis = Arc::new(crisis_directory(&config)?);
         let audio = match &config.livekit {
             Some(livekit) => {

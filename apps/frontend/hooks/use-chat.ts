@@ -14,6 +14,7 @@ import {
   type AudioClip,
   type ChatMessage,
   type CrisisNotice,
+  type LibraryNote,
 } from "@/lib/api";
 
 export const SESSIONS_KEY = ["chat-sessions"] as const;
@@ -61,6 +62,7 @@ export function useChat(
   const [draft, setDraft] = useState<Draft | null>(null);
   const [error, setError] = useState<ChatError | null>(null);
   const [crisis, setCrisis] = useState<CrisisNotice | null>(null);
+  const [source, setSource] = useState<LibraryNote | null>(null);
   const controller = useRef<AbortController | null>(null);
 
   const messages = useQuery({
@@ -79,6 +81,7 @@ export function useChat(
     if (sessionId !== createdId) {
       setError(null);
       setCrisis(null);
+      setSource(null);
     }
   }
 
@@ -96,6 +99,7 @@ export function useChat(
       if (!text || controller.current) return;
       setError(null);
       setCrisis(null);
+      setSource(null);
       const abort = new AbortController();
       controller.current = abort;
       let id = sessionId;
@@ -149,6 +153,7 @@ export function useChat(
               event.message,
             ]);
             setCrisis(event.crisis);
+            setSource(event.library ?? null);
           } else if (event.type === "error") {
             setError({ message: event.message, retryable: event.retryable, content: text });
           }
@@ -200,6 +205,7 @@ export function useChat(
     draft,
     error,
     crisis,
+    source,
     busy: draft !== null,
     send,
     stop,

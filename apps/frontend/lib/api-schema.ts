@@ -1329,6 +1329,7 @@ export interface components {
             /** @description Every clip of the spoken reply (for clients that do not stream). */
             audio?: components["schemas"]["AudioClip"][];
             crisis: components["schemas"]["SafetyNotice"] | null;
+            library?: components["schemas"]["LibraryNote"] | null;
             message: components["schemas"]["Message"];
             session_id: string;
         };
@@ -1418,6 +1419,11 @@ export interface components {
         JoinInput: {
             /** @description `pseudonym` (default) or `display_name`. */
             show_as?: string | null;
+        };
+        /** @description A note of Solace's library, by name. */
+        LibraryNote: {
+            slug: string;
+            title: string;
         };
         Listed: components["schemas"]["Room"] & {
             /** Format: int64 */
@@ -1591,6 +1597,7 @@ export interface components {
         ReplyBody: {
             audio?: components["schemas"]["AudioClip"][];
             crisis: components["schemas"]["SafetyNotice"] | null;
+            library?: components["schemas"]["LibraryNote"] | null;
             message: components["schemas"]["Message"];
             session_id: string;
             user_message: components["schemas"]["Message"];

@@ -378,6 +378,8 @@ export type Severity = Schemas["Severity"];
 export type SafetyResponse = Schemas["SafetyResponse"];
 
 export type CrisisNotice = Schemas["SafetyNotice"];
+/** A note of Solace's library the reply drew on, named as its source. */
+export type LibraryNote = Schemas["LibraryNote"];
 
 /** What the reply stream tells the page, in order: each event's name and its data. */
 export type ReplyEvent =

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod eval;
+pub mod knowledge;
 
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
@@ -219,6 +220,8 @@ pub struct Context {
     pub summary: Option<String>,
     /// What was found in the person's earlier conversations.
     pub recalled: Vec<Recalled>,
+    /// A note of Solace's library that fits the message.
+    pub note: Option<knowledge::Note>,
 }
 
 /// Asks the model for an updated summary of a long conversation (the summary so far and

@@ -213,6 +213,17 @@ struct Done {
     /// Every clip of the spoken reply (for clients that do not stream).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     audio: Vec<AudioClip>,
+    /// The note of Solace's library the model was offered for this reply (the app names
+    /// it as a source).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    library: Option<LibraryNote>,
+}
+
+/// A note of Solace's library, by name.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+struct LibraryNote {
+    slug: String,
+    title: String,
 }
 
 /// The model failed: the last event of a reply that did.
@@ -298,6 +309,8 @@ struct ReplyBody {
     crisis: Option<SafetyNotice>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     audio: Vec<AudioClip>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    library: Option<LibraryNote>,
 }
 
 /// One turn with the AI therapist. The message passes the safety layer first: imminent
@@ -377,12 +390,14 @@ async fn send(
     // Read once: whether memory is paused decides both recall and keeping this turn.
     let choices = state.memory.choices_of(&state.db, &owner_id).await;
     let context = if supporter.uses_model(&assessment) {
+        let (recalled, note) = state
+            .memory
+            .recall(&owner_id, choices, text.as_str(), vector, &history)
+            .await;
         solace_ai::memory::Context {
             summary: session.summary.clone(),
-            recalled: state
-                .memory
-                .recall(&owner_id, choices, text.as_str(), vector, &history)
-                .await,
+            recalled,
+            note,
         }
     } else {
         solace_ai::memory::Context::default()
@@ -409,6 +424,10 @@ async fn send(
         summary_covers: usize::try_from(session.summary_covers).unwrap_or(0),
         flagged: assessment.is_crisis(),
         choices,
+        library: context.note.as_ref().map(|note| LibraryNote {
+            slug: note.slug.to_owned(),
+            title: note.title.clone(),
+        }),
         history,
         speaker: input.speak.then(|| Speaker {
             voice,
@@ -535,6 +554,7 @@ async fn collect_json(
                     message,
                     crisis,
                     audio,
+                    library,
                     ..
                 } = *done;
                 return Json(ReplyBody {
@@ -543,6 +563,7 @@ async fn collect_json(
                     message,
                     crisis,
                     audio,
+                    library,
                 })
                 .into_response();
             }
@@ -582,6 +603,8 @@ struct Turn {
     flagged: bool,
     /// The person's memory choices when the turn began (`None`: memory is off).
     choices: Option<crate::memory::Choices>,
+    /// The library note the model was offered.
+    library: Option<LibraryNote>,
     /// The conversation so far, ending with the person's new message.
     history: Vec<ChatMessage>,
     /// Set when the reply is spoken.
@@ -833,6 +856,7 @@ impl Turn {
             message,
             crisis,
             audio: self.audio,
+            library: self.library,
         })))
     }
 }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
+use solace_ai::memory::knowledge::{Library, Note};
 use solace_ai::memory::{chunks, summarise, Embedder, LocalEmbedder, OpenAiEmbedder, Recalled};
 use solace_ai::model::{ChatMessage, ChatModel, ChatRole};
 use solace_ai::safety::Detector;
@@ -88,6 +89,9 @@ pub struct Memory {
     model: Option<Arc<dyn ChatModel>>,
     /// How many messages of a conversation the model sees (`CHAT_HISTORY_TURNS`).
     window: usize,
+    /// Solace's library of notes, embedded at start-up (`with_library`).
+    library: Option<Arc<Library>>,
+    library_floor: f32,
 }
 
 impl Memory {
@@ -143,7 +147,27 @@ impl Memory {
             min_similarity: settings.min_similarity,
             model,
             window: config.chat.history_turns,
+            library: None,
+            library_floor: settings.library_min_similarity,
         })
+    }
+
+    /// Embeds Solace's library of notes so messages can be matched to them (when
+    /// `wanted` and an embedder runs). A failure leaves the library out, saying why.
+    pub async fn with_library(mut self, wanted: bool) -> Self {
+        let Some(embedder) = self.embedder.as_ref().filter(|_| wanted) else {
+            return self;
+        };
+        match Library::build(embedder.as_ref()).await {
+            Ok(library) => {
+                tracing::info!(notes = library.len(), "Solace's library is ready");
+                self.library = Some(Arc::new(library));
+            }
+            Err(error) => {
+                tracing::warn!(%error, "Solace's library is off: its notes could not be embedded")
+            }
+        }
+        self
     }
 
     pub fn status(&self) -> &MemoryStatus {
@@ -180,9 +204,11 @@ impl Memory {
         }
     }
 
-    /// What the person's earlier conversations hold that bears on `message`: at most
+    /// What bears on `message`: from the person's earlier conversations at most
     /// `MEMORY_RECALL_ITEMS` items, none of them already in `window` (the turns the model
-    /// sees anyway). `vector` is the message's, when the safety layer computed it.
+    /// sees anyway), unless memory is paused or off; and the library note that fits it,
+    /// if any. `vector` is the message's, when the safety layer computed it. Never fails:
+    /// without an answer in time the reply goes on without these.
     #[tracing::instrument(name = "memory.recall", skip_all, fields(found = tracing::field::Empty))]
     pub async fn recall(
         &self,
@@ -191,59 +217,79 @@ impl Memory {
         message: &str,
         vector: Option<Vec<f32>>,
         window: &[ChatMessage],
-    ) -> Vec<Recalled> {
-        let (Some(embedder), Some(choices)) = (&self.embedder, choices) else {
-            return Vec::new();
+    ) -> (Vec<Recalled>, Option<Note>) {
+        let Some(embedder) = &self.embedder else {
+            return (Vec::new(), None);
         };
-        if choices.paused {
-            return Vec::new();
+        let personal = choices.is_some_and(|c| !c.paused);
+        if !personal && self.library.is_none() {
+            return (Vec::new(), None);
         }
-        match self
-            .try_recall(embedder, owner_id, message, vector, window)
-            .await
-        {
+        let vector = match self.query_vector(embedder, message, vector).await {
+            Ok(vector) => vector,
+            Err(error) => {
+                tracing::warn!(%error, "memory unavailable for this reply");
+                return (Vec::new(), None);
+            }
+        };
+        let note = self
+            .library
+            .as_ref()
+            .filter(|library| library.model() == embedder.model_id())
+            .and_then(|library| library.find(&vector, self.library_floor))
+            .map(|(note, _)| note.clone());
+        if !personal {
+            return (Vec::new(), note);
+        }
+        match self.search(embedder, owner_id, &vector, window).await {
             Ok(found) => {
                 tracing::Span::current().record("found", found.len());
-                found
+                (found, note)
             }
             Err(error) => {
                 tracing::warn!(%error, "memory unavailable for this reply");
-                Vec::new()
+                (Vec::new(), note)
             }
         }
     }
 
-    async fn try_recall(
+    /// The message's vector: the safety layer's when it is the same encoder, else the
+    /// embedding server's, waited for at most `QUERY_TIMEOUT`.
+    async fn query_vector(
+        &self,
+        embedder: &Arc<dyn Embedder>,
+        message: &str,
+        vector: Option<Vec<f32>>,
+    ) -> Result<Vec<f32>> {
+        if let Some(vector) = vector.filter(|_| self.shares_safety_reading) {
+            return Ok(vector);
+        }
+        let embedded = tokio::time::timeout(QUERY_TIMEOUT, embedder.embed(&[message.to_owned()]))
+            .await
+            .map_err(|_| Error::Timeout {
+                code: "embedding_timeout",
+                message: "the embedding server did not answer in time".into(),
+            })?
+            .map_err(embedding_failed)?;
+        embedded
+            .into_iter()
+            .next()
+            .ok_or_else(|| embedding_failed("no vector for the message"))
+    }
+
+    async fn search(
         &self,
         embedder: &Arc<dyn Embedder>,
         owner_id: &str,
-        message: &str,
-        vector: Option<Vec<f32>>,
+        vector: &[f32],
         window: &[ChatMessage],
     ) -> Result<Vec<Recalled>> {
-        let vector = match vector.filter(|_| self.shares_safety_reading) {
-            Some(vector) => vector,
-            None => {
-                let embedded =
-                    tokio::time::timeout(QUERY_TIMEOUT, embedder.embed(&[message.to_owned()]))
-                        .await
-                        .map_err(|_| Error::Timeout {
-                            code: "embedding_timeout",
-                            message: "the embedding server did not answer in time".into(),
-                        })?
-                        .map_err(embedding_failed)?;
-                embedded
-                    .into_iter()
-                    .next()
-                    .ok_or_else(|| embedding_failed("no vector for the message"))?
-            }
-        };
         let hits = self
             .store
             .search(
                 owner_id,
                 embedder.model_id(),
-                &vector,
+                vector,
                 self.recall_items + window.len(),
                 self.min_similarity,
             )

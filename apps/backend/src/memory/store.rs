@@ -253,9 +253,12 @@ fn item(row: &sqlx::any::AnyRow) -> Result<Item> {
 
 async fn items_by_id(db: &Db, owner_id: &str, ids: &[&str]) -> Result<Vec<Item>> {
     let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
+    // `|| ''` keeps SQLite's planner on the primary key for the few ids asked for: on
+    // the owner's index it would walk all their items (20 ms for 10,000). The owner is
+    // still checked for every row.
     let sql = format!(
         "SELECT {ITEM_COLUMNS} FROM memory_items m JOIN chat_sessions s ON s.id = m.session_id \
-         WHERE m.owner_id = $1 AND m.id IN ({})",
+         WHERE m.id IN ({}) AND m.owner_id || '' = $1",
         marks.join(", ")
     );
     let mut query = sqlx::query(&sql).bind(owner_id.to_owned());

@@ -56,6 +56,14 @@ fn recalled_block(upstream: &FakeUpstream) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The conversation a reply's `start` event names.
+fn session_of(events: &[crate::ai_chat::SseEvent]) -> String {
+    crate::ai_chat::named(events, "start")[0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 fn texts(page: &Value) -> Vec<String> {
     page["items"]
         .as_array()
@@ -119,10 +127,7 @@ async fn the_same_conversation_is_not_recalled_into_itself() {
         json!({ "content": "My cat Miso hides under the bed during storms" }),
     )
     .await;
-    let session = crate::ai_chat::named(&events, "start")[0]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = session_of(&events);
     remembered(&mut browser, 2).await;
 
     say(
@@ -183,10 +188,7 @@ async fn the_person_deletes_items_conversations_and_everything() {
         json!({ "content": "I started running in the park on Sundays" }),
     )
     .await;
-    let first_session = crate::ai_chat::named(&events, "start")[0]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let first_session = session_of(&events);
     say(
         &mut browser,
         json!({ "content": "My manager Priya praised my report today" }),
@@ -405,10 +407,7 @@ async fn the_embedding_server_failing_costs_the_memory_never_the_reply() {
 /// in another conversation, in another language, finds the earlier fact.
 #[tokio::test]
 async fn the_in_process_encoder_finds_a_paraphrase_across_languages() {
-    let (Ok(dir), Ok(multilingual)) = (
-        std::env::var("SAFETY_MODEL_DIR"),
-        std::env::var("SAFETY_MULTILINGUAL_DIR"),
-    ) else {
+    let Some((dir, multilingual)) = crate::safety::safety_model_dirs() else {
         assert!(
             std::env::var("CI").is_err(),
             "CI must provide SAFETY_MODEL_DIR and SAFETY_MULTILINGUAL_DIR"
@@ -455,10 +454,7 @@ async fn a_long_conversation_is_summarised_and_the_summary_reaches_the_model() {
         json!({ "content": "My brother Tomasz is visiting from Krakow" }),
     )
     .await;
-    let session = crate::ai_chat::named(&events, "start")[0]["session_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let session = session_of(&events);
     for text in [
         "We argued about dinner",
         "Then we went for a walk",
@@ -534,4 +530,56 @@ async fn a_long_conversation_is_summarised_and_the_summary_reaches_the_model() {
         .as_str()
         .unwrap()
         .starts_with("They talked about: "));
+}
+
+#[tokio::test]
+async fn a_fitting_library_note_is_offered_to_the_model_and_named_as_the_source() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    // The fake's 64 word buckets collide often: a high floor keeps chance matches out.
+    let app = app_remembering(&upstream, &[("LIBRARY_MIN_SIMILARITY", "0.6")]).await;
+    let mut browser = guest(&app).await;
+
+    let (_, events) = say(
+        &mut browser,
+        json!({ "content": "A panic attack again: heart pounding, chest tight, I thought I was dying" }),
+    )
+    .await;
+
+    let done = crate::ai_chat::named(&events, "done")[0];
+    assert_eq!(done["library"]["slug"], "panic-attacks", "{done}");
+    let title = done["library"]["title"].as_str().unwrap();
+    let last = upstream.requests().pop().unwrap();
+    let offered: Vec<&str> = last["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "system")
+        .filter_map(|m| m["content"].as_str())
+        .filter(|c| c.starts_with("A note from Solace's library"))
+        .collect();
+    assert_eq!(offered.len(), 1);
+    assert!(offered[0].contains(title));
+
+    // Small talk gets no note; nor does anything when the library is off.
+    let (_, events) = say(&mut browser, json!({ "content": "Okay bye" })).await;
+    assert!(crate::ai_chat::named(&events, "done")[0]
+        .get("library")
+        .is_none());
+    let off = app_remembering(
+        &upstream,
+        &[
+            ("LIBRARY_MIN_SIMILARITY", "0.6"),
+            ("LIBRARY_ENABLED", "false"),
+        ],
+    )
+    .await;
+    let mut browser = guest(&off).await;
+    let (_, events) = say(
+        &mut browser,
+        json!({ "content": "A panic attack again: heart pounding, chest tight, I thought I was dying" }),
+    )
+    .await;
+    assert!(crate::ai_chat::named(&events, "done")[0]
+        .get("library")
+        .is_none());
 }

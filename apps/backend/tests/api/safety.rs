@@ -273,7 +273,7 @@ async fn readiness_says_whether_the_learned_layer_runs() {
 }
 
 /// The real encoders, when `scripts/ensure-safety-model.sh` provided them (CI does).
-fn safety_model_dirs() -> Option<(String, String)> {
+pub fn safety_model_dirs() -> Option<(String, String)> {
     let dir = std::env::var("SAFETY_MODEL_DIR").ok()?;
     let multilingual = std::env::var("SAFETY_MULTILINGUAL_DIR").ok()?;
     (std::path::Path::new(&dir)

@@ -157,6 +157,11 @@ export function ChatView() {
               <MessageBubble role="assistant" content={chat.draft.text} streaming label={label} />
             )}
           </ul>
+          {chat.source && !chat.draft && (
+            <p data-testid="library-source" className="mt-2 text-sm text-muted-foreground">
+              From Solace&apos;s library: {chat.source.title}
+            </p>
+          )}
           {chat.crisis && (
             <div className="mt-4">
               <CrisisCard notice={chat.crisis} />
