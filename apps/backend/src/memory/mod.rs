@@ -83,7 +83,6 @@ pub struct Memory {
     /// Wakes a local worker when a job is added.
     pub wake: Arc<Notify>,
     recall_items: usize,
-    tokens: usize,
     min_similarity: f32,
     /// Writes conversation summaries, when a model is configured.
     model: Option<Arc<dyn ChatModel>>,
@@ -143,7 +142,6 @@ impl Memory {
             jobs,
             wake: Arc::new(Notify::new()),
             recall_items: settings.recall_items,
-            tokens: settings.tokens,
             min_similarity: settings.min_similarity,
             model,
             window: config.chat.history_turns,
@@ -174,21 +172,11 @@ impl Memory {
         &self.status
     }
 
-    /// The token budget for recalled items in a prompt.
-    pub fn tokens(&self) -> usize {
-        self.tokens
-    }
-
     /// Drops this replica's copy of a person's vectors after their items changed here.
     pub async fn changed(&self, owner_id: &str) {
         if let Some(embedder) = &self.embedder {
             self.store.invalidate(owner_id, embedder.model_id()).await;
         }
-    }
-
-    /// Whether the vector that came with the safety assessment is the one to search with.
-    pub fn shares_safety_reading(&self) -> bool {
-        self.shares_safety_reading
     }
 
     /// The person's choices, read once per turn (for `recall` and `remember`); `None`
