@@ -680,16 +680,8 @@ impl Config {
         if session_ttl_days == 0 {
             return Err(invalid("SESSION_TTL_DAYS", "must be at least 1"));
         }
-        let trust_forwarded_for = match get("TRUST_FORWARDED_FOR").as_deref() {
-            None | Some("false") | Some("0") => false,
-            Some("true") | Some("1") => true,
-            Some(other) => {
-                return Err(invalid(
-                    "TRUST_FORWARDED_FOR",
-                    format!("expected true or false, got '{other}'"),
-                ))
-            }
-        };
+        let trust_forwarded_for =
+            parse_bool("TRUST_FORWARDED_FOR", get("TRUST_FORWARDED_FOR"), false)?;
         let client_ip_header = get("CLIENT_IP_HEADER")
             .map(|raw| {
                 axum::http::HeaderName::from_bytes(raw.to_ascii_lowercase().as_bytes()).map_err(
@@ -1065,6 +1057,19 @@ fn llm_settings(get: &impl Fn(&str) -> Option<String>) -> Result<LlmSettings, Co
     })
 }
 
+/// `true`/`1` or `false`/`0`; `default` when unset.
+fn parse_bool(key: &'static str, raw: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    match raw.as_deref() {
+        None => Ok(default),
+        Some("true") | Some("1") => Ok(true),
+        Some("false") | Some("0") => Ok(false),
+        Some(other) => Err(invalid(
+            key,
+            format!("expected true or false, got '{other}'"),
+        )),
+    }
+}
+
 fn parse_decimal(key: &'static str, raw: Option<String>, default: f32) -> Result<f32, ConfigError> {
     match raw {
         None => Ok(default),
@@ -1278,16 +1283,7 @@ fn parse_number<T: std::str::FromStr>(
 }
 
 fn memory(get: &impl Fn(&str) -> Option<String>) -> Result<MemorySettings, ConfigError> {
-    let enabled = match get("MEMORY_ENABLED").as_deref() {
-        None | Some("true") | Some("1") => true,
-        Some("false") | Some("0") => false,
-        Some(other) => {
-            return Err(invalid(
-                "MEMORY_ENABLED",
-                format!("expected true or false, got '{other}'"),
-            ))
-        }
-    };
+    let enabled = parse_bool("MEMORY_ENABLED", get("MEMORY_ENABLED"), true)?;
     let min_similarity = parse_decimal("MEMORY_MIN_SIMILARITY", get("MEMORY_MIN_SIMILARITY"), 0.2)?;
     if !(-1.0..=1.0).contains(&min_similarity) {
         return Err(invalid("MEMORY_MIN_SIMILARITY", "must be between -1 and 1"));
@@ -1312,16 +1308,7 @@ fn memory(get: &impl Fn(&str) -> Option<String>) -> Result<MemorySettings, Confi
         min_similarity,
         cache_bytes: parse_number("MEMORY_CACHE_MB", get("MEMORY_CACHE_MB"), 256u64)?
             .saturating_mul(1 << 20),
-        library: match get("LIBRARY_ENABLED").as_deref() {
-            None | Some("true") | Some("1") => true,
-            Some("false") | Some("0") => false,
-            Some(other) => {
-                return Err(invalid(
-                    "LIBRARY_ENABLED",
-                    format!("expected true or false, got '{other}'"),
-                ))
-            }
-        },
+        library: parse_bool("LIBRARY_ENABLED", get("LIBRARY_ENABLED"), true)?,
         library_min_similarity: parse_decimal(
             "LIBRARY_MIN_SIMILARITY",
             get("LIBRARY_MIN_SIMILARITY"),

@@ -36,6 +36,14 @@ impl JobError {
             retryable: false,
         }
     }
+
+    /// A provider's failure, retried only when its cause may pass (busy, unreachable).
+    pub fn from_provider(error: &impl std::fmt::Display, retryable: bool) -> Self {
+        Self {
+            message: error.to_string(),
+            retryable,
+        }
+    }
 }
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;

@@ -414,13 +414,7 @@ impl Memory {
             .map_err(database)?;
         let written = summarise(model.as_ref(), previous.as_deref(), &turns)
             .await
-            .map_err(|e| {
-                if e.is_retryable() {
-                    JobError::retry(e.to_string())
-                } else {
-                    JobError::fatal(e.to_string())
-                }
-            })?;
+            .map_err(|e| JobError::from_provider(&e, e.is_retryable()))?;
         let Some(summary) = written else {
             tracing::warn!("a conversation summary failed the output checks; kept the old one");
             return Ok(());
@@ -489,13 +483,10 @@ impl Memory {
             return Ok(());
         }
         let texts: Vec<String> = items.iter().map(|i| i.text.clone()).collect();
-        let vectors = embedder.embed(&texts).await.map_err(|e| {
-            if e.is_retryable() {
-                JobError::retry(e.to_string())
-            } else {
-                JobError::fatal(e.to_string())
-            }
-        })?;
+        let vectors = embedder
+            .embed(&texts)
+            .await
+            .map_err(|e| JobError::from_provider(&e, e.is_retryable()))?;
         for (item, vector) in items.iter_mut().zip(vectors) {
             item.vector = vector;
         }

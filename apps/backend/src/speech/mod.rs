@@ -194,11 +194,7 @@ impl Speech {
                     self.ready.notify_waiters();
                 }
                 // The provider's message names a status or a cause, never the text.
-                Err(if error.is_retryable() {
-                    JobError::retry(error.to_string())
-                } else {
-                    JobError::fatal(error.to_string())
-                })
+                Err(JobError::from_provider(&error, error.is_retryable()))
             }
         }
     }
