@@ -54,6 +54,7 @@ bench: ## Benchmarks (release build); results are recorded in docs/PERFORMANCE.m
 	cargo bench --locked -p solace-backend --bench sfu_fanout
 	cargo bench --locked -p solace-backend --bench voice_round_trip
 	cargo bench --locked -p solace-backend --bench tls_providers
+	cargo bench --locked -p solace-backend --bench sealing
 	SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) cargo bench --locked -p solace-backend --bench memory_recall
 	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) $(TARGET_DIR)/release/solace memory eval --compare apps/ai/data/memory/scenarios-test.jsonl
 

@@ -113,6 +113,14 @@ async fn recall_on(name: &str, url: &str) {
         .await
         .unwrap();
     db.migrate().await.unwrap();
+    // Sealed as in the app (the key store in the same database, for the bench).
+    let keys = tempfile::tempdir().unwrap();
+    let keyring =
+        solace_backend::vault::Keyring::open(&keys.path().join("master.keys"), true).unwrap();
+    let vault = solace_backend::vault::Vault::open(std::sync::Arc::new(keyring), db.clone())
+        .await
+        .unwrap();
+    let db = db.with_vault(std::sync::Arc::new(vault));
     let started = Instant::now();
     let owner = person_with_memory(&db).await;
     let filled = started.elapsed();

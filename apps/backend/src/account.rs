@@ -16,11 +16,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{self, sessions, throttle, ClientIp, Identity, Password, RegisteredUser};
+use crate::chat::{CONTENT_SLOT, SUMMARY_SLOT, TITLE_SLOT};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 use crate::openapi::{JsonBody, Limited, SignedIn, Unauthenticated, Unavailable};
+use crate::safety_plan::{PLAN_SLOT, SAFETY_PLAN_ROW};
 use crate::state::AppState;
 use crate::users::{self, User};
+use crate::vault::Slot;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -185,11 +188,44 @@ fn row_to_json(row: &AnyRow) -> Value {
 }
 
 async fn rows(state: &AppState, sql: &str, user_id: &str) -> Result<Vec<Value>> {
+    opened(state, sql, user_id, &[]).await
+}
+
+/// A sealed column of an exported row: its field, its slot, and the slot's row (the
+/// row's `id` unless fixed).
+type Sealed = (&'static str, &'static str, Option<&'static str>);
+
+/// The rows, with the sealed columns `fields` opened.
+async fn opened(
+    state: &AppState,
+    sql: &str,
+    user_id: &str,
+    fields: &[Sealed],
+) -> Result<Vec<Value>> {
     let rows = sqlx::query(sql)
         .bind(user_id.to_owned())
         .fetch_all(state.db.pool())
         .await?;
-    Ok(rows.iter().map(row_to_json).collect())
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut value = row_to_json(row);
+        for (field, slot, fixed_row) in fields {
+            let row_key = match fixed_row {
+                Some(fixed) => (*fixed).to_owned(),
+                None => value["id"].as_str().unwrap_or_default().to_owned(),
+            };
+            if let Some(Value::String(stored)) = value.get_mut(*field) {
+                let plain = state
+                    .db
+                    .vault()?
+                    .open_text(Slot::new(slot, &row_key), std::mem::take(stored))
+                    .await?;
+                *stored = plain;
+            }
+        }
+        out.push(value);
+    }
+    Ok(out)
 }
 
 /// Everything Solace holds about the caller, as one JSON file (`format`:
@@ -208,14 +244,18 @@ async fn export(State(state): State<AppState>, identity: Identity) -> Result<Res
         "format": "solace-export/1",
         "exported_at": crate::db::now_ms(),
         "account": identity.user,
-        "chat_sessions": rows(&state, "SELECT id, title, flagged_at, summary, created_at, updated_at FROM chat_sessions WHERE owner_id = $1 ORDER BY created_at", id).await?,
-        "messages": rows(&state, "SELECT id, session_id, role, content, status, created_at FROM messages WHERE owner_id = $1 ORDER BY created_at, id", id).await?,
+        "chat_sessions": opened(&state, "SELECT id, title, flagged_at, summary, created_at, updated_at FROM chat_sessions WHERE owner_id = $1 ORDER BY created_at", id,
+            &[("title", TITLE_SLOT, None), ("summary", SUMMARY_SLOT, None)]).await?,
+        "messages": opened(&state, "SELECT id, session_id, role, content, status, created_at FROM messages WHERE owner_id = $1 ORDER BY created_at, id", id,
+            &[("content", CONTENT_SLOT, None)]).await?,
         "rooms_hosted": rows(&state, "SELECT id, title, topic, visibility, capacity, status, closed_at, created_at FROM rooms WHERE host_id = $1 ORDER BY created_at", id).await?,
         "room_participation": rows(&state, "SELECT room_id, role, shown_name, joined_at, left_at FROM room_participants WHERE user_id = $1 ORDER BY joined_at", id).await?,
         "room_events": rows(&state, "SELECT id, room_id, kind, detail, created_at, CASE WHEN actor_id = $1 THEN 'actor' ELSE 'subject' END AS your_part FROM room_events WHERE actor_id = $1 OR subject_id = $1 ORDER BY created_at", id).await?,
-        "memory": rows(&state, "SELECT id, session_id, role, text, said_at, created_at FROM memory_items WHERE owner_id = $1 ORDER BY said_at, piece", id).await?,
+        "memory": opened(&state, "SELECT id, session_id, role, text, said_at, created_at FROM memory_items WHERE owner_id = $1 ORDER BY said_at, piece", id,
+            &[("text", crate::memory::store::TEXT_SLOT, None)]).await?,
         "memory_choices": rows(&state, "SELECT memory_paused_at, memory_hard_moments_at FROM users WHERE id = $1", id).await?,
-        "safety_plan": rows(&state, "SELECT plan, created_at, updated_at FROM safety_plans WHERE user_id = $1", id).await?,
+        "safety_plan": opened(&state, "SELECT plan, created_at, updated_at FROM safety_plans WHERE user_id = $1", id,
+            &[("plan", PLAN_SLOT, Some(SAFETY_PLAN_ROW))]).await?,
         // Named as the room showed them to this person (their display name, if that is
         // what they showed), never by the pseudonym the room kept from view; null once no
         // room the two shared is left.

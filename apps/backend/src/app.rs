@@ -397,6 +397,16 @@ impl Application {
                 Duration::from_secs(60),
             ))
         });
+        // Rows from before encryption get sealed, and keys whose owner is gone destroyed,
+        // beside live traffic by every process that does background work.
+        let sealing = self.jobs.then(|| {
+            let db = self.state.db.clone();
+            tokio::spawn(async move {
+                if let Err(error) = crate::vault::plain::in_background(&db).await {
+                    tracing::warn!(%error, "sealing older rows stopped; it resumes at the next start");
+                }
+            })
+        });
         let (stop_jobs, jobs_stopped) = tokio::sync::oneshot::channel::<()>();
         let jobs = self.jobs.then(|| {
             let (speech, memory) = (self.state.speech.clone(), self.state.memory.clone());
@@ -429,7 +439,7 @@ impl Application {
                 }
             }
         };
-        for task in [housekeeping, reload_tls].into_iter().flatten() {
+        for task in [housekeeping, reload_tls, sealing].into_iter().flatten() {
             task.abort();
         }
         let _ = stop_tx.send(true);

@@ -96,6 +96,32 @@ impl DatabaseUrl {
         self.kind
     }
 
+    /// A database beside this one, named with `suffix`: `solace.db` → `solace-keys.db`,
+    /// `postgres://…/solace` → `postgres://…/solace_keys`. An in-memory SQLite database
+    /// has no sibling: it is its own.
+    pub fn sibling(&self, suffix: &str) -> Self {
+        let raw = self.expose();
+        let (base, query) = raw
+            .split_once('?')
+            .map_or((raw, None), |(b, q)| (b, Some(q)));
+        let renamed = match self.kind {
+            DatabaseKind::Sqlite if base.contains(":memory:") => return self.clone(),
+            DatabaseKind::Sqlite => match base.rsplit_once('.') {
+                Some((stem, ext)) if !ext.contains('/') => format!("{stem}-{suffix}.{ext}"),
+                _ => format!("{base}-{suffix}"),
+            },
+            DatabaseKind::Postgres => format!("{base}_{suffix}"),
+        };
+        let url = match query {
+            Some(query) => format!("{renamed}?{query}"),
+            None => renamed,
+        };
+        Self {
+            kind: self.kind,
+            url: SecretString::from(url),
+        }
+    }
+
     /// The full URL, for the driver only.
     pub fn expose(&self) -> &str {
         self.url.expose_secret()
@@ -228,6 +254,22 @@ pub struct MemorySettings {
     pub library_min_similarity: f32,
     /// An OpenAI-compatible `/v1/embeddings` server instead of the in-process encoder.
     pub embeddings: Option<EmbeddingsUpstream>,
+}
+
+/// Encryption at rest: where the master keys and the people's wrapped data keys live.
+#[derive(Debug, Clone)]
+pub struct EncryptionSettings {
+    /// `ENCRYPTION_KEY_FILE`: the master keys, newest last. Default `DATA_DIR/master.keys`,
+    /// made on first start when missing; every replica must read the same file.
+    pub key_file: PathBuf,
+    /// `ENCRYPTION_KEYS`: the key file's text itself (lines or `;`-separated `id key`
+    /// entries), for platforms that inject secrets as variables; wins over the file.
+    pub inline_keys: Option<SecretString>,
+    /// `ENCRYPTION_KEYSTORE_URL`: the database holding the wrapped data keys. Default a
+    /// sibling of `DATABASE_URL` (`solace-keys.db`, or the `…_keys` PostgreSQL
+    /// database), so a backup of the app's database holds no key and deleting an
+    /// account makes its rows unreadable in every backup.
+    pub keystore_url: DatabaseUrl,
 }
 
 /// `EMBEDDINGS_BASE_URL`, `EMBEDDINGS_API_KEY`, `EMBEDDINGS_MODEL`.
@@ -368,6 +410,7 @@ pub struct Config {
     pub llm_settings: LlmSettings,
     pub chat: ChatSettings,
     pub memory: MemorySettings,
+    pub encryption: EncryptionSettings,
     pub safety: SafetySettings,
     /// A JSON list of crisis lines replacing the built-in one.
     pub crisis_lines_file: Option<PathBuf>,
@@ -468,6 +511,8 @@ impl Config {
                 data_dir.join("solace.db").display()
             ))?,
         };
+        let keystore_default = database_url.sibling("keys");
+        let data_dir_for_keys = data_dir.clone();
         let database_max_connections = parse_number(
             "DATABASE_MAX_CONNECTIONS",
             get("DATABASE_MAX_CONNECTIONS"),
@@ -833,6 +878,20 @@ impl Config {
             otel: otel(&get)?,
             analytics: analytics(&get)?,
             memory: memory(&get)?,
+            encryption: EncryptionSettings {
+                key_file: get("ENCRYPTION_KEY_FILE")
+                    .map_or_else(|| data_dir_for_keys.join("master.keys"), PathBuf::from),
+                inline_keys: get("ENCRYPTION_KEYS").map(SecretString::from),
+                keystore_url: match get("ENCRYPTION_KEYSTORE_URL") {
+                    Some(raw) => DatabaseUrl::parse(&raw).map_err(|_| {
+                        invalid(
+                            "ENCRYPTION_KEYSTORE_URL",
+                            "expected sqlite://… or postgres://…",
+                        )
+                    })?,
+                    None => keystore_default,
+                },
+            },
         })
     }
 }
@@ -842,6 +901,7 @@ impl Config {
 /// environment (and `docker inspect`).
 pub const SECRET_KEYS: &[&str] = &[
     "DATABASE_URL",
+    "ENCRYPTION_KEYSTORE_URL",
     "REDIS_URL",
     "LLM_API_KEY",
     "EMBEDDINGS_API_KEY",
@@ -1631,6 +1691,51 @@ mod tests {
         assert!(ok.as_ref().is_ok_and(
             |c| c.llm.is_some() && c.llm_settings.template == Some(ChatTemplate::Mistral)
         ));
+    }
+
+    #[test]
+    fn the_key_store_defaults_to_a_sibling_of_the_database() {
+        let sibling = |url: &str| {
+            DatabaseUrl::parse(url)
+                .map(|u| u.sibling("keys").expose().to_owned())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            sibling("sqlite://./data/solace.db"),
+            "sqlite://./data/solace-keys.db"
+        );
+        assert_eq!(
+            sibling("sqlite:///tmp/a.b/db?mode=rwc"),
+            "sqlite:///tmp/a.b/db-keys?mode=rwc"
+        );
+        assert_eq!(sibling("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(
+            sibling("postgres://u:p@db:5432/solace?sslmode=require"),
+            "postgres://u:p@db:5432/solace_keys?sslmode=require"
+        );
+        let defaults = config(&[("DATA_DIR", "/srv/solace")]).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            defaults.encryption.key_file,
+            PathBuf::from("/srv/solace/master.keys")
+        );
+        assert_eq!(
+            defaults.encryption.keystore_url.expose(),
+            "sqlite:///srv/solace/solace-keys.db"
+        );
+        let chosen = config(&[
+            ("ENCRYPTION_KEY_FILE", "/run/secrets/keys"),
+            ("ENCRYPTION_KEYSTORE_URL", "postgres://keys.internal/keys"),
+        ])
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            chosen.encryption.key_file,
+            PathBuf::from("/run/secrets/keys")
+        );
+        assert_eq!(
+            chosen.encryption.keystore_url.kind(),
+            DatabaseKind::Postgres
+        );
+        assert!(config(&[("ENCRYPTION_KEYSTORE_URL", "mysql://x")]).is_err());
     }
 
     #[test]

@@ -19,6 +19,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 pub struct Db {
     pool: AnyPool,
     kind: DatabaseKind,
+    /// Seals and opens what people wrote (set by [`crate::state::open_database`]).
+    vault: Option<std::sync::Arc<crate::vault::Vault>>,
 }
 
 /// Why the database could not be opened at start-up, worded for an operator.
@@ -76,10 +78,13 @@ impl Db {
                 Box::pin(async move {
                     if kind == DatabaseKind::Sqlite {
                         // WAL lets readers continue while a writer commits; the busy timeout
-                        // makes concurrent writers wait instead of failing with SQLITE_BUSY.
+                        // makes concurrent writers wait instead of failing with SQLITE_BUSY;
+                        // secure_delete zeroes what a delete or an update frees, so a value
+                        // replaced (sealed, or deleted) does not linger in the file.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+                             PRAGMA secure_delete = ON;",
                         )
                         .await?;
                     }
@@ -89,7 +94,11 @@ impl Db {
             .connect(&raw)
             .await
             .map_err(|e| connect_error(e.to_string()))?;
-        Ok(Self { pool, kind })
+        Ok(Self {
+            pool,
+            kind,
+            vault: None,
+        })
     }
 
     /// Applies every migration that has not run yet.
@@ -111,6 +120,19 @@ impl Db {
 
     pub fn kind(&self) -> DatabaseKind {
         self.kind
+    }
+
+    /// This database with the vault that seals people's words in it.
+    pub fn with_vault(mut self, vault: std::sync::Arc<crate::vault::Vault>) -> Self {
+        self.vault = Some(vault);
+        self
+    }
+
+    /// The vault; every pool that stores people's words has one.
+    pub fn vault(&self) -> Result<&crate::vault::Vault> {
+        self.vault.as_deref().ok_or_else(|| {
+            crate::Error::Startup("this database was opened without its encryption keys".into())
+        })
     }
 
     pub async fn close(&self) {

@@ -26,6 +26,9 @@ pub enum Error {
     Startup(String),
     #[error("cache error: {0}")]
     Cache(String),
+    /// Encryption at rest failed: a master key is missing or a sealed value is damaged.
+    #[error("encryption: {0}")]
+    Vault(#[from] crate::vault::VaultError),
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
     /// The resource does not exist, or it is not the caller's (we never say which).
@@ -141,6 +144,7 @@ impl Error {
             | Self::Startup(_)
             | Self::Database(_)
             | Self::Migrate(_)
+            | Self::Vault(_)
             | Self::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }

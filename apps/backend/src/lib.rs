@@ -29,6 +29,7 @@ pub mod telemetry;
 pub mod text;
 pub mod tls;
 pub mod users;
+pub mod vault;
 pub mod web;
 
 pub use app::{router, Application};

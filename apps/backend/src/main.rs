@@ -71,6 +71,35 @@ enum Command {
         #[command(subcommand)]
         action: MemoryAction,
     },
+    /// Encryption at rest: master keys, data keys and rows still unsealed.
+    Keys {
+        #[command(subcommand)]
+        action: KeysAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum KeysAction {
+    /// How many data keys each master key wraps, and how many values are not sealed yet.
+    Status,
+    /// Add a master key to ENCRYPTION_KEY_FILE and re-wrap every data key with it, while
+    /// servers keep running (they re-read the file when it changes). Share the updated
+    /// file with every replica before running it.
+    Rotate {
+        /// Afterwards, drop from the file the master keys no data key needs any more
+        /// (once no backup you may restore still needs them either).
+        #[arg(long)]
+        retire: bool,
+        /// Re-wrap with the newest key already in the file instead of adding one.
+        #[arg(long)]
+        no_new_key: bool,
+    },
+    /// Seal now every value stored before encryption (servers also do it in the background).
+    Seal,
+    /// Print a new master key as a key-file line, for keys kept in ENCRYPTION_KEYS (a
+    /// platform secret): append it there (newest last), restart, then
+    /// `solace keys rotate --no-new-key`.
+    New,
 }
 
 #[derive(Subcommand)]
@@ -215,6 +244,7 @@ async fn main() -> ExitCode {
         Command::Model { action } => model(&config, action).await,
         Command::Safety { action } => safety(&config, action).await,
         Command::Memory { action } => memory(config, action).await,
+        Command::Keys { action } => keys(config, action).await,
         Command::Openapi => openapi(),
         Command::Smoke {
             url,
@@ -320,6 +350,101 @@ async fn memory(config: Config, action: MemoryAction) -> Result<(), String> {
         "\n{done} items now embedded with {}",
         memory.status().model.as_deref().unwrap_or("?")
     );
+    db.close().await;
+    Ok(())
+}
+
+async fn keys(config: Config, action: KeysAction) -> Result<(), String> {
+    use solace_backend::vault::{plain, Keyring};
+    let fail = |e: solace_backend::Error| e.to_string();
+    if let KeysAction::New = action {
+        let line = Keyring::new_line().map_err(|e| e.to_string())?;
+        #[allow(clippy::print_stdout)]
+        {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    // Rotating adds the key before the vault opens, so a file another replica shares is
+    // changed once and every process sees the same newest key.
+    if let KeysAction::Rotate {
+        no_new_key: false, ..
+    } = action
+    {
+        if config.encryption.inline_keys.is_some() {
+            return Err(
+                "the master keys come from ENCRYPTION_KEYS: add `solace keys new`'s line \
+                        to it, restart, then run `solace keys rotate --no-new-key`"
+                    .into(),
+            );
+        }
+        let ring = Keyring::open(&config.encryption.key_file, false).map_err(|e| e.to_string())?;
+        let id = ring.add_key().map_err(|e| e.to_string())?;
+        eprintln!("added master key {id} to {}", ring.source());
+    }
+    let db = solace_backend::state::open_database(&config)
+        .await
+        .map_err(fail)?;
+    let vault = db.vault().map_err(fail)?;
+    match action {
+        KeysAction::Status => {
+            let current = vault.master().current_id().map_err(|e| e.to_string())?;
+            for (master, n) in vault.master_key_use().await.map_err(fail)? {
+                let mark = if master == current { " (current)" } else { "" };
+                eprintln!("master key {master}{mark}: {n} data keys");
+            }
+            let plain = plain::count_plain(&db).await.map_err(fail)?;
+            eprintln!("values not sealed yet: {plain}");
+        }
+        KeysAction::Rotate { retire, .. } => {
+            let mut bar = ProgressBar::counting("re-wrapping data keys");
+            let done = vault
+                .rewrap(|done, total| bar.update(done, Some(total)))
+                .await
+                .map_err(fail)?;
+            eprintln!("\n{done} data keys re-wrapped with the current master key");
+            if retire && config.encryption.inline_keys.is_some() {
+                eprintln!(
+                    "the keys come from ENCRYPTION_KEYS: remove retired keys from it by hand"
+                );
+            } else if retire {
+                let ring =
+                    Keyring::open(&config.encryption.key_file, false).map_err(|e| e.to_string())?;
+                let used: Vec<String> = vault
+                    .master_key_use()
+                    .await
+                    .map_err(fail)?
+                    .into_iter()
+                    .map(|(id, _)| id)
+                    .collect();
+                let unused: Vec<String> = ring
+                    .ids()
+                    .into_iter()
+                    .filter(|id| !used.contains(id))
+                    .collect();
+                let removed = ring.retire(&unused).map_err(|e| e.to_string())?;
+                eprintln!("retired {removed} master keys no data key needs");
+            }
+        }
+        KeysAction::Seal => {
+            let mut bar = ProgressBar::counting("sealing values");
+            let total = u64::try_from(plain::count_plain(&db).await.map_err(fail)?).unwrap_or(0);
+            let done = plain::seal_all(&db, vault, 500, Duration::ZERO, |done| {
+                bar.update(done, Some(total.max(done)))
+            })
+            .await
+            .map_err(fail)?;
+            eprintln!("\n{done} values sealed");
+            if db.kind() == solace_backend::config::DatabaseKind::Postgres && done > 0 {
+                eprintln!(
+                    "PostgreSQL keeps the replaced plain versions in its files until their space \
+                     is reused: run VACUUM FULL on messages, chat_sessions, memory_items, \
+                     safety_plans and speech_clips to rewrite them now"
+                );
+            }
+        }
+        KeysAction::New => {}
+    }
     db.close().await;
     Ok(())
 }

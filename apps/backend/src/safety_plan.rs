@@ -14,6 +14,7 @@ use crate::db::{col, now_ms, Db};
 use crate::error::{Error, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
+use crate::vault::Slot;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(show, save))
@@ -123,6 +124,12 @@ async fn save(
     let now = now_ms();
     let json = serde_json::to_string(&plan)
         .map_err(|e| Error::Startup(format!("cannot encode a safety plan: {e}")))?;
+    let json = state
+        .db
+        .vault()?
+        .sealer(&identity.user.id)
+        .await?
+        .seal_text(slot(), &json)?;
     sqlx::query(
         "INSERT INTO safety_plans (user_id, plan, created_at, updated_at) VALUES ($1, $2, $3, $3) \
          ON CONFLICT (user_id) DO UPDATE SET plan = excluded.plan, updated_at = excluded.updated_at",
@@ -138,6 +145,15 @@ async fn save(
     }))
 }
 
+/// Where a plan is sealed: one per person, bound to the column alone, since its row's
+/// key (the owner) changes when a guest's plan moves into their account.
+fn slot() -> Slot<'static> {
+    Slot::new(PLAN_SLOT, SAFETY_PLAN_ROW)
+}
+
+pub const PLAN_SLOT: &str = "safety_plans.plan";
+pub use crate::vault::plain::SAFETY_PLAN_ROW;
+
 /// The owner's plan and when it last changed.
 pub async fn load(db: &Db, owner_id: &str) -> Result<Option<(SafetyPlan, i64)>> {
     let row = sqlx::query("SELECT plan, updated_at FROM safety_plans WHERE user_id = $1")
@@ -145,7 +161,7 @@ pub async fn load(db: &Db, owner_id: &str) -> Result<Option<(SafetyPlan, i64)>> 
         .fetch_optional(db.pool())
         .await?;
     let Some(row) = row else { return Ok(None) };
-    let plan: String = col(&row, "plan")?;
+    let plan = db.vault()?.open_text(slot(), col(&row, "plan")?).await?;
     let plan =
         serde_json::from_str(&plan).map_err(|e| Error::Database(sqlx::Error::Decode(e.into())))?;
     Ok(Some((plan, col(&row, "updated_at")?)))

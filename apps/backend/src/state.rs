@@ -152,7 +152,24 @@ pub async fn open_database(config: &Config) -> Result<Db> {
         .await
         .map_err(|e| Error::Startup(e.to_string()))?;
     db.migrate().await?;
-    Ok(db)
+    let keystore = if config.encryption.keystore_url.expose() == config.database_url.expose() {
+        db.clone()
+    } else {
+        Db::connect(&config.encryption.keystore_url, 4)
+            .await
+            .map_err(|e| {
+                Error::Startup(format!(
+                    "{e} (the key store, ENCRYPTION_KEYSTORE_URL: set it to a database this \
+                     server may create or use)"
+                ))
+            })?
+    };
+    let keyring = match &config.encryption.inline_keys {
+        Some(keys) => crate::vault::Keyring::inline(secrecy::ExposeSecret::expose_secret(keys))?,
+        None => crate::vault::Keyring::open(&config.encryption.key_file, true)?,
+    };
+    let vault = crate::vault::Vault::open(Arc::new(keyring), keystore).await?;
+    Ok(db.with_vault(Arc::new(vault)))
 }
 
 /// The crisis detector: rules always, the learned layer when its files are present

@@ -169,14 +169,19 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>> {
     row.as_ref().map(from_row).transpose()
 }
 
-/// Deletes a user and, through the schema's cascades, everything they own.
+/// Deletes a user and, through the schema's cascades, everything they own; then
+/// destroys their data keys, so any copy of their rows (a backup, a replica) stays
+/// sealed for good. Keys left behind by a crash in between are swept later
+/// ([`crate::vault::Vault::sweep`]).
 #[tracing::instrument(skip_all)]
 pub async fn delete(db: &Db, id: &str) -> Result<()> {
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id.to_owned())
         .execute(db.pool())
         .await?;
-    touched_a_row(&done)
+    touched_a_row(&done)?;
+    db.vault()?.shred(id).await?;
+    Ok(())
 }
 
 /// Turns a guest into a registered account in place, keeping its pseudonym and content.
@@ -217,6 +222,10 @@ pub async fn upgrade_guest(
 /// arrive in the account, or nothing changes.
 #[tracing::instrument(skip_all)]
 pub async fn merge_guest_into(db: &Db, guest_id: &str, account_id: &str) -> Result<()> {
+    // The guest's data keys go first (they may live in another database): what the guest
+    // wrote stays readable by key id wherever it ends up, and deleting the account
+    // destroys those keys too.
+    db.vault()?.move_keys(guest_id, account_id).await?;
     let mut tx = db.pool().begin().await?;
     let guest = guest_id.to_owned();
     let account = account_id.to_owned();
@@ -233,6 +242,7 @@ pub async fn merge_guest_into(db: &Db, guest_id: &str, account_id: &str) -> Resu
         "UPDATE chat_sessions SET owner_id = $1 WHERE owner_id = $2",
         "UPDATE messages SET owner_id = $1 WHERE owner_id = $2",
         "UPDATE speech_clips SET owner_id = $1 WHERE owner_id = $2",
+        "UPDATE memory_items SET owner_id = $1 WHERE owner_id = $2",
         "UPDATE rooms SET host_id = $1 WHERE host_id = $2",
         "UPDATE room_participants SET user_id = $1 WHERE user_id = $2",
         "UPDATE room_events SET actor_id = $1 WHERE actor_id = $2",
@@ -271,16 +281,20 @@ pub async fn merge_guest_into(db: &Db, guest_id: &str, account_id: &str) -> Resu
 /// gone nobody can be them again), then every login session and token expired at `now`.
 /// Returns how many guests and tokens went.
 pub async fn purge(db: &Db, now: i64, guests_unused_since: i64) -> Result<(u64, u64)> {
-    let guests = sqlx::query(
+    let gone = sqlx::query(
         "DELETE FROM users WHERE kind = 'guest' AND created_at < $1 AND NOT EXISTS \
          (SELECT 1 FROM tokens WHERE tokens.user_id = users.id \
-          AND expires_at > $2 AND COALESCE(last_used_at, created_at) >= $1)",
+          AND expires_at > $2 AND COALESCE(last_used_at, created_at) >= $1) RETURNING id",
     )
     .bind(guests_unused_since)
     .bind(now)
-    .execute(db.pool())
-    .await?
-    .rows_affected();
+    .fetch_all(db.pool())
+    .await?;
+    let vault = db.vault()?;
+    for row in &gone {
+        vault.shred(&crate::db::col::<String>(row, "id")?).await?;
+    }
+    let guests = gone.len() as u64;
     let tokens = sqlx::query("DELETE FROM tokens WHERE expires_at <= $1")
         .bind(now)
         .execute(db.pool())

@@ -20,6 +20,7 @@ use crate::error::{Error, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::openapi::{JsonBody, Missing, QueryString, SignedIn};
 use crate::state::AppState;
+use crate::vault::Slot;
 
 mod recent;
 pub(crate) mod reply;
@@ -290,28 +291,48 @@ const SESSION_READ: &str = "id, owner_id, title, flagged_at, created_at, updated
      summary_covers, (SELECT COUNT(*) FROM messages m WHERE m.session_id = chat_sessions.id) AS message_count";
 const MESSAGE_COLUMNS: &str = "id, session_id, role, content, status, created_at";
 
-fn session_from_row(row: &AnyRow) -> Result<ChatSession> {
+/// Where a session's title is sealed (see [`crate::vault`]).
+pub const TITLE_SLOT: &str = "chat_sessions.title";
+/// Where a session's summary is sealed.
+pub const SUMMARY_SLOT: &str = "chat_sessions.summary";
+/// Where a message's text is sealed.
+pub const CONTENT_SLOT: &str = "messages.content";
+
+async fn session_from_row(db: &Db, row: &AnyRow) -> Result<ChatSession> {
+    let vault = db.vault()?;
+    let id: String = col(row, "id")?;
+    let title = vault
+        .open_text(Slot::new(TITLE_SLOT, &id), col(row, "title")?)
+        .await?;
+    let summary = vault
+        .open_text_opt(Slot::new(SUMMARY_SLOT, &id), col(row, "summary")?)
+        .await?;
     Ok(ChatSession {
-        id: col(row, "id")?,
         owner_id: col(row, "owner_id")?,
-        title: col(row, "title")?,
+        title,
         flagged_at: col(row, "flagged_at")?,
         created_at: col(row, "created_at")?,
         updated_at: col(row, "updated_at")?,
-        summary: col(row, "summary")?,
+        summary,
         summary_covers: col(row, "summary_covers")?,
         message_count: col(row, "message_count")?,
+        id,
     })
 }
 
-fn message_from_row(row: &AnyRow) -> Result<Message> {
+async fn message_from_row(db: &Db, row: &AnyRow) -> Result<Message> {
+    let id: String = col(row, "id")?;
+    let content = db
+        .vault()?
+        .open_text(Slot::new(CONTENT_SLOT, &id), col(row, "content")?)
+        .await?;
     Ok(Message {
-        id: col(row, "id")?,
         session_id: col(row, "session_id")?,
         role: Role::parse(&col::<String>(row, "role")?)?,
-        content: col(row, "content")?,
+        content,
         status: MessageStatus::parse(&col::<String>(row, "status")?)?,
         created_at: col(row, "created_at")?,
+        id,
     })
 }
 
@@ -349,14 +370,20 @@ pub async fn create_session(db: &Db, owner_id: &str, title: &SessionTitle) -> Re
     let sql = format!(
         "INSERT INTO chat_sessions ({SESSION_COLUMNS}) VALUES ($1, $2, $3, NULL, $4, $4) RETURNING {SESSION_READ}"
     );
+    let id = new_id();
+    let title = db
+        .vault()?
+        .sealer(owner_id)
+        .await?
+        .seal_text(Slot::new(TITLE_SLOT, &id), title.as_str())?;
     let row = sqlx::query(&sql)
-        .bind(new_id())
+        .bind(id)
         .bind(owner_id.to_owned())
-        .bind(title.as_str().to_owned())
+        .bind(title)
         .bind(now_ms())
         .fetch_one(db.pool())
         .await?;
-    session_from_row(&row)
+    session_from_row(db, &row).await
 }
 
 /// The owner's sessions, most recently active first.
@@ -371,7 +398,11 @@ pub async fn list_sessions(db: &Db, owner_id: &str, page: Page) -> Result<Vec<Ch
         .bind(page.offset)
         .fetch_all(db.pool())
         .await?;
-    rows.iter().map(session_from_row).collect()
+    let mut sessions = Vec::with_capacity(rows.len());
+    for row in &rows {
+        sessions.push(session_from_row(db, row).await?);
+    }
+    Ok(sessions)
 }
 
 /// One of the owner's sessions; another person's session is `NotFound`.
@@ -383,7 +414,7 @@ pub async fn get_session(db: &Db, owner_id: &str, id: &str) -> Result<ChatSessio
         .fetch_optional(db.pool())
         .await?
         .ok_or(Error::NotFound)?;
-    session_from_row(&row)
+    session_from_row(db, &row).await
 }
 
 #[tracing::instrument(skip_all)]
@@ -397,15 +428,20 @@ pub async fn rename_session(
         "UPDATE chat_sessions SET title = $1, updated_at = $2 WHERE id = $3 AND owner_id = $4 \
          RETURNING {SESSION_READ}"
     );
+    let title = db
+        .vault()?
+        .sealer(owner_id)
+        .await?
+        .seal_text(Slot::new(TITLE_SLOT, id), title.as_str())?;
     let row = sqlx::query(&sql)
-        .bind(title.as_str().to_owned())
+        .bind(title)
         .bind(now_ms())
         .bind(id.to_owned())
         .bind(owner_id.to_owned())
         .fetch_optional(db.pool())
         .await?
         .ok_or(Error::NotFound)?;
-    session_from_row(&row)
+    session_from_row(db, &row).await
 }
 
 /// Deletes the session and its messages.
@@ -454,6 +490,12 @@ pub async fn append_message(
     new: NewMessage<'_>,
 ) -> Result<Message> {
     let now = now_ms();
+    let id = new_id();
+    let content = db
+        .vault()?
+        .sealer(owner_id)
+        .await?
+        .seal_text(Slot::new(CONTENT_SLOT, &id), new.content)?;
     let mut tx = db.pool().begin().await?;
     let touched =
         sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2 AND owner_id = $3")
@@ -468,17 +510,17 @@ pub async fn append_message(
          VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {MESSAGE_COLUMNS}"
     );
     let row = sqlx::query(&sql)
-        .bind(new_id())
+        .bind(id)
         .bind(session_id.to_owned())
         .bind(owner_id.to_owned())
         .bind(new.role.as_str())
-        .bind(new.content.to_owned())
+        .bind(content)
         .bind(new.status.as_str())
         .bind(now)
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    message_from_row(&row)
+    message_from_row(db, &row).await
 }
 
 /// One of the owner's messages.
@@ -490,7 +532,7 @@ pub async fn get_message(db: &Db, owner_id: &str, id: &str) -> Result<Message> {
         .fetch_optional(db.pool())
         .await?
         .ok_or(crate::error::Error::NotFound)?;
-    message_from_row(&row)
+    message_from_row(db, &row).await
 }
 
 /// The newest `limit` messages of one of the owner's sessions, oldest first.
@@ -512,11 +554,10 @@ pub async fn recent_messages(
         .bind(limit)
         .fetch_all(db.pool())
         .await?;
-    let mut messages = rows
-        .iter()
-        .map(message_from_row)
-        .collect::<Result<Vec<_>>>()?;
-    messages.reverse();
+    let mut messages = Vec::with_capacity(rows.len());
+    for row in rows.iter().rev() {
+        messages.push(message_from_row(db, row).await?);
+    }
     Ok(messages)
 }
 

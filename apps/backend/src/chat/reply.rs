@@ -356,7 +356,7 @@ async fn send(
         None => create_session(&state.db, &owner_id, &text.title()).await?,
     };
     let recent = Recent::of(&state);
-    let mut history: Vec<ChatMessage> = recent.recall(&state.db, &owner_id, &session.id).await?;
+    let mut history: Vec<ChatMessage> = recent.recall(&owner_id, &session.id).await?;
     let user_message = append_message(
         &state.db,
         &owner_id,
@@ -835,7 +835,9 @@ impl Turn {
         let message = self.store(&text, status).await?;
         let mut turns = self.history;
         turns.extend(as_turn(&message));
-        self.recent.store(&self.session_id, &turns).await;
+        self.recent
+            .store(&self.owner_id, &self.session_id, &turns)
+            .await;
         // Remembered in the background: a slow queue never delays the `done` event.
         let (memory, owner, ids) = (
             self.state.memory.clone(),

@@ -38,6 +38,7 @@ use crate::db::{col, Db};
 use crate::error::{Error, Result};
 use crate::jobs::worker::{Handler, JobError};
 use crate::jobs::{JobQueue, NewJob};
+use crate::vault::Slot;
 
 /// The queue embedding jobs wait in.
 pub const QUEUE: &str = "memory";
@@ -419,6 +420,11 @@ impl Memory {
             tracing::warn!("a conversation summary failed the output checks; kept the old one");
             return Ok(());
         };
+        let sealed = async {
+            let sealer = db.vault()?.sealer(owner_id).await?;
+            sealer.seal_text(Slot::new(crate::chat::SUMMARY_SLOT, session_id), &summary)
+        };
+        let summary = sealed.await.map_err(database)?;
         let stored = sqlx::query(
             "UPDATE chat_sessions SET summary = $1, summary_covers = $2 \
              WHERE id = $3 AND owner_id = $4 AND summary_covers = $5",
@@ -547,10 +553,10 @@ impl Memory {
             if stale.is_empty() {
                 break;
             }
-            let texts: Vec<String> = stale.iter().map(|(_, text)| text.clone()).collect();
+            let texts: Vec<String> = stale.iter().map(|(_, _, text)| text.clone()).collect();
             let vectors = embedder.embed(&texts).await.map_err(embedding_failed)?;
-            for ((id, _), vector) in stale.iter().zip(vectors) {
-                store::revector(db, id, model, &vector).await?;
+            for ((id, owner, _), vector) in stale.iter().zip(vectors) {
+                store::revector(db, id, owner, model, &vector).await?;
             }
             done += stale.len() as u64;
             progress(done.min(total), total);
@@ -574,7 +580,9 @@ async fn summary_state(
     session_id: &str,
 ) -> Result<Option<(Option<String>, usize, usize)>> {
     let row = sqlx::query(
-        "SELECT s.summary, s.summary_covers,            (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS count          FROM chat_sessions s WHERE s.id = $1 AND s.owner_id = $2",
+        "SELECT s.summary, s.summary_covers, \
+           (SELECT COUNT(*) FROM messages m WHERE m.session_id = s.id) AS count \
+         FROM chat_sessions s WHERE s.id = $1 AND s.owner_id = $2",
     )
     .bind(session_id.to_owned())
     .bind(owner_id.to_owned())
@@ -584,8 +592,15 @@ async fn summary_state(
         return Ok(None);
     };
     let size = |n: i64| usize::try_from(n).unwrap_or(0);
+    let summary = db
+        .vault()?
+        .open_text_opt(
+            Slot::new(crate::chat::SUMMARY_SLOT, session_id),
+            col(&row, "summary")?,
+        )
+        .await?;
     Ok(Some((
-        col(&row, "summary")?,
+        summary,
         size(col(&row, "summary_covers")?),
         size(col(&row, "count")?),
     )))
@@ -601,7 +616,8 @@ async fn messages_between(
     to: usize,
 ) -> Result<Vec<ChatMessage>> {
     let rows = sqlx::query(
-        "SELECT role, content FROM messages WHERE session_id = $1 AND owner_id = $2          ORDER BY created_at, id LIMIT $3 OFFSET $4",
+        "SELECT id, role, content FROM messages WHERE session_id = $1 AND owner_id = $2 \
+         ORDER BY created_at, id LIMIT $3 OFFSET $4",
     )
     .bind(session_id.to_owned())
     .bind(owner_id.to_owned())
@@ -609,16 +625,24 @@ async fn messages_between(
     .bind(i64::try_from(from).unwrap_or(0))
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|row| {
-            let role = if col::<String>(row, "role")? == "assistant" {
-                ChatRole::Assistant
-            } else {
-                ChatRole::User
-            };
-            Ok(ChatMessage::new(role, col::<String>(row, "content")?))
-        })
-        .collect()
+    let vault = db.vault()?;
+    let mut turns = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let role = if col::<String>(row, "role")? == "assistant" {
+            ChatRole::Assistant
+        } else {
+            ChatRole::User
+        };
+        let id: String = col(row, "id")?;
+        let content = vault
+            .open_text(
+                Slot::new(crate::chat::CONTENT_SLOT, &id),
+                col(row, "content")?,
+            )
+            .await?;
+        turns.push(ChatMessage::new(role, content));
+    }
+    Ok(turns)
 }
 
 /// A stored message, as the memory job reads it.
@@ -648,7 +672,13 @@ async fn message_of(db: &Db, owner_id: &str, message_id: &str) -> Result<Option<
         } else {
             "user"
         },
-        content: col(&row, "content")?,
+        content: db
+            .vault()?
+            .open_text(
+                Slot::new(crate::chat::CONTENT_SLOT, message_id),
+                col(&row, "content")?,
+            )
+            .await?,
         said_at: col(&row, "created_at")?,
     }))
 }

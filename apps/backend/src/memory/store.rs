@@ -18,6 +18,11 @@ use solace_ai::memory::similarity;
 
 use crate::db::{col, new_id, now_ms, Db};
 use crate::error::Result;
+use crate::vault::{is_sealed_vector, Slot};
+
+/// Where an item's text and vector are sealed (see [`crate::vault`]).
+pub const TEXT_SLOT: &str = "memory_items.text";
+pub const VECTOR_SLOT: &str = "memory_items.vector";
 
 /// A piece of a turn to remember.
 #[derive(Debug, Clone)]
@@ -120,9 +125,10 @@ impl DbVectors {
             ids: Vec::with_capacity(rows.len()),
             vectors: Vec::new(),
         };
+        let vault = self.db.vault()?;
         for row in &rows {
-            let bytes: Vec<u8> = col(row, "vector")?;
-            let vector = from_bytes(&bytes);
+            let id: String = col(row, "id")?;
+            let vector = open_vector(vault, &id, col(row, "vector")?).await?;
             if block.dim == 0 {
                 block.dim = vector.len();
                 block.vectors.reserve(rows.len() * block.dim);
@@ -131,7 +137,7 @@ impl DbVectors {
             if vector.len() != block.dim {
                 continue;
             }
-            block.ids.push(col(row, "id")?);
+            block.ids.push(id);
             block.vectors.extend(vector);
         }
         let block = Arc::new(block);
@@ -159,25 +165,35 @@ impl VectorStore for DbVectors {
             return Ok(());
         };
         let now = now_ms();
-        let mut tx = self.db.pool().begin().await?;
+        let vault = self.db.vault()?;
+        let mut sealed = Vec::with_capacity(items.len());
         for item in items {
+            let id = new_id();
+            let sealer = vault.sealer(&item.owner_id).await?;
+            let text = sealer.seal_text(Slot::new(TEXT_SLOT, &id), &item.text)?;
+            let vector = sealer.seal_bytes(Slot::new(VECTOR_SLOT, &id), &to_bytes(&item.vector))?;
+            sealed.push((id, text, vector));
+        }
+        let mut tx = self.db.pool().begin().await?;
+        for (item, (id, text, vector)) in items.iter().zip(sealed) {
+            // A redone item takes the new id its values are sealed for.
             sqlx::query(
                 "INSERT INTO memory_items (id, owner_id, session_id, message_id, piece, role, \
                    text, model, vector, said_at, created_at, updated_at) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) \
-                 ON CONFLICT (message_id, piece) DO UPDATE SET text = excluded.text, \
-                   model = excluded.model, vector = excluded.vector, \
+                 ON CONFLICT (message_id, piece) DO UPDATE SET id = excluded.id, \
+                   text = excluded.text, model = excluded.model, vector = excluded.vector, \
                    created_at = excluded.created_at, updated_at = excluded.updated_at",
             )
-            .bind(new_id())
+            .bind(id)
             .bind(item.owner_id.clone())
             .bind(item.session_id.clone())
             .bind(item.message_id.clone())
             .bind(i64::try_from(item.piece).unwrap_or(i64::MAX))
             .bind(item.role)
-            .bind(item.text.clone())
+            .bind(text)
             .bind(model.to_owned())
-            .bind(to_bytes(&item.vector))
+            .bind(vector)
             .bind(item.said_at)
             .bind(now)
             .execute(&mut *tx)
@@ -240,15 +256,43 @@ fn top(block: &Block, query: &[f32], limit: usize, min_score: f32) -> Vec<(usize
 const ITEM_COLUMNS: &str =
     "m.id, m.session_id, s.title AS session_title, m.role, m.text, m.said_at";
 
-fn item(row: &sqlx::any::AnyRow) -> Result<Item> {
+async fn item(db: &Db, row: &sqlx::any::AnyRow) -> Result<Item> {
+    let vault = db.vault()?;
+    let id: String = col(row, "id")?;
+    let session_id: String = col(row, "session_id")?;
     Ok(Item {
-        id: col(row, "id")?,
-        session_id: col(row, "session_id")?,
-        session_title: col(row, "session_title")?,
+        text: vault
+            .open_text(Slot::new(TEXT_SLOT, &id), col(row, "text")?)
+            .await?,
+        session_title: vault
+            .open_text(
+                Slot::new(crate::chat::TITLE_SLOT, &session_id),
+                col(row, "session_title")?,
+            )
+            .await?,
         role: col(row, "role")?,
-        text: col(row, "text")?,
         said_at: col(row, "said_at")?,
+        id,
+        session_id,
     })
+}
+
+async fn items(db: &Db, rows: &[sqlx::any::AnyRow]) -> Result<Vec<Item>> {
+    let mut items = Vec::with_capacity(rows.len());
+    for row in rows {
+        items.push(item(db, row).await?);
+    }
+    Ok(items)
+}
+
+/// A stored vector as numbers: opened when sealed, read as it is when it predates
+/// encryption (a whole number of f32s).
+async fn open_vector(vault: &crate::vault::Vault, id: &str, stored: Vec<u8>) -> Result<Vec<f32>> {
+    if !is_sealed_vector(&stored) {
+        return Ok(from_bytes(&stored));
+    }
+    let plain = vault.open_bytes(Slot::new(VECTOR_SLOT, id), stored).await?;
+    Ok(from_bytes(&plain))
 }
 
 async fn items_by_id(db: &Db, owner_id: &str, ids: &[&str]) -> Result<Vec<Item>> {
@@ -265,7 +309,7 @@ async fn items_by_id(db: &Db, owner_id: &str, ids: &[&str]) -> Result<Vec<Item>>
     for id in ids {
         query = query.bind((*id).to_owned());
     }
-    query.fetch_all(db.pool()).await?.iter().map(item).collect()
+    items(db, &query.fetch_all(db.pool()).await?).await
 }
 
 /// A page of a person's items, newest first, and how many there are in all.
@@ -284,10 +328,7 @@ pub async fn list(db: &Db, owner_id: &str, page: crate::chat::Page) -> Result<(V
         .bind(owner_id.to_owned())
         .fetch_one(db.pool())
         .await?;
-    Ok((
-        rows.iter().map(item).collect::<Result<_>>()?,
-        col(&total, "n")?,
-    ))
+    Ok((items(db, &rows).await?, col(&total, "n")?))
 }
 
 /// Every item of a person, oldest first (the data export).
@@ -300,7 +341,7 @@ pub async fn all(db: &Db, owner_id: &str) -> Result<Vec<Item>> {
         .bind(owner_id.to_owned())
         .fetch_all(db.pool())
         .await?;
-    rows.iter().map(item).collect()
+    items(db, &rows).await
 }
 
 /// Deletes one of the person's items; `NotFound` when it is not theirs or not there.
@@ -323,18 +364,25 @@ pub async fn forget(db: &Db, owner_id: &str) -> Result<u64> {
 }
 
 /// The items made by another model than `model`, oldest first, up to `limit`, with
-/// their text (for `solace memory reindex`): (id, text).
-pub async fn stale(db: &Db, model: &str, limit: usize) -> Result<Vec<(String, String)>> {
+/// their text (for `solace memory reindex`): (id, owner, text).
+pub async fn stale(db: &Db, model: &str, limit: usize) -> Result<Vec<(String, String, String)>> {
     let rows = sqlx::query(
-        "SELECT id, text FROM memory_items WHERE model <> $1 ORDER BY created_at, id LIMIT $2",
+        "SELECT id, owner_id, text FROM memory_items WHERE model <> $1 ORDER BY created_at, id LIMIT $2",
     )
     .bind(model.to_owned())
     .bind(i64::try_from(limit).unwrap_or(i64::MAX))
     .fetch_all(db.pool())
     .await?;
-    rows.iter()
-        .map(|row| Ok((col(row, "id")?, col(row, "text")?)))
-        .collect()
+    let vault = db.vault()?;
+    let mut stale = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let id: String = col(row, "id")?;
+        let text = vault
+            .open_text(Slot::new(TEXT_SLOT, &id), col(row, "text")?)
+            .await?;
+        stale.push((id, col(row, "owner_id")?, text));
+    }
+    Ok(stale)
 }
 
 /// How many items another model made.
@@ -347,10 +395,21 @@ pub async fn count_stale(db: &Db, model: &str) -> Result<i64> {
 }
 
 /// Replaces an item's vector with one made by `model`.
-pub async fn revector(db: &Db, id: &str, model: &str, vector: &[f32]) -> Result<()> {
+pub async fn revector(
+    db: &Db,
+    id: &str,
+    owner_id: &str,
+    model: &str,
+    vector: &[f32],
+) -> Result<()> {
+    let sealed = db
+        .vault()?
+        .sealer(owner_id)
+        .await?
+        .seal_bytes(Slot::new(VECTOR_SLOT, id), &to_bytes(vector))?;
     sqlx::query("UPDATE memory_items SET model = $1, vector = $2, updated_at = $3 WHERE id = $4")
         .bind(model.to_owned())
-        .bind(to_bytes(vector))
+        .bind(sealed)
         .bind(now_ms())
         .bind(id.to_owned())
         .execute(db.pool())

@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use crate::db::{col, now_ms, Db};
 use crate::error::Result;
+use crate::vault::Slot;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -55,6 +56,12 @@ pub async fn add(
     text: &str,
 ) -> Result<Clip> {
     let now = now_ms();
+    let row_key = format!("{session_id}/{key}");
+    let text = db
+        .vault()?
+        .sealer(owner_id)
+        .await?
+        .seal_text(Slot::new(TEXT_SLOT, &row_key), text)?;
     sqlx::query(
         "INSERT INTO speech_clips (session_id, owner_id, clip_key, provider, voice, text, status, \
            created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $7) \
@@ -65,7 +72,7 @@ pub async fn add(
     .bind(key.to_owned())
     .bind(provider.to_owned())
     .bind(voice.to_owned())
-    .bind(text.to_owned())
+    .bind(text.clone())
     .bind(now)
     .execute(db.pool())
     .await?;
@@ -74,7 +81,7 @@ pub async fn add(
         "UPDATE speech_clips SET status = 'pending', text = $1, error = NULL, updated_at = $2 \
          WHERE session_id = $3 AND clip_key = $4 AND status = 'failed'",
     )
-    .bind(text.to_owned())
+    .bind(text)
     .bind(now)
     .bind(session_id.to_owned())
     .bind(key.to_owned())
@@ -93,35 +100,57 @@ pub async fn add(
     ))
 }
 
-/// The voice and text of a clip still to be spoken (or failed before: an operator may
-/// have retried its job).
-pub async fn pending(db: &Db, session_id: &str, key: &str) -> Result<Option<(String, String)>> {
+/// Where a clip's text and audio are sealed; the row is `session/clip key`.
+const TEXT_SLOT: &str = "speech_clips.text";
+const AUDIO_SLOT: &str = "speech_clips.audio";
+
+/// A clip still to be spoken (or failed before: an operator may have retried its job).
+pub struct PendingClip {
+    pub owner_id: String,
+    pub voice: String,
+    pub text: String,
+}
+
+pub async fn pending(db: &Db, session_id: &str, key: &str) -> Result<Option<PendingClip>> {
     let row = sqlx::query(
-        "SELECT voice, text FROM speech_clips WHERE session_id = $1 AND clip_key = $2 \
+        "SELECT owner_id, voice, text FROM speech_clips WHERE session_id = $1 AND clip_key = $2 \
            AND status IN ('pending', 'failed') AND text IS NOT NULL",
     )
     .bind(session_id.to_owned())
     .bind(key.to_owned())
     .fetch_optional(db.pool())
     .await?;
-    row.map(|row| Ok((col(&row, "voice")?, col(&row, "text")?)))
-        .transpose()
+    let Some(row) = row else { return Ok(None) };
+    let row_key = format!("{session_id}/{key}");
+    Ok(Some(PendingClip {
+        owner_id: col(&row, "owner_id")?,
+        voice: col(&row, "voice")?,
+        text: db
+            .vault()?
+            .open_text(Slot::new(TEXT_SLOT, &row_key), col(&row, "text")?)
+            .await?,
+    }))
 }
 
-/// Stores the audio; the text is no longer needed here.
+/// Stores the audio, sealed; the text is no longer needed here.
 pub async fn ready(
     db: &Db,
+    owner_id: &str,
     session_id: &str,
     key: &str,
     content_type: &str,
     audio: &[u8],
 ) -> Result<()> {
+    let audio = db.vault()?.sealer(owner_id).await?.seal_text(
+        Slot::new(AUDIO_SLOT, &format!("{session_id}/{key}")),
+        &STANDARD.encode(audio),
+    )?;
     sqlx::query(
         "UPDATE speech_clips SET status = 'ready', content_type = $1, audio = $2, text = NULL, \
            error = NULL, updated_at = $3 WHERE session_id = $4 AND clip_key = $5",
     )
     .bind(content_type.to_owned())
-    .bind(STANDARD.encode(audio))
+    .bind(audio)
     .bind(now_ms())
     .bind(session_id.to_owned())
     .bind(key.to_owned())
@@ -175,7 +204,13 @@ pub async fn fetch(
         Status::Pending => Fetched::Pending,
         Status::Failed => Fetched::Failed,
         Status::Ready => {
-            let audio: Option<String> = col(&row, "audio")?;
+            let audio = db
+                .vault()?
+                .open_text_opt(
+                    Slot::new(AUDIO_SLOT, &format!("{session_id}/{key}")),
+                    col(&row, "audio")?,
+                )
+                .await?;
             Fetched::Ready {
                 content_type: col::<Option<String>>(&row, "content_type")?
                     .unwrap_or_else(|| "application/octet-stream".into()),

@@ -170,13 +170,19 @@ impl Speech {
             .await
             .map_err(|e| JobError::retry(format!("database: {e}")))?;
         // Already spoken, or its conversation was deleted: nothing to do.
-        let Some((voice, text)) = pending else {
+        let Some(clips::PendingClip {
+            owner_id,
+            voice,
+            text,
+        }) = pending
+        else {
             return Ok(());
         };
         match tts.synthesize(&text, Some(&voice)).await {
             Ok(speech) => {
                 clips::ready(
                     db,
+                    &owner_id,
                     session_id,
                     clip_key,
                     &speech.content_type,

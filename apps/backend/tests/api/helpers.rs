@@ -421,8 +421,10 @@ pub const GOOD_PASSWORD: &str = "river kettle lantern";
 pub async fn startup_error(extra: &[(&str, &str)]) -> String {
     let dir = tempfile::tempdir().unwrap();
     let database = format!("sqlite://{}", dir.path().join("t.db").display());
+    let data = dir.path().join("data").display().to_string();
     let vars = [
         ("DATABASE_URL", database.as_str()),
+        ("DATA_DIR", data.as_str()),
         ("RTC_UDP_PORT", "0"),
         ("RTC_TCP_PORT", "0"),
         ("METRICS_ADDR", "off"),

@@ -123,6 +123,10 @@ async fn a_missing_postgres_database_is_created_on_start() {
             ("RTC_UDP_PORT".to_owned(), "0".to_owned()),
             ("RTC_TCP_PORT".to_owned(), "0".to_owned()),
             ("DATABASE_URL".to_owned(), url),
+            (
+                "DATA_DIR".to_owned(),
+                dir.path().join("data").display().to_string(),
+            ),
         ])
         .unwrap();
         assert!(Application::build(config).await.is_ok());
@@ -133,6 +137,7 @@ async fn a_missing_postgres_database_is_created_on_start() {
     let mut url = url::Url::parse(&admin).unwrap();
     let name = format!("solace_test_{}", uuid::Uuid::new_v4().simple());
     url.set_path(&name);
+    let data = tempfile::tempdir().unwrap();
     let config = Config::from_vars([
         ("PORT".to_owned(), "0".to_owned()),
         // Tests run side by side: no fixed metrics or audio port.
@@ -140,6 +145,7 @@ async fn a_missing_postgres_database_is_created_on_start() {
         ("RTC_UDP_PORT".to_owned(), "0".to_owned()),
         ("RTC_TCP_PORT".to_owned(), "0".to_owned()),
         ("DATABASE_URL".to_owned(), url.to_string()),
+        ("DATA_DIR".to_owned(), data.path().display().to_string()),
     ])
     .unwrap();
 

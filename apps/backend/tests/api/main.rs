@@ -17,6 +17,7 @@ mod auth;
 mod cache;
 mod chat_sessions;
 mod crisis;
+mod encryption;
 mod error_tracking;
 mod events;
 mod faults;

@@ -480,7 +480,20 @@ async fn a_long_conversation_is_summarised_and_the_summary_reaches_the_model() {
                 .await
                 .unwrap();
         if covers >= 2 {
-            break summary.unwrap();
+            // Stored sealed, like the conversation it sums up.
+            let stored = summary.unwrap();
+            assert!(stored.starts_with("sealed:v1:"), "{stored}");
+            break app
+                .state
+                .db
+                .vault()
+                .unwrap()
+                .open_text(
+                    solace_backend::vault::Slot::new(solace_backend::chat::SUMMARY_SLOT, &session),
+                    stored,
+                )
+                .await
+                .unwrap();
         }
         assert!(
             Instant::now() < deadline,

@@ -65,7 +65,10 @@ module "secrets" {
   redis_host = module.cache.primary_endpoint_address
   redis_port = module.cache.port
 
-  optional_secrets = var.optional_secrets
+  # ENCRYPTION_KEYS (the master keys of encryption at rest, docs/encryption.md) is always
+  # created and its value put out of band, so it never enters the state:
+  #   solace keys new | aws secretsmanager put-secret-value --secret-id <name>/ENCRYPTION_KEYS --secret-string file:///dev/stdin
+  optional_secrets = setunion(var.optional_secrets, ["ENCRYPTION_KEYS"])
   secret_values    = local.secret_values
 }
 

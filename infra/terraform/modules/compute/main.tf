@@ -977,6 +977,10 @@ locals {
     ALTER ROLE :"app_user" WITH LOGIN PASSWORD :'app_password';
     GRANT CONNECT, TEMPORARY ON DATABASE :"app_database" TO :"app_user";
     GRANT USAGE, CREATE ON SCHEMA public TO :"app_user";
+    -- The key store of encryption at rest: a database of its own beside the app's (so
+    -- the app database's snapshots hold no key), owned by the application role.
+    SELECT format('CREATE DATABASE %I OWNER %I', :'app_database' || '_keys', :'app_user')
+     WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'app_database' || '_keys') \gexec
   SQL
 }
 

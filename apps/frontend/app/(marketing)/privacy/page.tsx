@@ -21,7 +21,11 @@ export default function PrivacyPage() {
           display name.
         </li>
         <li>Your pseudonym, whether you have an account or visit as a guest.</li>
-        <li>Your conversations with the AI supporter, so it can remember them for you.</li>
+        <li>
+          Your conversations with the AI supporter, so it can remember them for you. They, your
+          safety plan and what Solace remembers are stored encrypted with a key of your own; copies
+          of the database, backups included, cannot be read without it.
+        </li>
         <li>
           When you joined and left audio rooms, and moderation actions taken there. Audio is never
           recorded.
@@ -49,7 +53,8 @@ export default function PrivacyPage() {
       <h2>Your rights</h2>
       <p>
         You can export everything Solace holds about you as a file, and delete your account and all
-        of its content permanently, from your account page. Deletion cannot be undone.
+        of its content permanently, from your account page. Deleting it also destroys your key, so
+        older backups can no longer be read either. Deletion cannot be undone.
       </p>
       <p>
         You can see, pause and delete the pieces of your conversations Solace keeps to understand
