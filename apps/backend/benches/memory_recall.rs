@@ -117,7 +117,7 @@ async fn recall_on(name: &str, url: &str) {
     let keys = tempfile::tempdir().unwrap();
     let keyring =
         solace_backend::vault::Keyring::open(&keys.path().join("master.keys"), true).unwrap();
-    let vault = solace_backend::vault::Vault::open(std::sync::Arc::new(keyring), db.clone())
+    let vault = solace_backend::vault::Vault::open(std::sync::Arc::new(keyring), db.clone(), &db)
         .await
         .unwrap();
     let db = db.with_vault(std::sync::Arc::new(vault));

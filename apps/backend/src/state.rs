@@ -168,7 +168,7 @@ pub async fn open_database(config: &Config) -> Result<Db> {
         Some(keys) => crate::vault::Keyring::inline(secrecy::ExposeSecret::expose_secret(keys))?,
         None => crate::vault::Keyring::open(&config.encryption.key_file, true)?,
     };
-    let vault = crate::vault::Vault::open(Arc::new(keyring), keystore).await?;
+    let vault = crate::vault::Vault::open(Arc::new(keyring), keystore, &db).await?;
     Ok(db.with_vault(Arc::new(vault)))
 }
 

@@ -175,6 +175,7 @@ pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<User>> {
 /// ([`crate::vault::Vault::sweep`]).
 #[tracing::instrument(skip_all)]
 pub async fn delete(db: &Db, id: &str) -> Result<()> {
+    db.vault()?.doom(&[id.to_owned()]).await?;
     let done = sqlx::query("DELETE FROM users WHERE id = $1")
         .bind(id.to_owned())
         .execute(db.pool())
@@ -281,16 +282,24 @@ pub async fn merge_guest_into(db: &Db, guest_id: &str, account_id: &str) -> Resu
 /// gone nobody can be them again), then every login session and token expired at `now`.
 /// Returns how many guests and tokens went.
 pub async fn purge(db: &Db, now: i64, guests_unused_since: i64) -> Result<(u64, u64)> {
-    let gone = sqlx::query(
-        "DELETE FROM users WHERE kind = 'guest' AND created_at < $1 AND NOT EXISTS \
+    const ABANDONED: &str = "kind = 'guest' AND created_at < $1 AND NOT EXISTS \
          (SELECT 1 FROM tokens WHERE tokens.user_id = users.id \
-          AND expires_at > $2 AND COALESCE(last_used_at, created_at) >= $1) RETURNING id",
-    )
-    .bind(guests_unused_since)
-    .bind(now)
-    .fetch_all(db.pool())
-    .await?;
+          AND expires_at > $2 AND COALESCE(last_used_at, created_at) >= $1)";
     let vault = db.vault()?;
+    let doomed: Vec<String> = sqlx::query(&format!("SELECT id FROM users WHERE {ABANDONED}"))
+        .bind(guests_unused_since)
+        .bind(now)
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|row| crate::db::col(row, "id"))
+        .collect::<Result<_>>()?;
+    vault.doom(&doomed).await?;
+    let gone = sqlx::query(&format!("DELETE FROM users WHERE {ABANDONED} RETURNING id"))
+        .bind(guests_unused_since)
+        .bind(now)
+        .fetch_all(db.pool())
+        .await?;
     for row in &gone {
         vault.shred(&crate::db::col::<String>(row, "id")?).await?;
     }

@@ -4,13 +4,13 @@
 //! A person's memory is thousands of items, so an exact scan of that person's vectors
 //! alone is both correct (no approximate index to miss the right item) and fast: their
 //! vectors are read once into one contiguous block per person, kept in this process
-//! (bounded by `MEMORY_CACHE_MB`) and scanned in a few milliseconds. A change on this
-//! replica drops the person's block at once; on other replicas it lives at most
-//! `BLOCK_TTL`, and what it finds is read back from the database by id, so an item
-//! deleted anywhere is never recalled. A dedicated vector engine would pay off only for
+//! (bounded by `MEMORY_CACHE_MB`) and scanned in a few milliseconds. Items stored on
+//! this replica join the end of the person's block, and a deletion drops the block at
+//! once; on other replicas a block lives at most `BLOCK_TTL`, and what it finds is read
+//! back from the database by id, so an item deleted anywhere is never recalled. A dedicated vector engine would pay off only for
 //! searches across people, which memory never does (docs/memory.md).
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use async_trait::async_trait;
 use serde::Serialize;
@@ -91,14 +91,15 @@ struct Block {
 /// The database as the vector store, with each person's block cached in this process.
 pub struct DbVectors {
     db: Db,
-    blocks: moka::future::Cache<(String, String), Arc<Block>>,
+    blocks: moka::future::Cache<(String, String), Arc<RwLock<Block>>>,
 }
 
 impl DbVectors {
     pub fn new(db: Db, cache_bytes: u64) -> Self {
         let blocks = moka::future::Cache::builder()
             .max_capacity(cache_bytes.max(1))
-            .weigher(|_, block: &Arc<Block>| {
+            .weigher(|_, block: &Arc<RwLock<Block>>| {
+                let block = block.read().unwrap_or_else(PoisonError::into_inner);
                 let bytes = block.vectors.len() * 4 + block.ids.len() * 40;
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
@@ -107,7 +108,7 @@ impl DbVectors {
         Self { db, blocks }
     }
 
-    async fn block(&self, owner_id: &str, model: &str) -> Result<Arc<Block>> {
+    async fn block(&self, owner_id: &str, model: &str) -> Result<Arc<RwLock<Block>>> {
         let key = (owner_id.to_owned(), model.to_owned());
         if let Some(block) = self.blocks.get(&key).await {
             return Ok(block);
@@ -140,7 +141,7 @@ impl DbVectors {
             block.ids.push(id);
             block.vectors.extend(vector);
         }
-        let block = Arc::new(block);
+        let block = Arc::new(RwLock::new(block));
         self.blocks.insert(key, block.clone()).await;
         Ok(block)
     }
@@ -166,13 +167,13 @@ impl VectorStore for DbVectors {
         };
         let now = now_ms();
         let vault = self.db.vault()?;
+        let ids: Vec<String> = items.iter().map(|_| new_id()).collect();
         let mut sealed = Vec::with_capacity(items.len());
-        for item in items {
-            let id = new_id();
+        for (item, id) in items.iter().zip(&ids) {
             let sealer = vault.sealer(&item.owner_id).await?;
-            let text = sealer.seal_text(Slot::new(TEXT_SLOT, &id), &item.text)?;
-            let vector = sealer.seal_bytes(Slot::new(VECTOR_SLOT, &id), &to_bytes(&item.vector))?;
-            sealed.push((id, text, vector));
+            let text = sealer.seal_text(Slot::new(TEXT_SLOT, id), &item.text)?;
+            let vector = sealer.seal_bytes(Slot::new(VECTOR_SLOT, id), &to_bytes(&item.vector))?;
+            sealed.push((id.clone(), text, vector));
         }
         let mut tx = self.db.pool().begin().await?;
         for (item, (id, text, vector)) in items.iter().zip(sealed) {
@@ -200,7 +201,34 @@ impl VectorStore for DbVectors {
             .await?;
         }
         tx.commit().await?;
-        self.invalidate(&first.owner_id, model).await;
+        // The person's cached block takes the new vectors at its end (a turn is stored
+        // after every reply: reading the whole block again each time would make every
+        // recall a cold one). Items of several people in one call drop the blocks instead.
+        let key = (first.owner_id.clone(), model.to_owned());
+        let one_owner = items.iter().all(|item| item.owner_id == first.owner_id);
+        match self.blocks.get(&key).await {
+            Some(block) if one_owner => {
+                {
+                    let mut block = block.write().unwrap_or_else(PoisonError::into_inner);
+                    for (item, id) in items.iter().zip(&ids) {
+                        if block.dim == 0 {
+                            block.dim = item.vector.len();
+                        }
+                        if item.vector.len() == block.dim {
+                            block.ids.push(id.clone());
+                            block.vectors.extend_from_slice(&item.vector);
+                        }
+                    }
+                }
+                // Inserted again so the cache weighs it anew.
+                self.blocks.insert(key, block).await;
+            }
+            _ => {
+                for item in items {
+                    self.invalidate(&item.owner_id, model).await;
+                }
+            }
+        }
         Ok(())
     }
 
@@ -213,19 +241,25 @@ impl VectorStore for DbVectors {
         min_score: f32,
     ) -> Result<Vec<Hit>> {
         let block = self.block(owner_id, model).await?;
-        if block.dim != query.len() || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let best = top(&block, query, limit, min_score);
+        let best: Vec<(String, f32)> = {
+            let block = block.read().unwrap_or_else(PoisonError::into_inner);
+            if block.dim != query.len() || limit == 0 {
+                return Ok(Vec::new());
+            }
+            top(&block, query, limit, min_score)
+                .into_iter()
+                .map(|(i, score)| (block.ids[i].clone(), score))
+                .collect()
+        };
         if best.is_empty() {
             return Ok(Vec::new());
         }
-        let ids: Vec<&str> = best.iter().map(|(i, _)| block.ids[*i].as_str()).collect();
+        let ids: Vec<&str> = best.iter().map(|(id, _)| id.as_str()).collect();
         let mut items = items_by_id(&self.db, owner_id, &ids).await?;
         Ok(best
             .into_iter()
-            .filter_map(|(i, score)| {
-                let at = items.iter().position(|item| item.id == block.ids[i])?;
+            .filter_map(|(id, score)| {
+                let at = items.iter().position(|item| item.id == id)?;
                 Some(Hit {
                     item: items.swap_remove(at),
                     score,

@@ -185,15 +185,19 @@ impl std::fmt::Debug for Vault {
 const KEY_COLUMNS: &str = "id, owner_id, master_id, wrapped";
 
 impl Vault {
-    /// Opens the key store (creating its table) and checks that the master keys can
-    /// unwrap every data key it holds.
-    pub async fn open(master: Arc<dyn MasterKeys>, store: Db) -> crate::Result<Self> {
+    /// Opens the key store (creating its tables) and checks that the master keys can
+    /// unwrap the data keys of the people in `db`, the app's database.
+    pub async fn open(master: Arc<dyn MasterKeys>, store: Db, db: &Db) -> crate::Result<Self> {
         for statement in [
             "CREATE TABLE IF NOT EXISTS data_keys (\
                  id TEXT PRIMARY KEY, owner_id TEXT NOT NULL, master_id TEXT NOT NULL, \
                  wrapped TEXT NOT NULL, created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL)",
             "CREATE INDEX IF NOT EXISTS data_keys_owner_idx ON data_keys (owner_id, created_at)",
             "CREATE INDEX IF NOT EXISTS data_keys_master_idx ON data_keys (master_id)",
+            // People being deleted: their keys go once their rows have (see `sweep`).
+            "CREATE TABLE IF NOT EXISTS doomed_owners (owner_id TEXT PRIMARY KEY, at BIGINT NOT NULL)",
+            // Facts about the vault itself, e.g. that no plain value is left.
+            "CREATE TABLE IF NOT EXISTS vault_marks (name TEXT PRIMARY KEY, at BIGINT NOT NULL)",
         ] {
             sqlx::query(statement).execute(store.pool()).await?;
         }
@@ -209,33 +213,42 @@ impl Vault {
                 .time_to_idle(KEY_IDLE)
                 .build(),
         };
-        vault.check_master_keys().await?;
+        vault.check_master_keys(db).await?;
         Ok(vault)
     }
 
-    /// Fails when a data key is wrapped by a master key the key file lacks: a replica
-    /// started with another deployment's (or a fresh) key file would otherwise run and
-    /// fail every read.
-    async fn check_master_keys(&self) -> crate::Result<()> {
-        let rows = sqlx::query(
-            "SELECT master_id, COUNT(*) AS n FROM data_keys GROUP BY master_id ORDER BY master_id",
-        )
-        .fetch_all(self.store.pool())
-        .await?;
-        for row in rows {
+    /// Fails when the data key of someone in `db` is wrapped by a master key the key
+    /// file lacks: a replica started with another deployment's (or a fresh) key file
+    /// would otherwise run and fail every read. Keys of nobody in `db` (a key store
+    /// shared with a database since wiped) are not the deployment's concern.
+    async fn check_master_keys(&self, db: &Db) -> crate::Result<()> {
+        let masters = sqlx::query("SELECT DISTINCT master_id FROM data_keys ORDER BY master_id")
+            .fetch_all(self.store.pool())
+            .await?;
+        for row in masters {
             let master_id: String = col(&row, "master_id")?;
-            let probe = sqlx::query(&format!(
-                "SELECT {KEY_COLUMNS} FROM data_keys WHERE master_id = $1 LIMIT 1"
+            let sample = sqlx::query(&format!(
+                "SELECT {KEY_COLUMNS} FROM data_keys WHERE master_id = $1 \
+                 ORDER BY created_at DESC LIMIT 50"
             ))
             .bind(master_id.clone())
-            .fetch_one(self.store.pool())
+            .fetch_all(self.store.pool())
             .await?;
-            let (id, master, wrapped) = stored_key(&probe)?;
+            let owners: Vec<String> = sample
+                .iter()
+                .map(|row| col(row, "owner_id"))
+                .collect::<crate::Result<_>>()?;
+            let living = existing_users(db, &owners).await?;
+            let Some(probe) = sample.iter().find(|row| {
+                col::<String>(row, "owner_id").is_ok_and(|owner| living.contains(&owner))
+            }) else {
+                continue;
+            };
+            let (id, master, wrapped) = stored_key(probe)?;
             if let Err(error) = self.master.unwrap(&master, &id, &wrapped) {
-                let n: i64 = col(&row, "n")?;
                 return Err(crate::Error::Startup(format!(
-                    "{error} ({n} people's data keys need it); point ENCRYPTION_KEY_FILE at the \
-                     deployment's key file"
+                    "{error}; point ENCRYPTION_KEY_FILE (or ENCRYPTION_KEYS) at the deployment's \
+                     master keys"
                 )));
             }
         }
@@ -381,6 +394,21 @@ impl Vault {
         Ok(buf)
     }
 
+    /// Marks `owner` as being deleted, before their rows go: if the process stops
+    /// between the rows and the keys, [`Vault::sweep`] finishes the job.
+    pub async fn doom(&self, owners: &[String]) -> crate::Result<()> {
+        for owner in owners {
+            sqlx::query(
+                "INSERT INTO doomed_owners (owner_id, at) VALUES ($1, $2) ON CONFLICT (owner_id) DO NOTHING",
+            )
+            .bind(owner.clone())
+            .bind(now_ms())
+            .execute(self.store.pool())
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Destroys every data key of `owner`: what they stored can no longer be read
     /// anywhere. Returns how many keys went.
     #[tracing::instrument(skip_all)]
@@ -388,6 +416,10 @@ impl Vault {
         let ids = sqlx::query("DELETE FROM data_keys WHERE owner_id = $1 RETURNING id")
             .bind(owner.to_owned())
             .fetch_all(self.store.pool())
+            .await?;
+        sqlx::query("DELETE FROM doomed_owners WHERE owner_id = $1")
+            .bind(owner.to_owned())
+            .execute(self.store.pool())
             .await?;
         self.sealing.invalidate(owner).await;
         for row in &ids {
@@ -411,42 +443,34 @@ impl Vault {
         Ok(())
     }
 
-    /// Destroys the keys of people who no longer exist (an account deleted between its
-    /// rows and its keys). Returns how many keys went.
+    /// Finishes deletions a stopped process left half done: the keys of people marked
+    /// [`Vault::doom`] who are gone from `db` are destroyed; marks of people still there
+    /// (a deletion that did not happen) are dropped. Keys never marked are never touched,
+    /// so a server pointed at the wrong database destroys nothing. Returns how many keys
+    /// went.
     pub async fn sweep(&self, db: &Db) -> crate::Result<u64> {
-        let mut after = String::new();
         let mut shredded = 0;
         loop {
-            let owners: Vec<String> = sqlx::query(
-                "SELECT DISTINCT owner_id FROM data_keys WHERE owner_id > $1 ORDER BY owner_id LIMIT 500",
-            )
-            .bind(after.clone())
-            .fetch_all(self.store.pool())
-            .await?
-            .iter()
-            .map(|row| col(row, "owner_id"))
-            .collect::<crate::Result<_>>()?;
-            let Some(last) = owners.last() else {
+            let doomed: Vec<String> =
+                sqlx::query("SELECT owner_id FROM doomed_owners ORDER BY owner_id LIMIT 500")
+                    .fetch_all(self.store.pool())
+                    .await?
+                    .iter()
+                    .map(|row| col(row, "owner_id"))
+                    .collect::<crate::Result<_>>()?;
+            if doomed.is_empty() {
                 return Ok(shredded);
-            };
-            after = last.clone();
-            let placeholders: Vec<String> = (1..=owners.len()).map(|n| format!("${n}")).collect();
-            let sql = format!(
-                "SELECT id FROM users WHERE id IN ({})",
-                placeholders.join(", ")
-            );
-            let mut query = sqlx::query(&sql);
-            for owner in &owners {
-                query = query.bind(owner.clone());
             }
-            let living: std::collections::HashSet<String> = query
-                .fetch_all(db.pool())
-                .await?
-                .iter()
-                .map(|row| col(row, "id"))
-                .collect::<crate::Result<_>>()?;
-            for owner in owners.iter().filter(|o| !living.contains(*o)) {
-                shredded += self.shred(owner).await?;
+            let living = existing_users(db, &doomed).await?;
+            for owner in &doomed {
+                if living.contains(owner) {
+                    sqlx::query("DELETE FROM doomed_owners WHERE owner_id = $1")
+                        .bind(owner.clone())
+                        .execute(self.store.pool())
+                        .await?;
+                } else {
+                    shredded += self.shred(owner).await?;
+                }
             }
         }
     }
@@ -508,10 +532,54 @@ impl Vault {
         .collect()
     }
 
+    /// When `name` was marked, if it was.
+    pub async fn marked(&self, name: &str) -> crate::Result<Option<i64>> {
+        let row = sqlx::query("SELECT at FROM vault_marks WHERE name = $1")
+            .bind(name.to_owned())
+            .fetch_optional(self.store.pool())
+            .await?;
+        row.map(|row| col(&row, "at")).transpose()
+    }
+
+    /// Records `name` as done now.
+    pub async fn mark(&self, name: &str) -> crate::Result<()> {
+        sqlx::query(
+            "INSERT INTO vault_marks (name, at) VALUES ($1, $2) \
+             ON CONFLICT (name) DO UPDATE SET at = excluded.at",
+        )
+        .bind(name.to_owned())
+        .bind(now_ms())
+        .execute(self.store.pool())
+        .await?;
+        Ok(())
+    }
+
     /// Whether the key store answers (for readiness).
     pub async fn ping(&self) -> crate::Result<()> {
         self.store.ping().await
     }
+}
+
+/// Which of `ids` are users in `db`.
+async fn existing_users(
+    db: &Db,
+    ids: &[String],
+) -> crate::Result<std::collections::HashSet<String>> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!("SELECT id FROM users WHERE id IN ({})", marks.join(", "));
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id.clone());
+    }
+    query
+        .fetch_all(db.pool())
+        .await?
+        .iter()
+        .map(|row| col(row, "id"))
+        .collect()
 }
 
 fn stored_key(row: &AnyRow) -> crate::Result<(String, String, Vec<u8>)> {

@@ -226,6 +226,11 @@ pub async fn seal_all(
     Ok(total)
 }
 
+/// The mark left once no plain value is found: later starts skip the scan (every
+/// write since is sealed; after restoring a backup from before encryption, run
+/// `solace keys seal`).
+pub const ALL_SEALED: &str = "all_sealed";
+
 /// What a server does at start: destroys the keys of people who are gone, then seals
 /// the rows written before encryption, a small batch at a time.
 pub async fn in_background(db: &Db) -> Result<()> {
@@ -234,13 +239,18 @@ pub async fn in_background(db: &Db) -> Result<()> {
     if swept > 0 {
         tracing::info!(keys = swept, "destroyed the data keys of deleted accounts");
     }
-    if count_plain(db).await? == 0 {
+    if vault.marked(ALL_SEALED).await?.is_some() {
         return Ok(());
     }
     let sealed = seal_all(db, vault, 100, Duration::from_millis(50), |_| {}).await?;
-    tracing::info!(
-        values = sealed,
-        "sealed the values stored before encryption"
-    );
+    if sealed > 0 {
+        tracing::info!(
+            values = sealed,
+            "sealed the values stored before encryption"
+        );
+    }
+    if count_plain(db).await? == 0 {
+        vault.mark(ALL_SEALED).await?;
+    }
     Ok(())
 }

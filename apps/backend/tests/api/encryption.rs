@@ -158,7 +158,11 @@ async fn fresh_vault(app: &TestApp) -> Arc<Vault> {
         .await
         .unwrap();
     let keyring = Keyring::open(&config.encryption.key_file, false).unwrap();
-    Arc::new(Vault::open(Arc::new(keyring), keystore).await.unwrap())
+    Arc::new(
+        Vault::open(Arc::new(keyring), keystore, &app.state.db)
+            .await
+            .unwrap(),
+    )
 }
 
 #[tokio::test]
@@ -277,17 +281,30 @@ async fn deleting_an_account_leaves_a_backup_taken_before_it_unreadable() {
         solace_backend::safety_plan::load(&after, &user_id).await,
         Err(solace_backend::Error::Vault(VaultError::Shredded))
     ));
-    let keys_left: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE owner_id = $1")
-        .bind(user_id)
-        .fetch_one(
-            Db::connect(&app.state.config.encryption.keystore_url, 1)
-                .await
-                .unwrap()
-                .pool(),
-        )
+    assert_eq!(keys_in_store(&app).await, 0);
+}
+
+/// How many data keys of `owner` the key store holds.
+async fn keys_of(app: &TestApp, owner: &str) -> i64 {
+    let store = Db::connect(&app.state.config.encryption.keystore_url, 1)
         .await
         .unwrap();
-    assert_eq!(keys_left, 0);
+    sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE owner_id = $1")
+        .bind(owner.to_owned())
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
+}
+
+/// How many data keys the key store holds (each test's store is its own).
+async fn keys_in_store(app: &TestApp) -> i64 {
+    let store = Db::connect(&app.state.config.encryption.keystore_url, 1)
+        .await
+        .unwrap();
+    sqlx::query_scalar("SELECT COUNT(*) FROM data_keys")
+        .fetch_one(store.pool())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -371,6 +388,26 @@ async fn rotating_the_master_key_rewraps_every_data_key_under_a_running_server()
     assert_eq!(status, 200);
 }
 
+/// A configuration beside `app`'s: its key store, this database and this key file.
+async fn beside(
+    app: &TestApp,
+    dir: &tempfile::TempDir,
+    database: &str,
+    key_file: &std::path::Path,
+) -> solace_backend::Config {
+    let keystore = app.state.config.encryption.keystore_url.expose().to_owned();
+    let mut vars: Vec<(String, String)> = crate::helpers::base_vars(dir, dir.path()).await;
+    for (key, value) in [
+        ("DATABASE_URL", database.to_owned()),
+        ("ENCRYPTION_KEYSTORE_URL", keystore),
+        ("ENCRYPTION_KEY_FILE", key_file.display().to_string()),
+    ] {
+        vars.retain(|(k, _)| k != key);
+        vars.push((key.to_owned(), value));
+    }
+    solace_backend::Config::from_vars(vars).unwrap()
+}
+
 #[tokio::test]
 async fn a_server_without_the_master_key_its_data_keys_need_refuses_to_start() {
     let upstream = FakeUpstream::start().await.unwrap();
@@ -379,18 +416,7 @@ async fn a_server_without_the_master_key_its_data_keys_need_refuses_to_start() {
     let elsewhere = tempfile::tempdir().unwrap();
     let other_keys = elsewhere.path().join("other.keys");
     let database = app.state.config.database_url.expose().to_owned();
-    let keystore = app.state.config.encryption.keystore_url.expose().to_owned();
-    let mut vars: Vec<(String, String)> =
-        crate::helpers::base_vars(&elsewhere, elsewhere.path()).await;
-    for (key, value) in [
-        ("DATABASE_URL", database.as_str()),
-        ("ENCRYPTION_KEYSTORE_URL", keystore.as_str()),
-        ("ENCRYPTION_KEY_FILE", &other_keys.display().to_string()),
-    ] {
-        vars.retain(|(k, _)| k != key);
-        vars.push((key.to_owned(), value.to_owned()));
-    }
-    let config = solace_backend::Config::from_vars(vars).unwrap();
+    let config = beside(&app, &elsewhere, &database, &other_keys).await;
     let error = solace_backend::Application::build(config)
         .await
         .err()
@@ -398,6 +424,58 @@ async fn a_server_without_the_master_key_its_data_keys_need_refuses_to_start() {
         .to_string();
     assert!(error.contains("ENCRYPTION_KEY_FILE"), "{error}");
     assert!(error.contains("does not hold"), "{error}");
+
+    // The same key store with a database wiped since (nobody in it owns those keys), as
+    // a benchmark that recreates its database does: it starts, and destroys nothing.
+    let keys_before = keys_in_store(&app).await;
+    assert!(keys_before >= 1);
+    let wiped = if using_postgres() {
+        crate::helpers::fresh_postgres_database().await
+    } else {
+        format!("sqlite://{}", elsewhere.path().join("wiped.db").display())
+    };
+    let config = beside(&app, &elsewhere, &wiped, &other_keys).await;
+    let fresh = solace_backend::Application::build(config).await;
+    assert!(fresh.is_ok(), "{:?}", fresh.err().map(|e| e.to_string()));
+    let fresh = fresh.unwrap();
+    solace_backend::vault::plain::in_background(&fresh.state().db)
+        .await
+        .unwrap();
+    assert_eq!(keys_in_store(&app).await, keys_before);
+}
+
+#[tokio::test]
+async fn a_deletion_stopped_between_rows_and_keys_is_finished_and_nothing_else_is_touched() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let app = app(&upstream).await;
+    let (_, gone, _) = someone_who_talked(&app).await;
+    let (_, changed_mind, _) = someone_who_talked(&app).await;
+    let (_, unmarked, _) = someone_who_talked(&app).await;
+    let db = &app.state.db;
+    let vault = db.vault().unwrap();
+    // Marked, then the rows went and the process stopped; marked but never deleted;
+    // deleted behind the app's back without a mark.
+    vault
+        .doom(&[gone.clone(), changed_mind.clone()])
+        .await
+        .unwrap();
+    for owner in [&gone, &unmarked] {
+        sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(owner.clone())
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+
+    let swept = vault.sweep(db).await.unwrap();
+
+    assert_eq!(swept, 1);
+    assert_eq!(keys_of(&app, &gone).await, 0);
+    assert_eq!(keys_of(&app, &changed_mind).await, 1);
+    assert_eq!(keys_of(&app, &unmarked).await, 1);
+    // The mark of the person who stayed is gone: a later sweep leaves them be.
+    assert_eq!(vault.sweep(db).await.unwrap(), 0);
+    assert_eq!(keys_of(&app, &changed_mind).await, 1);
 }
 
 #[tokio::test]
@@ -426,14 +504,5 @@ async fn a_guest_merged_into_an_account_keeps_reading_what_it_said() {
         )
         .await;
     assert_eq!(response.status(), 204);
-    let keys: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM data_keys")
-        .fetch_one(
-            Db::connect(&app.state.config.encryption.keystore_url, 1)
-                .await
-                .unwrap()
-                .pool(),
-        )
-        .await
-        .unwrap();
-    assert_eq!(keys, 0);
+    assert_eq!(keys_in_store(&app).await, 0);
 }
