@@ -67,11 +67,15 @@ pub fn split_tokens(text: &str) -> Vec<String> {
     tokens
 }
 
-/// The status a message asks the fake to fail with (`[[fake:fail:NNN]]`).
-fn requested_failure(message: &str) -> Option<u16> {
-    let start = message.find("[[fake:fail:")? + "[[fake:fail:".len();
+/// The status a message asks the fake to fail with: always (`[[fake:fail:NNN]]`), or
+/// only the first time the fake sees it (`[[fake:fail-once:NNN]]`, for retries).
+fn requested_failure(message: &str) -> Option<(u16, bool)> {
+    let (marker, once) = [("[[fake:fail:", false), ("[[fake:fail-once:", true)]
+        .into_iter()
+        .find(|(marker, _)| message.contains(marker))?;
+    let start = message.find(marker)? + marker.len();
     let end = message[start..].find("]]")? + start;
-    message[start..end].parse().ok()
+    Some((message[start..end].parse().ok()?, once))
 }
 
 /// The reply given when no behaviour is queued: it repeats the newest message back, so
@@ -101,6 +105,8 @@ struct Shared {
     embedded: AtomicUsize,
     /// Requests for a conversation summary (not counted in `requests`).
     summary_requests: Mutex<Vec<Value>>,
+    /// The messages that asked to fail once and did.
+    failed_once: Mutex<std::collections::HashSet<String>>,
 }
 
 /// What the fake transcribes every upload to, unless told otherwise.
@@ -313,11 +319,13 @@ async fn completions(State(shared): State<Arc<Shared>>, Json(body): Json<Value>)
     let behaviour = next.unwrap_or_else(|| {
         // A message may ask the fake to fail (for the browser tests, which share one fake
         // server): `[[fake:fail:502]]`.
-        if let Some(status) = requested_failure(&last_user) {
-            return Behaviour::Fail {
-                status,
-                retry_after_secs: None,
-            };
+        if let Some((status, once)) = requested_failure(&last_user) {
+            if !once || lock(&shared.failed_once).insert(last_user.clone()) {
+                return Behaviour::Fail {
+                    status,
+                    retry_after_secs: None,
+                };
+            }
         }
         let delay = *lock(&shared.default_delay);
         Behaviour::reply(&echo_reply(&last_user), delay)

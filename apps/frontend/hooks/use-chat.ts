@@ -31,6 +31,9 @@ export interface ChatError {
   retryable: boolean;
   /** What to send again when the person presses retry. */
   content: string;
+  /** The person's message as stored before the reply failed: a retry answers it again
+   * rather than storing it twice. */
+  stored: { sessionId: string; messageId: string } | null;
 }
 
 /** How a reply is spoken: asked of the voice settings at send time. */
@@ -94,7 +97,7 @@ export function useChat(
   );
 
   const send = useCallback(
-    async (content: string) => {
+    async (content: string, stored: ChatError["stored"] = null) => {
       const text = content.trim();
       if (!text || controller.current) return;
       setError(null);
@@ -102,15 +105,19 @@ export function useChat(
       setSource(null);
       const abort = new AbortController();
       controller.current = abort;
-      let id = sessionId;
-      setPending({
-        id: "pending",
-        session_id: id ?? "",
-        role: "user",
-        content: text,
-        status: "complete",
-        created_at: new Date().toISOString(),
-      });
+      let id = stored?.sessionId ?? sessionId;
+      // The person's message, until the server says it is stored (a retried one is).
+      let kept: ChatError["stored"] = stored;
+      if (!stored) {
+        setPending({
+          id: "pending",
+          session_id: id ?? "",
+          role: "user",
+          content: text,
+          status: "complete",
+          created_at: new Date().toISOString(),
+        });
+      }
       setDraft({ text: "", phase: "waiting" });
       trackOnce("chat.started");
       const wanted = speech?.wanted() ?? { speak: false, voice: null };
@@ -122,6 +129,7 @@ export function useChat(
           {
             session_id: id ?? undefined,
             content: text,
+            ...(stored ? { retry_of: stored.messageId } : {}),
             ...(wanted.speak ? { speak: true, voice: wanted.voice ?? undefined } : {}),
           },
           abort.signal,
@@ -133,10 +141,11 @@ export function useChat(
               queryClient.setQueryData(messagesKey(id), []);
               onSessionCreated(id);
             }
-            queryClient.setQueryData<ChatMessage[]>(messagesKey(id), (old) => [
-              ...(old ?? []),
-              event.user_message,
-            ]);
+            kept = { sessionId: event.session_id, messageId: event.user_message.id };
+            const mine = event.user_message;
+            queryClient.setQueryData<ChatMessage[]>(messagesKey(id), (old) =>
+              old?.some((m) => m.id === mine.id) ? old : [...(old ?? []), mine],
+            );
             setPending(null);
           } else if (event.type === "token") {
             setDraft((d) => ({ text: (d?.text ?? "") + event.text, phase: "streaming" }));
@@ -155,7 +164,12 @@ export function useChat(
             setCrisis(event.crisis);
             setSource(event.library ?? null);
           } else if (event.type === "error") {
-            setError({ message: event.message, retryable: event.retryable, content: text });
+            setError({
+              message: event.message,
+              retryable: event.retryable,
+              content: text,
+              stored: kept,
+            });
           }
         }
       } catch (caught) {
@@ -170,10 +184,14 @@ export function useChat(
           setCreatedId(id);
           onSessionCreated(id);
         }
+        if (apiError.sessionId && apiError.messageId) {
+          kept = { sessionId: apiError.sessionId, messageId: apiError.messageId };
+        }
         setError({
           message: apiError.message,
           retryable: apiError.retryable && apiError.code !== "model_not_configured",
           content: text,
+          stored: kept,
         });
       } finally {
         if (wanted.speak) speech?.finished(replyId);
@@ -195,7 +213,7 @@ export function useChat(
   }, []);
 
   const retry = useCallback(() => {
-    if (error) void send(error.content);
+    if (error) void send(error.content, error.stored);
   }, [error, send]);
 
   return {

@@ -1782,6 +1782,12 @@ export interface components {
         SendInput: {
             /** @description The person's message; at most `max_message_chars` (see `/api/ai/info`). */
             content: string;
+            /**
+             * @description Answer again this message of the person's, whose reply failed (its id, from the
+             *     `start` event or the error body's `message_id`), instead of storing it a second
+             *     time. Needs `session_id`, and `content` must be the message's text.
+             */
+            retry_of?: string | null;
             /** @description The conversation to continue; a new one starts when absent. */
             session_id?: string | null;
             /** @description Speak the reply as it is written. */

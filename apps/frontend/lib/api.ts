@@ -20,13 +20,22 @@ export class ApiError extends Error {
   readonly code: string;
   /** On a failed chat turn: the conversation the person's message was kept in. */
   readonly sessionId: string | null;
+  /** On a failed chat turn: the person's stored message, to answer again on retry. */
+  readonly messageId: string | null;
 
-  constructor(status: number, code: string, message: string, sessionId: string | null = null) {
+  constructor(
+    status: number,
+    code: string,
+    message: string,
+    sessionId: string | null = null,
+    messageId: string | null = null,
+  ) {
     super(message);
     this.name = "ApiError";
     this.status = status;
     this.code = code;
     this.sessionId = sessionId;
+    this.messageId = messageId;
   }
 
   /** Worth trying again later: the server or the network had a problem, not the request. */
@@ -91,9 +100,12 @@ function reportFailure(
   }
 }
 
-function isErrorBody(
-  value: unknown,
-): value is { error: string; message: string; session_id?: string | null } {
+function isErrorBody(value: unknown): value is {
+  error: string;
+  message: string;
+  session_id?: string | null;
+  message_id?: string | null;
+} {
   return (
     typeof value === "object" &&
     value !== null &&
@@ -426,7 +438,13 @@ export async function* sendChatMessage(
     const code = isErrorBody(body) ? body.error : "unexpected_response";
     reportFailure(response.status, code, "POST", "/api/ai/message", response);
     if (isErrorBody(body)) {
-      throw new ApiError(response.status, body.error, body.message, body.session_id ?? null);
+      throw new ApiError(
+        response.status,
+        body.error,
+        body.message,
+        body.session_id ?? null,
+        body.message_id ?? null,
+      );
     }
     throw new ApiError(
       response.status,

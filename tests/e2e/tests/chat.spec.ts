@@ -170,3 +170,20 @@ test("after a failed reply the message stays in its conversation, and the next o
   expect(new URL(page.url()).searchParams.get("session")).toBe(conversation);
   await expect(page.getByTestId("user-message")).toHaveText([`You${first}`, `You${second}`]);
 });
+
+test("retrying a failed reply answers the same message, stored once", async ({ page }) => {
+  await page.goto("/chat/");
+  await expect(page.getByTestId("ai-disclosure")).toBeVisible();
+  // The fake model fails this message the first time only (unique, so a rerun fails too).
+  const text = `Still awake at three ${Date.now()} [[fake:fail-once:502]]`;
+  await say(page, text);
+  await expect(page.getByTestId("chat-error")).toBeVisible();
+  await page.getByRole("button", { name: "Retry" }).click();
+  await expect(page.getByTestId("ai-message").last()).toContainText(echo(text));
+  await expect(page.getByTestId("chat-error")).toHaveCount(0);
+  await expect(page.getByTestId("user-message")).toHaveText([`You${text}`]);
+  // What the server kept, read again from scratch.
+  await page.reload();
+  await expect(page.getByTestId("ai-message").last()).toContainText(echo(text));
+  await expect(page.getByTestId("user-message")).toHaveText([`You${text}`]);
+});

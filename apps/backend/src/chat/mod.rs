@@ -535,6 +535,66 @@ pub async fn get_message(db: &Db, owner_id: &str, id: &str) -> Result<Message> {
     message_from_row(db, &row).await
 }
 
+/// The person's message whose reply failed, to be answered again (a retry), with the
+/// newest `limit` messages before it, oldest first. Refused when the message is not the
+/// owner's (404), not the person's or not in `session_id` (422), or already has a full
+/// reply or a later message after it (409): a retry never stores the message twice.
+pub async fn retried_message(
+    db: &Db,
+    owner_id: &str,
+    session_id: &str,
+    message_id: &str,
+    limit: i64,
+) -> Result<(Message, Vec<Message>)> {
+    let message = get_message(db, owner_id, message_id).await?;
+    if message.session_id != session_id || message.role != Role::User {
+        return Err(Error::validation(
+            "retry_not_a_message",
+            "Only your own message in this conversation can be answered again.",
+        ));
+    }
+    let later = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = $1 AND owner_id = $2 \
+         AND (created_at > $3 OR (created_at = $3 AND id > $4))"
+    );
+    let after = sqlx::query(&later)
+        .bind(session_id.to_owned())
+        .bind(owner_id.to_owned())
+        .bind(message.created_at)
+        .bind(message.id.clone())
+        .fetch_all(db.pool())
+        .await?;
+    // A reply cut short (the model failed mid-way) may stand after it; nothing else.
+    for row in &after {
+        let role = col::<String>(row, "role")?;
+        let status = col::<String>(row, "status")?;
+        if role != Role::Assistant.as_str() || status != MessageStatus::Incomplete.as_str() {
+            return Err(Error::Conflict {
+                code: "already_answered",
+                message: "This message already has a reply; send a new one instead.".into(),
+            });
+        }
+    }
+    let earlier = format!(
+        "SELECT {MESSAGE_COLUMNS} FROM messages WHERE session_id = $1 AND owner_id = $2 \
+         AND (created_at < $3 OR (created_at = $3 AND id < $4)) \
+         ORDER BY created_at DESC, id DESC LIMIT $5"
+    );
+    let rows = sqlx::query(&earlier)
+        .bind(session_id.to_owned())
+        .bind(owner_id.to_owned())
+        .bind(message.created_at)
+        .bind(message.id.clone())
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await?;
+    let mut before = Vec::with_capacity(rows.len());
+    for row in rows.iter().rev() {
+        before.push(message_from_row(db, row).await?);
+    }
+    Ok((message, before))
+}
+
 /// The newest `limit` messages of one of the owner's sessions, oldest first.
 pub async fn recent_messages(
     db: &Db,

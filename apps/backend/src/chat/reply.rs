@@ -33,8 +33,8 @@ use utoipa_axum::routes;
 
 use super::recent::{as_turn, Recent};
 use super::{
-    append_message, create_session, flag_session, get_session, Message, MessageStatus, NewMessage,
-    Role, SessionTitle,
+    append_message, create_session, flag_session, get_session, retried_message, Message,
+    MessageStatus, NewMessage, Role, SessionTitle,
 };
 use crate::auth::Identity;
 use crate::crisis::region_from_headers;
@@ -170,6 +170,10 @@ struct SendInput {
     speak: bool,
     /// The voice to speak it in (the provider's default when absent).
     voice: Option<String>,
+    /// Answer again this message of the person's, whose reply failed (its id, from the
+    /// `start` event or the error body's `message_id`), instead of storing it a second
+    /// time. Needs `session_id`, and `content` must be the message's text.
+    retry_of: Option<String>,
 }
 
 /// A spoken reply in the making: sentences out of the stream, numbered in order.
@@ -351,23 +355,48 @@ async fn send(
     }
     .take(&state.cache, &owner_id)
     .await?;
-    let session = match input.session_id {
-        Some(id) => get_session(&state.db, &owner_id, &id).await?,
-        None => create_session(&state.db, &owner_id, &text.title()).await?,
+    let session = match (&input.session_id, &input.retry_of) {
+        (Some(id), _) => get_session(&state.db, &owner_id, id).await?,
+        (None, None) => create_session(&state.db, &owner_id, &text.title()).await?,
+        (None, Some(_)) => {
+            return Err(Error::validation(
+                "retry_needs_session",
+                "A retry names the conversation of the message it answers again.",
+            ))
+        }
     };
     let recent = Recent::of(&state);
-    let mut history: Vec<ChatMessage> = recent.recall(&owner_id, &session.id).await?;
-    let user_message = append_message(
-        &state.db,
-        &owner_id,
-        &session.id,
-        NewMessage {
-            role: Role::User,
-            content: text.as_str(),
-            status: MessageStatus::Complete,
-        },
-    )
-    .await?;
+    let (mut history, user_message) = match &input.retry_of {
+        // The message is stored already: the turns before it are read from the
+        // database, whatever the remembered ones hold after the failure.
+        Some(id) => {
+            let limit = i64::try_from(state.config.chat.history_turns).unwrap_or(i64::MAX);
+            let (message, before) =
+                retried_message(&state.db, &owner_id, &session.id, id, limit).await?;
+            if message.content != text.as_str() {
+                return Err(Error::validation(
+                    "retry_content_differs",
+                    "A retry sends the message's own text; a changed message is a new one.",
+                ));
+            }
+            (before.iter().filter_map(as_turn).collect(), message)
+        }
+        None => {
+            let history: Vec<ChatMessage> = recent.recall(&owner_id, &session.id).await?;
+            let message = append_message(
+                &state.db,
+                &owner_id,
+                &session.id,
+                NewMessage {
+                    role: Role::User,
+                    content: text.as_str(),
+                    status: MessageStatus::Complete,
+                },
+            )
+            .await?;
+            (history, message)
+        }
+    };
     let earlier: Vec<String> = history
         .iter()
         .filter(|m| m.role == ChatRole::User)
@@ -419,8 +448,9 @@ async fn send(
         owner_id,
         session_id: session.id.clone(),
         user_message_id: user_message.id.clone(),
-        // Before this turn, plus the person's message and the reply.
-        message_count: usize::try_from(session.message_count).unwrap_or(0) + 2,
+        // Before this turn, plus the person's message (unless stored already) and the reply.
+        message_count: usize::try_from(session.message_count).unwrap_or(0)
+            + if input.retry_of.is_some() { 1 } else { 2 },
         summary_covers: usize::try_from(session.summary_covers).unwrap_or(0),
         flagged: assessment.is_crisis(),
         choices,

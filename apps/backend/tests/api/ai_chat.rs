@@ -433,6 +433,127 @@ async fn a_reply_cut_off_upstream_ends_with_an_error_event_and_is_kept_as_incomp
 }
 
 #[tokio::test]
+async fn a_retry_answers_the_stored_message_again_without_storing_it_twice() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    let app = app_with_model(&upstream, &[]).await;
+    let mut browser = guest(&app).await;
+    let (_, first) = say(&mut browser, json!({ "content": "Work was long today" })).await;
+    let session_id = first[0].data["session_id"].as_str().unwrap().to_owned();
+
+    // The model refuses before replying: the message is kept, the body names it.
+    upstream.then(Behaviour::Fail {
+        status: 401,
+        retry_after_secs: None,
+    });
+    let response = browser
+        .send(
+            Method::POST,
+            "/api/ai/message",
+            Some(json!({ "session_id": session_id, "content": "I keep replaying it" })),
+        )
+        .await;
+    assert_eq!(response.status(), 502);
+    let failed: Value = response.json().await.unwrap();
+    let message_id = failed["message_id"].as_str().unwrap().to_owned();
+
+    // A changed text, no conversation, or someone else's message is not a retry.
+    let retry = |content: &str| json!({ "session_id": session_id, "content": content, "retry_of": message_id });
+    let (status, _) = say(&mut browser, retry("I keep replaying it!")).await;
+    assert_eq!(status, 422);
+    let (status, _) = say(
+        &mut browser,
+        json!({ "content": "I keep replaying it", "retry_of": message_id }),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let mut stranger = guest(&app).await;
+    let (_, theirs) = say(&mut stranger, json!({ "content": "Hello" })).await;
+    let their_session = theirs[0].data["session_id"].as_str().unwrap();
+    let (status, _) = say(
+        &mut stranger,
+        json!({ "session_id": their_session, "content": "I keep replaying it", "retry_of": message_id }),
+    )
+    .await;
+    assert_eq!(status, 404, "someone else's message is not found");
+
+    let (status, events) = say(&mut browser, retry("I keep replaying it")).await;
+    assert_eq!(status, 200);
+    assert_eq!(events[0].data["user_message"]["id"], message_id.as_str());
+    assert_eq!(streamed_text(&events), echo_reply("I keep replaying it"));
+    // The model saw the earlier turns and the message once.
+    let asked = upstream.requests().last().cloned().unwrap();
+    let turns: Vec<&str> = asked["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .skip(1)
+        .map(|m| m["content"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        turns,
+        vec![
+            "Work was long today",
+            echo_reply("Work was long today").as_str(),
+            "I keep replaying it"
+        ]
+    );
+    let stored = messages_of(&mut browser, &session_id).await;
+    let roles: Vec<&str> = stored.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["user", "assistant", "user", "assistant"]);
+
+    // Answered now: a second retry is a conflict, and nothing more is stored.
+    let response = browser
+        .send(
+            Method::POST,
+            "/api/ai/message",
+            Some(retry("I keep replaying it")),
+        )
+        .await;
+    assert_eq!(response.status(), 409);
+    assert_eq!(error_code(response).await, "already_answered");
+    assert_eq!(messages_of(&mut browser, &session_id).await.len(), 4);
+}
+
+#[tokio::test]
+async fn a_reply_cut_short_can_be_retried_and_the_partial_reply_stays_marked() {
+    let upstream = FakeUpstream::start().await.unwrap();
+    upstream.then(Behaviour::Disconnect {
+        tokens: vec!["That".into(), " sounds".into()],
+    });
+    let app = app_with_model(&upstream, &[]).await;
+    let mut browser = guest(&app).await;
+    let (_, events) = say(&mut browser, json!({ "content": "Rough week" })).await;
+    let session_id = events[0].data["session_id"].as_str().unwrap().to_owned();
+    let message_id = events[0].data["user_message"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(named(&events, "error").len(), 1);
+
+    let (status, events) = say(
+        &mut browser,
+        json!({ "session_id": session_id, "content": "Rough week", "retry_of": message_id }),
+    )
+    .await;
+
+    assert_eq!(status, 200);
+    assert_eq!(named(&events, "done").len(), 1);
+    let stored = messages_of(&mut browser, &session_id).await;
+    let shape: Vec<(&str, &str)> = stored
+        .iter()
+        .map(|m| (m["role"].as_str().unwrap(), m["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        shape,
+        [
+            ("user", "complete"),
+            ("assistant", "incomplete"),
+            ("assistant", "complete")
+        ]
+    );
+}
+
+#[tokio::test]
 async fn closing_the_connection_stops_the_model_and_keeps_the_partial_reply() {
     let upstream = FakeUpstream::start().await.unwrap();
     upstream.then(Behaviour::reply(
