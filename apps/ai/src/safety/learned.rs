@@ -254,7 +254,7 @@ impl Encoders {
     }
 }
 
-/// Outputs of a binary danger head: no danger, danger.
+/// Outputs of the danger head: no danger, danger.
 const DANGER_CLASSES: usize = 2;
 /// Outputs of the severity head: elevated, imminent.
 const SEVERITY_CLASSES: usize = 2;
@@ -278,11 +278,6 @@ pub struct HeadCard {
     pub multilingual_adapter: Option<TunedCard>,
     /// Whether the hashed n-gram features are used.
     pub ngrams: bool,
-    /// The kinds of message the danger head tells apart (a class each: the calm kinds,
-    /// then the crises'); P(danger) is the crises' sum. A binary head (danger or not)
-    /// when absent.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub danger_kinds: Option<DangerKinds>,
     /// A message is in danger, at the severity the head reads, when P(danger) reaches
     /// this (chosen so the head adds few false alarms to the rules').
     pub threshold: f32,
@@ -305,46 +300,6 @@ pub struct HeadCard {
     pub adapter: Option<AdapterCard>,
     /// How the head was made: data files with their SHA-256, and the settings.
     pub training: serde_json::Value,
-}
-
-/// The classes of a danger head that reads kinds of message: calm ones (idioms,
-/// fiction, recovery…) first, then crises (plans, passive wishes…). Learning what
-/// sort of calm message looks alarming, rather than one "calm" class, is what lets a
-/// softmax regression draw the line around idioms, stories and recovery.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DangerKinds {
-    pub calm: Vec<String>,
-    pub crisis: Vec<String>,
-}
-
-impl DangerKinds {
-    /// The kinds seen in training, each list sorted.
-    pub fn of(examples: &[(&str, bool)]) -> Self {
-        let mut calm: Vec<String> = Vec::new();
-        let mut crisis: Vec<String> = Vec::new();
-        for &(kind, danger) in examples {
-            let list = if danger { &mut crisis } else { &mut calm };
-            if !list.iter().any(|k| k == kind) {
-                list.push(kind.to_owned());
-            }
-        }
-        calm.sort();
-        crisis.sort();
-        Self { calm, crisis }
-    }
-
-    fn classes(&self) -> usize {
-        self.calm.len() + self.crisis.len()
-    }
-
-    /// The class of a training example; an unknown kind counts as its side's first.
-    fn class(&self, kind: &str, danger: bool) -> usize {
-        if danger {
-            self.calm.len() + self.crisis.iter().position(|k| k == kind).unwrap_or(0)
-        } else {
-            self.calm.iter().position(|k| k == kind).unwrap_or(0)
-        }
-    }
 }
 
 /// The shape of the adapters and the SHA-256 of their file.
@@ -407,12 +362,6 @@ impl HeadCard {
     pub fn dim(&self) -> usize {
         usize::from(self.embedding_model.is_some()) * DIM
             + usize::from(self.multilingual_model.is_some()) * multilingual::DIM
-    }
-
-    fn danger_classes(&self) -> usize {
-        self.danger_kinds
-            .as_ref()
-            .map_or(DANGER_CLASSES, DangerKinds::classes)
     }
 
     /// The features a head with this card reads for a text, given its embedding (the
@@ -634,7 +583,7 @@ impl Head {
     ) -> Result<Self, String> {
         let dim = card.dim();
         Ok(Self {
-            danger: Softmax::from_tensors(tensors, "danger", card.danger_classes(), dim)?,
+            danger: Softmax::from_tensors(tensors, "danger", DANGER_CLASSES, dim)?,
             category: Softmax::from_tensors(tensors, "category", RiskCategory::ALL.len(), dim)?,
             severity: Softmax::from_tensors(tensors, "severity", SEVERITY_CLASSES, dim)?,
             card,
@@ -678,12 +627,7 @@ impl Head {
     }
 
     pub fn score(&self, x: &Features) -> Scores {
-        let danger = match &self.card.danger_kinds {
-            Some(kinds) => self.danger.probabilities(x)[kinds.calm.len()..]
-                .iter()
-                .sum(),
-            None => self.danger.probabilities(x)[1],
-        };
+        let danger = self.danger.probabilities(x)[1];
         let category = self.category.probabilities(x);
         let best = (0..category.len())
             .max_by(|&a, &b| category[a].total_cmp(&category[b]))
@@ -729,8 +673,6 @@ pub struct Example {
     pub features: Features,
     pub category: Option<RiskCategory>,
     pub severity: Severity,
-    /// What sort of message it is (`plan`, `idiom`…), for a head that reads kinds.
-    pub kind: String,
 }
 
 /// Settings of a training run; the defaults made the shipped head.
@@ -819,14 +761,7 @@ fn fit(
 pub fn train(examples: &[Example], card: HeadCard, settings: TrainSettings) -> Head {
     let danger: Vec<(&Features, usize)> = examples
         .iter()
-        .map(|e| {
-            let danger = e.category.is_some();
-            let class = match &card.danger_kinds {
-                Some(kinds) => kinds.class(&e.kind, danger),
-                None => usize::from(danger),
-            };
-            (&e.features, class)
-        })
+        .map(|e| (&e.features, usize::from(e.category.is_some())))
         .collect();
     // Category and severity are learned from the examples in danger: the danger head
     // decides whether there is any, these what kind and how urgent.
@@ -843,12 +778,11 @@ pub fn train(examples: &[Example], card: HeadCard, settings: TrainSettings) -> H
         .map(|e| (&e.features, usize::from(e.severity == Severity::Imminent)))
         .collect();
     let dim = card.dim();
-    let danger = fit(&danger, card.danger_classes(), dim, settings);
     Head {
         card,
         adapter: None,
         multilingual_adapter: None,
-        danger,
+        danger: fit(&danger, DANGER_CLASSES, dim, settings),
         category: fit(&category, RiskCategory::ALL.len(), dim, settings),
         severity: fit(&severity, SEVERITY_CLASSES, dim, settings),
     }
@@ -866,7 +800,6 @@ mod tests {
             multilingual_sha256: None,
             multilingual_adapter: None,
             ngrams,
-            danger_kinds: None,
             threshold: 0.5,
             check_in_threshold: None,
             overrule_below: None,
@@ -886,7 +819,6 @@ mod tests {
             features: head.features(text, None),
             category,
             severity,
-            kind: text.split(' ').nth(1).unwrap_or_default().to_owned(),
         }
     }
 
@@ -934,66 +866,6 @@ mod tests {
         // Training twice gives the same head.
         let twice = train(&data, card(true), settings);
         assert_eq!(twice.category.sparse, head.category.sparse);
-    }
-
-    #[test]
-    fn a_head_that_reads_kinds_sums_the_crises_and_survives_a_round_trip() {
-        let blank = train(&[], card(true), TrainSettings::default());
-        // Two crisis kinds and two calm ones; the kind is each text's second word.
-        let data = vec![
-            example(
-                &blank,
-                "alpha plan",
-                Some(RiskCategory::SuicidalIdeation),
-                Severity::Imminent,
-            ),
-            example(
-                &blank,
-                "bravo passive",
-                Some(RiskCategory::SuicidalIdeation),
-                Severity::Elevated,
-            ),
-            example(&blank, "charlie idiom", None, Severity::None),
-            example(&blank, "delta recovery", None, Severity::None),
-        ];
-        let labelled: Vec<(&str, bool)> = data
-            .iter()
-            .map(|e| (e.kind.as_str(), e.category.is_some()))
-            .collect();
-        let kinds = DangerKinds::of(&labelled);
-        assert_eq!(kinds.calm, ["idiom", "recovery"]);
-        assert_eq!(kinds.crisis, ["passive", "plan"]);
-        let mut with_kinds = card(true);
-        with_kinds.danger_kinds = Some(kinds);
-        let settings = TrainSettings {
-            epochs: 100,
-            ..TrainSettings::default()
-        };
-        let head = train(&data, with_kinds, settings);
-        assert_eq!(head.danger.classes, 4);
-        for (text, danger) in [
-            ("alpha", true),
-            ("bravo", true),
-            ("charlie", false),
-            ("delta", false),
-        ] {
-            let scores = head.score(&head.features(text, None));
-            assert_eq!(scores.danger > 0.5, danger, "{text}: {scores:?}");
-        }
-
-        let dir = tempfile::tempdir().map_err(|e| e.to_string());
-        let dir = dir
-            .as_ref()
-            .map(|d| d.path().to_path_buf())
-            .unwrap_or_default();
-        assert!(head.save(&dir).is_ok());
-        let loaded = Head::load(&dir).map_err(|e| e.to_string());
-        assert_eq!(
-            loaded.as_ref().map(|h| h.card.danger_kinds.clone()),
-            Ok(head.card.danger_kinds.clone())
-        );
-        let again = loaded.map(|h| h.score(&h.features("bravo", None)));
-        assert_eq!(again, Ok(head.score(&head.features("bravo", None))));
     }
 
     /// The real all-MiniLM-L6-v2, when `scripts/ensure-safety-model.sh` has provided it
