@@ -67,16 +67,17 @@ pub fn split_tokens(text: &str) -> Vec<String> {
     tokens
 }
 
-/// The status a message asks the fake to fail with: always (`[[fake:fail:NNN]]`), or
-/// only the first time the fake sees it (`[[fake:fail-once:NNN]]`, for retries).
-fn requested_failure(message: &str) -> Option<(u16, bool)> {
-    let (marker, once) = [("[[fake:fail:", false), ("[[fake:fail-once:", true)]
-        .into_iter()
-        .find(|(marker, _)| message.contains(marker))?;
-    let start = message.find(marker)? + marker.len();
+/// The status a message asks the fake to fail with (`[[fake:fail:NNN]]`).
+fn requested_failure(message: &str) -> Option<u16> {
+    let start = message.find("[[fake:fail:")? + "[[fake:fail:".len();
     let end = message[start..].find("]]")? + start;
-    Some((message[start..end].parse().ok()?, once))
+    message[start..end].parse().ok()
 }
+
+/// A message that asks the fake to cut its reply off after a few words the first time
+/// it sees the message, and to answer it in full after that (`[[fake:cut-once]]`: a
+/// failure the server does not retry by itself, for the app's retry).
+const CUT_ONCE: &str = "[[fake:cut-once]]";
 
 /// The reply given when no behaviour is queued: it repeats the newest message back, so
 /// tests can see which prompt arrived.
@@ -105,8 +106,8 @@ struct Shared {
     embedded: AtomicUsize,
     /// Requests for a conversation summary (not counted in `requests`).
     summary_requests: Mutex<Vec<Value>>,
-    /// The messages that asked to fail once and did.
-    failed_once: Mutex<std::collections::HashSet<String>>,
+    /// The messages that asked to be cut off once and were.
+    cut_once: Mutex<std::collections::HashSet<String>>,
 }
 
 /// What the fake transcribes every upload to, unless told otherwise.
@@ -319,13 +320,16 @@ async fn completions(State(shared): State<Arc<Shared>>, Json(body): Json<Value>)
     let behaviour = next.unwrap_or_else(|| {
         // A message may ask the fake to fail (for the browser tests, which share one fake
         // server): `[[fake:fail:502]]`.
-        if let Some((status, once)) = requested_failure(&last_user) {
-            if !once || lock(&shared.failed_once).insert(last_user.clone()) {
-                return Behaviour::Fail {
-                    status,
-                    retry_after_secs: None,
-                };
-            }
+        if let Some(status) = requested_failure(&last_user) {
+            return Behaviour::Fail {
+                status,
+                retry_after_secs: None,
+            };
+        }
+        if last_user.contains(CUT_ONCE) && lock(&shared.cut_once).insert(last_user.clone()) {
+            return Behaviour::Disconnect {
+                tokens: split_tokens("I hear you, and"),
+            };
         }
         let delay = *lock(&shared.default_delay);
         Behaviour::reply(&echo_reply(&last_user), delay)

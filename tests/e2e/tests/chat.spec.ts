@@ -174,16 +174,19 @@ test("after a failed reply the message stays in its conversation, and the next o
 test("retrying a failed reply answers the same message, stored once", async ({ page }) => {
   await page.goto("/chat/");
   await expect(page.getByTestId("ai-disclosure")).toBeVisible();
-  // The fake model fails this message the first time only (unique, so a rerun fails too).
-  const text = `Still awake at three ${Date.now()} [[fake:fail-once:502]]`;
+  // The fake model cuts its reply to this message off the first time only (unique, so a
+  // rerun of the test is cut off too).
+  const text = `Could you suggest a book for the weekend? ${Date.now()} [[fake:cut-once]]`;
   await say(page, text);
   await expect(page.getByTestId("chat-error")).toBeVisible();
   await page.getByRole("button", { name: "Retry" }).click();
   await expect(page.getByTestId("ai-message").last()).toContainText(echo(text));
   await expect(page.getByTestId("chat-error")).toHaveCount(0);
   await expect(page.getByTestId("user-message")).toHaveText([`You${text}`]);
-  // What the server kept, read again from scratch.
+  // What the server kept, read again from scratch: the message once, the reply cut short
+  // (marked), then the whole one.
   await page.reload();
   await expect(page.getByTestId("ai-message").last()).toContainText(echo(text));
   await expect(page.getByTestId("user-message")).toHaveText([`You${text}`]);
+  await expect(page.getByTestId("ai-message")).toHaveCount(2);
 });
