@@ -161,6 +161,10 @@ enum SafetyAction {
         #[arg(long, default_value_t = solace_ai::safety::tune::TuneSettings::default().epochs,
               value_parser = clap::value_parser!(u8).range(1..=20).map(usize::from))]
         epochs: usize,
+        /// A danger head of two classes (danger, calm) instead of one class per kind of
+        /// message (kept for comparison).
+        #[arg(long)]
+        binary_danger: bool,
     },
 }
 
@@ -748,6 +752,7 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
             no_tune,
             top_layers,
             epochs,
+            binary_danger,
         } => {
             let (train_rows, train_sha) = train::read_data(&data_dir.join("train.tsv"))?;
             let (validation_rows, validation_sha) =
@@ -792,6 +797,7 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
                         epochs,
                         ..Default::default()
                     }),
+                    !binary_danger,
                     |what, done, total| {
                         bars.entry(what.to_owned())
                             .or_insert_with(|| ProgressBar::counting(what))

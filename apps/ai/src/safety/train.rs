@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 use super::assessment::Severity;
 use super::eval::{Labelled, HARD_NEGATIVES};
 use super::learned::{
-    self, AdapterCard, Embedder, Example, Head, HeadCard, LearnedError, Scores, TrainSettings,
-    TunedCard,
+    self, AdapterCard, DangerKinds, Embedder, Example, Head, HeadCard, LearnedError, Scores,
+    TrainSettings, TunedCard,
 };
 use super::multilingual::{self, Multilingual};
 use super::rules;
@@ -24,14 +24,20 @@ use super::tune::TuneSettings;
 /// The false-alarm rate on validation hard negatives the head may add to the rules' at
 /// its alarm threshold.
 pub const TARGET_FALSE_ALARMS: f64 = 0.02;
-/// The false-alarm rate on validation hard negatives (all layers) allowed at the
-/// check-in threshold: a check-in costs one gentle question, a miss far more.
+/// The share of validation crises all layers must still catch at the check-in
+/// threshold, which is otherwise as high (as few false alarms) as it can be: above the
+/// 0.95 target, because validation is the harder set.
+pub const TARGET_CHECK_IN_RECALL: f64 = 0.97;
+/// The check-in threshold is never lower than the one at which all layers keep false
+/// alarms on validation hard negatives within this: a check-in costs one gentle
+/// question, a miss far more, but not without limit.
 pub const TARGET_CHECK_IN_FALSE_ALARMS: f64 = 0.10;
 /// The share of validation messages at elevated risk that may be read as imminent (and
 /// so get the crisis card rather than the check-in) at the imminent threshold.
 pub const TARGET_SEVERITY_OVERCALL: f64 = 0.15;
-/// The head overrules a rule below this P(danger).
-pub const OVERRULE_BELOW: f32 = 0.1;
+/// The head overrules a rule below this P(danger) (on validation, rules overruled below
+/// 0.3 lost no crisis the head did not catch and half their false alarms).
+pub const OVERRULE_BELOW: f32 = 0.3;
 
 /// What a training run reads.
 pub struct TrainingData<'a> {
@@ -98,21 +104,25 @@ pub fn embed_all(
     Ok(out)
 }
 
-/// Trains heads with each L2 penalty in `L2_CHOICES` and keeps the one that catches
-/// the most validation crises at its chosen threshold (ties: the stronger penalty).
+/// Trains heads with each L2 penalty in `L2_CHOICES` and keeps, among those that catch
+/// the target share of validation crises at their thresholds, the one with the fewest
+/// false alarms on validation hard negatives (else the one that catches the most;
+/// ties: the stronger penalty).
 pub const L2_CHOICES: [f32; 5] = [1e-2, 1e-3, 1e-4, 1e-5, 1e-6];
 
 /// Trains a head. It reads n-grams and the vectors of the encoders given (with the
 /// SHA-256 of each one's weights): the BERT encoder, the multilingual one, both or
 /// neither (kept for comparison: how much each adds). With tune settings the BERT
 /// encoder's top layers are tuned first (`tune.rs`) and the head reads the tuned
-/// embeddings.
+/// embeddings. With `by_kind` the danger head tells apart the kinds of message in the
+/// training data (see `DangerKinds`) rather than danger from calm alone.
 pub fn train(
     data: &TrainingData<'_>,
     embedder: Option<(&Embedder, String)>,
     multilingual: Option<(&Multilingual, String)>,
     settings: TrainSettings,
     tune: Option<TuneSettings>,
+    by_kind: bool,
     mut progress: impl FnMut(&str, usize, usize),
 ) -> Result<Head, LearnedError> {
     let mut adapter = None;
@@ -215,6 +225,14 @@ pub fn train(
         multilingual_sha256: multilingual.as_ref().map(|(_, _, sha)| sha.clone()),
         multilingual_adapter: multilingual_adapter.as_ref().map(|(card, _)| card.clone()),
         ngrams: true,
+        danger_kinds: by_kind.then(|| {
+            let seen: Vec<(&str, bool)> = data
+                .train
+                .iter()
+                .map(|r| (r.kind.as_str(), r.category.is_some()))
+                .collect();
+            DangerKinds::of(&seen)
+        }),
         threshold: 0.5,
         check_in_threshold: None,
         overrule_below: None,
@@ -228,7 +246,7 @@ pub fn train(
             "settings": settings,
             "threshold_rule": format!("lowest threshold at which the head adds at most {TARGET_FALSE_ALARMS} false alarms on validation hard negatives to the rules"),
             "imminent_rule": format!("lowest P(imminent | danger) at which at most {TARGET_SEVERITY_OVERCALL} of the validation's elevated crises are read as imminent"),
-            "check_in_rule": format!("lowest threshold at which all layers keep false alarms on validation hard negatives within {TARGET_CHECK_IN_FALSE_ALARMS}"),
+            "check_in_rule": format!("highest threshold at which all layers catch at least {TARGET_CHECK_IN_RECALL} of validation crises, but not below the lowest at which they keep false alarms on validation hard negatives within {TARGET_CHECK_IN_FALSE_ALARMS}"),
             "command": "solace safety train",
         }),
     };
@@ -240,6 +258,7 @@ pub fn train(
             features: card.features(&row.text, embedding),
             category: row.category,
             severity: row.severity,
+            kind: row.kind.clone(),
         })
         .collect();
     let by_rules: Vec<bool> = data
@@ -247,7 +266,7 @@ pub fn train(
         .iter()
         .map(|r| rules::assess(&r.text, &[]).is_crisis())
         .collect();
-    let mut best: Option<(usize, Head)> = None;
+    let mut best: Option<((bool, usize, usize), Head)> = None;
     let mut tried = Vec::new();
     for (i, l2) in L2_CHOICES.into_iter().enumerate() {
         progress("fit", i, L2_CHOICES.len());
@@ -273,19 +292,31 @@ pub fn train(
             &scores,
             head.card.threshold,
         ));
-        let caught = data
-            .validation
-            .iter()
-            .enumerate()
-            .filter(|(i, row)| {
-                row.category.is_some()
-                    && (rules_stand[*i] || head.alarms(&scores[*i]) || head.checks_in(&scores[*i]))
-            })
+        let flagged =
+            |i: usize| rules_stand[i] || head.alarms(&scores[i]) || head.checks_in(&scores[i]);
+        let crises = data.validation.iter().filter(|r| r.category.is_some());
+        let caught = (0..data.validation.len())
+            .filter(|&i| data.validation[i].category.is_some() && flagged(i))
             .count();
-        tried.push(serde_json::json!({ "l2": l2, "threshold": head.card.threshold, "validation_crises_caught": caught }));
-        if best.as_ref().is_none_or(|(most, _)| caught > *most) {
+        let false_alarms = hard_negatives(data.validation)
+            .into_iter()
+            .filter(|&i| flagged(i))
+            .count();
+        let enough = caught as f64 >= TARGET_CHECK_IN_RECALL * crises.count() as f64;
+        // Better: reaching the recall target, then fewer false alarms, then more caught.
+        let rank = (
+            enough,
+            if enough {
+                usize::MAX - false_alarms
+            } else {
+                caught
+            },
+            caught,
+        );
+        tried.push(serde_json::json!({ "l2": l2, "threshold": head.card.threshold, "check_in_threshold": head.card.check_in_threshold, "validation_crises_caught": caught, "validation_hard_negative_alarms": false_alarms }));
+        if best.as_ref().is_none_or(|(top, _)| rank > *top) {
             head.card.training["settings"] = serde_json::json!(settings);
-            best = Some((caught, head));
+            best = Some((rank, head));
         }
     }
     progress("fit", L2_CHOICES.len(), L2_CHOICES.len());
@@ -314,8 +345,10 @@ fn choose_threshold(rows: &[Labelled], by_rules: &[bool], scores: &[Scores]) -> 
     0.999
 }
 
-/// The lowest threshold (at most the alarm threshold) at which rules and head together
-/// keep false alarms on the validation hard negatives within the check-in target.
+/// The check-in threshold (at most the alarm threshold, in steps of 0.01): the highest
+/// at which rules and head together still catch the target share of validation
+/// crises, but never below the lowest at which they keep false alarms on the
+/// validation hard negatives within the check-in budget.
 fn choose_check_in_threshold(
     rows: &[Labelled],
     rules_stand: &[bool],
@@ -323,20 +356,29 @@ fn choose_check_in_threshold(
     alarm: f32,
 ) -> f32 {
     let hard = hard_negatives(rows);
-    for step in 5..=99 {
-        let threshold = step as f32 / 100.0;
-        if threshold >= alarm {
-            break;
-        }
-        let alarms = hard
+    let crises: Vec<usize> = (0..rows.len())
+        .filter(|&i| rows[i].category.is_some())
+        .collect();
+    let share = |of: &[usize], threshold: f32| {
+        let flagged = of
             .iter()
             .filter(|&&i| rules_stand[i] || scores[i].danger >= threshold)
             .count();
-        if !hard.is_empty() && alarms as f64 / hard.len() as f64 <= TARGET_CHECK_IN_FALSE_ALARMS {
-            return threshold;
-        }
-    }
-    alarm
+        flagged as f64 / of.len().max(1) as f64
+    };
+    let below_alarm = || {
+        (5..=99)
+            .map(|step| step as f32 / 100.0)
+            .take_while(move |&t| t < alarm)
+    };
+    let within_budget = below_alarm()
+        .find(|&t| share(&hard, t) <= TARGET_CHECK_IN_FALSE_ALARMS)
+        .unwrap_or(alarm);
+    let keeps_recall = below_alarm()
+        .filter(|&t| share(&crises, t) >= TARGET_CHECK_IN_RECALL)
+        .last()
+        .unwrap_or(0.05);
+    keeps_recall.max(within_budget).min(alarm)
 }
 
 /// The lowest P(imminent | danger) (in steps of 0.01) at which at most the target share

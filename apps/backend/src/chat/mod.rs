@@ -588,11 +588,16 @@ pub async fn retried_message(
         .bind(limit)
         .fetch_all(db.pool())
         .await?;
-    let mut before = Vec::with_capacity(rows.len());
+    Ok((message, oldest_first(db, &rows).await?))
+}
+
+/// Messages read newest first (to take the last few), decoded oldest first.
+async fn oldest_first(db: &Db, rows: &[AnyRow]) -> Result<Vec<Message>> {
+    let mut messages = Vec::with_capacity(rows.len());
     for row in rows.iter().rev() {
-        before.push(message_from_row(db, row).await?);
+        messages.push(message_from_row(db, row).await?);
     }
-    Ok((message, before))
+    Ok(messages)
 }
 
 /// The newest `limit` messages of one of the owner's sessions, oldest first.
@@ -614,11 +619,7 @@ pub async fn recent_messages(
         .bind(limit)
         .fetch_all(db.pool())
         .await?;
-    let mut messages = Vec::with_capacity(rows.len());
-    for row in rows.iter().rev() {
-        messages.push(message_from_row(db, row).await?);
-    }
-    Ok(messages)
+    oldest_first(db, &rows).await
 }
 
 #[cfg(test)]
