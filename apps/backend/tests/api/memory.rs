@@ -424,6 +424,16 @@ async fn the_in_process_encoder_finds_a_paraphrase_across_languages() {
     )
     .await;
     let mut browser = guest(&app).await;
+    // This test is about retrieval, not the crisis detector: whatever the detector
+    // makes of a nurse's night shifts at a children's hospital (it may ask a gentle
+    // check-in question), the turn is remembered.
+    browser
+        .send_json(
+            Method::PUT,
+            "/api/memory/choices",
+            Some(json!({ "paused": false, "hard_moments": true })),
+        )
+        .await;
     let fact = "I work night shifts as a nurse at the children's hospital";
     say(&mut browser, json!({ "content": fact })).await;
     say(
