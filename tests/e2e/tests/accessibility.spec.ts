@@ -1,24 +1,9 @@
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test, type Page } from "@playwright/test";
+import { PAGES as pages } from "./helpers";
 
 // Every page, in light and dark: no serious or critical WCAG 2.2 A/AA violation
 // (axe-core), and nothing wider than the screen from a small phone to a wide desktop.
-
-const pages = [
-  "/",
-  "/about/",
-  "/privacy/",
-  "/terms/",
-  "/crisis/",
-  "/grounding/",
-  "/login/",
-  "/signup/",
-  "/chat/",
-  "/rooms/",
-  "/safety-plan/",
-  "/memory/",
-  "/no-such-page/",
-];
 
 async function seriousViolations(page: Page): Promise<string[]> {
   const results = await new AxeBuilder({ page })

@@ -7,6 +7,23 @@ import { expect, type Page } from "@playwright/test";
 const artifacts = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../artifacts");
 
 /** Saves a full-page screenshot under tests/e2e/artifacts/ (git-ignored) for people to look at. */
+/** Every page of the web app a visitor can open without signing in, and a missing one. */
+export const PAGES = [
+  "/",
+  "/about/",
+  "/privacy/",
+  "/terms/",
+  "/crisis/",
+  "/grounding/",
+  "/login/",
+  "/signup/",
+  "/chat/",
+  "/rooms/",
+  "/safety-plan/",
+  "/memory/",
+  "/no-such-page/",
+];
+
 export async function snapshot(page: Page, name: string): Promise<void> {
   mkdirSync(artifacts, { recursive: true });
   await page.screenshot({ path: path.join(artifacts, `${name}.png`), fullPage: true });

@@ -5,7 +5,7 @@ use axum::Json;
 use serde_json::json;
 use sqlx::Row;
 
-use crate::helpers::{error_code, spawn_app, spawn_app_with};
+use crate::helpers::{error_code, header_text, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn a_page_view_is_stored_without_its_query_string() {
@@ -201,13 +201,7 @@ impl FakeAnalytics {
                 "/api/event",
                 axum::routing::post(
                     move |headers: HeaderMap, Json(body): Json<serde_json::Value>| async move {
-                        let header = |name: &str| {
-                            headers
-                                .get(name)
-                                .and_then(|v| v.to_str().ok())
-                                .unwrap_or_default()
-                                .to_owned()
-                        };
+                        let header = |name: &str| header_text(&headers, name);
                         // Plausible refuses events without these two.
                         if header("user-agent").is_empty() || header("x-forwarded-for").is_empty() {
                             return StatusCode::BAD_REQUEST;

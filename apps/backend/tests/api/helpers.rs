@@ -275,6 +275,15 @@ pub fn write_fake_site(dir: &Path) {
     }
 }
 
+/// A request header's value as text, empty when absent (for the test receivers).
+pub fn header_text(headers: &axum::http::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The body of an error response, checked for the house shape.
 pub async fn error_code(response: reqwest::Response) -> String {
     let body: serde_json::Value = response.json().await.expect("error body is JSON");

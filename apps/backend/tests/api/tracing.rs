@@ -21,6 +21,7 @@ use serde_json::json;
 use solace_ai::testing::{Behaviour, FakeUpstream};
 
 use crate::faults::RealSolace;
+use crate::helpers::header_text;
 
 /// One span as the collector received it.
 #[derive(Debug, Clone)]
@@ -79,13 +80,7 @@ impl Collector {
                             };
                             let mut store = store.lock().unwrap();
                             store.raw.extend_from_slice(&body);
-                            let header = |name: &str| {
-                                headers
-                                    .get(name)
-                                    .and_then(|v| v.to_str().ok())
-                                    .unwrap_or_default()
-                                    .to_owned()
-                            };
+                            let header = |name: &str| header_text(&headers, name);
                             store.content_types.push(header("content-type"));
                             store.auth.push(header("x-collector-key"));
                             for resource in request.resource_spans {

@@ -244,7 +244,7 @@ function DeleteSection({ user }: { user: User }) {
             />
           )}
         </div>
-        <Button type="submit" className="bg-danger text-white hover:bg-danger/90">
+        <Button type="submit" variant="danger">
           Delete my account
         </Button>
       </form>
