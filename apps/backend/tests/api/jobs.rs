@@ -272,3 +272,110 @@ async fn the_worker_retries_what_may_pass_and_dead_letters_what_cannot() {
         assert_eq!(dead[0].last_error.as_deref(), Some("refused: HTTP 401"));
     }
 }
+
+#[tokio::test]
+async fn due_jobs_are_claimed_and_completed_in_batches_each_once() {
+    let app = spawn_app().await;
+    for queue in queues(&app).await {
+        for k in 0..5 {
+            queue.enqueue(job(&format!("batch-{k}"), 3)).await.unwrap();
+        }
+        let first = queue.claim_many("test", "w1", LEASE, 3).await.unwrap();
+        let rest = queue.claim_many("test", "w2", LEASE, 10).await.unwrap();
+        let none = queue.claim_many("test", "w3", LEASE, 10).await.unwrap();
+        assert_eq!(
+            (first.len(), rest.len(), none.len()),
+            (3, 2, 0),
+            "{}",
+            queue.backend()
+        );
+        let mut keys: Vec<&str> = first
+            .iter()
+            .chain(&rest)
+            .map(|j| j.idempotency_key.as_str())
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        assert_eq!(keys.len(), 5, "no job taken twice");
+        assert!(first.iter().chain(&rest).all(|j| j.attempt == 1));
+
+        queue.complete_many(&first).await.unwrap();
+        queue.complete_many(&[]).await.unwrap();
+        for done in &first {
+            let status = queue.status(&done.idempotency_key).await.unwrap();
+            assert_eq!(status, Some(JobStatus::Done), "{}", queue.backend());
+        }
+        for running in &rest {
+            let status = queue.status(&running.idempotency_key).await.unwrap();
+            assert_eq!(status, Some(JobStatus::Running), "{}", queue.backend());
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_batch_worker_completes_the_jobs_that_worked_and_retries_only_the_one_that_failed() {
+    let app = spawn_app().await;
+    for queue in queues(&app).await {
+        let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let seen = sizes.clone();
+        let calls = Arc::new(AtomicU32::new(0));
+        let counted = calls.clone();
+        let handler: worker::BatchHandler = Arc::new(move |jobs| {
+            let (seen, counted) = (seen.clone(), counted.clone());
+            Box::pin(async move {
+                seen.lock().unwrap().push(jobs.len());
+                jobs.iter()
+                    .map(|job| {
+                        counted.fetch_add(1, Ordering::SeqCst);
+                        match job.payload["ref"].as_str() {
+                            Some("b-flaky") if job.attempt == 1 => Err(JobError::retry("busy")),
+                            Some("b-doomed") => Err(JobError::fatal("refused")),
+                            _ => Ok(()),
+                        }
+                    })
+                    .collect()
+            })
+        });
+        // All queued before the worker starts: its first claim takes them together.
+        for key in ["b-1", "b-2", "b-flaky", "b-doomed", "b-3"] {
+            queue.enqueue(job(key, 3)).await.unwrap();
+        }
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let running = tokio::spawn(worker::run_batches(
+            queue.clone(),
+            "test",
+            handler,
+            8,
+            1,
+            Arc::new(tokio::sync::Notify::new()),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+        let start = Instant::now();
+        while queue.status("b-flaky").await.unwrap() != Some(JobStatus::Done)
+            && start.elapsed() < Duration::from_secs(10)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let _ = stop.send(());
+        running.await.unwrap();
+
+        for key in ["b-1", "b-2", "b-3", "b-flaky"] {
+            let status = queue.status(key).await.unwrap();
+            assert_eq!(
+                status,
+                Some(JobStatus::Done),
+                "{key} on {}",
+                queue.backend()
+            );
+        }
+        assert_eq!(
+            queue.status("b-doomed").await.unwrap(),
+            Some(JobStatus::Dead)
+        );
+        // One batch of five, then the flaky one alone after its backoff.
+        assert_eq!(*sizes.lock().unwrap(), [5, 1], "{}", queue.backend());
+        assert_eq!(calls.load(Ordering::SeqCst), 6);
+    }
+}
