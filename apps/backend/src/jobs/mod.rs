@@ -105,9 +105,6 @@ pub enum Retry {
     Never,
 }
 
-/// Why a job taken again after its last attempt is dead-lettered instead of run.
-const WORKER_STOPPED: &str = "its worker stopped during every attempt";
-
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
     /// Adds the job; `false` when one with the same idempotency key exists already.
@@ -121,38 +118,14 @@ pub trait JobQueue: Send + Sync + 'static {
         loop {
             match self.take(queue, worker, lease).await? {
                 Some(job) if job.attempt > job.max_attempts => {
-                    self.fail(&job, WORKER_STOPPED, Retry::Never).await?;
+                    let why = "its worker stopped during every attempt";
+                    self.fail(&job, why, Retry::Never).await?;
                 }
                 next => return Ok(next),
             }
         }
     }
-    /// Claims up to `max` due jobs of `queue` at once (see [`JobQueue::claim`]); a
-    /// store that can takes them in one statement.
-    async fn claim_many(
-        &self,
-        queue: &str,
-        worker: &str,
-        lease: Duration,
-        max: usize,
-    ) -> Result<Vec<Job>> {
-        let mut jobs = Vec::new();
-        while jobs.len() < max {
-            match self.claim(queue, worker, lease).await? {
-                Some(job) => jobs.push(job),
-                None => break,
-            }
-        }
-        Ok(jobs)
-    }
     async fn complete(&self, job: &Job) -> Result<()>;
-    /// Marks jobs done; a store that can does it in one statement.
-    async fn complete_many(&self, jobs: &[Job]) -> Result<()> {
-        for job in jobs {
-            self.complete(job).await?;
-        }
-        Ok(())
-    }
     /// Records a failed attempt: back to pending for later, or dead. Returns which.
     async fn fail(&self, job: &Job, error: &str, retry: Retry) -> Result<JobStatus>;
     /// Where the job with this idempotency key is.

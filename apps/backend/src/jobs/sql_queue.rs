@@ -7,7 +7,7 @@ use sqlx::any::AnyRow;
 
 use super::{DeadJob, Job, JobQueue, JobStatus, NewJob, QueueStats, Retry};
 use crate::config::DatabaseKind;
-use crate::db::{col, new_id, now_ms, placeholders, Db};
+use crate::db::{col, new_id, now_ms, Db};
 use crate::error::Result;
 
 pub struct SqlQueue {
@@ -17,40 +17,6 @@ pub struct SqlQueue {
 impl SqlQueue {
     pub fn new(db: Db) -> Self {
         Self { db }
-    }
-
-    /// Takes up to `max` due jobs of `queue` in one statement: pending ones that are
-    /// due, and running ones whose worker's lease ran out, oldest first.
-    async fn take_up_to(
-        &self,
-        queue: &str,
-        worker: &str,
-        lease: Duration,
-        max: usize,
-    ) -> Result<Vec<Job>> {
-        let now = now_ms();
-        let skip_locked = match self.db.kind() {
-            DatabaseKind::Postgres => " FOR UPDATE SKIP LOCKED",
-            // SQLite runs one writer at a time: the UPDATE is the lock.
-            DatabaseKind::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
-               locked_until = $2, updated_at = $3 \
-             WHERE id IN (SELECT id FROM jobs WHERE queue = $4 AND \
-               ((status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)) \
-               ORDER BY run_at, id LIMIT $5{skip_locked}) \
-             RETURNING id, queue, idempotency_key, payload, attempts, max_attempts"
-        );
-        let rows = sqlx::query(&sql)
-            .bind(worker.to_owned())
-            .bind(now.saturating_add(ms(lease)))
-            .bind(now)
-            .bind(queue.to_owned())
-            .bind(i64::try_from(max).unwrap_or(i64::MAX))
-            .fetch_all(self.db.pool())
-            .await?;
-        rows.iter().map(job_from_row).collect()
     }
 }
 
@@ -96,45 +62,40 @@ impl JobQueue for SqlQueue {
     }
 
     async fn take(&self, queue: &str, worker: &str, lease: Duration) -> Result<Option<Job>> {
-        Ok(self.take_up_to(queue, worker, lease, 1).await?.pop())
-    }
-
-    async fn claim_many(
-        &self,
-        queue: &str,
-        worker: &str,
-        lease: Duration,
-        max: usize,
-    ) -> Result<Vec<Job>> {
-        let mut jobs = Vec::new();
-        for job in self.take_up_to(queue, worker, lease, max).await? {
-            if job.attempt > job.max_attempts {
-                self.fail(&job, super::WORKER_STOPPED, Retry::Never).await?;
-            } else {
-                jobs.push(job);
-            }
-        }
-        Ok(jobs)
+        let now = now_ms();
+        // Due pending jobs, and running ones whose worker's lease ran out.
+        let skip_locked = match self.db.kind() {
+            DatabaseKind::Postgres => " FOR UPDATE SKIP LOCKED",
+            // SQLite runs one writer at a time: the UPDATE is the lock.
+            DatabaseKind::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE jobs SET status = 'running', attempts = attempts + 1, locked_by = $1, \
+               locked_until = $2, updated_at = $3 \
+             WHERE id = (SELECT id FROM jobs WHERE queue = $4 AND \
+               ((status = 'pending' AND run_at <= $3) OR (status = 'running' AND locked_until < $3)) \
+               ORDER BY run_at, id LIMIT 1{skip_locked}) \
+             RETURNING id, queue, idempotency_key, payload, attempts, max_attempts"
+        );
+        let row = sqlx::query(&sql)
+            .bind(worker.to_owned())
+            .bind(now.saturating_add(ms(lease)))
+            .bind(now)
+            .bind(queue.to_owned())
+            .fetch_optional(self.db.pool())
+            .await?;
+        row.as_ref().map(job_from_row).transpose()
     }
 
     async fn complete(&self, job: &Job) -> Result<()> {
-        self.complete_many(std::slice::from_ref(job)).await
-    }
-
-    async fn complete_many(&self, jobs: &[Job]) -> Result<()> {
-        if jobs.is_empty() {
-            return Ok(());
-        }
-        let sql = format!(
+        sqlx::query(
             "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, \
-               last_error = NULL, updated_at = $1 WHERE id IN ({})",
-            placeholders(2, jobs.len())
-        );
-        let mut query = sqlx::query(&sql).bind(now_ms());
-        for job in jobs {
-            query = query.bind(job.id.clone());
-        }
-        query.execute(self.db.pool()).await?;
+               last_error = NULL, updated_at = $1 WHERE id = $2",
+        )
+        .bind(now_ms())
+        .bind(job.id.clone())
+        .execute(self.db.pool())
+        .await?;
         Ok(())
     }
 

@@ -48,9 +48,6 @@ impl JobError {
 
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<(), JobError>> + Send>>;
 pub type Handler = Arc<dyn Fn(Job) -> HandlerFuture + Send + Sync>;
-/// A handler for several jobs at once: one outcome per job, in their order.
-pub type BatchFuture = Pin<Box<dyn Future<Output = Vec<Result<(), JobError>>> + Send>>;
-pub type BatchHandler = Arc<dyn Fn(Vec<Job>) -> BatchFuture + Send + Sync>;
 
 /// Runs jobs from `queue_name` until `stop` resolves. `wake` is notified when this
 /// process adds a job, so a local worker starts it at once instead of at the next poll.
@@ -58,32 +55,6 @@ pub async fn run(
     queue: Arc<dyn JobQueue>,
     queue_name: &'static str,
     handler: Handler,
-    concurrency: usize,
-    wake: Arc<Notify>,
-    stop: impl Future<Output = ()>,
-) {
-    let one_by_one: BatchHandler = Arc::new(move |jobs: Vec<Job>| {
-        let handler = handler.clone();
-        Box::pin(async move {
-            let mut outcomes = Vec::with_capacity(jobs.len());
-            for job in jobs {
-                outcomes.push(handler(job).await);
-            }
-            outcomes
-        })
-    });
-    run_batches(queue, queue_name, one_by_one, 1, concurrency, wake, stop).await;
-}
-
-/// Runs jobs from `queue_name` up to `batch` at a time per handler call (as many as are
-/// due, so one job alone is not kept waiting), `concurrency` calls at once, until
-/// `stop` resolves. Claiming and completing a batch are one statement each on the
-/// database: under load, fewer writes per job.
-pub async fn run_batches(
-    queue: Arc<dyn JobQueue>,
-    queue_name: &'static str,
-    handler: BatchHandler,
-    batch: usize,
     concurrency: usize,
     wake: Arc<Notify>,
     stop: impl Future<Output = ()>,
@@ -99,33 +70,49 @@ pub async fn run_batches(
                 Err(_) => break,
             },
         };
-        match queue
-            .claim_many(queue_name, &worker, LEASE, batch.max(1))
-            .await
-        {
-            Ok(jobs) if !jobs.is_empty() => {
+        match queue.claim(queue_name, &worker, LEASE).await {
+            Ok(Some(job)) => {
                 let (queue, handler) = (queue.clone(), handler.clone());
                 let span = tracing::info_span!(
                     parent: None,
                     "job.run",
                     otel.kind = "consumer",
-                    queue = %queue_name,
-                    jobs = jobs.len(),
-                    job = tracing::field::Empty,
-                    attempt = tracing::field::Empty,
+                    queue = %job.queue,
+                    job = %job.id,
+                    attempt = job.attempt,
                 );
-                if let [job] = jobs.as_slice() {
-                    span.record("job", job.id.as_str());
-                    span.record("attempt", job.attempt);
-                }
                 let run = async move {
-                    let outcomes = handler(jobs.clone()).await;
-                    finish(queue.as_ref(), jobs, outcomes).await;
+                    let outcome = handler(job.clone()).await;
+                    let result = match outcome {
+                        Ok(()) => queue.complete(&job).await.map(|()| None),
+                        Err(error) => {
+                            let retry = if error.retryable {
+                                Retry::After(backoff(job.attempt))
+                            } else {
+                                Retry::Never
+                            };
+                            let status = queue.fail(&job, &error.message, retry).await;
+                            status.map(|status| Some((status, error.message)))
+                        }
+                    };
+                    match result {
+                        // Error texts name a status or a cause, never the job's content.
+                        Ok(Some((super::JobStatus::Dead, error))) => {
+                            tracing::error!(queue = %job.queue, job = %job.id, attempt = job.attempt, %error, "job failed for good (dead-lettered)")
+                        }
+                        Ok(Some((status, _))) => {
+                            tracing::warn!(queue = %job.queue, job = %job.id, attempt = job.attempt, ?status, "job failed")
+                        }
+                        Ok(None) => {}
+                        Err(error) => {
+                            tracing::error!(%error, job = %job.id, "could not record a job's end")
+                        }
+                    }
                     drop(permit);
                 };
                 tokio::spawn(tracing::Instrument::instrument(run, span));
             }
-            Ok(_) => {
+            Ok(None) => {
                 drop(permit);
                 tokio::select! {
                     () = &mut stop => break,
@@ -147,44 +134,6 @@ pub async fn run_batches(
     let _ = slots
         .acquire_many(u32::try_from(concurrency.max(1)).unwrap_or(1))
         .await;
-}
-
-/// Records how each job of a batch ended: the successes in one statement, each failure
-/// retried later or dead-lettered as its error says. A job the handler gave no outcome
-/// for is retried.
-async fn finish(queue: &dyn JobQueue, jobs: Vec<Job>, outcomes: Vec<Result<(), JobError>>) {
-    let mut outcomes = outcomes.into_iter();
-    let mut done = Vec::new();
-    for job in jobs {
-        let outcome = outcomes
-            .next()
-            .unwrap_or_else(|| Err(JobError::retry("the handler gave no outcome")));
-        let error = match outcome {
-            Ok(()) => {
-                done.push(job);
-                continue;
-            }
-            Err(error) => error,
-        };
-        let retry = if error.retryable {
-            Retry::After(backoff(job.attempt))
-        } else {
-            Retry::Never
-        };
-        // Error texts name a status or a cause, never the job's content.
-        match queue.fail(&job, &error.message, retry).await {
-            Ok(super::JobStatus::Dead) => {
-                tracing::error!(queue = %job.queue, job = %job.id, attempt = job.attempt, error = %error.message, "job failed for good (dead-lettered)")
-            }
-            Ok(status) => {
-                tracing::warn!(queue = %job.queue, job = %job.id, attempt = job.attempt, ?status, "job failed")
-            }
-            Err(error) => tracing::error!(%error, job = %job.id, "could not record a job's end"),
-        }
-    }
-    if let Err(error) = queue.complete_many(&done).await {
-        tracing::error!(%error, jobs = done.len(), "could not record jobs' end");
-    }
 }
 
 fn hostname() -> String {

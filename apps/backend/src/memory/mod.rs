@@ -36,18 +36,14 @@ use store::{DbVectors, NewItem, VectorStore};
 use crate::config::Config;
 use crate::db::{col, Db};
 use crate::error::{Error, Result};
-use crate::jobs::worker::{BatchHandler, JobError};
+use crate::jobs::worker::{Handler, JobError};
 use crate::jobs::{JobQueue, NewJob};
 use crate::vault::Slot;
 
 /// The queue embedding jobs wait in.
 pub const QUEUE: &str = "memory";
-/// Batches embedded at once by one worker (the in-process encoder is CPU work).
+/// Turns embedded at once by one worker (the in-process encoder is CPU work).
 pub const CONCURRENCY: usize = 2;
-/// The most jobs one batch takes: under load, the turns that queued while the last
-/// batch ran are claimed, embedded, stored and completed together — one write each per
-/// batch instead of per turn, which SQLite's one writer feels most.
-const BATCH: usize = 32;
 /// Attempts per turn before it is dead-lettered.
 const MAX_ATTEMPTS: u32 = 5;
 /// The longest a remote embedding of the message may delay the reply.
@@ -373,38 +369,20 @@ impl Memory {
         }
     }
 
-    /// The job handler, for a batch of jobs: the turns' pieces embedded in one call and
-    /// stored in one transaction; conversations' summaries updated beside them.
-    pub fn handler(&self, db: Db) -> BatchHandler {
+    /// The job handler: embeds one message's pieces and stores them, or updates a
+    /// conversation's summary.
+    pub fn handler(&self, db: Db) -> Handler {
         let memory = self.clone();
-        Arc::new(move |jobs| {
+        Arc::new(move |job| {
             let (memory, db) = (memory.clone(), db.clone());
-            Box::pin(async move { memory.run_jobs(&db, &jobs).await })
-        })
-    }
-
-    async fn run_jobs(&self, db: &Db, jobs: &[crate::jobs::Job]) -> Vec<Result<(), JobError>> {
-        let is_summary = |job: &crate::jobs::Job| job.payload["kind"] == "summary";
-        let summaries = async {
-            let mut outcomes = Vec::new();
-            for job in jobs.iter().filter(|job| is_summary(job)) {
-                outcomes.push(self.summarise_conversation(db, job).await);
-            }
-            outcomes
-        };
-        let turns: Vec<&crate::jobs::Job> = jobs.iter().filter(|job| !is_summary(job)).collect();
-        let (summaries, turns) = tokio::join!(summaries, self.embed_turns(db, &turns));
-        let (mut summaries, mut turns) = (summaries.into_iter(), turns.into_iter());
-        jobs.iter()
-            .map(|job| {
-                let next = if is_summary(job) {
-                    summaries.next()
+            Box::pin(async move {
+                if job.payload["kind"] == "summary" {
+                    memory.summarise_conversation(&db, &job).await
                 } else {
-                    turns.next()
-                };
-                next.unwrap_or_else(|| Err(JobError::retry("no outcome")))
+                    memory.embed_turn(&db, &job).await
+                }
             })
-            .collect()
+        })
     }
 
     async fn summarise_conversation(
@@ -472,53 +450,56 @@ impl Memory {
         Ok(())
     }
 
-    /// Embeds the pieces of several turns' messages in one call and stores them in one
-    /// transaction: one outcome per job, in their order.
-    async fn embed_turns(&self, db: &Db, jobs: &[&crate::jobs::Job]) -> Vec<Result<(), JobError>> {
-        let Some(embedder) = &self.embedder else {
-            return jobs
-                .iter()
-                .map(|_| Err(JobError::retry("no embedding model on this worker")))
-                .collect();
+    async fn embed_turn(&self, db: &Db, job: &crate::jobs::Job) -> Result<(), JobError> {
+        let (Some(owner_id), Some(ids)) = (
+            job.payload["owner_id"].as_str(),
+            job.payload["message_ids"].as_array(),
+        ) else {
+            return Err(JobError::fatal("the job names no messages"));
         };
-        let mut outcomes = Vec::with_capacity(jobs.len());
+        let Some(embedder) = &self.embedder else {
+            return Err(JobError::retry("no embedding model on this worker"));
+        };
+        let database = |e: Error| JobError::retry(format!("database: {e}"));
+        let choices = choices(db, owner_id).await.map_err(database)?;
+        let flagged = job.payload["flagged"].as_bool().unwrap_or(true);
+        if choices.paused || (flagged && !choices.hard_moments) {
+            return Ok(());
+        }
         let mut items = Vec::new();
-        // Which jobs' items are in the batch, to share its outcome.
-        let mut batched = Vec::new();
-        for (i, job) in jobs.iter().enumerate() {
-            match turn_items(db, job).await {
-                Ok(mut found) => {
-                    if !found.is_empty() {
-                        batched.push(i);
-                    }
-                    items.append(&mut found);
-                    outcomes.push(Ok(()));
-                }
-                Err(error) => outcomes.push(Err(error)),
+        for id in ids.iter().filter_map(serde_json::Value::as_str) {
+            // Deleted since: nothing to remember.
+            let Some(message) = message_of(db, owner_id, id).await.map_err(database)? else {
+                continue;
+            };
+            for (piece, text) in chunks(&message.content).into_iter().enumerate() {
+                items.push(NewItem {
+                    owner_id: owner_id.to_owned(),
+                    session_id: message.session_id.clone(),
+                    message_id: id.to_owned(),
+                    piece,
+                    role: message.role,
+                    text: text.to_owned(),
+                    vector: Vec::new(),
+                    said_at: message.said_at,
+                });
             }
         }
         if items.is_empty() {
-            return outcomes;
+            return Ok(());
         }
         let texts: Vec<String> = items.iter().map(|i| i.text.clone()).collect();
-        let stored = match embedder.embed(&texts).await {
-            Ok(vectors) => {
-                for (item, vector) in items.iter_mut().zip(vectors) {
-                    item.vector = vector;
-                }
-                self.store
-                    .put(embedder.model_id(), &items)
-                    .await
-                    .map_err(|e| JobError::retry(format!("database: {e}")))
-            }
-            Err(e) => Err(JobError::from_provider(&e, e.is_retryable())),
-        };
-        if let Err(error) = stored {
-            for i in batched {
-                outcomes[i] = Err(error.clone());
-            }
+        let vectors = embedder
+            .embed(&texts)
+            .await
+            .map_err(|e| JobError::from_provider(&e, e.is_retryable()))?;
+        for (item, vector) in items.iter_mut().zip(vectors) {
+            item.vector = vector;
         }
-        outcomes
+        self.store
+            .put(embedder.model_id(), &items)
+            .await
+            .map_err(database)
     }
 
     /// Whether enough messages have left the window since the summary covered `covers`
@@ -535,11 +516,10 @@ impl Memory {
         stop: impl std::future::Future<Output = ()>,
     ) {
         let handler = self.handler(db);
-        crate::jobs::worker::run_batches(
+        crate::jobs::worker::run(
             self.jobs.clone(),
             QUEUE,
             handler,
-            BATCH,
             concurrency,
             self.wake.clone(),
             stop,
@@ -584,44 +564,6 @@ impl Memory {
         self.store.blocks_changed().await;
         Ok(done)
     }
-}
-
-/// The pieces of a turn's messages to remember (without vectors yet); none when memory
-/// was paused since, the turn was flagged and the person keeps no such moments, or the
-/// messages were deleted.
-async fn turn_items(db: &Db, job: &crate::jobs::Job) -> Result<Vec<NewItem>, JobError> {
-    let (Some(owner_id), Some(ids)) = (
-        job.payload["owner_id"].as_str(),
-        job.payload["message_ids"].as_array(),
-    ) else {
-        return Err(JobError::fatal("the job names no messages"));
-    };
-    let database = |e: Error| JobError::retry(format!("database: {e}"));
-    let choices = choices(db, owner_id).await.map_err(database)?;
-    let flagged = job.payload["flagged"].as_bool().unwrap_or(true);
-    if choices.paused || (flagged && !choices.hard_moments) {
-        return Ok(Vec::new());
-    }
-    let mut items = Vec::new();
-    for id in ids.iter().filter_map(serde_json::Value::as_str) {
-        // Deleted since: nothing to remember.
-        let Some(message) = message_of(db, owner_id, id).await.map_err(database)? else {
-            continue;
-        };
-        for (piece, text) in chunks(&message.content).into_iter().enumerate() {
-            items.push(NewItem {
-                owner_id: owner_id.to_owned(),
-                session_id: message.session_id.clone(),
-                message_id: id.to_owned(),
-                piece,
-                role: message.role,
-                text: text.to_owned(),
-                vector: Vec::new(),
-                said_at: message.said_at,
-            });
-        }
-    }
-    Ok(items)
 }
 
 fn embedding_failed(error: impl std::fmt::Display) -> Error {

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use solace_ai::memory::similarity;
 
-use crate::db::{col, new_id, now_ms, placeholders, Db};
+use crate::db::{col, new_id, now_ms, Db};
 use crate::error::Result;
 use crate::vault::{is_sealed_vector, Slot};
 
@@ -162,9 +162,9 @@ impl DbVectors {
 #[async_trait]
 impl VectorStore for DbVectors {
     async fn put(&self, model: &str, items: &[NewItem]) -> Result<()> {
-        if items.is_empty() {
+        let Some(first) = items.first() else {
             return Ok(());
-        }
+        };
         let now = now_ms();
         let vault = self.db.vault()?;
         let ids: Vec<String> = items.iter().map(|_| new_id()).collect();
@@ -201,31 +201,33 @@ impl VectorStore for DbVectors {
             .await?;
         }
         tx.commit().await?;
-        // Each person's cached block takes their new vectors at its end (a turn is stored
+        // The person's cached block takes the new vectors at its end (a turn is stored
         // after every reply: reading the whole block again each time would make every
-        // recall a cold one).
-        let mut owners: Vec<&str> = items.iter().map(|item| item.owner_id.as_str()).collect();
-        owners.sort_unstable();
-        owners.dedup();
-        for owner in owners {
-            let key = (owner.to_owned(), model.to_owned());
-            let Some(block) = self.blocks.get(&key).await else {
-                continue;
-            };
-            {
-                let mut block = block.write().unwrap_or_else(PoisonError::into_inner);
-                for (item, id) in items.iter().zip(&ids).filter(|(i, _)| i.owner_id == owner) {
-                    if block.dim == 0 {
-                        block.dim = item.vector.len();
-                    }
-                    if item.vector.len() == block.dim {
-                        block.ids.push(id.clone());
-                        block.vectors.extend_from_slice(&item.vector);
+        // recall a cold one). Items of several people in one call drop the blocks instead.
+        let key = (first.owner_id.clone(), model.to_owned());
+        let one_owner = items.iter().all(|item| item.owner_id == first.owner_id);
+        match self.blocks.get(&key).await {
+            Some(block) if one_owner => {
+                {
+                    let mut block = block.write().unwrap_or_else(PoisonError::into_inner);
+                    for (item, id) in items.iter().zip(&ids) {
+                        if block.dim == 0 {
+                            block.dim = item.vector.len();
+                        }
+                        if item.vector.len() == block.dim {
+                            block.ids.push(id.clone());
+                            block.vectors.extend_from_slice(&item.vector);
+                        }
                     }
                 }
+                // Inserted again so the cache weighs it anew.
+                self.blocks.insert(key, block).await;
             }
-            // Inserted again so the cache weighs it anew.
-            self.blocks.insert(key, block).await;
+            _ => {
+                for item in items {
+                    self.invalidate(&item.owner_id, model).await;
+                }
+            }
         }
         Ok(())
     }
@@ -328,13 +330,14 @@ async fn open_vector(vault: &crate::vault::Vault, id: &str, stored: Vec<u8>) -> 
 }
 
 async fn items_by_id(db: &Db, owner_id: &str, ids: &[&str]) -> Result<Vec<Item>> {
+    let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
     // `|| ''` keeps SQLite's planner on the primary key for the few ids asked for: on
     // the owner's index it would walk all their items (20 ms for 10,000). The owner is
     // still checked for every row.
     let sql = format!(
         "SELECT {ITEM_COLUMNS} FROM memory_items m JOIN chat_sessions s ON s.id = m.session_id \
          WHERE m.id IN ({}) AND m.owner_id || '' = $1",
-        placeholders(2, ids.len())
+        marks.join(", ")
     );
     let mut query = sqlx::query(&sql).bind(owner_id.to_owned());
     for id in ids {
