@@ -219,6 +219,15 @@ pub fn now_ms() -> i64 {
         .unwrap_or_default()
 }
 
+/// `count` numbered placeholders from `$first` on, for an `IN (…)` list:
+/// `placeholders(3, 2)` is `$3, $4`.
+pub fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A new time-ordered id, so ids sort in creation order.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
@@ -280,6 +289,13 @@ mod tests {
         prepare_sqlite_file(&format!("sqlite://{}", file.display()))
             .unwrap_or_else(|e| panic!("{e}"));
         assert!(dir.path().join("a/b").is_dir());
+    }
+
+    #[test]
+    fn placeholders_are_numbered_from_the_first() {
+        assert_eq!(placeholders(3, 2), "$3, $4");
+        assert_eq!(placeholders(1, 1), "$1");
+        assert_eq!(placeholders(2, 0), "");
     }
 
     #[test]

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use solace_ai::memory::similarity;
 
-use crate::db::{col, new_id, now_ms, Db};
+use crate::db::{col, new_id, now_ms, placeholders, Db};
 use crate::error::Result;
 use crate::vault::{is_sealed_vector, Slot};
 
@@ -330,14 +330,13 @@ async fn open_vector(vault: &crate::vault::Vault, id: &str, stored: Vec<u8>) -> 
 }
 
 async fn items_by_id(db: &Db, owner_id: &str, ids: &[&str]) -> Result<Vec<Item>> {
-    let marks: Vec<String> = (0..ids.len()).map(|i| format!("${}", i + 2)).collect();
     // `|| ''` keeps SQLite's planner on the primary key for the few ids asked for: on
     // the owner's index it would walk all their items (20 ms for 10,000). The owner is
     // still checked for every row.
     let sql = format!(
         "SELECT {ITEM_COLUMNS} FROM memory_items m JOIN chat_sessions s ON s.id = m.session_id \
          WHERE m.id IN ({}) AND m.owner_id || '' = $1",
-        marks.join(", ")
+        placeholders(2, ids.len())
     );
     let mut query = sqlx::query(&sql).bind(owner_id.to_owned());
     for id in ids {

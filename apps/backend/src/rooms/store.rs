@@ -5,7 +5,7 @@ use sqlx::any::AnyRow;
 
 use super::policy::RoomRole;
 use crate::chat::Page;
-use crate::db::{col, new_id, now_ms, touched_a_row, Db};
+use crate::db::{col, new_id, now_ms, placeholders, touched_a_row, Db};
 use crate::error::{Error, Result};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -414,10 +414,7 @@ pub async fn mute_all(db: &Db, room_id: &str, except: &[&str]) -> Result<Vec<Str
     let now = now_ms();
     // One statement: everyone present who may speak and is not muted yet, except the
     // spared (placeholders $3, $4, … for them).
-    let spared = (0..except.len())
-        .map(|i| format!("${}", i + 3))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let spared = placeholders(3, except.len());
     let sql = format!(
         "UPDATE room_participants SET muted_at = $1, updated_at = $1 \
          WHERE room_id = $2 AND left_at IS NULL AND removed_at IS NULL AND muted_at IS NULL \
