@@ -514,7 +514,8 @@ impl Softmax {
 
 /// A dot product in eight lanes (a fixed order of additions, so the same on every
 /// machine) that the compiler turns into vector instructions; a plain running sum
-/// cannot be reordered, so it stays scalar and made training several times slower.
+/// cannot be reordered, so it stays scalar (training the kinds head took 12–14 minutes
+/// with it, about 6 with this).
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0.0f32; 8];
     let (a_chunks, b_chunks) = (a.chunks_exact(8), b.chunks_exact(8));

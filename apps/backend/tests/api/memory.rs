@@ -44,6 +44,17 @@ async fn remembered(browser: &mut Browser, count: u64) -> Value {
     }
 }
 
+/// The person chooses to have moments the safety layer flagged remembered too.
+async fn keep_hard_moments(browser: &mut Browser) {
+    browser
+        .send_json(
+            Method::PUT,
+            "/api/memory/choices",
+            Some(json!({ "paused": false, "hard_moments": true })),
+        )
+        .await;
+}
+
 /// The "earlier conversations" block of the model's latest request, if any.
 fn recalled_block(upstream: &FakeUpstream) -> Option<String> {
     let last = upstream.requests().pop()?;
@@ -316,13 +327,7 @@ async fn flagged_moments_are_remembered_only_by_choice() {
     assert_eq!(page["total"], 2, "{page}");
     assert!(!texts(&page).iter().any(|t| t.contains("kill")), "{page}");
 
-    browser
-        .send_json(
-            Method::PUT,
-            "/api/memory/choices",
-            Some(json!({ "paused": false, "hard_moments": true })),
-        )
-        .await;
+    keep_hard_moments(&mut browser).await;
     say(&mut browser, json!({ "content": crisis })).await;
     let page = remembered(&mut browser, 4).await;
     assert!(texts(&page).iter().any(|t| t.contains("kill")), "{page}");
@@ -427,13 +432,7 @@ async fn the_in_process_encoder_finds_a_paraphrase_across_languages() {
     // This test is about retrieval, not the crisis detector: whatever the detector
     // makes of a nurse's night shifts at a children's hospital (it may ask a gentle
     // check-in question), the turn is remembered.
-    browser
-        .send_json(
-            Method::PUT,
-            "/api/memory/choices",
-            Some(json!({ "paused": false, "hard_moments": true })),
-        )
-        .await;
+    keep_hard_moments(&mut browser).await;
     let fact = "I work night shifts as a nurse at the children's hospital";
     say(&mut browser, json!({ "content": fact })).await;
     say(
