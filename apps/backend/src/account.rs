@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 
 use crate::auth::{self, sessions, throttle, ClientIp, Identity, Password, RegisteredUser};
 use crate::chat::{CONTENT_SLOT, SUMMARY_SLOT, TITLE_SLOT};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiJson;
 use crate::openapi::{JsonBody, Limited, SignedIn, Unauthenticated, Unavailable};
 use crate::safety_plan::{PLAN_SLOT, SAFETY_PLAN_ROW};
@@ -69,7 +69,8 @@ async fn require_password(
     identity: &Identity,
     raw: &str,
 ) -> Result<()> {
-    let wrong = || Error::unauthorized("invalid_credentials", "That password is not right.");
+    let wrong =
+        || Error::unauthorized(ErrorCode::InvalidCredentials, "That password is not right.");
     let keys = throttle::Keys::for_confirmation(&identity.user.id, ip);
     throttle::check(state.cache.as_ref(), &keys).await?;
     let attempt = Password::parse_attempt(raw).map_err(|_| wrong())?;
@@ -148,7 +149,7 @@ async fn delete_account(
     if identity.user.password_hash.is_some() {
         let password = input.password.ok_or_else(|| {
             Error::validation(
-                "password_required",
+                ErrorCode::PasswordRequired,
                 "Enter your password to delete your account.",
             )
         })?;
@@ -156,7 +157,7 @@ async fn delete_account(
     } else if input.confirm.as_deref().map(str::trim) != Some(identity.user.pseudonym.as_str()) {
         // Guests and accounts that sign in through an identity provider have no password.
         return Err(Error::validation(
-            "confirmation_required",
+            ErrorCode::ConfirmationRequired,
             format!(
                 "Type your pseudonym, {}, to confirm.",
                 identity.user.pseudonym

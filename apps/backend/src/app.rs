@@ -23,7 +23,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::Config;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::metrics;
 use crate::state::AppState;
 use crate::{account, auth, chat, crisis, events, health, rooms, safety_plan, telemetry, web};
@@ -218,7 +218,7 @@ async fn refuse_long_uris(request: Request, next: middleware::Next) -> axum::res
     if length > MAX_URI_BYTES {
         return crate::error::error_response(
             StatusCode::URI_TOO_LONG,
-            "uri_too_long",
+            ErrorCode::UriTooLong,
             "The address is too long (at most 8 KiB of path and query).",
         );
     }

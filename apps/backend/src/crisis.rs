@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 
@@ -60,7 +60,7 @@ fn parse_region(raw: &str) -> Result<String> {
         Ok(raw.to_ascii_uppercase())
     } else {
         Err(Error::validation(
-            "invalid_region",
+            ErrorCode::InvalidRegion,
             "region must be a two-letter country code such as US or GB.",
         ))
     }

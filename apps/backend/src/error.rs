@@ -13,6 +13,140 @@ use crate::config::ConfigError;
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Declares [`ErrorCode`]: each variant with the snake_case code clients see.
+macro_rules! error_codes {
+    ($($(#[$meta:meta])* $variant:ident = $code:literal,)*) => {
+        /// Every code an error body's `error` field can hold: stable, for programs (the
+        /// `message` beside it is for people). The OpenAPI contract lists them all.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum ErrorCode {
+            $($(#[$meta])* $variant,)*
+        }
+
+        impl ErrorCode {
+            pub const ALL: &[Self] = &[$(Self::$variant,)*];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $code,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    AccountBanned = "account_banned",
+    AccountRequired = "account_required",
+    AdminOnly = "admin_only",
+    AlreadyAnswered = "already_answered",
+    AlreadyResolved = "already_resolved",
+    AlreadySpeaking = "already_speaking",
+    AudioServerUnavailable = "audio_server_unavailable",
+    BadRequest = "bad_request",
+    CannotActOnAdmin = "cannot_act_on_admin",
+    CannotActOnSelf = "cannot_act_on_self",
+    CannotBlockYourself = "cannot_block_yourself",
+    CannotReportYourself = "cannot_report_yourself",
+    CannotStepDown = "cannot_step_down",
+    ConfirmationRequired = "confirmation_required",
+    CrossOriginRequest = "cross_origin_request",
+    CsrfTokenInvalid = "csrf_token_invalid",
+    EmailTaken = "email_taken",
+    EmbeddingFailed = "embedding_failed",
+    EmbeddingTimeout = "embedding_timeout",
+    IdentityLinked = "identity_linked",
+    InternalError = "internal_error",
+    InvalidAudio = "invalid_audio",
+    InvalidBody = "invalid_body",
+    InvalidCapacity = "invalid_capacity",
+    InvalidCredentials = "invalid_credentials",
+    InvalidDays = "invalid_days",
+    InvalidDisplayName = "invalid_display_name",
+    InvalidEmail = "invalid_email",
+    InvalidEventName = "invalid_event_name",
+    InvalidEventPath = "invalid_event_path",
+    InvalidEventProperties = "invalid_event_properties",
+    InvalidEventVisit = "invalid_event_visit",
+    InvalidLanguage = "invalid_language",
+    InvalidLimit = "invalid_limit",
+    InvalidOffset = "invalid_offset",
+    InvalidQuery = "invalid_query",
+    InvalidReason = "invalid_reason",
+    InvalidRegion = "invalid_region",
+    InvalidRole = "invalid_role",
+    InvalidRoomToken = "invalid_room_token",
+    InvalidShowAs = "invalid_show_as",
+    InvalidSpeechRequest = "invalid_speech_request",
+    InvalidStatus = "invalid_status",
+    InvalidVisibility = "invalid_visibility",
+    InvalidVoice = "invalid_voice",
+    InvalidWebhook = "invalid_webhook",
+    InvisibleCharacters = "invisible_characters",
+    /// A listener tried to unmute: listeners are always muted.
+    Listener = "listener",
+    LivekitNotConfigured = "livekit_not_configured",
+    MalformedJson = "malformed_json",
+    MessageEmpty = "message_empty",
+    MessageTooLong = "message_too_long",
+    MethodNotAllowed = "method_not_allowed",
+    ModelNotConfigured = "model_not_configured",
+    ModelTimeout = "model_timeout",
+    ModelUnavailable = "model_unavailable",
+    NoDisplayName = "no_display_name",
+    NotAReply = "not_a_reply",
+    NotAllowed = "not_allowed",
+    NotFound = "not_found",
+    NotInRoom = "not_in_room",
+    NotInvited = "not_invited",
+    NotReady = "not_ready",
+    NotSignedIn = "not_signed_in",
+    PasswordContainsEmail = "password_contains_email",
+    PasswordRequired = "password_required",
+    PasswordTooCommon = "password_too_common",
+    PasswordTooLong = "password_too_long",
+    PasswordTooShort = "password_too_short",
+    PayloadTooLarge = "payload_too_large",
+    PlanItemTooLong = "plan_item_too_long",
+    PlanTooManyItems = "plan_too_many_items",
+    RateLimited = "rate_limited",
+    ReasonEmpty = "reason_empty",
+    ReasonTooLong = "reason_too_long",
+    RecordingTooLong = "recording_too_long",
+    RecordingTooShort = "recording_too_short",
+    RemovedFromRoom = "removed_from_room",
+    RequestTimeout = "request_timeout",
+    RetryContentDiffers = "retry_content_differs",
+    RetryNeedsSession = "retry_needs_session",
+    RetryNotAMessage = "retry_not_a_message",
+    RoomClosed = "room_closed",
+    RoomFull = "room_full",
+    RoomGone = "room_gone",
+    SessionExpired = "session_expired",
+    SfuNotInUse = "sfu_not_in_use",
+    SpeechFailed = "speech_failed",
+    SpeechNotConfigured = "speech_not_configured",
+    SpeechTimeout = "speech_timeout",
+    SpeechUnavailable = "speech_unavailable",
+    TemporarilyUnavailable = "temporarily_unavailable",
+    TitleEmpty = "title_empty",
+    TitleTooLong = "title_too_long",
+    TopicTooLong = "topic_too_long",
+    TranscriptionNotConfigured = "transcription_not_configured",
+    TranscriptionUnavailable = "transcription_unavailable",
+    UnknownQueue = "unknown_queue",
+    UnknownVoice = "unknown_voice",
+    UnsupportedMediaType = "unsupported_media_type",
+    UriTooLong = "uri_too_long",
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid configuration: {0}")]
@@ -35,17 +169,17 @@ pub enum Error {
     #[error("We could not find that.")]
     NotFound,
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String },
+    BadRequest { code: ErrorCode, message: String },
     #[error("{message}")]
-    Validation { code: &'static str, message: String },
+    Validation { code: ErrorCode, message: String },
     #[error("{message}")]
-    Conflict { code: &'static str, message: String },
+    Conflict { code: ErrorCode, message: String },
     /// No valid login session, or the credentials are wrong.
     #[error("{message}")]
-    Unauthorized { code: &'static str, message: String },
+    Unauthorized { code: ErrorCode, message: String },
     /// Signed in, but not allowed to do this.
     #[error("{message}")]
-    Forbidden { code: &'static str, message: String },
+    Forbidden { code: ErrorCode, message: String },
     /// Slow down; `retry_after_secs` goes into the Retry-After header.
     #[error("Too many attempts. Please wait a little and try again.")]
     TooManyRequests { retry_after_secs: u64 },
@@ -56,13 +190,13 @@ pub enum Error {
     BodyStalled,
     /// One field is longer than allowed (413 with its own code, e.g. `message_too_long`).
     #[error("{message}")]
-    TooLong { code: &'static str, message: String },
+    TooLong { code: ErrorCode, message: String },
     /// The language model failed or timed out; the body says whether trying again may help.
     #[error("{0}")]
     Model(#[from] solace_ai::model::ModelError),
     /// A service we depend on (the audio server) failed: 502.
     #[error("{message}")]
-    Upstream { code: &'static str, message: String },
+    Upstream { code: ErrorCode, message: String },
     /// No language model is configured on this server.
     #[error("No language model is set up on this server yet. An administrator can set LLM_BASE_URL or LLM_GGUF_PATH.")]
     ModelNotConfigured,
@@ -70,35 +204,35 @@ pub enum Error {
     UnsupportedMediaType(String),
     /// A feature this server has not been set up for (no speech provider…): 503.
     #[error("{message}")]
-    Unavailable { code: &'static str, message: String },
+    Unavailable { code: ErrorCode, message: String },
     /// Something we wait for did not finish in time: 504.
     #[error("{message}")]
-    Timeout { code: &'static str, message: String },
+    Timeout { code: ErrorCode, message: String },
 }
 
 impl Error {
-    pub fn validation(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn validation(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Validation {
             code,
             message: message.into(),
         }
     }
 
-    pub fn unauthorized(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn unauthorized(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Unauthorized {
             code,
             message: message.into(),
         }
     }
 
-    pub fn forbidden(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn forbidden(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Forbidden {
             code,
             message: message.into(),
         }
     }
 
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::BadRequest {
             code,
             message: message.into(),
@@ -107,7 +241,7 @@ impl Error {
 
     /// Turns a unique-constraint violation into a 409 with the given code; anything
     /// else stays a database error. One helper so every insert maps duplicates alike.
-    pub fn conflict_on_unique(err: sqlx::Error, code: &'static str, message: &str) -> Self {
+    pub fn conflict_on_unique(err: sqlx::Error, code: ErrorCode, message: &str) -> Self {
         match &err {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict {
                 code,
@@ -117,35 +251,42 @@ impl Error {
         }
     }
 
-    fn status_and_code(&self) -> (StatusCode, &'static str) {
+    fn status_and_code(&self) -> (StatusCode, ErrorCode) {
         match self {
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
-            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, code),
-            Self::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, code),
-            Self::Conflict { code, .. } => (StatusCode::CONFLICT, code),
-            Self::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, code),
-            Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, code),
-            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::BodyStalled => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
-            Self::TooLong { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, code),
+            Self::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
+            Self::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
+            Self::Validation { code, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *code),
+            Self::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
+            Self::Unauthorized { code, .. } => (StatusCode::UNAUTHORIZED, *code),
+            Self::Forbidden { code, .. } => (StatusCode::FORBIDDEN, *code),
+            Self::TooManyRequests { .. } => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
+            Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge),
+            Self::BodyStalled => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
+            Self::TooLong { code, .. } => (StatusCode::PAYLOAD_TOO_LARGE, *code),
             Self::Model(error) => model_status_and_code(error),
-            Self::ModelNotConfigured => (StatusCode::SERVICE_UNAVAILABLE, "model_not_configured"),
-            Self::Upstream { code, .. } => (StatusCode::BAD_GATEWAY, code),
-            Self::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, code),
-            Self::Timeout { code, .. } => (StatusCode::GATEWAY_TIMEOUT, code),
-            Self::UnsupportedMediaType(_) => {
-                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
-            }
+            Self::ModelNotConfigured => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::ModelNotConfigured,
+            ),
+            Self::Upstream { code, .. } => (StatusCode::BAD_GATEWAY, *code),
+            Self::Unavailable { code, .. } => (StatusCode::SERVICE_UNAVAILABLE, *code),
+            Self::Timeout { code, .. } => (StatusCode::GATEWAY_TIMEOUT, *code),
+            Self::UnsupportedMediaType(_) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+            ),
             // Redis not answering: a clear, retryable 503, never a 500 (what needs only
             // the database keeps working meanwhile).
-            Self::Cache(_) => (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable"),
+            Self::Cache(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::TemporarilyUnavailable,
+            ),
             Self::Config(_)
             | Self::Startup(_)
             | Self::Database(_)
             | Self::Migrate(_)
             | Self::Vault(_)
-            | Self::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            | Self::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError),
         }
     }
 }
@@ -153,7 +294,7 @@ impl Error {
 /// The JSON body of every error response.
 #[derive(Debug, Serialize)]
 pub struct ErrorBody<'a> {
-    pub error: &'a str,
+    pub error: ErrorCode,
     pub message: &'a str,
     /// Set on model failures: whether sending the same message again may work.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -176,15 +317,15 @@ pub fn model_failure_message(error: &ModelError) -> &'static str {
 }
 
 /// The status and code of a model failure, for a response or a streamed `error` event.
-pub fn model_status_and_code(error: &ModelError) -> (StatusCode, &'static str) {
+pub fn model_status_and_code(error: &ModelError) -> (StatusCode, ErrorCode) {
     match error {
-        ModelError::Timeout => (StatusCode::GATEWAY_TIMEOUT, "model_timeout"),
-        _ => (StatusCode::BAD_GATEWAY, "model_unavailable"),
+        ModelError::Timeout => (StatusCode::GATEWAY_TIMEOUT, ErrorCode::ModelTimeout),
+        _ => (StatusCode::BAD_GATEWAY, ErrorCode::ModelUnavailable),
     }
 }
 
 /// Builds an error response in the house format.
-pub fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+pub fn error_response(status: StatusCode, code: ErrorCode, message: &str) -> Response {
     json_error(
         status,
         ErrorBody {
@@ -298,6 +439,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_code_is_distinct_snake_case_and_sent_as_written() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} twice");
+            assert!(
+                text.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{text}"
+            );
+            assert_eq!(
+                serde_json::to_value(code).ok(),
+                Some(serde_json::Value::from(text))
+            );
+        }
+    }
+
+    #[test]
     fn internal_errors_hide_their_cause() {
         let response = Error::Io(std::io::Error::other("disk full at /srv/secret")).into_response();
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
@@ -312,14 +470,15 @@ mod tests {
 
     #[test]
     fn validation_errors_are_422_with_their_code() {
-        let (status, code) = Error::validation("title_too_long", "x").status_and_code();
+        let (status, code) = Error::validation(ErrorCode::TitleTooLong, "x").status_and_code();
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(code, "title_too_long");
+        assert_eq!(code, ErrorCode::TitleTooLong);
     }
 
     #[test]
     fn non_unique_database_errors_are_not_conflicts() {
-        let err = Error::conflict_on_unique(sqlx::Error::RowNotFound, "email_taken", "taken");
+        let err =
+            Error::conflict_on_unique(sqlx::Error::RowNotFound, ErrorCode::EmailTaken, "taken");
         assert!(matches!(err, Error::Database(_)));
     }
 }

@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequest, Request}
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
 
 /// `axum::Json`, but a malformed, oversized or mistyped body becomes a JSON error.
 #[derive(Debug, Clone, Copy, Default)]
@@ -47,8 +47,10 @@ where
 
 fn json_rejection(rejection: JsonRejection) -> Error {
     match rejection {
-        JsonRejection::JsonDataError(e) => Error::validation("invalid_body", e.body_text()),
-        JsonRejection::JsonSyntaxError(e) => Error::bad_request("malformed_json", e.body_text()),
+        JsonRejection::JsonDataError(e) => Error::validation(ErrorCode::InvalidBody, e.body_text()),
+        JsonRejection::JsonSyntaxError(e) => {
+            Error::bad_request(ErrorCode::MalformedJson, e.body_text())
+        }
         JsonRejection::MissingJsonContentType(_) => Error::UnsupportedMediaType(
             "Expected a body with Content-Type: application/json.".into(),
         ),
@@ -58,7 +60,7 @@ fn json_rejection(rejection: JsonRejection) -> Error {
             Error::PayloadTooLarge
         }
         JsonRejection::BytesRejection(e) if stalled(&e) => Error::BodyStalled,
-        other => Error::bad_request("invalid_body", other.body_text()),
+        other => Error::bad_request(ErrorCode::InvalidBody, other.body_text()),
     }
 }
 
@@ -89,9 +91,12 @@ where
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
             Err(QueryRejection::FailedToDeserializeQueryString(e)) => {
-                Err(Error::bad_request("invalid_query", e.body_text()))
+                Err(Error::bad_request(ErrorCode::InvalidQuery, e.body_text()))
             }
-            Err(other) => Err(Error::bad_request("invalid_query", other.body_text())),
+            Err(other) => Err(Error::bad_request(
+                ErrorCode::InvalidQuery,
+                other.body_text(),
+            )),
         }
     }
 }

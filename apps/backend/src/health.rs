@@ -10,6 +10,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::error::ErrorCode;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -78,7 +79,7 @@ struct Ready {
 #[derive(Debug, Serialize, ToSchema)]
 struct NotReady {
     /// `not_ready`.
-    error: &'static str,
+    error: ErrorCode,
     message: &'static str,
     checks: Checks,
 }
@@ -139,7 +140,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         (
             StatusCode::SERVICE_UNAVAILABLE,
             Json(NotReady {
-                error: "not_ready",
+                error: ErrorCode::NotReady,
                 message: "A dependency is not answering.",
                 checks,
             }),

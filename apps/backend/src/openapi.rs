@@ -24,7 +24,7 @@ use utoipa::{IntoResponses, Modify, OpenApi, ToSchema};
 #[schema(as = ApiError)]
 pub struct ApiErrorSchema {
     /// A stable, snake_case code for programs, e.g. `not_signed_in`, `rate_limited`.
-    pub error: String,
+    pub error: crate::error::ErrorCode,
     /// A sentence for people.
     pub message: String,
     /// On model failures: whether sending the same message again may work.

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Identity;
 use crate::db::{col, now_ms, Db};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 use crate::vault::Slot;
@@ -59,13 +59,13 @@ impl SafetyPlan {
                 .collect();
             if items.len() > Self::MAX_ITEMS {
                 return Err(Error::validation(
-                    "plan_too_many_items",
+                    ErrorCode::PlanTooManyItems,
                     format!("{field}: at most {} entries.", Self::MAX_ITEMS),
                 ));
             }
             if items.iter().any(|i| i.chars().count() > Self::MAX_CHARS) {
                 return Err(Error::validation(
-                    "plan_item_too_long",
+                    ErrorCode::PlanItemTooLong,
                     format!(
                         "{field}: each entry can be at most {} characters.",
                         Self::MAX_CHARS

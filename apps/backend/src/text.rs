@@ -4,7 +4,7 @@
 
 use unicode_normalization::UnicodeNormalization;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// `raw` trimmed and in Unicode normal form C, or a 422 `invisible_characters` naming
 /// `field` when it holds a control character (line breaks too, unless `lines` allows
@@ -22,7 +22,7 @@ pub fn visible(field: &str, raw: &str, lines: bool) -> Result<String> {
     });
     if hidden {
         return Err(Error::validation(
-            "invisible_characters",
+            ErrorCode::InvisibleCharacters,
             format!(
                 "The {field} cannot contain control, direction-changing or invisible characters."
             ),
@@ -103,7 +103,7 @@ mod tests {
                 matches!(
                     error,
                     Error::Validation {
-                        code: "invisible_characters",
+                        code: ErrorCode::InvisibleCharacters,
                         ..
                     }
                 ),

@@ -6,7 +6,7 @@ use serde::Serialize;
 use sqlx::any::AnyRow;
 
 use crate::db::{col, new_id, now_ms, touched_a_row, Db};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// Whether someone has an account or is visiting anonymously.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -142,7 +142,7 @@ pub async fn create(db: &Db, new: NewUser<'_>) -> Result<User> {
         .map_err(|e| {
             Error::conflict_on_unique(
                 e,
-                "email_taken",
+                ErrorCode::EmailTaken,
                 "An account with this email already exists.",
             )
         })?;
@@ -209,7 +209,7 @@ pub async fn upgrade_guest(
         .map_err(|e| {
             Error::conflict_on_unique(
                 e,
-                "email_taken",
+                ErrorCode::EmailTaken,
                 "An account with this email already exists.",
             )
         })?

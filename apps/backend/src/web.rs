@@ -10,7 +10,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::Router;
 use tower_http::services::{ServeDir, ServeFile};
 
-use crate::error::error_response;
+use crate::error::{error_response, ErrorCode};
 
 /// The frontend's static export, or a page that says how to build it.
 ///
@@ -206,23 +206,31 @@ pub async fn json_errors(request: Request, next: Next) -> Response {
         return response;
     }
     let (code, message) = match status {
-        StatusCode::NOT_FOUND => ("not_found", "There is no such API endpoint."),
+        StatusCode::NOT_FOUND => (ErrorCode::NotFound, "There is no such API endpoint."),
         StatusCode::METHOD_NOT_ALLOWED => (
-            "method_not_allowed",
+            ErrorCode::MethodNotAllowed,
             "This endpoint does not accept that method.",
         ),
-        StatusCode::REQUEST_TIMEOUT => ("request_timeout", "The request took too long."),
-        StatusCode::PAYLOAD_TOO_LARGE => ("payload_too_large", "The request body is too large."),
+        StatusCode::REQUEST_TIMEOUT => (ErrorCode::RequestTimeout, "The request took too long."),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            (ErrorCode::PayloadTooLarge, "The request body is too large.")
+        }
         StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            "unsupported_media_type",
+            ErrorCode::UnsupportedMediaType,
             "That content type is not supported.",
         ),
-        StatusCode::TOO_MANY_REQUESTS => ("rate_limited", "Too many requests; please slow down."),
+        StatusCode::TOO_MANY_REQUESTS => (
+            ErrorCode::RateLimited,
+            "Too many requests; please slow down.",
+        ),
         s if s.is_server_error() => (
-            "internal_error",
+            ErrorCode::InternalError,
             "Something went wrong on our side. Please try again.",
         ),
-        _ => ("bad_request", "The request could not be understood."),
+        _ => (
+            ErrorCode::BadRequest,
+            "The request could not be understood.",
+        ),
     };
     let mut replacement = error_response(status, code, message);
     // Keep headers such as Allow and Retry-After that tell the client what to do next,
@@ -246,7 +254,7 @@ pub fn panic_response(_panic: Box<dyn std::any::Any + Send + 'static>) -> Respon
     tracing::error!("a request handler panicked");
     error_response(
         StatusCode::INTERNAL_SERVER_ERROR,
-        "internal_error",
+        ErrorCode::InternalError,
         "Something went wrong on our side. Please try again.",
     )
 }

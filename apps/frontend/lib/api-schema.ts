@@ -1164,7 +1164,7 @@ export interface components {
         /** @description The body of every error response. */
         ApiError: {
             /** @description A stable, snake_case code for programs, e.g. `not_signed_in`, `rate_limited`. */
-            error: string;
+            error: components["schemas"]["ErrorCode"];
             /** @description A sentence for people. */
             message: string;
             /** @description On a failed chat turn: the person's stored message. */
@@ -1333,6 +1333,12 @@ export interface components {
             message: components["schemas"]["Message"];
             session_id: string;
         };
+        /**
+         * @description Every code an error body's `error` field can hold: stable, for programs (the
+         *     `message` beside it is for people). The OpenAPI contract lists them all.
+         * @enum {string}
+         */
+        ErrorCode: "account_banned" | "account_required" | "admin_only" | "already_answered" | "already_resolved" | "already_speaking" | "audio_server_unavailable" | "bad_request" | "cannot_act_on_admin" | "cannot_act_on_self" | "cannot_block_yourself" | "cannot_report_yourself" | "cannot_step_down" | "confirmation_required" | "cross_origin_request" | "csrf_token_invalid" | "email_taken" | "embedding_failed" | "embedding_timeout" | "identity_linked" | "internal_error" | "invalid_audio" | "invalid_body" | "invalid_capacity" | "invalid_credentials" | "invalid_days" | "invalid_display_name" | "invalid_email" | "invalid_event_name" | "invalid_event_path" | "invalid_event_properties" | "invalid_event_visit" | "invalid_language" | "invalid_limit" | "invalid_offset" | "invalid_query" | "invalid_reason" | "invalid_region" | "invalid_role" | "invalid_room_token" | "invalid_show_as" | "invalid_speech_request" | "invalid_status" | "invalid_visibility" | "invalid_voice" | "invalid_webhook" | "invisible_characters" | "listener" | "livekit_not_configured" | "malformed_json" | "message_empty" | "message_too_long" | "method_not_allowed" | "model_not_configured" | "model_timeout" | "model_unavailable" | "no_display_name" | "not_a_reply" | "not_allowed" | "not_found" | "not_in_room" | "not_invited" | "not_ready" | "not_signed_in" | "password_contains_email" | "password_required" | "password_too_common" | "password_too_long" | "password_too_short" | "payload_too_large" | "plan_item_too_long" | "plan_too_many_items" | "rate_limited" | "reason_empty" | "reason_too_long" | "recording_too_long" | "recording_too_short" | "removed_from_room" | "request_timeout" | "retry_content_differs" | "retry_needs_session" | "retry_not_a_message" | "room_closed" | "room_full" | "room_gone" | "session_expired" | "sfu_not_in_use" | "speech_failed" | "speech_not_configured" | "speech_timeout" | "speech_unavailable" | "temporarily_unavailable" | "title_empty" | "title_too_long" | "topic_too_long" | "transcription_not_configured" | "transcription_unavailable" | "unknown_queue" | "unknown_voice" | "unsupported_media_type" | "uri_too_long";
         EventInput: {
             /**
              * @description Lower-case letters, digits, `_` or `.`, starting with a letter; at most 64.
@@ -1351,7 +1357,7 @@ export interface components {
         };
         /** @description The model failed: the last event of a reply that did. */
         Failure: {
-            error: string;
+            error: components["schemas"]["ErrorCode"];
             message: string;
             /** @description The stored partial reply, when anything arrived before the failure. */
             message_id: string | null;
@@ -1502,7 +1508,7 @@ export interface components {
         NotReady: {
             checks: components["schemas"]["Checks"];
             /** @description `not_ready`. */
-            error: string;
+            error: components["schemas"]["ErrorCode"];
             message: string;
         };
         OidcProviderInfo: {

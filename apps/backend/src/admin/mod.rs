@@ -17,7 +17,7 @@ use utoipa_axum::routes;
 use crate::auth::Admin;
 use crate::chat::{Page, PageQuery};
 use crate::db::{col, new_id, now_ms, Db};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 
@@ -158,13 +158,13 @@ async fn audit_log(
 fn not_an_admin_or_self(admin_id: &str, target: &crate::users::User, what: &str) -> Result<()> {
     if target.id == admin_id {
         return Err(Error::Conflict {
-            code: "cannot_act_on_self",
+            code: ErrorCode::CannotActOnSelf,
             message: format!("You cannot {what} your own account here."),
         });
     }
     if target.role == crate::users::Role::Admin {
         return Err(Error::Conflict {
-            code: "cannot_act_on_admin",
+            code: ErrorCode::CannotActOnAdmin,
             message: format!(
                 "Administrators cannot {what} each other; revoke the role first (solace admin revoke)."
             ),

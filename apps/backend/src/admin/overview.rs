@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Admin;
 use crate::db::{col, now_ms, Db};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 
@@ -79,7 +79,7 @@ pub(super) async fn overview(
     let days = query.days.unwrap_or(30);
     if !(1..=90).contains(&days) {
         return Err(Error::validation(
-            "invalid_days",
+            ErrorCode::InvalidDays,
             "days must be between 1 and 90.",
         ));
     }

@@ -10,7 +10,7 @@ use super::{audit, not_an_admin_or_self};
 use crate::auth::{sessions, Admin};
 use crate::chat::Page;
 use crate::db::{col, now_ms, touched_a_row};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 use crate::users::{self, UserKind};
@@ -68,7 +68,7 @@ pub(super) async fn search(
     let q = query.q.unwrap_or_default().trim().to_lowercase();
     if q.chars().count() > 200 {
         return Err(Error::validation(
-            "invalid_query",
+            ErrorCode::InvalidQuery,
             "q can be at most 200 characters.",
         ));
     }
@@ -151,7 +151,7 @@ fn ban_reason(raw: &str) -> Result<String> {
     let reason = crate::text::visible("reason", raw, false)?;
     if reason.is_empty() || reason.chars().count() > 500 {
         return Err(Error::validation(
-            "invalid_reason",
+            ErrorCode::InvalidReason,
             "Say briefly why, in at most 500 characters.",
         ));
     }

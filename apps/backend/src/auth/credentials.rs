@@ -6,7 +6,7 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use secrecy::{ExposeSecret, SecretString};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// A syntactically valid email address, trimmed and lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -14,7 +14,12 @@ pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self> {
-        let invalid = || Error::validation("invalid_email", "Please enter a valid email address.");
+        let invalid = || {
+            Error::validation(
+                ErrorCode::InvalidEmail,
+                "Please enter a valid email address.",
+            )
+        };
         let email = crate::text::visible("email", raw, false)
             .map_err(|_| invalid())?
             .to_lowercase();
@@ -86,7 +91,7 @@ impl Password {
         let chars = raw.chars().count();
         if chars < Self::MIN_CHARS {
             return Err(Error::validation(
-                "password_too_short",
+                ErrorCode::PasswordTooShort,
                 format!(
                     "Use at least {} characters for your password.",
                     Self::MIN_CHARS
@@ -95,7 +100,7 @@ impl Password {
         }
         if chars > Self::MAX_CHARS {
             return Err(Error::validation(
-                "password_too_long",
+                ErrorCode::PasswordTooLong,
                 format!(
                     "Use at most {} characters for your password.",
                     Self::MAX_CHARS
@@ -108,13 +113,13 @@ impl Password {
         distinct.dedup();
         if COMMON.contains(&lower.as_str()) || distinct.len() < 4 {
             return Err(Error::validation(
-                "password_too_common",
+                ErrorCode::PasswordTooCommon,
                 "That password is too easy to guess. Try a few unrelated words together.",
             ));
         }
         if email.is_some_and(|e| lower.contains(e.as_str().split('@').next().unwrap_or_default())) {
             return Err(Error::validation(
-                "password_contains_email",
+                ErrorCode::PasswordContainsEmail,
                 "Your password should not contain your email address.",
             ));
         }
@@ -125,7 +130,7 @@ impl Password {
     pub fn parse_attempt(raw: &str) -> Result<Self> {
         if raw.is_empty() || raw.chars().count() > Self::MAX_CHARS {
             return Err(Error::unauthorized(
-                "invalid_credentials",
+                ErrorCode::InvalidCredentials,
                 "The email or password is wrong.",
             ));
         }
@@ -199,7 +204,7 @@ mod tests {
 
     fn code(result: Result<Password>) -> &'static str {
         match result {
-            Err(Error::Validation { code, .. }) => code,
+            Err(Error::Validation { code, .. }) => code.as_str(),
             Ok(_) => "ok",
             Err(_) => "other",
         }

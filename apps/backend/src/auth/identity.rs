@@ -8,7 +8,7 @@ use axum::http::request::Parts;
 use subtle::ConstantTimeEq;
 
 use super::sessions;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::state::AppState;
 use crate::users::{self, User, UserKind};
 
@@ -52,7 +52,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Identity>> {
     };
     let session_ended = || {
         Error::unauthorized(
-            "session_expired",
+            ErrorCode::SessionExpired,
             "Your session has ended. Please sign in again.",
         )
     };
@@ -71,7 +71,7 @@ async fn resolve(parts: &Parts, state: &AppState) -> Result<Option<Identity>> {
             .unwrap_or_default();
         if !bool::from(given.ct_eq(expected.as_bytes())) {
             return Err(Error::forbidden(
-                "csrf_token_invalid",
+                ErrorCode::CsrfTokenInvalid,
                 "This request is missing its security token. Reload the page and try again.",
             ));
         }
@@ -84,7 +84,10 @@ impl FromRequestParts<AppState> for Identity {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self> {
         resolve(parts, state).await?.ok_or_else(|| {
-            Error::unauthorized("not_signed_in", "Please sign in or continue as a guest.")
+            Error::unauthorized(
+                ErrorCode::NotSignedIn,
+                "Please sign in or continue as a guest.",
+            )
         })
     }
 }
@@ -115,7 +118,7 @@ impl FromRequestParts<AppState> for RegisteredUser {
             <Identity as FromRequestParts<AppState>>::from_request_parts(parts, state).await?;
         if identity.user.kind != UserKind::Registered {
             return Err(Error::forbidden(
-                "account_required",
+                ErrorCode::AccountRequired,
                 "Create an account to use this. Your guest conversations will come with you.",
             ));
         }
@@ -134,7 +137,7 @@ impl FromRequestParts<AppState> for Admin {
         let RegisteredUser(identity) = RegisteredUser::from_request_parts(parts, state).await?;
         if identity.user.role != crate::users::Role::Admin {
             return Err(Error::forbidden(
-                "admin_only",
+                ErrorCode::AdminOnly,
                 "Only administrators can do this.",
             ));
         }

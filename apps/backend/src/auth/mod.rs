@@ -24,7 +24,7 @@ use utoipa_axum::routes;
 pub use credentials::{Email, Password};
 pub use identity::{Admin, ClientIp, Identity, RegisteredUser};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiJson;
 use crate::limits::Limit;
 use crate::openapi::{Conflicting, JsonBody, Limited, SignedIn, Unauthenticated, Unavailable};
@@ -127,7 +127,7 @@ pub async fn same_origin_only(
         });
     if unsafe_method && is_api && (cross_site || foreign_origin) {
         return Error::forbidden(
-            "cross_origin_request",
+            ErrorCode::CrossOriginRequest,
             "Requests from other sites are not accepted.",
         )
         .into_response();
@@ -262,7 +262,7 @@ pub fn parse_display_name(raw: Option<&str>) -> Result<Option<String>> {
     }
     if name.chars().count() > 60 {
         return Err(Error::validation(
-            "invalid_display_name",
+            ErrorCode::InvalidDisplayName,
             "A display name can be at most 60 characters.",
         ));
     }
@@ -293,7 +293,7 @@ async fn signup(
         .is_some()
     {
         return Err(Error::Conflict {
-            code: "email_taken",
+            code: ErrorCode::EmailTaken,
             message: "An account with this email already exists. Log in instead.".into(),
         });
     }
@@ -354,7 +354,12 @@ async fn login(
     current: Option<Identity>,
     ApiJson(input): ApiJson<LoginInput>,
 ) -> Result<Response> {
-    let wrong = || Error::unauthorized("invalid_credentials", "The email or password is wrong.");
+    let wrong = || {
+        Error::unauthorized(
+            ErrorCode::InvalidCredentials,
+            "The email or password is wrong.",
+        )
+    };
     let email = Email::parse(&input.email).map_err(|_| wrong())?;
     let keys = throttle::Keys::for_login(email.as_str(), ip);
     throttle::check(state.cache.as_ref(), &keys).await?;

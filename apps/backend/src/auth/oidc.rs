@@ -25,7 +25,7 @@ use tokio::sync::OnceCell;
 use super::{apply_configured_role, pseudonym, sessions, Identity};
 use crate::config::Oidc;
 use crate::db::{new_id, now_ms};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 use crate::users::{self, NewUser, User, UserKind};
@@ -467,7 +467,7 @@ async fn user_for(state: &AppState, account: &ProviderAccount) -> Result<User> {
     .bind(now)
     .execute(state.db.pool())
     .await
-    .map_err(|e| Error::conflict_on_unique(e, "identity_linked", "This sign-in is already linked."))?;
+    .map_err(|e| Error::conflict_on_unique(e, ErrorCode::IdentityLinked, "This sign-in is already linked."))?;
     Ok(user)
 }
 

@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 use sqlx::Row;
 
 use crate::db::{new_id, now_ms, Db};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// The cookie that carries the login session.
 const SESSION_COOKIE: &str = "solace_session";
@@ -80,7 +80,7 @@ pub async fn create(db: &Db, user_id: &str, ttl: std::time::Duration) -> Result<
             .is_some();
         return Err(if banned {
             Error::forbidden(
-                "account_banned",
+                ErrorCode::AccountBanned,
                 "This account has been suspended by an administrator.",
             )
         } else {

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Identity;
 use crate::db::{col, new_id, now_ms, touched_a_row, Db};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::openapi::{JsonBody, Missing, QueryString, SignedIn};
 use crate::state::AppState;
@@ -150,7 +150,7 @@ async fn messages(
     let limit = query.limit.unwrap_or(100);
     if !(1..=500).contains(&limit) {
         return Err(Error::validation(
-            "invalid_limit",
+            ErrorCode::InvalidLimit,
             "limit must be between 1 and 500.",
         ));
     }
@@ -168,11 +168,14 @@ impl SessionTitle {
     pub fn parse(raw: &str) -> Result<Self> {
         let title = crate::text::visible("title", raw, false)?;
         if title.is_empty() {
-            return Err(Error::validation("title_empty", "A title cannot be empty."));
+            return Err(Error::validation(
+                ErrorCode::TitleEmpty,
+                "A title cannot be empty.",
+            ));
         }
         if title.chars().count() > Self::MAX_CHARS {
             return Err(Error::validation(
-                "title_too_long",
+                ErrorCode::TitleTooLong,
                 format!("A title can be at most {} characters.", Self::MAX_CHARS),
             ));
         }
@@ -351,13 +354,13 @@ impl Page {
         let offset = offset.unwrap_or(0);
         if !(1..=Self::MAX_LIMIT).contains(&limit) {
             return Err(Error::validation(
-                "invalid_limit",
+                ErrorCode::InvalidLimit,
                 format!("limit must be between 1 and {}.", Self::MAX_LIMIT),
             ));
         }
         if offset < 0 {
             return Err(Error::validation(
-                "invalid_offset",
+                ErrorCode::InvalidOffset,
                 "offset cannot be negative.",
             ));
         }
@@ -549,7 +552,7 @@ pub async fn retried_message(
     let message = get_message(db, owner_id, message_id).await?;
     if message.session_id != session_id || message.role != Role::User {
         return Err(Error::validation(
-            "retry_not_a_message",
+            ErrorCode::RetryNotAMessage,
             "Only your own message in this conversation can be answered again.",
         ));
     }
@@ -570,7 +573,7 @@ pub async fn retried_message(
         let status = col::<String>(row, "status")?;
         if role != Role::Assistant.as_str() || status != MessageStatus::Incomplete.as_str() {
             return Err(Error::Conflict {
-                code: "already_answered",
+                code: ErrorCode::AlreadyAnswered,
                 message: "This message already has a reply; send a new one instead.".into(),
             });
         }
@@ -637,7 +640,7 @@ mod tests {
         assert!(matches!(
             SessionTitle::parse(" \n "),
             Err(Error::Validation {
-                code: "title_empty",
+                code: ErrorCode::TitleEmpty,
                 ..
             })
         ));
@@ -649,7 +652,7 @@ mod tests {
         assert!(matches!(
             SessionTitle::parse(&"é".repeat(SessionTitle::MAX_CHARS + 1)),
             Err(Error::Validation {
-                code: "title_too_long",
+                code: ErrorCode::TitleTooLong,
                 ..
             })
         ));

@@ -39,7 +39,7 @@ use super::{
 use crate::auth::Identity;
 use crate::crisis::region_from_headers;
 use crate::error::{
-    json_error, model_failure_message, model_status_and_code, Error, ErrorBody, Result,
+    json_error, model_failure_message, model_status_and_code, Error, ErrorBody, ErrorCode, Result,
 };
 use crate::extract::ApiJson;
 use crate::limits::{Concurrent, Limit};
@@ -110,13 +110,13 @@ impl MessageText {
         let text = cleaned.trim();
         if text.is_empty() {
             return Err(Error::validation(
-                "message_empty",
+                ErrorCode::MessageEmpty,
                 "Write something before sending.",
             ));
         }
         if text.chars().count() > max_chars {
             return Err(Error::TooLong {
-                code: "message_too_long",
+                code: ErrorCode::MessageTooLong,
                 message: format!("A message can be at most {max_chars} characters."),
             });
         }
@@ -237,7 +237,7 @@ struct Failure {
     #[serde(serialize_with = "status_code")]
     #[schema(value_type = u16, example = 502)]
     status: StatusCode,
-    error: &'static str,
+    error: ErrorCode,
     message: &'static str,
     retryable: bool,
     /// The stored partial reply, when anything arrived before the failure.
@@ -360,7 +360,7 @@ async fn send(
         (None, None) => create_session(&state.db, &owner_id, &text.title()).await?,
         (None, Some(_)) => {
             return Err(Error::validation(
-                "retry_needs_session",
+                ErrorCode::RetryNeedsSession,
                 "A retry names the conversation of the message it answers again.",
             ))
         }
@@ -375,7 +375,7 @@ async fn send(
                 retried_message(&state.db, &owner_id, &session.id, id, limit).await?;
             if message.content != text.as_str() {
                 return Err(Error::validation(
-                    "retry_content_differs",
+                    ErrorCode::RetryContentDiffers,
                     "A retry sends the message's own text; a changed message is a new one.",
                 ));
             }
@@ -826,7 +826,7 @@ impl Turn {
                     tracing::error!(%error, "could not store the reply");
                     ReplyEvent::Failed(Failure {
                         status: StatusCode::INTERNAL_SERVER_ERROR,
-                        error: "internal_error",
+                        error: ErrorCode::InternalError,
                         message: "Something went wrong on our side. Please try again.",
                         retryable: true,
                         message_id: None,
@@ -906,7 +906,7 @@ mod tests {
         assert!(matches!(
             MessageText::parse(" \n\t", 10),
             Err(Error::Validation {
-                code: "message_empty",
+                code: ErrorCode::MessageEmpty,
                 ..
             })
         ));
@@ -925,7 +925,7 @@ mod tests {
         assert!(matches!(
             MessageText::parse(&"ü".repeat(11), 10),
             Err(Error::TooLong {
-                code: "message_too_long",
+                code: ErrorCode::MessageTooLong,
                 ..
             })
         ));

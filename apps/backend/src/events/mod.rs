@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 
 use crate::auth::ClientIp;
 use crate::db::{new_id, now_ms, Db};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiJson;
 use crate::limits::Limit;
 use crate::openapi::{JsonBody, Limited};
@@ -80,7 +80,7 @@ impl Event {
                 .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
         if !name_ok {
             return Err(Error::validation(
-                "invalid_event_name",
+                ErrorCode::InvalidEventName,
                 "name must be lower-case letters, digits, '_' or '.', at most 64 characters, e.g. pageview.",
             ));
         }
@@ -91,7 +91,7 @@ impl Event {
                 let route = path.split(['?', '#']).next().unwrap_or_default();
                 if !route.starts_with('/') || route.len() > Self::MAX_PATH {
                     return Err(Error::validation(
-                        "invalid_event_path",
+                        ErrorCode::InvalidEventPath,
                         "path must start with '/' and be at most 512 characters.",
                     ));
                 }
@@ -104,7 +104,7 @@ impl Event {
             .any(|v| v.is_object() || v.is_array())
         {
             return Err(Error::validation(
-                "invalid_event_properties",
+                ErrorCode::InvalidEventProperties,
                 "properties must be a flat object of strings, numbers, booleans or null.",
             ));
         }
@@ -115,7 +115,7 @@ impl Event {
                     && visit.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
                 if !ok {
                     return Err(Error::validation(
-                        "invalid_event_visit",
+                        ErrorCode::InvalidEventVisit,
                         "visit must be 8 to 64 letters, digits or '-'.",
                     ));
                 }
@@ -128,7 +128,7 @@ impl Event {
             let text = Value::Object(input.properties).to_string();
             if text.len() > Self::MAX_PROPERTIES_BYTES {
                 return Err(Error::validation(
-                    "invalid_event_properties",
+                    ErrorCode::InvalidEventProperties,
                     "properties can be at most 2048 bytes of JSON.",
                 ));
             }

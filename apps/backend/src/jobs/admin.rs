@@ -9,7 +9,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::Admin;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiQuery;
 use crate::jobs::QUEUES;
 use crate::state::AppState;
@@ -44,7 +44,10 @@ fn queue_of(query: &QueueQuery) -> Result<&'static str> {
         .find(|q| **q == wanted)
         .copied()
         .ok_or_else(|| {
-            Error::validation("unknown_queue", format!("Queues: {}.", QUEUES.join(", ")))
+            Error::validation(
+                ErrorCode::UnknownQueue,
+                format!("Queues: {}.", QUEUES.join(", ")),
+            )
         })
 }
 

@@ -35,7 +35,7 @@ use store::{DbVectors, NewItem, VectorStore};
 
 use crate::config::Config;
 use crate::db::{col, Db};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::jobs::worker::{Handler, JobError};
 use crate::jobs::{JobQueue, NewJob};
 use crate::vault::Slot;
@@ -256,7 +256,7 @@ impl Memory {
         let embedded = tokio::time::timeout(QUERY_TIMEOUT, embedder.embed(&[message.to_owned()]))
             .await
             .map_err(|_| Error::Timeout {
-                code: "embedding_timeout",
+                code: ErrorCode::EmbeddingTimeout,
                 message: "the embedding server did not answer in time".into(),
             })?
             .map_err(embedding_failed)?;
@@ -568,7 +568,7 @@ impl Memory {
 
 fn embedding_failed(error: impl std::fmt::Display) -> Error {
     Error::Upstream {
-        code: "embedding_failed",
+        code: ErrorCode::EmbeddingFailed,
         message: error.to_string(),
     }
 }

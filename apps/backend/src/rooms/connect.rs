@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::store::{self, State as Flag};
 use super::{blocked_handles, inside, live, livekit, may_publish, note, presence, sfu, Sfu};
 use crate::auth::Identity;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::limits::{Concurrent, Limit};
 use crate::state::AppState;
@@ -70,7 +70,7 @@ pub(super) async fn livekit_token(
     ApiJson(input): ApiJson<TokenInput>,
 ) -> Result<Json<LiveKitToken>> {
     let livekit = state.audio.livekit().ok_or_else(|| Error::Conflict {
-        code: "livekit_not_configured",
+        code: ErrorCode::LivekitNotConfigured,
         message: "This server runs rooms on its embedded audio server, not LiveKit.".into(),
     })?;
     let (room, me) = inside(&state, &input.room_id, &identity.user.id).await?;
@@ -149,7 +149,7 @@ pub(super) async fn livekit_webhook(
 
 pub(super) fn sfu_of(state: &AppState) -> Result<&Sfu> {
     state.audio.sfu().ok_or_else(|| Error::Conflict {
-        code: "sfu_not_in_use",
+        code: ErrorCode::SfuNotInUse,
         message: "Rooms on this server use LiveKit: ask /api/livekit/token instead.".into(),
     })
 }
@@ -209,14 +209,14 @@ pub(super) async fn signal(
     let sfu = sfu_of(&state)?.clone();
     let handle = state.room_tokens.verify(&query.token, &id).ok_or_else(|| {
         Error::unauthorized(
-            "invalid_room_token",
+            ErrorCode::InvalidRoomToken,
             "This room token is not valid any more.",
         )
     })?;
     let room = live(store::get_room(&state.db, &id).await?)?;
     let me = store::by_handle(&state.db, &room.id, &handle)
         .await
-        .map_err(|_| Error::forbidden("not_in_room", "Join the room first."))?;
+        .map_err(|_| Error::forbidden(ErrorCode::NotInRoom, "Join the room first."))?;
     let seat = sfu::Seat {
         room: room.id.clone(),
         handle: me.handle.clone(),

@@ -11,7 +11,7 @@ use super::store::{self, NewRoom, Participant, Room, State as Flag};
 use super::{bounded, detail, inside, live, note, RoomDetail, RoomRole};
 use crate::auth::Identity;
 use crate::chat::{Page, PageQuery};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::limits::Limit;
 use crate::state::AppState;
@@ -43,9 +43,12 @@ pub(super) async fn create(
     identity: Identity,
     ApiJson(input): ApiJson<RoomInput>,
 ) -> Result<(StatusCode, Json<Room>)> {
-    let title = bounded("title", "title_too_long", &input.title, 80, false)?;
+    let title = bounded("title", ErrorCode::TitleTooLong, &input.title, 80, false)?;
     if title.is_empty() {
-        return Err(Error::validation("title_empty", "Give the room a title."));
+        return Err(Error::validation(
+            ErrorCode::TitleEmpty,
+            "Give the room a title.",
+        ));
     }
     Limit::per_hour("room", state.config.limits.rooms_per_hour)
         .hit(state.cache.as_ref(), &identity.user.id)
@@ -53,20 +56,20 @@ pub(super) async fn create(
     let topic = input
         .topic
         .as_deref()
-        .map(|t| bounded("topic", "topic_too_long", t, 280, true))
+        .map(|t| bounded("topic", ErrorCode::TopicTooLong, t, 280, true))
         .transpose()?
         .filter(|t| !t.is_empty());
     let visibility = input.visibility.as_deref().unwrap_or("public");
     if !matches!(visibility, "public" | "private") {
         return Err(Error::validation(
-            "invalid_visibility",
+            ErrorCode::InvalidVisibility,
             "visibility is public (listed) or private (only people with the link).",
         ));
     }
     let capacity = input.capacity.unwrap_or(50);
     if !(2..=MAX_CAPACITY).contains(&capacity) {
         return Err(Error::validation(
-            "invalid_capacity",
+            ErrorCode::InvalidCapacity,
             format!("capacity must be between 2 and {MAX_CAPACITY}."),
         ));
     }
@@ -159,13 +162,13 @@ pub(super) async fn join(
         None | Some("pseudonym") => user.pseudonym.clone(),
         Some("display_name") => user.display_name.clone().ok_or_else(|| {
             Error::validation(
-                "no_display_name",
+                ErrorCode::NoDisplayName,
                 "Set a display name on your account page first, or join under your pseudonym.",
             )
         })?,
         Some(_) => {
             return Err(Error::validation(
-                "invalid_show_as",
+                ErrorCode::InvalidShowAs,
                 "show_as is pseudonym or display_name.",
             ))
         }
@@ -173,7 +176,7 @@ pub(super) async fn join(
     let before = store::participant(&state.db, &room.id, &user.id).await?;
     if before.as_ref().is_some_and(|p| p.removed_at.is_some()) {
         return Err(Error::forbidden(
-            "removed_from_room",
+            ErrorCode::RemovedFromRoom,
             "A moderator removed you from this room.",
         ));
     }
@@ -216,7 +219,7 @@ pub(super) async fn close(
     let room = live(store::get_room(&state.db, &id).await?)?;
     if room.host_id != user.id && user.role != crate::users::Role::Admin {
         return Err(Error::forbidden(
-            "not_allowed",
+            ErrorCode::NotAllowed,
             "Only the host can end the room.",
         ));
     }

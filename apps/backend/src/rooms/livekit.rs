@@ -15,7 +15,7 @@ use secrecy::ExposeSecret;
 use url::Url;
 
 use crate::config;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// How long a browser's LiveKit token lets it join; it reconnects with a fresh one.
 pub const TOKEN_TTL: Duration = Duration::from_secs(10 * 60);
@@ -31,7 +31,7 @@ pub struct LiveKit {
 fn audio_server_error(error: impl std::fmt::Display) -> Error {
     tracing::error!(%error, "LiveKit request failed");
     Error::Upstream {
-        code: "audio_server_unavailable",
+        code: ErrorCode::AudioServerUnavailable,
         message: "The audio server did not answer. Please try again.".into(),
     }
 }
@@ -167,7 +167,10 @@ impl LiveKit {
             .unwrap_or(authorization);
         receiver.receive(body, token).map_err(|e| {
             tracing::warn!(error = %e, "rejected a LiveKit webhook");
-            Error::unauthorized("invalid_webhook", "The webhook signature is not valid.")
+            Error::unauthorized(
+                ErrorCode::InvalidWebhook,
+                "The webhook signature is not valid.",
+            )
         })
     }
 }

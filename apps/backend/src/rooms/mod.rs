@@ -42,7 +42,7 @@ use utoipa_axum::routes;
 pub use policy::RoomRole;
 use store::{Participant, ParticipantView, Room};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::events;
 use crate::state::AppState;
 
@@ -114,7 +114,7 @@ fn live(room: Room) -> Result<Room> {
         Ok(room)
     } else {
         Err(Error::Conflict {
-            code: "room_closed",
+            code: ErrorCode::RoomClosed,
             message: "This room has ended.".into(),
         })
     }
@@ -125,7 +125,10 @@ async fn inside(state: &AppState, id: &str, user_id: &str) -> Result<(Room, Part
     let room = live(store::get_room(&state.db, id).await?)?;
     match store::participant(&state.db, &room.id, user_id).await? {
         Some(me) if me.is_present() => Ok((room, me)),
-        _ => Err(Error::forbidden("not_in_room", "Join the room first.")),
+        _ => Err(Error::forbidden(
+            ErrorCode::NotInRoom,
+            "Join the room first.",
+        )),
     }
 }
 
@@ -219,7 +222,7 @@ async fn actor_and_subject(
 /// line breaks only where `lines`.
 fn bounded(
     field: &'static str,
-    code: &'static str,
+    code: ErrorCode,
     text: &str,
     max: usize,
     lines: bool,

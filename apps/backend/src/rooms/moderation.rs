@@ -12,7 +12,7 @@ use super::store::{self, State as Flag};
 use super::{actor_and_subject, blocked_handles, bounded, detail, inside, note, RoomDetail};
 use crate::auth::{Admin, Identity};
 use crate::chat::Page;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
 
@@ -84,9 +84,12 @@ pub(super) struct ReasonInput {
 }
 
 pub(super) fn reason(raw: &str) -> Result<String> {
-    let reason = bounded("reason", "reason_too_long", raw, 500, true)?;
+    let reason = bounded("reason", ErrorCode::ReasonTooLong, raw, 500, true)?;
     if reason.is_empty() {
-        return Err(Error::validation("reason_empty", "Say briefly why."));
+        return Err(Error::validation(
+            ErrorCode::ReasonEmpty,
+            "Say briefly why.",
+        ));
     }
     Ok(reason)
 }
@@ -152,7 +155,7 @@ pub(super) async fn set_block(
     let (room, me, subject) = actor_and_subject(&state, &id, &identity.user.id, &handle).await?;
     if subject.user_id == me.user_id {
         return Err(Error::validation(
-            "cannot_block_yourself",
+            ErrorCode::CannotBlockYourself,
             "You cannot block yourself.",
         ));
     }
@@ -175,7 +178,7 @@ pub(super) async fn report(
     let (room, me, subject) = actor_and_subject(&state, &id, &identity.user.id, &handle).await?;
     if subject.user_id == me.user_id {
         return Err(Error::validation(
-            "cannot_report_yourself",
+            ErrorCode::CannotReportYourself,
             "You cannot report yourself.",
         ));
     }
@@ -229,7 +232,7 @@ pub(super) async fn list_reports(
     let status = query.status.as_deref().unwrap_or("open");
     if !matches!(status, "open" | "resolved") {
         return Err(Error::validation(
-            "invalid_status",
+            ErrorCode::InvalidStatus,
             "status is open or resolved.",
         ));
     }
@@ -362,7 +365,7 @@ async fn act_on(
         ReportAction::Warn | ReportAction::Remove => {
             let Some(room) = &room else {
                 return Err(Error::Conflict {
-                    code: "room_gone",
+                    code: ErrorCode::RoomGone,
                     message: "The room of this report no longer exists; ban or dismiss instead."
                         .into(),
                 });

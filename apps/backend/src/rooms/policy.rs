@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 /// A participant's part in a room.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -61,7 +61,7 @@ pub fn may_moderate(actor: RoomRole, subject: RoomRole) -> bool {
 /// The error for an action the caller's role does not allow.
 pub fn not_allowed(what: &str) -> Error {
     Error::forbidden(
-        "not_allowed",
+        ErrorCode::NotAllowed,
         format!("Only the host or a moderator can {what}."),
     )
 }
@@ -73,7 +73,7 @@ pub fn require_moderation(actor: RoomRole, subject: RoomRole, what: &str) -> Res
     }
     if !may_moderate(actor, subject) {
         return Err(Error::forbidden(
-            "not_allowed",
+            ErrorCode::NotAllowed,
             "The host, and moderators other than the host, cannot be moderated by you.",
         ));
     }

@@ -9,7 +9,7 @@ use super::policy::{may_assign, require_moderation};
 use super::store::{self, State as Flag};
 use super::{actor_and_subject, change_role, detail, inside, note, RoomDetail, RoomRole, Toggle};
 use crate::auth::Identity;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiJson;
 use crate::state::AppState;
 
@@ -26,7 +26,7 @@ pub(super) async fn hand(
     let (room, me) = inside(&state, &id, &identity.user.id).await?;
     if me.role != RoomRole::Listener {
         return Err(Error::Conflict {
-            code: "already_speaking",
+            code: ErrorCode::AlreadySpeaking,
             message: "You can already speak.".into(),
         });
     }
@@ -56,7 +56,7 @@ pub(super) async fn speak(
         }
         (true, RoomRole::Listener) => {
             return Err(Error::forbidden(
-                "not_invited",
+                ErrorCode::NotInvited,
                 "Raise your hand; a moderator can then invite you to speak.",
             ))
         }
@@ -78,7 +78,7 @@ pub(super) async fn speak(
         }
         (false, _) => {
             return Err(Error::Conflict {
-                code: "cannot_step_down",
+                code: ErrorCode::CannotStepDown,
                 message: "Hosts and moderators keep the floor; the host can change roles.".into(),
             })
         }
@@ -98,7 +98,7 @@ pub(super) async fn mute_self(
     let (room, me) = inside(&state, &id, &identity.user.id).await?;
     if !me.role.can_speak() {
         return Err(Error::forbidden(
-            "listener",
+            ErrorCode::Listener,
             "Listeners are always muted. Raise your hand to speak.",
         ));
     }
@@ -128,7 +128,7 @@ pub(super) async fn invite(
     require_moderation(me.role, subject.role, "invite people to speak")?;
     if subject.role != RoomRole::Listener {
         return Err(Error::Conflict {
-            code: "already_speaking",
+            code: ErrorCode::AlreadySpeaking,
             message: "They can already speak.".into(),
         });
     }
@@ -181,7 +181,7 @@ pub(super) async fn assign_role(
         Some(role @ (RoomRole::Moderator | RoomRole::Listener)) => role,
         _ => {
             return Err(Error::validation(
-                "invalid_role",
+                ErrorCode::InvalidRole,
                 "role is moderator or listener; invite people to make them speakers.",
             ))
         }
@@ -189,7 +189,7 @@ pub(super) async fn assign_role(
     require_moderation(me.role, subject.role, "change roles")?;
     if !may_assign(me.role, subject.role, role) {
         return Err(Error::forbidden(
-            "not_allowed",
+            ErrorCode::NotAllowed,
             "Only the host can make moderators.",
         ));
     }

@@ -6,7 +6,7 @@ use sqlx::any::AnyRow;
 use super::policy::RoomRole;
 use crate::chat::Page;
 use crate::db::{col, new_id, now_ms, placeholders, touched_a_row, Db};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Room {
@@ -307,7 +307,7 @@ pub async fn enter(
     .await?;
     if present >= room.capacity {
         return Err(Error::Conflict {
-            code: "room_full",
+            code: ErrorCode::RoomFull,
             message: "This room is full. Try another one, or come back a little later.".into(),
         });
     }
@@ -670,7 +670,7 @@ pub async fn resolve_report(db: &Db, id: &str, admin_id: &str, action: &str) -> 
     if done.rows_affected() == 0 {
         report_by_id(db, id).await?;
         return Err(Error::Conflict {
-            code: "already_resolved",
+            code: ErrorCode::AlreadyResolved,
             message: "This report has already been handled.".into(),
         });
     }

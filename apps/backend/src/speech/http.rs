@@ -17,7 +17,7 @@ use super::clips::{self, Fetched};
 use super::{Clip, CLIP_WAIT};
 use crate::auth::Identity;
 use crate::chat::{get_message, Role};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::jobs::JobStatus;
 use crate::limits::Limit;
@@ -90,7 +90,7 @@ pub(super) fn checked_voice(voice: Option<String>) -> Result<Option<String>> {
     match voice {
         Some(v) if v.is_empty() || v.len() > 64 || v.chars().any(char::is_control) => {
             Err(Error::validation(
-                "invalid_voice",
+                ErrorCode::InvalidVoice,
                 "A voice is a short name from /api/ai/voices.",
             ))
         }
@@ -125,7 +125,7 @@ async fn speak_message(
     let message = get_message(&state.db, owner, &id).await?;
     if message.role != Role::Assistant {
         return Err(Error::validation(
-            "not_a_reply",
+            ErrorCode::NotAReply,
             "Only the therapist's replies are spoken.",
         ));
     }
@@ -158,7 +158,7 @@ async fn speak_message(
 /// Spoken replies are off on this server: 503.
 pub fn speech_off() -> Error {
     Error::Unavailable {
-        code: "speech_not_configured",
+        code: ErrorCode::SpeechNotConfigured,
         message: "Spoken replies are off on this server. An administrator can install espeak-ng or set TTS_PROVIDER.".into(),
     }
 }
@@ -166,12 +166,12 @@ pub fn speech_off() -> Error {
 /// What a provider's failure means for the person asking.
 fn speech_error(error: TtsError) -> Error {
     match error {
-        TtsError::BadInput(message) => Error::validation("invalid_speech_request", message),
+        TtsError::BadInput(message) => Error::validation(ErrorCode::InvalidSpeechRequest, message),
         TtsError::Unavailable(_) => speech_off(),
         TtsError::Failed(_) | TtsError::Rejected { .. } => {
             tracing::warn!(%error, "speech provider failed");
             Error::Upstream {
-                code: "speech_unavailable",
+                code: ErrorCode::SpeechUnavailable,
                 message:
                     "The voice service is not answering right now. Please try again in a moment."
                         .into(),
@@ -231,7 +231,7 @@ async fn clip(
         let left = CLIP_WAIT.saturating_sub(started.elapsed());
         if left.is_zero() {
             return Err(Error::Timeout {
-                code: "speech_timeout",
+                code: ErrorCode::SpeechTimeout,
                 message: "The voice took too long. Please try again.".into(),
             });
         }
@@ -242,7 +242,7 @@ async fn clip(
 
 fn clip_failed() -> Error {
     Error::Upstream {
-        code: "speech_failed",
+        code: ErrorCode::SpeechFailed,
         message: "This part of the reply could not be spoken. The text is still there to read."
             .into(),
     }
@@ -279,7 +279,7 @@ async fn transcribe(
 ) -> Result<Json<Transcript>> {
     let Some(transcriber) = &state.speech.transcriber else {
         return Err(Error::Unavailable {
-            code: "transcription_not_configured",
+            code: ErrorCode::TranscriptionNotConfigured,
             message: "This server does not transcribe speech; your browser does it instead. An administrator can set STT_BASE_URL.".into(),
         });
     };
@@ -303,18 +303,21 @@ async fn transcribe(
         ));
     }
     let info = wav::parse(&body).ok_or_else(|| {
-        Error::validation("invalid_audio", "That is not a readable WAV recording.")
+        Error::validation(
+            ErrorCode::InvalidAudio,
+            "That is not a readable WAV recording.",
+        )
     })?;
     let max = state.config.speech.stt_max_seconds;
     if info.duration_ms() > u64::from(max) * 1000 {
         return Err(Error::TooLong {
-            code: "recording_too_long",
+            code: ErrorCode::RecordingTooLong,
             message: format!("Recordings can be at most {max} seconds long."),
         });
     }
     if info.duration_ms() < 100 {
         return Err(Error::validation(
-            "recording_too_short",
+            ErrorCode::RecordingTooShort,
             "The recording is empty.",
         ));
     }
@@ -322,7 +325,7 @@ async fn transcribe(
         Some(l) if l.len() == 2 && l.chars().all(|c| c.is_ascii_lowercase()) => Some(l),
         Some(_) => {
             return Err(Error::validation(
-                "invalid_language",
+                ErrorCode::InvalidLanguage,
                 "language is a two-letter code such as en.",
             ))
         }
@@ -335,11 +338,11 @@ async fn transcribe(
         .transcribe(body.to_vec(), "audio/wav", language.as_deref())
         .await
         .map_err(|error| match error {
-            TtsError::BadInput(message) => Error::validation("invalid_audio", message),
+            TtsError::BadInput(message) => Error::validation(ErrorCode::InvalidAudio, message),
             other => {
                 tracing::warn!(error = %other, "transcription server failed");
                 Error::Upstream {
-                    code: "transcription_unavailable",
+                    code: ErrorCode::TranscriptionUnavailable,
                     message: "The transcription service is not answering right now. Please try again, or type your message.".into(),
                 }
             }

@@ -23,7 +23,7 @@ pub use http::{router, speech_off};
 
 use crate::config::{Config, TtsChoice};
 use crate::db::Db;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorCode, Result};
 use crate::jobs::worker::{Handler, JobError};
 use crate::jobs::{JobQueue, NewJob};
 
@@ -107,7 +107,7 @@ impl Speech {
             Ok(voice)
         } else {
             Err(Error::validation(
-                "unknown_voice",
+                ErrorCode::UnknownVoice,
                 "That voice is not offered here; see /api/ai/voices.",
             ))
         }

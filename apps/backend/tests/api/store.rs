@@ -258,7 +258,7 @@ async fn an_email_can_belong_to_only_one_account() {
         matches!(
             second,
             Err(Error::Conflict {
-                code: "email_taken",
+                code: solace_backend::error::ErrorCode::EmailTaken,
                 ..
             })
         ),
