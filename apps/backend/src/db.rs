@@ -233,7 +233,10 @@ pub fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
-/// Reads a column, turning decode failures into the crate error.
+/// Reads one column, turning decode failures into the crate error. Rows whose columns map
+/// straight onto a struct derive `sqlx::FromRow` and are fetched with `query_as` (rooms,
+/// participants, reports, people, the audit log, dead jobs); `col` is for single values
+/// and for rows holding sealed text, which the vault opens field by field.
 pub fn col<T>(row: &AnyRow, name: &str) -> Result<T>
 where
     T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,

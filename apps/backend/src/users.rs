@@ -25,14 +25,26 @@ impl UserKind {
     }
 
     pub(crate) fn parse(raw: &str) -> Result<Self> {
-        match raw {
+        Self::try_from(raw.to_owned()).map_err(damaged)
+    }
+}
+
+/// A kind as stored (how rows map with `sqlx::FromRow`).
+impl TryFrom<String> for UserKind {
+    type Error = String;
+
+    fn try_from(raw: String) -> std::result::Result<Self, String> {
+        match raw.as_str() {
             "guest" => Ok(Self::Guest),
             "registered" => Ok(Self::Registered),
-            other => Err(Error::Database(sqlx::Error::Decode(
-                format!("unknown user kind '{other}'").into(),
-            ))),
+            other => Err(format!("unknown user kind '{other}'")),
         }
     }
+}
+
+/// A stored value that none of ours can be: a damaged row, reported as a decode error.
+fn damaged(reason: String) -> Error {
+    Error::Database(sqlx::Error::Decode(reason.into()))
 }
 
 /// What an account may do beyond its own data.
@@ -54,12 +66,19 @@ impl Role {
     }
 
     pub(crate) fn parse(raw: &str) -> Result<Self> {
-        match raw {
+        Self::try_from(raw.to_owned()).map_err(damaged)
+    }
+}
+
+/// A role as stored (how rows map with `sqlx::FromRow`).
+impl TryFrom<String> for Role {
+    type Error = String;
+
+    fn try_from(raw: String) -> std::result::Result<Self, String> {
+        match raw.as_str() {
             "user" => Ok(Self::User),
             "admin" => Ok(Self::Admin),
-            other => Err(Error::Database(sqlx::Error::Decode(
-                format!("unknown role '{other}'").into(),
-            ))),
+            other => Err(format!("unknown role '{other}'")),
         }
     }
 }

@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 
 use crate::auth::Admin;
 use crate::chat::{Page, PageQuery};
-use crate::db::{col, new_id, now_ms, Db};
+use crate::db::{new_id, now_ms, Db};
 use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
@@ -94,7 +94,7 @@ pub async fn count_spoken(db: &Db, seconds: i64) {
 }
 
 /// One audit-log line.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 struct AuditEntry {
     id: String,
     /// The administrator's pseudonym (`null` once their account is gone).
@@ -110,6 +110,7 @@ struct AuditEntry {
     detail: Option<String>,
     #[serde(with = "crate::db::rfc3339_ms")]
     #[schema(value_type = String, format = DateTime)]
+    #[sqlx(rename = "created_at")]
     at: i64,
 }
 
@@ -127,7 +128,7 @@ async fn audit_log(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<AuditLog>> {
     let page = Page::new(query.limit, query.offset)?;
-    let rows = sqlx::query(
+    let entries = sqlx::query_as(
         "SELECT a.id, u.pseudonym AS actor, a.action, a.target_kind, a.target_id, a.detail, a.created_at \
          FROM admin_audit a LEFT JOIN users u ON u.id = a.actor_id \
          ORDER BY a.created_at DESC, a.id DESC LIMIT $1 OFFSET $2",
@@ -136,20 +137,6 @@ async fn audit_log(
     .bind(page.offset)
     .fetch_all(state.db.pool())
     .await?;
-    let entries = rows
-        .iter()
-        .map(|row| {
-            Ok(AuditEntry {
-                id: col(row, "id")?,
-                actor: col(row, "actor")?,
-                action: col(row, "action")?,
-                target_kind: col(row, "target_kind")?,
-                target_id: col(row, "target_id")?,
-                detail: col(row, "detail")?,
-                at: col(row, "created_at")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
     Ok(Json(AuditLog { entries }))
 }
 

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::{audit, not_an_admin_or_self};
 use crate::auth::{sessions, Admin};
 use crate::chat::Page;
-use crate::db::{col, now_ms, touched_a_row};
+use crate::db::{now_ms, touched_a_row};
 use crate::error::{Error, ErrorCode, Result};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::state::AppState;
@@ -30,15 +30,17 @@ pub(super) struct SearchQuery {
 }
 
 /// A person as administrators see them.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema, sqlx::FromRow)]
 pub(super) struct Person {
     id: String,
+    #[sqlx(try_from = "String")]
     kind: UserKind,
     #[schema(required = true)]
     email: Option<String>,
     pseudonym: String,
     #[schema(required = true)]
     display_name: Option<String>,
+    #[sqlx(try_from = "String")]
     role: users::Role,
     #[serde(with = "crate::db::rfc3339_ms")]
     #[schema(value_type = String, format = DateTime)]
@@ -79,7 +81,7 @@ pub(super) async fn search(
             .replace('%', "\\%")
             .replace('_', "\\_")
     );
-    let rows = sqlx::query(
+    let people = sqlx::query_as(
         "SELECT id, kind, email, pseudonym, display_name, role, created_at, banned_at, banned_reason \
          FROM users \
          WHERE $1 = '' OR LOWER(COALESCE(email, '')) LIKE $2 ESCAPE '\\' OR LOWER(pseudonym) LIKE $2 ESCAPE '\\' \
@@ -91,22 +93,6 @@ pub(super) async fn search(
     .bind(page.offset)
     .fetch_all(state.db.pool())
     .await?;
-    let people = rows
-        .iter()
-        .map(|row| {
-            Ok(Person {
-                id: col(row, "id")?,
-                kind: UserKind::parse(&col::<String>(row, "kind")?)?,
-                email: col(row, "email")?,
-                pseudonym: col(row, "pseudonym")?,
-                display_name: col(row, "display_name")?,
-                role: users::Role::parse(&col::<String>(row, "role")?)?,
-                created_at: col(row, "created_at")?,
-                banned_at: col(row, "banned_at")?,
-                banned_reason: col(row, "banned_reason")?,
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
     Ok(Json(People { people }))
 }
 

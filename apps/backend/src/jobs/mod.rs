@@ -73,11 +73,12 @@ impl JobStatus {
 }
 
 /// A dead-lettered job, for operators.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct DeadJob {
     pub id: String,
     pub queue: String,
     pub idempotency_key: String,
+    #[sqlx(try_from = "i64")]
     pub attempts: u32,
     #[schema(required = true)]
     pub last_error: Option<String>,

@@ -128,25 +128,14 @@ impl JobQueue for SqlQueue {
     }
 
     async fn dead(&self, queue: &str, limit: usize) -> Result<Vec<DeadJob>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT id, queue, idempotency_key, attempts, last_error FROM jobs \
              WHERE queue = $1 AND status = 'dead' ORDER BY updated_at DESC, id DESC LIMIT $2",
         )
         .bind(queue.to_owned())
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
         .fetch_all(self.db.pool())
-        .await?;
-        rows.iter()
-            .map(|row| {
-                Ok(DeadJob {
-                    id: col(row, "id")?,
-                    queue: col(row, "queue")?,
-                    idempotency_key: col(row, "idempotency_key")?,
-                    attempts: count(col(row, "attempts")?),
-                    last_error: col(row, "last_error")?,
-                })
-            })
-            .collect()
+        .await?)
     }
 
     async fn retry_dead(&self, queue: &str, id: &str) -> Result<bool> {

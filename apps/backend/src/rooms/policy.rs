@@ -15,6 +15,15 @@ pub enum RoomRole {
     Listener,
 }
 
+impl TryFrom<String> for RoomRole {
+    type Error = String;
+
+    /// A role as stored; anything else is a damaged row.
+    fn try_from(raw: String) -> Result<Self, String> {
+        Self::parse(&raw).ok_or_else(|| format!("no room role '{raw}'"))
+    }
+}
+
 impl RoomRole {
     pub fn as_str(self) -> &'static str {
         match self {

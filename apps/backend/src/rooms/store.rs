@@ -1,14 +1,14 @@
 //! Rooms, participants, room events, blocks and reports in the database.
 
 use serde::Serialize;
-use sqlx::any::AnyRow;
+use sqlx::{FromRow, Row};
 
 use super::policy::RoomRole;
 use crate::chat::Page;
-use crate::db::{col, new_id, now_ms, placeholders, touched_a_row, Db};
+use crate::db::{new_id, now_ms, placeholders, touched_a_row, Db};
 use crate::error::{Error, ErrorCode, Result};
 
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct Room {
     pub id: String,
     #[serde(skip)]
@@ -39,25 +39,12 @@ impl Room {
 const ROOM_COLUMNS: &str =
     "id, host_id, title, topic, visibility, capacity, status, closed_at, created_at";
 
-fn room_from_row(row: &AnyRow) -> Result<Room> {
-    Ok(Room {
-        id: col(row, "id")?,
-        host_id: col(row, "host_id")?,
-        title: col(row, "title")?,
-        topic: col(row, "topic")?,
-        visibility: col(row, "visibility")?,
-        capacity: col(row, "capacity")?,
-        status: col(row, "status")?,
-        closed_at: col(row, "closed_at")?,
-        created_at: col(row, "created_at")?,
-    })
-}
-
 /// A person in a room, as the server knows them.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Participant {
     pub user_id: String,
     pub handle: String,
+    #[sqlx(try_from = "String")]
     pub role: RoomRole,
     pub shown_name: String,
     pub joined_at: i64,
@@ -106,23 +93,6 @@ pub struct ParticipantView {
 const PARTICIPANT_COLUMNS: &str = "user_id, handle, role, shown_name, joined_at, left_at, \
      muted_at, hand_raised_at, invited_at, removed_at";
 
-fn participant_from_row(row: &AnyRow) -> Result<Participant> {
-    let role: String = col(row, "role")?;
-    Ok(Participant {
-        user_id: col(row, "user_id")?,
-        handle: col(row, "handle")?,
-        role: RoomRole::parse(&role)
-            .ok_or_else(|| Error::Database(sqlx::Error::Decode(format!("role '{role}'").into())))?,
-        shown_name: col(row, "shown_name")?,
-        joined_at: col(row, "joined_at")?,
-        left_at: col(row, "left_at")?,
-        muted_at: col(row, "muted_at")?,
-        hand_raised_at: col(row, "hand_raised_at")?,
-        invited_at: col(row, "invited_at")?,
-        removed_at: col(row, "removed_at")?,
-    })
-}
-
 /// A new room's settings, already validated.
 pub struct NewRoom<'a> {
     pub title: &'a str,
@@ -136,7 +106,7 @@ pub async fn create_room(db: &Db, host_id: &str, new: NewRoom<'_>) -> Result<Roo
         "INSERT INTO rooms (id, host_id, title, topic, visibility, capacity, status, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, 'live', $7, $7) RETURNING {ROOM_COLUMNS}"
     );
-    let row = sqlx::query(&sql)
+    Ok(sqlx::query_as(&sql)
         .bind(new_id())
         .bind(host_id.to_owned())
         .bind(new.title.to_owned())
@@ -145,18 +115,16 @@ pub async fn create_room(db: &Db, host_id: &str, new: NewRoom<'_>) -> Result<Roo
         .bind(new.capacity)
         .bind(now_ms())
         .fetch_one(db.pool())
-        .await?;
-    room_from_row(&row)
+        .await?)
 }
 
 pub async fn get_room(db: &Db, id: &str) -> Result<Room> {
     let sql = format!("SELECT {ROOM_COLUMNS} FROM rooms WHERE id = $1");
-    let row = sqlx::query(&sql)
+    sqlx::query_as(&sql)
         .bind(id.to_owned())
         .fetch_optional(db.pool())
         .await?
-        .ok_or(Error::NotFound)?;
-    room_from_row(&row)
+        .ok_or(Error::NotFound)
 }
 
 /// Live rooms (public ones only, unless `private_too`), newest first, with how many
@@ -179,7 +147,7 @@ pub async fn list_live(db: &Db, page: Page, private_too: bool) -> Result<Vec<(Ro
         .fetch_all(db.pool())
         .await?;
     rows.iter()
-        .map(|row| Ok((room_from_row(row)?, col(row, "present")?)))
+        .map(|row| Ok((Room::from_row(row)?, row.try_get("present")?)))
         .collect()
 }
 
@@ -190,23 +158,21 @@ pub async fn present(db: &Db, room_id: &str) -> Result<Vec<Participant>> {
          WHERE room_id = $1 AND left_at IS NULL AND removed_at IS NULL \
          ORDER BY CASE role WHEN 'host' THEN 0 WHEN 'moderator' THEN 1 WHEN 'speaker' THEN 2 ELSE 3 END, joined_at"
     );
-    let rows = sqlx::query(&sql)
+    Ok(sqlx::query_as(&sql)
         .bind(room_id.to_owned())
         .fetch_all(db.pool())
-        .await?;
-    rows.iter().map(participant_from_row).collect()
+        .await?)
 }
 
 pub async fn participant(db: &Db, room_id: &str, user_id: &str) -> Result<Option<Participant>> {
     let sql = format!(
         "SELECT {PARTICIPANT_COLUMNS} FROM room_participants WHERE room_id = $1 AND user_id = $2"
     );
-    let row = sqlx::query(&sql)
+    Ok(sqlx::query_as(&sql)
         .bind(room_id.to_owned())
         .bind(user_id.to_owned())
         .fetch_optional(db.pool())
-        .await?;
-    row.as_ref().map(participant_from_row).transpose()
+        .await?)
 }
 
 /// A present participant by handle; anyone else is not found.
@@ -215,13 +181,12 @@ pub async fn by_handle(db: &Db, room_id: &str, handle: &str) -> Result<Participa
         "SELECT {PARTICIPANT_COLUMNS} FROM room_participants \
          WHERE room_id = $1 AND handle = $2 AND left_at IS NULL AND removed_at IS NULL"
     );
-    let row = sqlx::query(&sql)
+    sqlx::query_as(&sql)
         .bind(room_id.to_owned())
         .bind(handle.to_owned())
         .fetch_optional(db.pool())
         .await?
-        .ok_or(Error::NotFound)?;
-    participant_from_row(&row)
+        .ok_or(Error::NotFound)
 }
 
 /// Everyone present in a live room, with their room.
@@ -261,7 +226,7 @@ async fn present_in_live_rooms(db: &Db, user_id: Option<&str>) -> Result<Vec<(Ro
     }
     let rows = query.fetch_all(db.pool()).await?;
     rows.iter()
-        .map(|row| Ok((room_from_row(row)?, participant_from_row(row)?)))
+        .map(|row| Ok((Room::from_row(row)?, Participant::from_row(row)?)))
         .collect()
 }
 
@@ -273,8 +238,10 @@ pub async fn idle_rooms(db: &Db, before: i64) -> Result<Vec<Room>> {
            AND p.left_at IS NULL AND p.removed_at IS NULL) \
          AND NOT EXISTS (SELECT 1 FROM room_events e WHERE e.room_id = rooms.id AND e.created_at >= $1)"
     );
-    let rows = sqlx::query(&sql).bind(before).fetch_all(db.pool()).await?;
-    rows.iter().map(room_from_row).collect()
+    Ok(sqlx::query_as(&sql)
+        .bind(before)
+        .fetch_all(db.pool())
+        .await?)
 }
 
 /// Deletes room history older than `before` (ms); returns how many rows went.
@@ -433,7 +400,7 @@ pub async fn mute_all(db: &Db, room_id: &str, except: &[&str]) -> Result<Vec<Str
         .fetch_all(db.pool())
         .await?
         .iter()
-        .map(|row| col(row, "handle"))
+        .map(|row| Ok(row.try_get("handle")?))
         .collect()
 }
 
@@ -451,13 +418,13 @@ pub async fn close_room(db: &Db, room_id: &str) -> Result<Room> {
     let sql = format!(
         "UPDATE rooms SET status = 'closed', closed_at = $1, updated_at = $1 WHERE id = $2 RETURNING {ROOM_COLUMNS}"
     );
-    let row = sqlx::query(&sql)
+    let room = sqlx::query_as(&sql)
         .bind(now)
         .bind(room_id.to_owned())
         .fetch_one(&mut *tx)
         .await?;
     tx.commit().await?;
-    room_from_row(&row)
+    Ok(room)
 }
 
 /// Appends to the room's history.
@@ -487,7 +454,7 @@ pub async fn record(
 }
 
 /// One line of a room's history, with names as the room saw them.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct HistoryEntry {
     pub kind: String,
     #[schema(required = true)]
@@ -498,11 +465,12 @@ pub struct HistoryEntry {
     pub detail: Option<String>,
     #[serde(with = "crate::db::rfc3339_ms")]
     #[schema(value_type = String, format = DateTime)]
+    #[sqlx(rename = "created_at")]
     pub at: i64,
 }
 
 pub async fn history(db: &Db, room_id: &str, limit: i64) -> Result<Vec<HistoryEntry>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT e.kind, e.detail, e.created_at, a.shown_name AS actor, s.shown_name AS subject \
          FROM room_events e \
          LEFT JOIN room_participants a ON a.room_id = e.room_id AND a.user_id = e.actor_id \
@@ -512,18 +480,7 @@ pub async fn history(db: &Db, room_id: &str, limit: i64) -> Result<Vec<HistoryEn
     .bind(room_id.to_owned())
     .bind(limit)
     .fetch_all(db.pool())
-    .await?;
-    rows.iter()
-        .map(|row| {
-            Ok(HistoryEntry {
-                kind: col(row, "kind")?,
-                actor: col(row, "actor")?,
-                subject: col(row, "subject")?,
-                detail: col(row, "detail")?,
-                at: col(row, "created_at")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 pub async fn block(db: &Db, blocker_id: &str, blocked_id: &str, on: bool) -> Result<()> {
@@ -578,7 +535,7 @@ pub async fn report(
 }
 
 /// A report as administrators see it: who was reported under which name, why, where.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema, sqlx::FromRow)]
 pub struct ReportView {
     pub id: String,
     #[schema(required = true)]
@@ -604,42 +561,26 @@ const REPORT_SELECT: &str = "SELECT r.id, r.room_id, rooms.title AS room_title, 
      LEFT JOIN rooms ON rooms.id = r.room_id \
      LEFT JOIN room_participants p ON p.room_id = r.room_id AND p.user_id = r.subject_id";
 
-fn report_from_row(row: &AnyRow) -> Result<ReportView> {
-    Ok(ReportView {
-        id: col(row, "id")?,
-        room_id: col(row, "room_id")?,
-        room_title: col(row, "room_title")?,
-        subject_id: col(row, "subject_id")?,
-        subject_name: col(row, "subject_name")?,
-        reason: col(row, "reason")?,
-        status: col(row, "status")?,
-        action: col(row, "action")?,
-        created_at: col(row, "created_at")?,
-    })
-}
-
 pub async fn reports(db: &Db, status: &str, page: Page) -> Result<Vec<ReportView>> {
     let sql = format!(
         "{REPORT_SELECT} WHERE r.status = $1 ORDER BY r.created_at, r.id LIMIT $2 OFFSET $3"
     );
-    let rows = sqlx::query(&sql)
+    Ok(sqlx::query_as(&sql)
         .bind(status.to_owned())
         .bind(page.limit)
         .bind(page.offset)
         .fetch_all(db.pool())
-        .await?;
-    rows.iter().map(report_from_row).collect()
+        .await?)
 }
 
 /// One report; 404 `not_found` when there is none.
 pub async fn report_by_id(db: &Db, id: &str) -> Result<ReportView> {
     let sql = format!("{REPORT_SELECT} WHERE r.id = $1");
-    let row = sqlx::query(&sql)
+    sqlx::query_as(&sql)
         .bind(id.to_owned())
         .fetch_optional(db.pool())
         .await?
-        .ok_or(Error::NotFound)?;
-    report_from_row(&row)
+        .ok_or(Error::NotFound)
 }
 
 /// Opens a report again (what was to be done about it failed).
