@@ -281,6 +281,13 @@ impl Error {
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::TemporarilyUnavailable,
             ),
+            // The database connection went away under the request (a failover, a
+            // connection reaper, a restart) or SQLite stayed busy: the same clear 503;
+            // the pool replaces the connection for the next try.
+            Self::Database(e) if connection_lost(e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::TemporarilyUnavailable,
+            ),
             Self::Config(_)
             | Self::Startup(_)
             | Self::Database(_)
@@ -288,6 +295,23 @@ impl Error {
             | Self::Vault(_)
             | Self::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::InternalError),
         }
+    }
+}
+
+/// Whether a database error means the connection, not the request, failed: the server
+/// went away or refused it (PostgreSQL's classes 08 and 57P), the socket broke, the pool
+/// had none to give, or SQLite stayed busy or locked past its timeout. Trying again later
+/// can work.
+fn connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || code.starts_with("57P") || code == "5" || code == "6"
+        }),
+        _ => false,
     }
 }
 
@@ -404,8 +428,10 @@ impl IntoResponse for Error {
         ) {
             return error_response(status, code, &self.to_string());
         }
-        if let Self::Cache(cause) = &self {
-            tracing::warn!(%cause, "the cache is not answering");
+        if status == StatusCode::SERVICE_UNAVAILABLE
+            && matches!(self, Self::Cache(_) | Self::Database(_))
+        {
+            tracing::warn!(cause = %self, "a service the request needs is not answering");
             let mut response = error_response(
                 status,
                 code,
@@ -437,6 +463,18 @@ impl IntoResponse for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_lost_database_connection_is_a_retryable_503_not_a_500() {
+        let broken = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        for error in [sqlx::Error::Io(broken), sqlx::Error::PoolTimedOut] {
+            let response = Error::Database(error).into_response();
+            assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+        }
+        let other = Error::Database(sqlx::Error::RowNotFound).into_response();
+        assert_eq!(other.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    }
 
     #[test]
     fn every_code_is_distinct_snake_case_and_sent_as_written() {

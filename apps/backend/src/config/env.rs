@@ -142,8 +142,11 @@ impl Env {
         default: u64,
         unit: u64,
     ) -> Result<Duration, ConfigError> {
-        let count: u64 = self.at_least_one(key, default)?;
-        Ok(Duration::from_millis(count.saturating_mul(unit)))
+        let duration = self.duration(key, default, unit)?;
+        if duration.is_zero() {
+            return Err(invalid(key, "must be at least 1"));
+        }
+        Ok(duration)
     }
 
     /// A decimal number between `low` and `high`.

@@ -221,6 +221,166 @@ async fn postgres_connections_cut_off_are_replaced_without_a_restart() {
     }
 }
 
+/// What one client saw while it kept writing and reading through the faults.
+#[derive(Default)]
+struct Tally {
+    requests: usize,
+    /// Conversations the server said it stored (201), by id.
+    stored: Vec<String>,
+    /// Clear, retryable refusals: 503 `temporarily_unavailable`.
+    refused: usize,
+    /// Anything else: a 5xx of another kind, a body that is not the error format, a
+    /// dropped connection. Must stay empty.
+    unclear: Vec<String>,
+}
+
+/// One person writing conversations and reading their list until `stop`, counting what
+/// the server answered. Every answer is classified; nothing panics mid-load.
+async fn keep_writing(
+    person: Browser,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stored_so_far: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> (Browser, Tally) {
+    use std::sync::atomic::Ordering;
+    let mut tally = Tally::default();
+    let mut round = 0;
+    while !stop.load(Ordering::Relaxed) {
+        round += 1;
+        for (method, path, body) in [
+            (
+                Method::POST,
+                "/api/chat/sessions",
+                Some(json!({ "title": format!("Under load {round}") })),
+            ),
+            (Method::GET, "/api/chat/sessions?limit=5", None),
+        ] {
+            tally.requests += 1;
+            let mut request = person.client.request(method.clone(), person.url(path));
+            if let Some(csrf) = &person.csrf {
+                request = request.header("x-csrf-token", csrf);
+            }
+            if let Some(body) = body {
+                request = request.json(&body);
+            }
+            let response = match request.send().await {
+                Ok(response) => response,
+                Err(e) => {
+                    tally.unclear.push(format!("{method} {path}: {e}"));
+                    continue;
+                }
+            };
+            let status = response.status().as_u16();
+            let body: serde_json::Value = response.json().await.unwrap_or_default();
+            match (status, method == Method::POST) {
+                (201, true) => {
+                    tally
+                        .stored
+                        .push(body["id"].as_str().unwrap_or_default().to_owned());
+                    stored_so_far.fetch_add(1, Ordering::Relaxed);
+                }
+                (200, false) => {}
+                (503, _) if body["error"] == "temporarily_unavailable" => tally.refused += 1,
+                _ => tally
+                    .unclear
+                    .push(format!("{method} {path}: {status} {body}")),
+            }
+        }
+    }
+    (person, tally)
+}
+
+/// Faults under sustained load: eight people keep writing and reading while Redis is
+/// killed and brought back (and, on PostgreSQL, every database connection is cut). Each
+/// answer is either a success or a clear, retryable 503, and every conversation the
+/// server acknowledged is there afterwards: requests lost = 0.
+#[tokio::test]
+async fn under_sustained_load_faults_lose_no_acknowledged_write() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let Some(mut redis) = OwnRedis::start() else {
+        return;
+    };
+    let url = redis.url();
+    let app = spawn_app_with(&[("REDIS_URL", &url), ("JOBS_BACKEND", "database")]).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let stored = Arc::new(AtomicUsize::new(0));
+    let mut clients = Vec::new();
+    for _ in 0..8 {
+        let mut person = app.browser();
+        person.guest().await;
+        clients.push(tokio::spawn(keep_writing(
+            person,
+            stop.clone(),
+            stored.clone(),
+        )));
+    }
+
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    redis.kill();
+    let at_outage = stored.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    if using_postgres() {
+        sqlx::query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .execute(app.state.db.pool())
+        .await
+        .unwrap();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let during_outage = stored.load(Ordering::Relaxed) - at_outage;
+    redis.launch().unwrap();
+    ready_becomes(&app, 200).await;
+    let at_recovery = stored.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    stop.store(true, Ordering::Relaxed);
+
+    let mut total = Tally::default();
+    let mut people = Vec::new();
+    for client in clients {
+        let (person, tally) = client.await.unwrap();
+        total.requests += tally.requests;
+        total.refused += tally.refused;
+        total.unclear.extend(tally.unclear);
+        people.push((person, tally.stored));
+    }
+    let after_recovery = stored.load(Ordering::Relaxed) - at_recovery;
+    assert!(total.unclear.is_empty(), "{:?}", total.unclear);
+    assert!(at_outage > 0 && during_outage > 0 && after_recovery > 0,
+        "writes before ({at_outage}), during ({during_outage}) and after ({after_recovery}) the outage");
+
+    // Every acknowledged conversation is there, for its owner.
+    let mut acknowledged = 0;
+    for (mut person, ids) in people {
+        let mut listed = std::collections::HashSet::new();
+        for offset in (0..).step_by(100) {
+            let (status, page) = person
+                .get(&format!("/api/chat/sessions?limit=100&offset={offset}"))
+                .await;
+            assert_eq!(status, 200, "{page}");
+            let sessions = page["sessions"].as_array().unwrap();
+            listed.extend(
+                sessions
+                    .iter()
+                    .map(|s| s["id"].as_str().unwrap().to_owned()),
+            );
+            if sessions.len() < 100 {
+                break;
+            }
+        }
+        let lost: Vec<&String> = ids.iter().filter(|id| !listed.contains(*id)).collect();
+        assert!(lost.is_empty(), "acknowledged, then lost: {lost:?}");
+        acknowledged += ids.len();
+    }
+    eprintln!(
+        "sustained load through the faults: {} requests, {acknowledged} conversations acknowledged \
+         and all found afterwards ({during_outage} while Redis was down), {} refused with a \
+         retryable 503, 0 lost",
+        total.requests, total.refused
+    );
+}
+
 /// The real binary, in a directory and on a port of its own, with a fake model and
 /// `extra` settings; killed when dropped.
 pub struct RealSolace {
