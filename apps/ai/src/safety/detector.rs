@@ -431,6 +431,43 @@ mod tests {
         assert!(!detector.assess("I had a lovely day", &[]).is_crisis());
     }
 
+    /// The shipped head never gives a calm short message — round 6's greetings, small talk
+    /// and low mood, in six languages — the crisis card. A regression guard, not a
+    /// measurement (these messages were trained on): a retrained head that gave "Just
+    /// checking in tonight" the crisis card was held back (docs/SAFETY.md), and only the
+    /// browser tests had caught it.
+    #[test]
+    fn no_calm_short_message_gets_the_crisis_card() {
+        let Some(multilingual) = std::env::var_os("SAFETY_MULTILINGUAL_DIR") else {
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "SAFETY_MULTILINGUAL_DIR must be set in CI"
+            );
+            return;
+        };
+        let dirs = EncoderDirs {
+            bert: std::env::var_os("SAFETY_MODEL_DIR")
+                .unwrap_or_default()
+                .into(),
+            multilingual: multilingual.into(),
+        };
+        let detector = Detector::load_built_in(&dirs);
+        assert!(detector.status().learned, "{:?}", detector.status().reason);
+        let rows = super::super::eval::parse(include_str!("../../data/safety/round-6.tsv"))
+            .unwrap_or_else(|e| panic!("{e}"));
+        let calm: Vec<&str> = rows
+            .iter()
+            .filter(|row| row.category.is_none())
+            .map(|row| row.text.as_str())
+            .collect();
+        assert!(calm.len() > 200, "{}", calm.len());
+        let carded: Vec<&&str> = calm
+            .iter()
+            .filter(|text| detector.assess(text, &[]).severity == Severity::Imminent)
+            .collect();
+        assert!(carded.is_empty(), "given the crisis card: {carded:?}");
+    }
+
     #[test]
     fn long_messages_are_read_in_pieces_that_cover_all_of_them() {
         let sentence = "This is an ordinary sentence about my day. ";
