@@ -121,13 +121,32 @@ async fn ready_becomes(app: &TestApp, status: u16) {
     }
 }
 
-#[tokio::test]
-async fn redis_going_away_is_a_clear_503_and_coming_back_needs_no_restart() {
-    let Some(mut redis) = OwnRedis::start() else {
-        return;
-    };
+/// What a failover or an idle-connection reaper does: every other connection of the
+/// app's PostgreSQL database ends at once.
+async fn cut_every_connection(app: &TestApp) {
+    sqlx::query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .execute(app.state.db.pool())
+    .await
+    .unwrap();
+}
+
+/// An app whose cache is a Redis of the test's own (jobs stay in the database), so the
+/// test may kill it; `None` where redis-server cannot run (outside CI only).
+async fn app_on_own_redis() -> Option<(OwnRedis, TestApp)> {
+    let redis = OwnRedis::start()?;
     let url = redis.url();
     let app = spawn_app_with(&[("REDIS_URL", &url), ("JOBS_BACKEND", "database")]).await;
+    Some((redis, app))
+}
+
+#[tokio::test]
+async fn redis_going_away_is_a_clear_503_and_coming_back_needs_no_restart() {
+    let Some((mut redis, app)) = app_on_own_redis().await else {
+        return;
+    };
     let mut person = app.browser();
     person.signup("outage@example.org").await;
     let (status, before) = person
@@ -191,15 +210,7 @@ async fn postgres_connections_cut_off_are_replaced_without_a_restart() {
         .await;
     assert_eq!(status, 201, "{before}");
 
-    // What a failover or an idle-connection reaper does: every other connection of this
-    // database ends at once.
-    sqlx::query(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-         WHERE datname = current_database() AND pid <> pg_backend_pid()",
-    )
-    .execute(app.state.db.pool())
-    .await
-    .unwrap();
+    cut_every_connection(&app).await;
 
     for round in 0..5 {
         let (status, list) = person.get("/api/chat/sessions").await;
@@ -297,11 +308,9 @@ async fn keep_writing(
 async fn under_sustained_load_faults_lose_no_acknowledged_write() {
     use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     use std::sync::Arc;
-    let Some(mut redis) = OwnRedis::start() else {
+    let Some((mut redis, app)) = app_on_own_redis().await else {
         return;
     };
-    let url = redis.url();
-    let app = spawn_app_with(&[("REDIS_URL", &url), ("JOBS_BACKEND", "database")]).await;
     let stop = Arc::new(AtomicBool::new(false));
     let stored = Arc::new(AtomicUsize::new(0));
     let mut clients = Vec::new();
@@ -320,13 +329,7 @@ async fn under_sustained_load_faults_lose_no_acknowledged_write() {
     let at_outage = stored.load(Ordering::Relaxed);
     tokio::time::sleep(Duration::from_millis(1500)).await;
     if using_postgres() {
-        sqlx::query(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-             WHERE datname = current_database() AND pid <> pg_backend_pid()",
-        )
-        .execute(app.state.db.pool())
-        .await
-        .unwrap();
+        cut_every_connection(&app).await;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     let during_outage = stored.load(Ordering::Relaxed) - at_outage;
