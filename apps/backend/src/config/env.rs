@@ -212,6 +212,11 @@ impl Env {
         self.text(key).map(|raw| http_url(key, &raw)).transpose()
     }
 
+    /// An `http://` or `https://` URL, `default` when unset (checked the same way).
+    pub(super) fn http_url_or(&self, key: &'static str, default: &str) -> Result<Url, ConfigError> {
+        http_url(key, &self.text(key).unwrap_or_else(|| default.to_owned()))
+    }
+
     /// Settings that only make sense together: all of them, or none.
     pub(super) fn together<const N: usize>(
         &self,

@@ -1006,15 +1006,10 @@ impl Oidc {
 
 impl AnalyticsSettings {
     fn read(env: &Env) -> Result<Self, ConfigError> {
-        let host = |key: &'static str, default: &str| {
-            env.http_url(key)
-                .transpose()
-                .unwrap_or_else(|| http_url(key, default))
-        };
         let posthog = match env.secret("POSTHOG_KEY") {
             None => None,
             Some(key) => Some(PostHog {
-                host: host("POSTHOG_HOST", "https://us.i.posthog.com")?,
+                host: env.http_url_or("POSTHOG_HOST", "https://us.i.posthog.com")?,
                 key,
             }),
         };
@@ -1031,7 +1026,7 @@ impl AnalyticsSettings {
                     ));
                 }
                 Some(Plausible {
-                    host: host("PLAUSIBLE_HOST", "https://plausible.io")?,
+                    host: env.http_url_or("PLAUSIBLE_HOST", "https://plausible.io")?,
                     domain,
                 })
             }
@@ -1236,14 +1231,9 @@ impl TtsChoice {
                 api_key: env.secret("ELEVENLABS_API_KEY").ok_or_else(|| {
                     invalid("ELEVENLABS_API_KEY", "required for TTS_PROVIDER=elevenlabs")
                 })?,
-                base_url: env.http_url("ELEVENLABS_BASE_URL")?.map_or_else(
-                    || {
-                        http_url(
-                            "ELEVENLABS_BASE_URL",
-                            solace_ai::speech::ELEVENLABS_BASE_URL,
-                        )
-                    },
-                    Ok,
+                base_url: env.http_url_or(
+                    "ELEVENLABS_BASE_URL",
+                    solace_ai::speech::ELEVENLABS_BASE_URL,
                 )?,
                 voice_id: voice
                     .or_else(|| env.text("ELEVENLABS_VOICE_ID"))
