@@ -135,6 +135,11 @@ enum SafetyAction {
         /// Also measure each layer alone (rules only; rules + learned head), side by side.
         #[arg(long)]
         compare: bool,
+        /// Also list the file's messages the detector got wrong (missed crises, calm
+        /// messages flagged, crises given the wrong severity), to study a training set.
+        /// Reading a held-out set's errors spends it: it is no longer a blind test.
+        #[arg(long)]
+        errors: bool,
     },
     /// Train the learned layer's head from DATA_DIR/train.tsv and validation.tsv with the
     /// encoders in SAFETY_MODEL_DIR and SAFETY_MULTILINGUAL_DIR; writes head.json,
@@ -696,7 +701,11 @@ async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
 async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
     use solace_ai::safety::{eval, train, Detector};
     match action {
-        SafetyAction::Eval { file, compare } => {
+        SafetyAction::Eval {
+            file,
+            compare,
+            errors,
+        } => {
             let (rows, _) = train::read_data(&file)?;
             let detector = solace_backend::state::load_detector(config);
             if !detector.status().learned {
@@ -715,10 +724,12 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
                 }
                 let mut by_rules = Vec::new();
                 let mut danger = Vec::new();
+                let mut found = Vec::new();
                 let report = eval::Report::run(&rows, |t| {
                     let explained = detector.explain(t, &[]);
                     by_rules.push(explained.rules.is_crisis());
                     danger.push(explained.learned.map_or(0.0, |s| s.danger));
+                    found.push(explained.assessment.severity);
                     explained.assessment
                 });
                 if compare {
@@ -730,6 +741,17 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
                     }
                 }
                 out.push_str(&report.to_string());
+                if errors {
+                    out.push_str("\nErrors (labelled → detected, P(danger), kind, text)\n");
+                    for ((row, severity), p) in rows.iter().zip(&found).zip(&danger) {
+                        if row.severity != *severity {
+                            out.push_str(&format!(
+                                "  {:?} → {:?}  {p:.2}  {}  {}\n",
+                                row.severity, severity, row.kind, row.text
+                            ));
+                        }
+                    }
+                }
                 (out, rows.len())
             })
             .await
@@ -806,8 +828,23 @@ async fn safety(config: &Config, action: SafetyAction) -> Result<(), String> {
                 )
                 .map_err(|e| e.to_string())?;
                 head.save(&out).map_err(|e| e.to_string())?;
+                // A head that gives a calm short message the crisis card is not fit to
+                // ship: it is moved aside for study, and the run fails.
+                let carded = solace_ai::safety::Detector::load(&dirs, &out)
+                    .carded_calm_openers()
+                    .len();
+                if carded > 0 {
+                    let refused = out.with_extension("refused");
+                    let _ = std::fs::remove_dir_all(&refused);
+                    std::fs::rename(&out, &refused).map_err(|e| e.to_string())?;
+                    return Err(format!(
+                        "refused: the head gives {carded} of round 6's calm short messages the \
+                         crisis card (moved to {} for study)",
+                        refused.display()
+                    ));
+                }
                 eprintln!(
-                    "\nhead written to {} (threshold {:.2})",
+                    "\nhead written to {} (threshold {:.2}; no calm short message carded)",
                     out.display(),
                     head.card.threshold
                 );

@@ -83,6 +83,20 @@ impl Detector {
         }
     }
 
+    /// The calm short messages of round 6 (greetings, small talk and low mood in six
+    /// languages) this detector gives the crisis card. A head fit to ship gives none:
+    /// `solace safety train` refuses one that does, and a test holds the shipped head
+    /// to it. A regression guard, not a measurement (these messages are in training):
+    /// a retrained head that gave "Just checking in tonight" the card was caught only by
+    /// the browser tests.
+    pub fn carded_calm_openers(&self) -> Vec<String> {
+        calm_openers()
+            .into_iter()
+            .filter(|row| self.assess(&row.text, &[]).severity == Severity::Imminent)
+            .map(|row| row.text)
+            .collect()
+    }
+
     /// Loads the learned layer: the head from `head_dir`, the encoders it reads from
     /// `dirs`. Anything missing or broken leaves a working rules-only detector that
     /// says what is missing.
@@ -401,6 +415,15 @@ impl LearnedLayer {
     }
 }
 
+/// Round 6's calm short messages (the guard of `Detector::carded_calm_openers`).
+pub(super) fn calm_openers() -> Vec<super::eval::Labelled> {
+    super::eval::parse(include_str!("../../data/safety/round-6.tsv"))
+        .unwrap_or_else(|e| panic!("round-6.tsv: {e}"))
+        .into_iter()
+        .filter(|row| row.category.is_none())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -431,11 +454,15 @@ mod tests {
         assert!(!detector.assess("I had a lovely day", &[]).is_crisis());
     }
 
-    /// The shipped head never gives a calm short message — round 6's greetings, small talk
-    /// and low mood, in six languages — the crisis card. A regression guard, not a
-    /// measurement (these messages were trained on): a retrained head that gave "Just
-    /// checking in tonight" the crisis card was held back (docs/SAFETY.md), and only the
-    /// browser tests had caught it.
+    #[test]
+    fn the_guard_reads_round_six_calm_messages() {
+        let calm = calm_openers();
+        assert!(calm.len() > 200, "{}", calm.len());
+        assert!(calm.iter().all(|row| !row.text.is_empty()));
+    }
+
+    /// The shipped head never gives a calm short message the crisis card (see
+    /// `carded_calm_openers`).
     #[test]
     fn no_calm_short_message_gets_the_crisis_card() {
         let Some(multilingual) = std::env::var_os("SAFETY_MULTILINGUAL_DIR") else {
@@ -453,18 +480,7 @@ mod tests {
         };
         let detector = Detector::load_built_in(&dirs);
         assert!(detector.status().learned, "{:?}", detector.status().reason);
-        let rows = super::super::eval::parse(include_str!("../../data/safety/round-6.tsv"))
-            .unwrap_or_else(|e| panic!("{e}"));
-        let calm: Vec<&str> = rows
-            .iter()
-            .filter(|row| row.category.is_none())
-            .map(|row| row.text.as_str())
-            .collect();
-        assert!(calm.len() > 200, "{}", calm.len());
-        let carded: Vec<&&str> = calm
-            .iter()
-            .filter(|text| detector.assess(text, &[]).severity == Severity::Imminent)
-            .collect();
+        let carded = detector.carded_calm_openers();
         assert!(carded.is_empty(), "given the crisis card: {carded:?}");
     }
 

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use super::assessment::Severity;
+use super::assessment::{Assessment, Severity};
 use super::eval::{Labelled, HARD_NEGATIVES};
 use super::learned::{
     self, AdapterCard, DangerKinds, Embedder, Example, Head, HeadCard, LearnedError, Scores,
@@ -266,7 +266,16 @@ pub fn train(
         .iter()
         .map(|r| rules::assess(&r.text, &[]).is_crisis())
         .collect();
-    let mut best: Option<((bool, usize, usize), Head)> = None;
+    // Round 6's calm short messages: a head that gives any of them the crisis card ranks
+    // below every head that gives none (`solace safety train` checks the saved head
+    // again through the whole detector, `Detector::carded_calm_openers`).
+    let openers: Vec<Labelled> = super::detector::calm_openers();
+    let opener_embeddings = embed(&openers, "calm openers", &mut progress)?;
+    let opener_rules: Vec<Assessment> = openers
+        .iter()
+        .map(|r| rules::assess(&r.text, &[]))
+        .collect();
+    let mut best: Option<((bool, bool, usize, usize), Head)> = None;
     let mut tried = Vec::new();
     for (i, l2) in L2_CHOICES.into_iter().enumerate() {
         progress("fit", i, L2_CHOICES.len());
@@ -303,8 +312,19 @@ pub fn train(
             .filter(|&i| flagged(i))
             .count();
         let enough = caught as f64 >= TARGET_CHECK_IN_RECALL * crises.count() as f64;
-        // Better: reaching the recall target, then fewer false alarms, then more caught.
+        let carded_openers = openers
+            .iter()
+            .zip(&opener_embeddings)
+            .zip(&opener_rules)
+            .filter(|((row, embedding), by_rule)| {
+                let s = head.score(&head.features(&row.text, (*embedding).clone()));
+                gives_the_card(&head, &s, by_rule)
+            })
+            .count();
+        // Better: no calm opener carded, then reaching the recall target, then fewer
+        // false alarms, then more caught.
         let rank = (
+            carded_openers == 0,
             enough,
             if enough {
                 usize::MAX - false_alarms
@@ -313,7 +333,7 @@ pub fn train(
             },
             caught,
         );
-        tried.push(serde_json::json!({ "l2": l2, "threshold": head.card.threshold, "check_in_threshold": head.card.check_in_threshold, "validation_crises_caught": caught, "validation_hard_negative_alarms": false_alarms }));
+        tried.push(serde_json::json!({ "l2": l2, "threshold": head.card.threshold, "check_in_threshold": head.card.check_in_threshold, "validation_crises_caught": caught, "validation_hard_negative_alarms": false_alarms, "calm_openers_carded": carded_openers }));
         if best.as_ref().is_none_or(|(top, _)| rank > *top) {
             head.card.training["settings"] = serde_json::json!(settings);
             best = Some((rank, head));
@@ -325,6 +345,18 @@ pub fn train(
     head.adapter = adapter.map(|(_, adapter)| adapter);
     head.multilingual_adapter = multilingual_adapter.map(|(_, adapter)| adapter);
     Ok(head)
+}
+
+/// Whether the detector would give a message alone the crisis card, from the head's
+/// scores and the rules' assessment (as `Detector::explain` combines them).
+fn gives_the_card(head: &Head, scores: &Scores, by_rules: &Assessment) -> bool {
+    let imminent = head.alarms(scores) && head.severity_of(scores.imminent) == Severity::Imminent;
+    if by_rules.is_crisis() && !head.overrules(scores) {
+        by_rules.severity == Severity::Imminent
+            || (imminent && by_rules.categories.contains(&scores.category))
+    } else {
+        imminent
+    }
 }
 
 /// The lowest threshold (in steps of 0.01) at which the head adds no more than the

@@ -217,6 +217,17 @@ impl Env {
         http_url(key, &self.text(key).unwrap_or_else(|| default.to_owned()))
     }
 
+    /// A value `set` needs: an error naming both when `set` is set and `key` is not.
+    pub(super) fn required_with(
+        &self,
+        key: &'static str,
+        set: &'static str,
+        what: &str,
+    ) -> Result<String, ConfigError> {
+        self.text(key)
+            .ok_or_else(|| invalid(key, format!("required when {set} is set ({what})")))
+    }
+
     /// Settings that only make sense together: all of them, or none.
     pub(super) fn together<const N: usize>(
         &self,
@@ -328,6 +339,7 @@ mod tests {
             .unwrap_err(),
             env.http_url("U").unwrap_err(),
             env.together(["ONE", "TWO", "THREE"]).unwrap_err(),
+            env.required_with("M", "U", "the model id").unwrap_err(),
         ];
         let lines: Vec<String> = errors.iter().map(ToString::to_string).collect();
         assert_eq!(
@@ -340,6 +352,7 @@ mod tests {
                 "C: expected a or b, got 'c'",
                 "U: expected http(s)://…, got 'ftp://a'",
                 "ONE: ONE, TWO and THREE must be set together",
+                "M: required when U is set (the model id)",
             ]
         );
     }

@@ -804,6 +804,9 @@ fn find_gguf(dir: &std::path::Path) -> Option<PathBuf> {
     files.into_iter().next()
 }
 
+/// What an OpenAI-compatible server's `*_MODEL` names.
+const MODEL_ID: &str = "the model id the server expects";
+
 impl LlmUpstream {
     fn read(env: &Env) -> Result<Option<Self>, ConfigError> {
         let Some(base_url) = env.http_url("LLM_BASE_URL")? else {
@@ -812,12 +815,7 @@ impl LlmUpstream {
         Ok(Some(Self {
             base_url,
             api_key: env.secret("LLM_API_KEY"),
-            model: env.text("LLM_MODEL").ok_or_else(|| {
-                invalid(
-                    "LLM_MODEL",
-                    "required when LLM_BASE_URL is set (the model id the server expects)",
-                )
-            })?,
+            model: env.required_with("LLM_MODEL", "LLM_BASE_URL", MODEL_ID)?,
             max_retries: env.number("LLM_MAX_RETRIES", 2u32)?,
         }))
     }
@@ -920,12 +918,7 @@ impl MemorySettings {
             Some(base_url) => Some(EmbeddingsUpstream {
                 base_url,
                 api_key: env.secret("EMBEDDINGS_API_KEY"),
-                model: env.text("EMBEDDINGS_MODEL").ok_or_else(|| {
-                    invalid(
-                        "EMBEDDINGS_MODEL",
-                        "required when EMBEDDINGS_BASE_URL is set (the model id the server expects)",
-                    )
-                })?,
+                model: env.required_with("EMBEDDINGS_MODEL", "EMBEDDINGS_BASE_URL", MODEL_ID)?,
             }),
         };
         Ok(Self {
