@@ -48,7 +48,7 @@ api: ## Regenerate the OpenAPI document (docs/openapi.json) and the web app's AP
 bench: ## Benchmarks (release build); results are recorded in docs/PERFORMANCE.md and docs/SAFETY.md
 	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) cargo bench --locked -p solace-ai --bench safety
 	cargo build --release --locked -p solace-backend
-	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) $(TARGET_DIR)/release/solace safety eval --compare apps/ai/data/safety/heldout-9.tsv
+	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) $(TARGET_DIR)/release/solace safety eval --compare apps/ai/data/safety/heldout-10.tsv
 	SAFETY_MODEL_DIR=$$(bash scripts/ensure-safety-model.sh) SAFETY_MULTILINGUAL_DIR=$$(bash scripts/ensure-safety-model.sh multilingual) $(TARGET_DIR)/release/solace safety eval apps/ai/data/safety/validation.tsv
 	cargo bench --locked -p solace-backend --bench chat_stream
 	cargo bench --locked -p solace-backend --bench sfu_fanout

@@ -58,7 +58,7 @@ fn main() {
         println!("SAFETY_MODEL_DIR is not set: run `bash scripts/ensure-safety-model.sh` first");
         return;
     };
-    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/safety/heldout-9.tsv");
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/safety/heldout-10.tsv");
     let rows = eval::parse(&std::fs::read_to_string(data).unwrap()).unwrap();
     let texts: Vec<&str> = rows.iter().map(|r| r.text.as_str()).collect();
 
