@@ -18,6 +18,9 @@ bash scripts/ensure-tools.sh
 SAFETY_MODEL_DIR="$(bash scripts/ensure-safety-model.sh)"
 SAFETY_MULTILINGUAL_DIR="$(bash scripts/ensure-safety-model.sh multilingual)"
 export SAFETY_MODEL_DIR SAFETY_MULTILINGUAL_DIR
+# moto's KMS server: the KMS master-key tests' independent peer.
+MOTO_VENV="$(bash scripts/ensure-moto.sh)"
+export MOTO_VENV
 # JS dependencies first: the Rust OIDC tests run a real provider from tests/e2e.
 bash scripts/ensure-js.sh
 

@@ -288,6 +288,12 @@ impl Error {
                 StatusCode::SERVICE_UNAVAILABLE,
                 ErrorCode::TemporarilyUnavailable,
             ),
+            // The key service did not answer (or refused for now): retryable, as a lost
+            // database connection is.
+            Self::Vault(crate::vault::VaultError::Kms(_)) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::TemporarilyUnavailable,
+            ),
             Self::Config(_)
             | Self::Startup(_)
             | Self::Database(_)
@@ -429,7 +435,7 @@ impl IntoResponse for Error {
             return error_response(status, code, &self.to_string());
         }
         if status == StatusCode::SERVICE_UNAVAILABLE
-            && matches!(self, Self::Cache(_) | Self::Database(_))
+            && matches!(self, Self::Cache(_) | Self::Database(_) | Self::Vault(_))
         {
             tracing::warn!(cause = %self, "a service the request needs is not answering");
             let mut response = error_response(
@@ -463,6 +469,14 @@ impl IntoResponse for Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_key_service_that_does_not_answer_is_a_retryable_503() {
+        let error = crate::vault::VaultError::Kms("Decrypt: connection refused".into());
+        let response = Error::Vault(error).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "5");
+    }
 
     #[test]
     fn a_lost_database_connection_is_a_retryable_503_not_a_500() {

@@ -380,6 +380,14 @@ async fn keys(config: Config, action: KeysAction) -> Result<(), String> {
         no_new_key: false, ..
     } = action
     {
+        if config.encryption.kms.is_some() {
+            return Err(
+                "the master key is in KMS (ENCRYPTION_KMS_KEY_ID): rotate it there (KMS keeps \
+                 the old key material, so nothing needs re-wrapping), or point \
+                 ENCRYPTION_KMS_KEY_ID at a new key and run `solace keys rotate --no-new-key`"
+                    .into(),
+            );
+        }
         if config.encryption.inline_keys.is_some() {
             return Err(
                 "the master keys come from ENCRYPTION_KEYS: add `solace keys new`'s line \
@@ -416,6 +424,8 @@ async fn keys(config: Config, action: KeysAction) -> Result<(), String> {
                 eprintln!(
                     "the keys come from ENCRYPTION_KEYS: remove retired keys from it by hand"
                 );
+            } else if retire && !config.encryption.key_file.exists() {
+                eprintln!("no key file to retire keys from");
             } else if retire {
                 let ring =
                     Keyring::open(&config.encryption.key_file, false).map_err(|e| e.to_string())?;

@@ -164,12 +164,43 @@ pub async fn open_database(config: &Config) -> Result<Db> {
                 ))
             })?
     };
-    let keyring = match &config.encryption.inline_keys {
-        Some(keys) => crate::vault::Keyring::inline(secrecy::ExposeSecret::expose_secret(keys))?,
-        None => crate::vault::Keyring::open(&config.encryption.key_file, true)?,
-    };
-    let vault = crate::vault::Vault::open(Arc::new(keyring), keystore, &db).await?;
+    let vault = crate::vault::Vault::open(master_keys(config)?, keystore, &db).await?;
     Ok(db.with_vault(Arc::new(vault)))
+}
+
+/// The master keys: KMS when `ENCRYPTION_KMS_KEY_ID` is set (with the key file, when
+/// there is one, for data keys wrapped before), else the key file (made on first start)
+/// or `ENCRYPTION_KEYS`.
+pub fn master_keys(config: &Config) -> Result<Arc<dyn crate::vault::MasterKeys>, Error> {
+    use crate::vault::{AwsKms, Credentials, Keyring, KmsWithKeyFile};
+    let file = |create: bool| -> Result<Option<Keyring>, Error> {
+        Ok(match &config.encryption.inline_keys {
+            Some(keys) => Some(Keyring::inline(secrecy::ExposeSecret::expose_secret(keys))?),
+            None if create || config.encryption.key_file.exists() => {
+                Some(Keyring::open(&config.encryption.key_file, create)?)
+            }
+            None => None,
+        })
+    };
+    let Some(kms) = &config.encryption.kms else {
+        let ring = file(true)?.ok_or_else(|| Error::Startup("no master keys".into()))?;
+        return Ok(Arc::new(ring));
+    };
+    let credentials = Credentials {
+        access_key_id: kms.access_key_id.clone(),
+        secret_access_key: kms.secret_access_key.clone(),
+        session_token: kms.session_token.clone(),
+    };
+    let current = AwsKms::new(
+        kms.key_id.clone(),
+        kms.region.clone(),
+        kms.endpoint.clone(),
+        credentials,
+    )?;
+    Ok(Arc::new(KmsWithKeyFile {
+        kms: current,
+        older: file(false)?,
+    }))
 }
 
 /// The crisis detector: rules always, the learned layer when its files are present

@@ -38,6 +38,8 @@ pub const SECRET_KEYS: &[&str] = &[
     "SENTRY_DSN",
     "OTEL_EXPORTER_OTLP_HEADERS",
     "POSTHOG_KEY",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
 ];
 
 /// The settings as given, trimmed, without empty values.

@@ -275,6 +275,25 @@ pub struct EncryptionSettings {
     /// database), so a backup of the app's database holds no key and deleting an
     /// account makes its rows unreadable in every backup.
     pub keystore_url: DatabaseUrl,
+    /// `ENCRYPTION_KMS_KEY_ID`: when set, AWS KMS (or a KMS-compatible endpoint) wraps
+    /// the data keys instead of the key file; the file, when present, still opens the
+    /// data keys it wrapped before.
+    pub kms: Option<KmsSettings>,
+}
+
+/// An AWS KMS key and how to reach it.
+#[derive(Debug, Clone)]
+pub struct KmsSettings {
+    /// `ENCRYPTION_KMS_KEY_ID`: a key id, ARN or `alias/…`.
+    pub key_id: String,
+    /// `AWS_REGION` (or `AWS_DEFAULT_REGION`).
+    pub region: String,
+    /// `AWS_ENDPOINT_URL_KMS` (or `AWS_ENDPOINT_URL`); default AWS's regional endpoint.
+    pub endpoint: Option<Url>,
+    /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`.
+    pub access_key_id: String,
+    pub secret_access_key: SecretString,
+    pub session_token: Option<SecretString>,
 }
 
 /// `EMBEDDINGS_BASE_URL`, `EMBEDDINGS_API_KEY`, `EMBEDDINGS_MODEL`.
@@ -956,7 +975,35 @@ impl EncryptionSettings {
                 })?,
                 None => database_url.sibling("keys"),
             },
+            kms: KmsSettings::read(env)?,
         })
+    }
+}
+
+impl KmsSettings {
+    fn read(env: &Env) -> Result<Option<Self>, ConfigError> {
+        let Some(key_id) = env.text("ENCRYPTION_KMS_KEY_ID") else {
+            return Ok(None);
+        };
+        const KEY: &str = "ENCRYPTION_KMS_KEY_ID";
+        let region = env
+            .text("AWS_REGION")
+            .or_else(|| env.text("AWS_DEFAULT_REGION"))
+            .ok_or_else(|| invalid("AWS_REGION", format!("required when {KEY} is set")))?;
+        let endpoint = match env.http_url("AWS_ENDPOINT_URL_KMS")? {
+            Some(url) => Some(url),
+            None => env.http_url("AWS_ENDPOINT_URL")?,
+        };
+        Ok(Some(Self {
+            key_id,
+            region,
+            endpoint,
+            access_key_id: env.required_with("AWS_ACCESS_KEY_ID", KEY, "the KMS credentials")?,
+            secret_access_key: env
+                .required_with("AWS_SECRET_ACCESS_KEY", KEY, "the KMS credentials")?
+                .into(),
+            session_token: env.secret("AWS_SESSION_TOKEN"),
+        }))
     }
 }
 

@@ -345,10 +345,12 @@ async fn items_by_id(db: &Db, owner_id: &str, ids: &[&str]) -> Result<Vec<Item>>
     items(db, &query.fetch_all(db.pool()).await?).await
 }
 
-/// A page of a person's items, newest first, and how many there are in all.
+/// A page of a person's items, newest first, and how many there are in all — counted in
+/// the same statement, so a turn remembered meanwhile is in both or in neither.
 pub async fn list(db: &Db, owner_id: &str, page: crate::chat::Page) -> Result<(Vec<Item>, i64)> {
     let sql = format!(
-        "SELECT {ITEM_COLUMNS} FROM memory_items m JOIN chat_sessions s ON s.id = m.session_id \
+        "SELECT {ITEM_COLUMNS}, COUNT(*) OVER () AS total FROM memory_items m \
+         JOIN chat_sessions s ON s.id = m.session_id \
          WHERE m.owner_id = $1 ORDER BY m.said_at DESC, m.piece DESC LIMIT $2 OFFSET $3"
     );
     let rows = sqlx::query(&sql)
@@ -357,11 +359,21 @@ pub async fn list(db: &Db, owner_id: &str, page: crate::chat::Page) -> Result<(V
         .bind(page.offset)
         .fetch_all(db.pool())
         .await?;
-    let total = sqlx::query("SELECT COUNT(*) AS n FROM memory_items WHERE owner_id = $1")
-        .bind(owner_id.to_owned())
-        .fetch_one(db.pool())
-        .await?;
-    Ok((items(db, &rows).await?, col(&total, "n")?))
+    let total = match rows.first() {
+        Some(row) => col(row, "total")?,
+        // A page past the end has no row to carry the count.
+        None => col(
+            &sqlx::query(
+                "SELECT COUNT(*) AS n FROM memory_items m \
+                 JOIN chat_sessions s ON s.id = m.session_id WHERE m.owner_id = $1",
+            )
+            .bind(owner_id.to_owned())
+            .fetch_one(db.pool())
+            .await?,
+            "n",
+        )?,
+    };
+    Ok((items(db, &rows).await?, total))
 }
 
 /// Every item of a person, oldest first (the data export).

@@ -18,14 +18,20 @@ use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 
 use super::{random_bytes, VaultError, KEY_LEN};
 
-/// Wraps and unwraps data keys.
+/// Wraps and unwraps data keys: with keys in a file (`Keyring`), or by a key
+/// management service (`kms::AwsKms`), hence async.
+#[async_trait::async_trait]
 pub trait MasterKeys: Send + Sync {
     /// The id of the key new data keys are wrapped with.
     fn current_id(&self) -> Result<String, VaultError>;
     /// Wraps `key` (a data key, named `key_id`) with the current master key.
-    fn wrap(&self, key_id: &str, key: &[u8; KEY_LEN]) -> Result<(String, Vec<u8>), VaultError>;
+    async fn wrap(
+        &self,
+        key_id: &str,
+        key: &[u8; KEY_LEN],
+    ) -> Result<(String, Vec<u8>), VaultError>;
     /// Unwraps a data key wrapped by the master key `master_id`.
-    fn unwrap(
+    async fn unwrap(
         &self,
         master_id: &str,
         key_id: &str,
@@ -185,20 +191,25 @@ impl Keyring {
     }
 }
 
+#[async_trait::async_trait]
 impl MasterKeys for Keyring {
     fn current_id(&self) -> Result<String, VaultError> {
         self.refresh();
         Ok(self.read(|l| l.newest.clone()))
     }
 
-    fn wrap(&self, key_id: &str, key: &[u8; KEY_LEN]) -> Result<(String, Vec<u8>), VaultError> {
+    async fn wrap(
+        &self,
+        key_id: &str,
+        key: &[u8; KEY_LEN],
+    ) -> Result<(String, Vec<u8>), VaultError> {
         self.refresh();
         let (id, master) = self.read(|l| (l.newest.clone(), l.keys.get(&l.newest).copied()));
         let master = master.ok_or_else(|| VaultError::UnknownMasterKey(id.clone()))?;
         Ok((id, seal_key(&master, key_id, key)?))
     }
 
-    fn unwrap(
+    async fn unwrap(
         &self,
         master_id: &str,
         key_id: &str,
@@ -365,18 +376,24 @@ fn parse(text: &str, modified: Option<SystemTime>) -> Result<Loaded, String> {
 mod tests {
     use super::*;
 
-    #[test]
-    fn a_new_file_holds_one_key_that_wraps_and_unwraps() {
+    #[tokio::test]
+    async fn a_new_file_holds_one_key_that_wraps_and_unwraps() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("keys/master.keys");
         let ring = Keyring::open(&path, true).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(ring.ids().len(), 1);
         let data_key = [7u8; KEY_LEN];
-        let (master, wrapped) = ring.wrap("k1", &data_key).unwrap_or_else(|e| panic!("{e}"));
+        let (master, wrapped) = ring
+            .wrap("k1", &data_key)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(&wrapped[NONCE_LEN..NONCE_LEN + KEY_LEN], &data_key[..]);
-        assert_eq!(ring.unwrap(&master, "k1", &wrapped).ok(), Some(data_key));
+        assert_eq!(
+            ring.unwrap(&master, "k1", &wrapped).await.ok(),
+            Some(data_key)
+        );
         // Bound to the data key's id: another id cannot use the same wrapping.
-        assert!(ring.unwrap(&master, "k2", &wrapped).is_err());
+        assert!(ring.unwrap(&master, "k2", &wrapped).await.is_err());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -385,36 +402,42 @@ mod tests {
         }
     }
 
-    #[test]
-    fn an_added_key_becomes_current_and_old_wrappings_still_open() {
+    #[tokio::test]
+    async fn an_added_key_becomes_current_and_old_wrappings_still_open() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("master.keys");
         let ring = Keyring::open(&path, true).unwrap_or_else(|e| panic!("{e}"));
         let data_key = [9u8; KEY_LEN];
-        let (old, wrapped) = ring.wrap("k", &data_key).unwrap_or_else(|e| panic!("{e}"));
+        let (old, wrapped) = ring
+            .wrap("k", &data_key)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let new = ring.add_key().unwrap_or_else(|e| panic!("{e}"));
         assert_ne!(old, new);
         assert_eq!(ring.current_id().ok(), Some(new.clone()));
-        assert_eq!(ring.unwrap(&old, "k", &wrapped).ok(), Some(data_key));
+        assert_eq!(ring.unwrap(&old, "k", &wrapped).await.ok(), Some(data_key));
         // A second reader of the same file sees both.
         let other = Keyring::open(&path, false).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(other.ids(), ring.ids());
         // Retiring the old key makes its wrappings unreadable; the newest never goes.
         assert_eq!(ring.retire(&[old.clone(), new.clone()]).ok(), Some(1));
         assert!(matches!(
-            ring.unwrap(&old, "k", &wrapped),
+            ring.unwrap(&old, "k", &wrapped).await,
             Err(VaultError::UnknownMasterKey(_))
         ));
         assert_eq!(ring.ids(), vec![new]);
     }
 
-    #[test]
-    fn inline_keys_unwrap_what_the_file_wrapped_and_cannot_be_rotated_in_place() {
+    #[tokio::test]
+    async fn inline_keys_unwrap_what_the_file_wrapped_and_cannot_be_rotated_in_place() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("master.keys");
         let ring = Keyring::open(&path, true).unwrap_or_else(|e| panic!("{e}"));
         let data_key = [3u8; KEY_LEN];
-        let (master, wrapped) = ring.wrap("k", &data_key).unwrap_or_else(|e| panic!("{e}"));
+        let (master, wrapped) = ring
+            .wrap("k", &data_key)
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
         let text = std::fs::read_to_string(&path).unwrap_or_default();
         // As a platform's secret keeps it: one line, entries separated by `;`.
         let one_line = format!(
@@ -425,7 +448,10 @@ mod tests {
                 .collect::<String>()
         );
         let inline = Keyring::inline(&one_line).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(inline.unwrap(&master, "k", &wrapped).ok(), Some(data_key));
+        assert_eq!(
+            inline.unwrap(&master, "k", &wrapped).await.ok(),
+            Some(data_key)
+        );
         assert_eq!(inline.current_id().ok(), Some(master));
         assert_eq!(inline.source(), "ENCRYPTION_KEYS");
         let refused = inline.add_key().err().map(|e| e.to_string());

@@ -16,6 +16,7 @@
 //! [`ENCRYPTION_KEYSTORE_URL`]: crate::config::EncryptionSettings
 
 pub mod keyring;
+pub mod kms;
 pub mod plain;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ use sqlx::any::AnyRow;
 
 use crate::db::{col, now_ms, Db};
 pub use keyring::{Keyring, MasterKeys};
+pub use kms::{AwsKms, Credentials, KmsWithKeyFile};
 
 /// AES-256: 32-byte keys.
 pub const KEY_LEN: usize = 32;
@@ -48,6 +50,8 @@ pub enum VaultError {
     KeyFile(String),
     #[error("a data key is wrapped by master key '{0}', which ENCRYPTION_KEY_FILE does not hold")]
     UnknownMasterKey(String),
+    #[error("KMS (ENCRYPTION_KMS_KEY_ID): {0}")]
+    Kms(String),
     #[error("the data key that sealed this value is gone (its owner was deleted)")]
     Shredded,
     #[error("a sealed value is malformed")]
@@ -246,10 +250,10 @@ impl Vault {
                 continue;
             };
             let (id, master, wrapped) = stored_key(probe)?;
-            if let Err(error) = self.master.unwrap(&master, &id, &wrapped) {
+            if let Err(error) = self.master.unwrap(&master, &id, &wrapped).await {
                 return Err(crate::Error::Startup(format!(
                     "{error}; point ENCRYPTION_KEY_FILE (or ENCRYPTION_KEYS) at the deployment's \
-                     master keys"
+                     master keys, or give ENCRYPTION_KMS_KEY_ID credentials that may use them"
                 )));
             }
         }
@@ -281,7 +285,7 @@ impl Vault {
         let key = match row {
             Some(row) => {
                 let (id, master, wrapped) = stored_key(&row).map_err(|_| VaultError::Corrupt)?;
-                self.unwrapped(&id, &master, &wrapped)?
+                self.unwrapped(&id, &master, &wrapped).await?
             }
             None => self.create(owner).await?,
         };
@@ -293,7 +297,7 @@ impl Vault {
         let id = random_bytes::<KEY_ID_LEN>()?;
         let key = random_bytes::<KEY_LEN>()?;
         let id_text = key_id_text(&id);
-        let (master_id, wrapped) = self.master.wrap(&id_text, &key)?;
+        let (master_id, wrapped) = self.master.wrap(&id_text, &key).await?;
         let now = now_ms();
         sqlx::query(
             "INSERT INTO data_keys (id, owner_id, master_id, wrapped, created_at, updated_at) \
@@ -312,13 +316,13 @@ impl Vault {
         }))
     }
 
-    fn unwrapped(
+    async fn unwrapped(
         &self,
         id: &str,
         master: &str,
         wrapped: &[u8],
     ) -> Result<Arc<DataKey>, VaultError> {
-        let key = self.master.unwrap(master, id, wrapped)?;
+        let key = self.master.unwrap(master, id, wrapped).await?;
         Ok(Arc::new(DataKey {
             id: parse_key_id(id).ok_or(VaultError::Corrupt)?,
             key: keyring::aead_key(&key)?,
@@ -336,7 +340,7 @@ impl Vault {
                 .await?
                 .ok_or(VaultError::Shredded)?;
                 let (id, master, wrapped) = stored_key(&row).map_err(|_| VaultError::Corrupt)?;
-                self.unwrapped(&id, &master, &wrapped)
+                self.unwrapped(&id, &master, &wrapped).await
             })
             .await
             .map_err(|e| crate::Error::Vault(Arc::unwrap_or_clone(e)))
@@ -502,8 +506,8 @@ impl Vault {
             }
             for row in &rows {
                 let (id, master, wrapped) = stored_key(row)?;
-                let key = self.master.unwrap(&master, &id, &wrapped)?;
-                let (new_master, new_wrapped) = self.master.wrap(&id, &key)?;
+                let key = self.master.unwrap(&master, &id, &wrapped).await?;
+                let (new_master, new_wrapped) = self.master.wrap(&id, &key).await?;
                 sqlx::query(
                     "UPDATE data_keys SET master_id = $1, wrapped = $2, updated_at = $3 \
                      WHERE id = $4 AND master_id = $5",
@@ -614,6 +618,7 @@ impl Clone for VaultError {
         match self {
             Self::KeyFile(s) => Self::KeyFile(s.clone()),
             Self::UnknownMasterKey(s) => Self::UnknownMasterKey(s.clone()),
+            Self::Kms(s) => Self::Kms(s.clone()),
             Self::Shredded => Self::Shredded,
             Self::Corrupt => Self::Corrupt,
             Self::Crypto => Self::Crypto,

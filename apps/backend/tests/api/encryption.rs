@@ -18,26 +18,29 @@ use solace_backend::vault::{plain, Keyring, Vault, VaultError};
 use crate::ai_chat::{app_with_model, guest, say};
 use crate::helpers::{using_postgres, Browser, TestApp};
 
-const SAID: &str = "Marguerite from the bakery on Rue Cler is the only one who knows";
+pub(crate) const SAID: &str = "Marguerite from the bakery on Rue Cler is the only one who knows";
 const REPLIED_MARK: &str = "fake-mellogpt";
 const PLAN: &str = "Call Ezinne at the lighthouse co-op";
 
 /// An app with the fake model and the fake embedding server (so memory items exist).
 async fn app(upstream: &FakeUpstream) -> TestApp {
+    app_with(upstream, &[]).await
+}
+
+/// `app` with more settings.
+pub(crate) async fn app_with(upstream: &FakeUpstream, extra: &[(&str, &str)]) -> TestApp {
     let base = upstream.base_url();
-    app_with_model(
-        upstream,
-        &[
-            ("EMBEDDINGS_BASE_URL", base.as_str()),
-            ("EMBEDDINGS_MODEL", "fake-embed"),
-        ],
-    )
-    .await
+    let mut vars = vec![
+        ("EMBEDDINGS_BASE_URL", base.as_str()),
+        ("EMBEDDINGS_MODEL", "fake-embed"),
+    ];
+    vars.extend_from_slice(extra);
+    app_with_model(upstream, &vars).await
 }
 
 /// A guest who said `SAID`, wrote a safety plan, and whose turn is remembered.
 /// Returns the browser, the user id and the conversation id.
-async fn someone_who_talked(app: &TestApp) -> (Browser, String, String) {
+pub(crate) async fn someone_who_talked(app: &TestApp) -> (Browser, String, String) {
     let mut browser = guest(app).await;
     let (_, me) = browser.get("/api/auth/me").await;
     let user_id = me["user"]["id"].as_str().unwrap().to_owned();
@@ -395,17 +398,42 @@ async fn beside(
     database: &str,
     key_file: &std::path::Path,
 ) -> solace_backend::Config {
+    beside_with(app, dir, database, key_file, &[]).await
+}
+
+/// `beside`, with more settings.
+pub(crate) async fn beside_with(
+    app: &TestApp,
+    dir: &tempfile::TempDir,
+    database: &str,
+    key_file: &std::path::Path,
+    extra: &[(&str, &str)],
+) -> solace_backend::Config {
     let keystore = app.state.config.encryption.keystore_url.expose().to_owned();
     let mut vars: Vec<(String, String)> = crate::helpers::base_vars(dir, dir.path()).await;
-    for (key, value) in [
-        ("DATABASE_URL", database.to_owned()),
-        ("ENCRYPTION_KEYSTORE_URL", keystore),
-        ("ENCRYPTION_KEY_FILE", key_file.display().to_string()),
-    ] {
+    let key_file = key_file.display().to_string();
+    let set = [
+        ("DATABASE_URL", database),
+        ("ENCRYPTION_KEYSTORE_URL", keystore.as_str()),
+        ("ENCRYPTION_KEY_FILE", key_file.as_str()),
+    ];
+    for (key, value) in set.iter().chain(extra) {
         vars.retain(|(k, _)| k != key);
-        vars.push((key.to_owned(), value));
+        vars.push(((*key).to_owned(), (*value).to_owned()));
     }
     solace_backend::Config::from_vars(vars).unwrap()
+}
+
+/// The master ids wrapping `owner`'s data keys.
+pub(crate) async fn masters_of(app: &TestApp, owner: &str) -> Vec<String> {
+    let store = Db::connect(&app.state.config.encryption.keystore_url, 1)
+        .await
+        .unwrap();
+    sqlx::query_scalar("SELECT master_id FROM data_keys WHERE owner_id = $1")
+        .bind(owner.to_owned())
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
 }
 
 #[tokio::test]

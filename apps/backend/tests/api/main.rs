@@ -23,6 +23,7 @@ mod events;
 mod faults;
 mod health;
 mod jobs;
+mod kms;
 mod lifecycle;
 mod livekit;
 mod managed;
