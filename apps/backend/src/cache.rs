@@ -266,6 +266,10 @@ struct Link {
     url: SecretString,
     conn: std::sync::RwLock<ConnectionManager>,
     healing: std::sync::atomic::AtomicBool,
+    /// Redis is known not to answer: from a lost connection or a timeout until a fresh
+    /// connection is made. Requests meanwhile take the degraded path (or get their 503)
+    /// at once, instead of each waiting up to [`OP_TIMEOUT`] for the same answer.
+    down: std::sync::atomic::AtomicBool,
 }
 
 impl RedisLink {
@@ -274,6 +278,7 @@ impl RedisLink {
             url: url.clone(),
             conn: std::sync::RwLock::new(redis_connection(url).await?),
             healing: std::sync::atomic::AtomicBool::new(false),
+            down: std::sync::atomic::AtomicBool::new(false),
         })))
     }
 
@@ -290,10 +295,17 @@ impl RedisLink {
         &self,
         op: impl std::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T> {
+        if self.0.down.load(std::sync::atomic::Ordering::Acquire) {
+            self.heal();
+            return Err(Error::Cache("not answering (reconnecting)".into()));
+        }
         match tokio::time::timeout(OP_TIMEOUT, op).await {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(self.fail(error)),
             Err(_) => {
+                self.0
+                    .down
+                    .store(true, std::sync::atomic::Ordering::Release);
                 self.heal();
                 Err(Error::Cache(format!(
                     "no answer within {} s",
@@ -311,6 +323,9 @@ impl RedisLink {
             || error.is_connection_dropped()
             || error.is_connection_refusal()
         {
+            self.0
+                .down
+                .store(true, std::sync::atomic::Ordering::Release);
             self.heal();
         }
         redis_error(error)
@@ -329,6 +344,7 @@ impl RedisLink {
                         Ok(mut conn) => *conn = fresh,
                         Err(poisoned) => *poisoned.into_inner() = fresh,
                     }
+                    link.down.store(false, Ordering::Release);
                     tracing::info!("connected to Redis again");
                 }
                 Err(error) => tracing::warn!(%error, "Redis is still not answering"),
