@@ -195,7 +195,15 @@ export function ChatView() {
             <AlertTriangle aria-hidden className="mt-0.5 size-4 shrink-0" />
             <p className="flex-1">{chat.error.message}</p>
             {chat.error.retryable && (
-              <Button size="sm" variant="outline" className="h-8" onClick={chat.retry}>
+              // Enabled once the failed turn has finished (stored, refreshed): a click
+              // before that would be dropped.
+              <Button
+                size="sm"
+                variant="outline"
+                className="h-8"
+                disabled={chat.busy}
+                onClick={chat.retry}
+              >
                 <RotateCcw aria-hidden /> Retry
               </Button>
             )}
