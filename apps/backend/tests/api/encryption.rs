@@ -287,11 +287,16 @@ async fn deleting_an_account_leaves_a_backup_taken_before_it_unreadable() {
     assert_eq!(keys_in_store(&app).await, 0);
 }
 
+/// The app's key store, on a connection of the test's own.
+async fn keystore(app: &TestApp) -> Db {
+    Db::connect(&app.state.config.encryption.keystore_url, 1)
+        .await
+        .unwrap()
+}
+
 /// How many data keys of `owner` the key store holds.
 async fn keys_of(app: &TestApp, owner: &str) -> i64 {
-    let store = Db::connect(&app.state.config.encryption.keystore_url, 1)
-        .await
-        .unwrap();
+    let store = keystore(app).await;
     sqlx::query_scalar("SELECT COUNT(*) FROM data_keys WHERE owner_id = $1")
         .bind(owner.to_owned())
         .fetch_one(store.pool())
@@ -301,9 +306,7 @@ async fn keys_of(app: &TestApp, owner: &str) -> i64 {
 
 /// How many data keys the key store holds (each test's store is its own).
 async fn keys_in_store(app: &TestApp) -> i64 {
-    let store = Db::connect(&app.state.config.encryption.keystore_url, 1)
-        .await
-        .unwrap();
+    let store = keystore(app).await;
     sqlx::query_scalar("SELECT COUNT(*) FROM data_keys")
         .fetch_one(store.pool())
         .await
@@ -426,9 +429,7 @@ pub(crate) async fn beside_with(
 
 /// The master ids wrapping `owner`'s data keys.
 pub(crate) async fn masters_of(app: &TestApp, owner: &str) -> Vec<String> {
-    let store = Db::connect(&app.state.config.encryption.keystore_url, 1)
-        .await
-        .unwrap();
+    let store = keystore(app).await;
     sqlx::query_scalar("SELECT master_id FROM data_keys WHERE owner_id = $1")
         .bind(owner.to_owned())
         .fetch_all(store.pool())

@@ -473,6 +473,30 @@ impl RealSolace {
         self.child.as_mut()?.try_wait().unwrap()
     }
 
+    /// Sends SIGTERM, as an orchestrator stopping it does.
+    pub fn terminate(&self) {
+        let stopped = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(stopped.success());
+    }
+
+    /// Waits (at most 30 s) for it to exit, and how it did.
+    pub async fn exit_status(&mut self) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.exited() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "solace did not exit"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
@@ -522,11 +546,7 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
         ));
     }
 
-    let stopped = Command::new("kill")
-        .args(["-TERM", &solace.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
+    solace.terminate();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
     // New work is refused: the listener is closed.
@@ -552,17 +572,7 @@ async fn sigterm_lets_open_replies_finish_refuses_new_work_and_exits_0() {
     assert_eq!(done.data["message"]["content"], reply);
     assert_eq!(done.data["message"]["status"], "complete");
 
-    let started = Instant::now();
-    let status = loop {
-        if let Some(status) = solace.exited() {
-            break status;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "solace did not exit"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = solace.exit_status().await;
     assert!(status.success(), "exit status {status}");
 
     // Started again on the same data, the reply is there, complete.
@@ -752,22 +762,9 @@ async fn sigterm_under_load_finishes_every_open_reply_and_loses_none() {
     let clients = chatting(people, &stop).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
-    let stopped = Command::new("kill")
-        .args(["-TERM", &solace.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
+    solace.terminate();
     let signalled = Instant::now();
-    let status = loop {
-        if let Some(status) = solace.exited() {
-            break status;
-        }
-        assert!(
-            signalled.elapsed() < Duration::from_secs(30),
-            "solace did not exit"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let status = solace.exit_status().await;
     assert!(status.success(), "exit status {status}");
     stop.store(true, Ordering::Relaxed);
 
