@@ -598,10 +598,12 @@ struct Turns {
     /// (conversation, reply id, reply text, when it finished) of every reply the server
     /// finished (`done`).
     done: Vec<(String, String, String, Instant)>,
-    /// Turns the server declined clearly: a 429 or 503 with a JSON error, no connection
-    /// at all (after SIGTERM the listener is closed), or a stream ending in an `error`
-    /// event that says whether to retry.
+    /// Turns the server declined clearly: a 429, 502, 503 or 504 with a JSON error, no
+    /// connection at all (after SIGTERM the listener is closed), or a stream ending in an
+    /// `error` event that says whether to retry.
     declined: usize,
+    /// (conversation, reply id) of replies the model cut off: kept, marked incomplete.
+    cut: Vec<(String, String)>,
     /// Anything else: a stream that began and ended without `done` or a clear error, an
     /// unclear status, a reply not stored complete.
     broken: Vec<String>,
@@ -639,7 +641,7 @@ async fn keep_chatting(
         let status = response.status().as_u16();
         if status != 200 {
             let body: serde_json::Value = response.json().await.unwrap_or_default();
-            if matches!(status, 429 | 503) && body["error"].is_string() {
+            if matches!(status, 429 | 502 | 503 | 504) && body["error"].is_string() {
                 turns.declined += 1;
                 tokio::time::sleep(Duration::from_millis(100)).await;
             } else {
@@ -655,12 +657,22 @@ async fn keep_chatting(
             }
         };
         let events = parse_events(&text);
+        if let Some(start) = events.iter().find(|e| e.name == "start") {
+            session = start.data["session_id"].as_str().map(str::to_owned);
+        }
         let Some(done) = events.iter().find(|e| e.name == "done") else {
             match events.iter().find(|e| e.name == "error") {
+                // A reply that could not be stored is lost, however politely said.
                 Some(error)
-                    if error.data["error"].is_string() && error.data["retryable"].is_boolean() =>
+                    if error.data["error"].is_string()
+                        && error.data["error"] != "internal_error"
+                        && error.data["retryable"].is_boolean() =>
                 {
                     turns.declined += 1;
+                    if let (Some(session), Some(id)) = (&session, error.data["message_id"].as_str())
+                    {
+                        turns.cut.push((session.clone(), id.to_owned()));
+                    }
                 }
                 _ => {
                     let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
@@ -721,10 +733,16 @@ async fn gathered(
     (people, declined)
 }
 
-/// Every reply the server finished is stored in its conversation, complete.
+/// Every reply the server finished is stored in its conversation, complete, and every
+/// reply the model cut off is kept, marked incomplete.
 async fn all_found(people: &mut [(Browser, Turns)]) {
     for (person, turns) in people {
-        for (session, id, content, _) in &turns.done {
+        let finished = turns
+            .done
+            .iter()
+            .map(|(s, id, text, _)| (s, id, Some(text)));
+        let cut = turns.cut.iter().map(|(s, id)| (s, id, None));
+        for (session, id, content) in finished.chain(cut) {
             let (status, body) = person
                 .get(&format!("/api/chat/sessions/{session}/messages?limit=500"))
                 .await;
@@ -735,8 +753,13 @@ async fn all_found(people: &mut [(Browser, Turns)]) {
                 .iter()
                 .find(|m| m["id"] == id.as_str())
                 .unwrap_or_else(|| panic!("reply {id} acknowledged, then lost"));
-            assert_eq!(stored["content"], content.as_str());
-            assert_eq!(stored["status"], "complete");
+            match content {
+                Some(text) => {
+                    assert_eq!(stored["content"], text.as_str());
+                    assert_eq!(stored["status"], "complete");
+                }
+                None => assert_eq!(stored["status"], "incomplete"),
+            }
         }
     }
 }
@@ -848,5 +871,66 @@ async fn chat_turns_through_redis_and_database_faults_lose_no_finished_reply() {
     eprintln!(
         "chat turns through the faults: {finished} replies finished and all found ({during} \
          while Redis was down), {declined} turns declined clearly, 0 lost"
+    );
+}
+
+/// Model faults under load: eight people chatting while the model cuts replies off
+/// mid-stream, answers 503 (which the server retries) and fails with 500. Each turn ends
+/// in a finished reply or a clear, retryable error; every finished reply is stored
+/// complete and every cut one kept, marked incomplete: requests lost = 0.
+#[tokio::test]
+async fn model_faults_under_load_keep_every_reply_begun_and_lose_none() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let upstream = FakeUpstream::start().await.unwrap();
+    upstream.set_default_delay(Duration::from_millis(10));
+    let model = upstream.base_url();
+    let app = spawn_app_with(&[
+        ("LLM_BASE_URL", &model),
+        ("LLM_MODEL", "fake"),
+        ("AI_MESSAGES_PER_MINUTE", "1000"),
+    ])
+    .await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut people = Vec::new();
+    for _ in 0..8 {
+        let mut person = app.browser();
+        person.guest().await;
+        people.push(person);
+    }
+    let clients = chatting(people, &stop).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Among the next requests to the model: cuts, busy answers and failures.
+    for _ in 0..10 {
+        upstream.then(Behaviour::Disconnect {
+            tokens: solace_ai::testing::split_tokens("I hear you, and I want to"),
+        });
+        upstream.then(Behaviour::Fail {
+            status: 503,
+            retry_after_secs: None,
+        });
+        upstream.then(Behaviour::Fail {
+            status: 500,
+            retry_after_secs: None,
+        });
+        upstream.then(Behaviour::reply(
+            "A whole reply between the faults.",
+            Duration::ZERO,
+        ));
+    }
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    stop.store(true, Ordering::Relaxed);
+
+    let (mut people, declined) = gathered(clients).await;
+    let finished: usize = people.iter().map(|(_, t)| t.done.len()).sum();
+    let cut: usize = people.iter().map(|(_, t)| t.cut.len()).sum();
+    // Busy and failing answers are mostly absorbed by the server's own retries (up to
+    // LLM_MAX_RETRIES); a cut stream is never retried, so cuts always reach people.
+    assert!(cut > 0, "no reply was cut off");
+    all_found(&mut people).await;
+    eprintln!(
+        "model faults under load: {finished} replies finished, {cut} cut off and kept as \
+         incomplete, {} more declined with a retryable error, 0 lost",
+        declined - cut
     );
 }
