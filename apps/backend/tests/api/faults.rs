@@ -9,7 +9,7 @@ use reqwest::Method;
 use serde_json::json;
 use solace_ai::testing::{Behaviour, FakeUpstream};
 
-use crate::ai_chat::parse_events;
+use crate::ai_chat::{app_with_model, parse_events};
 use crate::helpers::{free_port, spawn_app_with, using_postgres, Browser, TestApp, GOOD_PASSWORD};
 
 /// A Redis server of this test's own, on a port of its own.
@@ -704,16 +704,19 @@ async fn keep_chatting(
     (person, turns)
 }
 
-/// Eight people chatting until `stop`; their browsers and turns.
+/// Eight guests, each with a browser from `browser`, chatting until `stop`; their
+/// browsers and turns.
 async fn chatting(
-    people: Vec<Browser>,
+    browser: impl Fn() -> Browser,
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<(Browser, Turns)>> {
-    people
-        .into_iter()
-        .enumerate()
-        .map(|(who, person)| tokio::spawn(keep_chatting(person, who, stop.clone())))
-        .collect()
+    let mut clients = Vec::new();
+    for who in 0..8 {
+        let mut person = browser();
+        person.guest().await;
+        clients.push(tokio::spawn(keep_chatting(person, who, stop.clone())));
+    }
+    clients
 }
 
 /// Gathers the chatters: every turn classified, none broken; the finished replies.
@@ -776,13 +779,7 @@ async fn sigterm_under_load_finishes_every_open_reply_and_loses_none() {
     upstream.set_default_delay(Duration::from_millis(40));
     let mut solace = RealSolace::start(&upstream, &[("AI_MESSAGES_PER_MINUTE", "1000")]).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let mut people = Vec::new();
-    for _ in 0..8 {
-        let mut person = solace.person();
-        person.guest().await;
-        people.push(person);
-    }
-    let clients = chatting(people, &stop).await;
+    let clients = chatting(|| solace.person(), &stop).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
 
     solace.terminate();
@@ -822,23 +819,18 @@ async fn chat_turns_through_redis_and_database_faults_lose_no_finished_reply() {
     };
     let upstream = FakeUpstream::start().await.unwrap();
     upstream.set_default_delay(Duration::from_millis(20));
-    let (model, cache) = (upstream.base_url(), redis.url());
-    let app = spawn_app_with(&[
-        ("REDIS_URL", &cache),
-        ("JOBS_BACKEND", "database"),
-        ("LLM_BASE_URL", &model),
-        ("LLM_MODEL", "fake"),
-        ("AI_MESSAGES_PER_MINUTE", "1000"),
-    ])
+    let cache = redis.url();
+    let app = app_with_model(
+        &upstream,
+        &[
+            ("REDIS_URL", &cache),
+            ("JOBS_BACKEND", "database"),
+            ("AI_MESSAGES_PER_MINUTE", "1000"),
+        ],
+    )
     .await;
     let stop = Arc::new(AtomicBool::new(false));
-    let mut people = Vec::new();
-    for _ in 0..8 {
-        let mut person = app.browser();
-        person.guest().await;
-        people.push(person);
-    }
-    let clients = chatting(people, &stop).await;
+    let clients = chatting(|| app.browser(), &stop).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     redis.kill();
     let outage = Instant::now();
@@ -884,21 +876,9 @@ async fn model_faults_under_load_keep_every_reply_begun_and_lose_none() {
     use std::sync::Arc;
     let upstream = FakeUpstream::start().await.unwrap();
     upstream.set_default_delay(Duration::from_millis(10));
-    let model = upstream.base_url();
-    let app = spawn_app_with(&[
-        ("LLM_BASE_URL", &model),
-        ("LLM_MODEL", "fake"),
-        ("AI_MESSAGES_PER_MINUTE", "1000"),
-    ])
-    .await;
+    let app = app_with_model(&upstream, &[("AI_MESSAGES_PER_MINUTE", "1000")]).await;
     let stop = Arc::new(AtomicBool::new(false));
-    let mut people = Vec::new();
-    for _ in 0..8 {
-        let mut person = app.browser();
-        person.guest().await;
-        people.push(person);
-    }
-    let clients = chatting(people, &stop).await;
+    let clients = chatting(|| app.browser(), &stop).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     // Among the next requests to the model: cuts, busy answers and failures.
     for _ in 0..10 {
