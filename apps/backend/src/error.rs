@@ -304,6 +304,18 @@ impl Error {
     }
 }
 
+impl Error {
+    /// Whether trying the same thing again soon may work: the database connection was
+    /// lost (or SQLite stayed busy), or the key service did not answer.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            Self::Database(e) => connection_lost(e),
+            Self::Vault(crate::vault::VaultError::Kms(_)) => true,
+            _ => false,
+        }
+    }
+}
+
 /// Whether a database error means the connection, not the request, failed: the server
 /// went away or refused it (PostgreSQL's classes 08 and 57P), the socket broke, the pool
 /// had none to give, or SQLite stayed busy or locked past its timeout. Trying again later

@@ -474,8 +474,11 @@ pub async fn flag_session(db: &Db, owner_id: &str, id: &str) -> Result<()> {
 }
 
 /// A message to store.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct NewMessage<'a> {
+    /// Chosen by the caller (`new_id()`), so that storing it again after an unclear
+    /// failure (the commit may have landed) finds it instead of storing it twice.
+    pub id: String,
     pub role: Role,
     pub content: &'a str,
     pub status: MessageStatus,
@@ -484,7 +487,8 @@ pub struct NewMessage<'a> {
 /// Appends a message to one of the owner's sessions and marks the session active.
 ///
 /// Ownership is checked inside the same transaction as the insert, so a message can
-/// never land in someone else's conversation.
+/// never land in someone else's conversation. Appending the same id again returns the
+/// message stored the first time.
 #[tracing::instrument(skip_all, fields(role = ?new.role))]
 pub async fn append_message(
     db: &Db,
@@ -493,12 +497,12 @@ pub async fn append_message(
     new: NewMessage<'_>,
 ) -> Result<Message> {
     let now = now_ms();
-    let id = new_id();
+    let id = new.id.as_str();
     let content = db
         .vault()?
         .sealer(owner_id)
         .await?
-        .seal_text(Slot::new(CONTENT_SLOT, &id), new.content)?;
+        .seal_text(Slot::new(CONTENT_SLOT, id), new.content)?;
     let mut tx = db.pool().begin().await?;
     let touched =
         sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2 AND owner_id = $3")
@@ -510,20 +514,24 @@ pub async fn append_message(
     touched_a_row(&touched)?;
     let sql = format!(
         "INSERT INTO messages (id, session_id, owner_id, role, content, status, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) RETURNING {MESSAGE_COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $7) ON CONFLICT (id) DO NOTHING \
+         RETURNING {MESSAGE_COLUMNS}"
     );
     let row = sqlx::query(&sql)
-        .bind(id)
+        .bind(id.to_owned())
         .bind(session_id.to_owned())
         .bind(owner_id.to_owned())
         .bind(new.role.as_str())
         .bind(content)
         .bind(new.status.as_str())
         .bind(now)
-        .fetch_one(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
     tx.commit().await?;
-    message_from_row(db, &row).await
+    match row {
+        Some(row) => message_from_row(db, &row).await,
+        None => get_message(db, owner_id, id).await,
+    }
 }
 
 /// One of the owner's messages.

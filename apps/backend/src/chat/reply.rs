@@ -38,6 +38,7 @@ use super::{
 };
 use crate::auth::Identity;
 use crate::crisis::region_from_headers;
+use crate::db::new_id;
 use crate::error::{
     json_error, model_failure_message, model_status_and_code, Error, ErrorBody, ErrorCode, Result,
 };
@@ -45,6 +46,16 @@ use crate::extract::ApiJson;
 use crate::limits::{Concurrent, Limit};
 use crate::openapi::{JsonBody, Limited, Missing, SignedIn, Unavailable, Upstream};
 use crate::state::AppState;
+
+/// How long storing a finished reply waits before each new try after a transient
+/// failure (about eight seconds in all).
+const STORE_RETRY_WAITS: [Duration; 5] = [
+    Duration::from_millis(200),
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+    Duration::from_secs(4),
+];
 
 /// The streaming route; it is mounted outside the request timeout, which would cut
 /// long replies short. The model's own timeout bounds the wait for each piece.
@@ -388,6 +399,7 @@ async fn send(
                 &owner_id,
                 &session.id,
                 NewMessage {
+                    id: new_id(),
                     role: Role::User,
                     content: text.as_str(),
                     status: MessageStatus::Complete,
@@ -837,22 +849,37 @@ impl Turn {
         let _ = tx.send(event).await;
     }
 
+    /// Stores the reply. A transient failure (a lost database connection, SQLite busy
+    /// past its timeout, the key service not answering) is tried again for about eight
+    /// seconds: the reply exists only here, and the person has already read it.
     async fn store(&self, text: &str, status: MessageStatus) -> Result<Message> {
-        let message = append_message(
-            &self.state.db,
-            &self.owner_id,
-            &self.session_id,
-            NewMessage {
-                role: Role::Assistant,
-                content: text,
-                status,
-            },
-        )
-        .await;
-        if let Err(error) = &message {
-            tracing::error!(%error, "could not store the reply");
+        let id = new_id();
+        let mut waits = STORE_RETRY_WAITS.iter();
+        loop {
+            let message = append_message(
+                &self.state.db,
+                &self.owner_id,
+                &self.session_id,
+                NewMessage {
+                    id: id.clone(),
+                    role: Role::Assistant,
+                    content: text,
+                    status,
+                },
+            )
+            .await;
+            match (message, waits.next()) {
+                (Err(error), Some(wait)) if error.is_transient() => {
+                    tracing::warn!(%error, "could not store the reply yet; trying again");
+                    tokio::time::sleep(*wait).await;
+                }
+                (Err(error), _) => {
+                    tracing::error!(%error, "could not store the reply");
+                    return Err(error);
+                }
+                (message, _) => return message,
+            }
         }
-        message
     }
 
     /// Stores the reply, remembers it for the next turn and builds the `done` event.

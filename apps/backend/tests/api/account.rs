@@ -10,6 +10,7 @@ async fn conversation(app: &crate::helpers::TestApp, owner: &str, text: &str) ->
         .await
         .unwrap();
     let message = NewMessage {
+        id: solace_backend::db::new_id(),
         role: Role::User,
         content: text,
         status: MessageStatus::Complete,

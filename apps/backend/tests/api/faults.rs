@@ -676,9 +676,10 @@ async fn keep_chatting(
                 }
                 _ => {
                     let names: Vec<&str> = events.iter().map(|e| e.name.as_str()).collect();
+                    let error = events.iter().find(|e| e.name == "error").map(|e| &e.data);
                     turns
                         .broken
-                        .push(format!("a stream without done: {names:?}"));
+                        .push(format!("a stream without done: {names:?}, {error:?}"));
                 }
             }
             continue;
@@ -710,6 +711,11 @@ async fn chatting(
     browser: impl Fn() -> Browser,
     stop: &std::sync::Arc<std::sync::atomic::AtomicBool>,
 ) -> Vec<tokio::task::JoinHandle<(Browser, Turns)>> {
+    // The server's warnings and errors, shown when the test fails.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("warn")
+        .with_test_writer()
+        .try_init();
     let mut clients = Vec::new();
     for who in 0..8 {
         let mut person = browser();

@@ -29,6 +29,7 @@ fn title(text: &str) -> SessionTitle {
 
 fn said(content: &str) -> NewMessage<'_> {
     NewMessage {
+        id: solace_backend::db::new_id(),
         role: Role::User,
         content,
         status: MessageStatus::Complete,
@@ -59,6 +60,7 @@ async fn a_session_keeps_its_messages_in_order() {
             .unwrap();
     }
     let reply = NewMessage {
+        id: solace_backend::db::new_id(),
         role: Role::Assistant,
         content: "four (cut short)",
         status: MessageStatus::Incomplete,
@@ -74,6 +76,38 @@ async fn a_session_keeps_its_messages_in_order() {
     assert_eq!(contents, vec!["two", "three", "four (cut short)"]);
     assert_eq!(last_three[2].role, Role::Assistant);
     assert_eq!(last_three[2].status, MessageStatus::Incomplete);
+}
+
+/// Storing a reply again after an unclear failure (the first commit may have landed)
+/// finds the stored message instead of keeping it twice.
+#[tokio::test]
+async fn a_message_stored_again_under_its_id_is_kept_once() {
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let otter = guest(db, "Bright Otter").await;
+    let session = chat::create_session(db, &otter.id, &title("Twice"))
+        .await
+        .unwrap();
+    let reply = NewMessage {
+        id: solace_backend::db::new_id(),
+        role: Role::Assistant,
+        content: "the reply",
+        status: MessageStatus::Complete,
+    };
+
+    let first = chat::append_message(db, &otter.id, &session.id, reply.clone())
+        .await
+        .unwrap();
+    let again = chat::append_message(db, &otter.id, &session.id, reply)
+        .await
+        .unwrap();
+
+    assert_eq!(again.id, first.id);
+    assert_eq!(again.content, "the reply");
+    let stored = chat::recent_messages(db, &otter.id, &session.id, 10)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
 }
 
 #[tokio::test]
