@@ -56,7 +56,7 @@ process.env.SOLACE_E2E_DATA ??= mkdtempSync(path.join(tmpdir(), "solace-e2e-"));
 export const e2eDataDir = process.env.SOLACE_E2E_DATA;
 export const e2eDatabaseUrl = `sqlite://${path.join(e2eDataDir, "e2e.db")}`;
 
-function solaceServer(listenPort = port) {
+function solaceServer(listenPort = port, givenDataDir?: string) {
   const bin = process.env.SOLACE_BIN;
   if (!bin) {
     throw new Error(
@@ -64,7 +64,8 @@ function solaceServer(listenPort = port) {
     );
   }
   const dataDir =
-    listenPort === port ? e2eDataDir : mkdtempSync(path.join(tmpdir(), "solace-e2e-"));
+    givenDataDir ??
+    (listenPort === port ? e2eDataDir : mkdtempSync(path.join(tmpdir(), "solace-e2e-")));
   return {
     command: `"${bin}" serve`,
     url: `${baseURL}/healthz`,
@@ -96,6 +97,36 @@ function solaceServer(listenPort = port) {
       SENTRY_BROWSER_DSN: `http://e2epublickey@127.0.0.1:${collectorPort}/7`,
       POSTHOG_KEY: "phc_e2e",
       POSTHOG_HOST: collector,
+    },
+  };
+}
+
+/*
+ * A server on its first run (setup.spec.ts): no administrator and no model. Its setup
+ * token is in its data folder; the fake model server doubles as the model hub, serving
+ * a tiny GGUF model that runs in the server's own process once installed.
+ */
+const firstRunPort = Number(process.env.E2E_FIRST_RUN_PORT ?? 18084);
+export const firstRunBaseURL = `http://127.0.0.1:${firstRunPort}`;
+process.env.SOLACE_E2E_FIRST_RUN_DATA ??= mkdtempSync(path.join(tmpdir(), "solace-e2e-first-"));
+export const firstRunDataDir = process.env.SOLACE_E2E_FIRST_RUN_DATA;
+
+function solaceFirstRun() {
+  const server = solaceServer(firstRunPort, firstRunDataDir);
+  return {
+    ...server,
+    url: `${firstRunBaseURL}/healthz`,
+    env: {
+      ...server.env,
+      // Empty counts as unset: no model server, so the setup page may install one.
+      LLM_BASE_URL: "",
+      LLM_MODEL: "",
+      LLM_MAX_TOKENS: "16",
+      HF_ENDPOINT: `http://127.0.0.1:${llmPort}`,
+      MODELS_DIR: path.join(firstRunDataDir, "models"),
+      SENTRY_BROWSER_DSN: "",
+      POSTHOG_KEY: "",
+      METRICS_ADDR: "off",
     },
   };
 }
@@ -337,5 +368,13 @@ export default defineConfig({
   ],
   webServer: externalBaseUrl
     ? undefined
-    : [fakeUpstream(), fakeCollector(), solaceServer(), coturn(), solaceBehindCaddy(), caddy()],
+    : [
+        fakeUpstream(),
+        fakeCollector(),
+        solaceServer(),
+        solaceFirstRun(),
+        coturn(),
+        solaceBehindCaddy(),
+        caddy(),
+      ],
 });

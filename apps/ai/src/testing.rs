@@ -141,6 +141,9 @@ impl FakeUpstream {
             .route("/v1/audio/voices", get(voices))
             .route("/v1/audio/transcriptions", post(transcriptions))
             .route("/v1/embeddings", post(embeddings))
+            // Also a model hub (`HF_ENDPOINT` = this server without `/v1`): every file it
+            // is asked for is the tiny GGUF model, with its SHA-256 as the hub gives it.
+            .route("/{owner}/{repo}/resolve/{revision}/{*file}", get(hub_file))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             // Like a real model server: pieces leave as soon as they are written.
@@ -458,6 +461,49 @@ async fn embeddings(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) 
         .map(|(index, text)| json!({ "object": "embedding", "index": index, "embedding": bag_of_words(text) }))
         .collect();
     Json(json!({ "object": "list", "data": data, "model": body["model"] })).into_response()
+}
+
+/// The tiny GGUF model's bytes, written once per process.
+pub fn tiny_gguf_bytes() -> Result<&'static [u8], String> {
+    static BYTES: std::sync::OnceLock<Result<Vec<u8>, String>> = std::sync::OnceLock::new();
+    BYTES
+        .get_or_init(|| {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos());
+            let path = std::env::temp_dir()
+                .join(format!("solace-tiny-{}-{nanos}.gguf", std::process::id()));
+            let bytes = write_tiny_gguf(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|()| std::fs::read(&path).map_err(|e| e.to_string()));
+            let _ = std::fs::remove_file(&path);
+            bytes
+        })
+        .as_deref()
+        .map_err(Clone::clone)
+}
+
+async fn hub_file() -> Response {
+    use sha2::{Digest, Sha256};
+    let bytes = match tiny_gguf_bytes() {
+        Ok(bytes) => bytes,
+        Err(error) => return (StatusCode::INTERNAL_SERVER_ERROR, error).into_response(),
+    };
+    let sha: String = Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
+            (
+                header::HeaderName::from_static("x-linked-etag"),
+                format!("\"{sha}\""),
+            ),
+        ],
+        bytes,
+    )
+        .into_response()
 }
 
 async fn voices() -> Json<Value> {

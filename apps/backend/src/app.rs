@@ -43,6 +43,7 @@ fn api(config: &Config) -> OpenApiRouter<AppState> {
         .merge(telemetry::router())
         .merge(safety_plan::router())
         .merge(crate::memory::router())
+        .merge(crate::setup::router())
         .merge(rooms::router())
         // An unknown API path is a JSON 404, never the web app's HTML page.
         .fallback(|| async { StatusCode::NOT_FOUND })
@@ -354,6 +355,14 @@ impl Application {
         tracing::info!(%addr, database = self.state.db.kind().as_str(), cache = self.state.cache.backend(), "Solace is listening on {scheme}://{addr}");
         if let Some(metrics) = self.metrics.as_ref().and_then(|l| l.local_addr().ok()) {
             tracing::info!(%metrics, "metrics for Prometheus at http://{metrics}/metrics");
+        }
+        if let Some(link) = self.state.setup.link(&self.state.config.public_url) {
+            // The token is in the fragment, which browsers never send: open it yourself.
+            tracing::info!(
+                "first run: no administrator yet. Open {link} with an account to become it and \
+                 choose a language model (the token is also in DATA_DIR/{})",
+                crate::setup::TOKEN_FILE
+            );
         }
 
         let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);

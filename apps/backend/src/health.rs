@@ -111,7 +111,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
             status: check(cache.is_ok()),
             engine: state.cache.backend(),
         },
-        model: match &state.model {
+        model: match state.model.get() {
             Some(model) => ModelCheck {
                 status: "ok",
                 name: Some(model.name()),
@@ -124,7 +124,7 @@ async fn readyz(State(state): State<AppState>) -> Response {
         safety: SafetyCheck {
             status: if detector.learned { "ok" } else { "rules_only" },
             detector,
-            judge: state.supporter.judge.is_some(),
+            judge: state.supporter.judge.is_some() && state.model.is_some(),
         },
     };
     if database.is_ok() && cache.is_ok() {

@@ -22,6 +22,7 @@ pub mod openapi;
 pub mod rooms;
 pub mod safety_plan;
 pub mod server;
+pub mod setup;
 pub mod smoke;
 pub mod speech;
 pub mod state;

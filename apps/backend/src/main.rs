@@ -304,6 +304,7 @@ async fn memory_service(
             .map_err(|e| e.to_string())?,
         None => None,
     };
+    let model = solace_ai::model::ModelSlot::new(model);
     solace_backend::memory::Memory::build(config, db, jobs, &std::sync::Arc::new(detector), model)
         .map_err(|e| e.to_string())
 }
@@ -619,26 +620,25 @@ async fn admin(config: Config, action: AdminAction) -> Result<(), String> {
 }
 
 fn hub_request(
+    config: &Config,
     repo: &str,
     file: &str,
     revision: &str,
     sha256: Option<String>,
-) -> Result<hub::PullRequest, String> {
-    let endpoint = std::env::var("HF_ENDPOINT")
-        .ok()
-        .filter(|v| !v.trim().is_empty())
-        .unwrap_or_else(|| "https://huggingface.co".into());
-    Ok(hub::PullRequest {
-        endpoint: url::Url::parse(&endpoint).map_err(|e| format!("HF_ENDPOINT: {e}"))?,
+) -> hub::PullRequest {
+    hub::PullRequest {
+        endpoint: config.hub.endpoint.clone(),
         repo: repo.to_owned(),
         file: file.to_owned(),
         revision: revision.to_owned(),
-        token: std::env::var("HF_TOKEN")
-            .ok()
-            .filter(|v| !v.trim().is_empty()),
+        token: config
+            .hub
+            .token
+            .as_ref()
+            .map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
         sha256,
         url: None,
-    })
+    }
 }
 
 async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
@@ -649,7 +649,7 @@ async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
             revision,
             sha256,
         } => {
-            let request = hub_request(&repo, &file, &revision, sha256)?;
+            let request = hub_request(config, &repo, &file, &revision, sha256);
             pull_one(&request, &config.models_dir).await
         }
         ModelAction::PullWhisper {
@@ -671,12 +671,12 @@ async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
                 "tokenizer_config.json",
             ];
             for file in configs {
-                pull_one(&hub_request(&repo, file, &revision, None)?, &folder).await?;
+                pull_one(&hub_request(config, &repo, file, &revision, None), &folder).await?;
             }
             for file in ["encoder_model", "decoder_model_merged"] {
                 let name = format!("onnx/{file}{suffix}.onnx");
                 pull_one(
-                    &hub_request(&repo, &name, &revision, None)?,
+                    &hub_request(config, &repo, &name, &revision, None),
                     &folder.join("onnx"),
                 )
                 .await?;
@@ -695,7 +695,7 @@ async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
             pull_multilingual(&config.safety.multilingual_dir).await?;
             if bert {
                 for file in solace_ai::safety::learned::MODEL_FILES {
-                    let request = hub_request(&repo, file, &revision, None)?;
+                    let request = hub_request(config, &repo, file, &revision, None);
                     pull_one(&request, &config.safety.model_dir).await?;
                 }
             }

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use solace_ai::model::local::LocalModel;
 use solace_ai::model::openai::{OpenAiCompatible, UpstreamConfig};
-use solace_ai::model::ChatModel;
+use solace_ai::model::{ChatModel, ModelSlot};
 use solace_ai::CrisisDirectory;
 
 use crate::cache::{self, Cache};
@@ -26,8 +26,12 @@ pub struct AppState {
     pub crisis: Arc<CrisisDirectory>,
     pub metrics: Arc<Metrics>,
     pub oidc: Arc<crate::auth::oidc::OidcProvider>,
-    /// The language model, when one is configured.
-    pub model: Option<Arc<dyn ChatModel>>,
+    /// The language model, when one is configured (or installed from the setup page
+    /// while the server runs).
+    pub model: ModelSlot,
+    /// The first-run setup: who may become the first administrator, and the model
+    /// download started from the setup page.
+    pub setup: crate::setup::Setup,
     /// The guarded turn: crisis detector, model, judge and crisis lines in one type,
     /// so every reply passes the safety layer.
     pub supporter: solace_ai::supporter::Supporter,
@@ -60,7 +64,7 @@ impl AppState {
                 e.to_string().trim_start_matches("cache error: ")
             ))
         })?;
-        let model = build_model(&config).await?;
+        let model = ModelSlot::new(build_model(&config).await?);
         let detector = {
             let config = config.clone();
             Arc::new(
@@ -69,7 +73,7 @@ impl AppState {
                     .map_err(|e| Error::Startup(e.to_string()))?,
             )
         };
-        let judge = build_judge(&config, model.as_ref());
+        let judge = build_judge(&config, &model);
         let speech = crate::speech::Speech::build(&config, &db).await?;
         let memory = crate::memory::Memory::build(
             &config,
@@ -134,6 +138,7 @@ impl AppState {
             memory,
             analytics,
             room_tokens: crate::rooms::RoomTokens::default(),
+            setup: crate::setup::Setup::start(&db, &config.data_dir).await?,
             model,
             config: Arc::new(config),
             db,
@@ -226,15 +231,13 @@ pub fn load_detector(config: &Config) -> solace_ai::safety::Detector {
 }
 
 /// The safety judge: on with an OpenAI-compatible upstream (`SAFETY_JUDGE=auto`), or
-/// whenever a model is configured with `SAFETY_JUDGE=on`.
-fn build_judge(
-    config: &Config,
-    model: Option<&Arc<dyn ChatModel>>,
-) -> Option<Arc<solace_ai::safety::judge::Judge>> {
+/// with whatever model the slot holds with `SAFETY_JUDGE=on` (it judges only beside a
+/// model's reply, so an empty slot is never asked).
+fn build_judge(config: &Config, model: &ModelSlot) -> Option<Arc<solace_ai::safety::judge::Judge>> {
     use crate::config::JudgeMode;
     let enabled = match config.safety.judge {
         JudgeMode::Off => false,
-        JudgeMode::On => model.is_some(),
+        JudgeMode::On => true,
         JudgeMode::Auto => config.llm.is_some(),
     };
     if !enabled {
@@ -254,7 +257,7 @@ fn build_judge(
                 }
             }
         }
-        _ => model?.clone(),
+        _ => Arc::new(model.clone()),
     };
     Some(Arc::new(solace_ai::safety::judge::Judge::new(
         judge_model,

@@ -55,6 +55,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/model": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The language model now, the choices and the download under way. */
+        get: operations["setup_model"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/admin/model/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Starts downloading a model in the background; it is put to work when it is complete
+         *     and verified. A download that broke off continues where it stopped.
+         */
+        post: operations["setup_download"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/overview": {
         parameters: {
             query?: never;
@@ -1101,6 +1138,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/setup": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Whether the server still waits for its first administrator. */
+        get: operations["setup_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/setup/claim": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Makes the signed-in account the first administrator, with the setup link's token. */
+        post: operations["setup_claim"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1193,7 +1264,7 @@ export interface components {
             detail: string | null;
             id: string;
             target_id: string | null;
-            /** @description `user`, `report`, `room` or `job`. */
+            /** @description `user`, `report`, `room`, `job` or `model`. */
             target_kind: string;
         };
         AuditLog: {
@@ -1222,6 +1293,21 @@ export interface components {
             model: components["schemas"]["ModelCheck"];
             safety: components["schemas"]["SafetyCheck"];
         };
+        /** @description A model the setup page offers. */
+        Choice: {
+            about: string;
+            /**
+             * Format: int64
+             * @description About how large the download is.
+             */
+            bytes: number;
+            file: string;
+            /** @description What the page sends back to download it. */
+            id: string;
+            name: string;
+            /** @description The hub repository and file. */
+            repo: string;
+        };
         /** @description A person's choices about memory. */
         Choices: {
             /** @description Moments the safety layer flagged may be remembered too. */
@@ -1234,6 +1320,10 @@ export interface components {
             hard_moments: boolean;
             /** @description Stop remembering and recalling (what is remembered stays until deleted). */
             paused: boolean;
+        };
+        ClaimInput: {
+            /** @description The token from the setup link printed at start-up. */
+            token: string;
         };
         /** @description What the web app needs to report its own errors. */
         ClientConfig: {
@@ -1333,12 +1423,37 @@ export interface components {
             message: components["schemas"]["Message"];
             session_id: string;
         };
+        /** @description Where a download started from the setup page stands. */
+        Download: {
+            /** @description The choice being downloaded. */
+            choice: string;
+            /** Format: int64 */
+            done_bytes: number;
+            /**
+             * @description Why it failed, for the administrator; starting it again continues where it broke
+             *     off.
+             */
+            error?: string | null;
+            /**
+             * @description `downloading`, `loading` (checking the file and putting it to work), `ready` or
+             *     `failed`.
+             */
+            state: components["schemas"]["DownloadState"];
+            /** Format: int64 */
+            total_bytes: number | null;
+        };
+        DownloadInput: {
+            /** @description One of the choices' ids. */
+            choice: string;
+        };
+        /** @enum {string} */
+        DownloadState: "downloading" | "loading" | "ready" | "failed";
         /**
          * @description Every code an error body's `error` field can hold: stable, for programs (the
          *     `message` beside it is for people). The OpenAPI contract lists them all.
          * @enum {string}
          */
-        ErrorCode: "account_banned" | "account_required" | "admin_only" | "already_answered" | "already_resolved" | "already_speaking" | "audio_server_unavailable" | "bad_request" | "cannot_act_on_admin" | "cannot_act_on_self" | "cannot_block_yourself" | "cannot_report_yourself" | "cannot_step_down" | "confirmation_required" | "cross_origin_request" | "csrf_token_invalid" | "email_taken" | "embedding_failed" | "embedding_timeout" | "identity_linked" | "internal_error" | "invalid_audio" | "invalid_body" | "invalid_capacity" | "invalid_credentials" | "invalid_days" | "invalid_display_name" | "invalid_email" | "invalid_event_name" | "invalid_event_path" | "invalid_event_properties" | "invalid_event_visit" | "invalid_language" | "invalid_limit" | "invalid_offset" | "invalid_query" | "invalid_reason" | "invalid_region" | "invalid_role" | "invalid_room_token" | "invalid_show_as" | "invalid_speech_request" | "invalid_status" | "invalid_visibility" | "invalid_voice" | "invalid_webhook" | "invisible_characters" | "listener" | "livekit_not_configured" | "malformed_json" | "message_empty" | "message_too_long" | "method_not_allowed" | "model_not_configured" | "model_timeout" | "model_unavailable" | "no_display_name" | "not_a_reply" | "not_allowed" | "not_found" | "not_in_room" | "not_invited" | "not_ready" | "not_signed_in" | "password_contains_email" | "password_required" | "password_too_common" | "password_too_long" | "password_too_short" | "payload_too_large" | "plan_item_too_long" | "plan_too_many_items" | "rate_limited" | "reason_empty" | "reason_too_long" | "recording_too_long" | "recording_too_short" | "removed_from_room" | "request_timeout" | "retry_content_differs" | "retry_needs_session" | "retry_not_a_message" | "room_closed" | "room_full" | "room_gone" | "session_expired" | "sfu_not_in_use" | "speech_failed" | "speech_not_configured" | "speech_timeout" | "speech_unavailable" | "temporarily_unavailable" | "title_empty" | "title_too_long" | "topic_too_long" | "transcription_not_configured" | "transcription_unavailable" | "unknown_queue" | "unknown_voice" | "unsupported_media_type" | "uri_too_long";
+        ErrorCode: "account_banned" | "account_required" | "admin_only" | "already_answered" | "already_resolved" | "already_set_up" | "already_speaking" | "audio_server_unavailable" | "bad_request" | "cannot_act_on_admin" | "cannot_act_on_self" | "cannot_block_yourself" | "cannot_report_yourself" | "cannot_step_down" | "confirmation_required" | "cross_origin_request" | "csrf_token_invalid" | "download_in_progress" | "email_taken" | "embedding_failed" | "embedding_timeout" | "identity_linked" | "internal_error" | "invalid_audio" | "invalid_body" | "invalid_capacity" | "invalid_credentials" | "invalid_days" | "invalid_display_name" | "invalid_email" | "invalid_event_name" | "invalid_event_path" | "invalid_event_properties" | "invalid_event_visit" | "invalid_language" | "invalid_limit" | "invalid_offset" | "invalid_query" | "invalid_reason" | "invalid_region" | "invalid_role" | "invalid_room_token" | "invalid_setup_token" | "invalid_show_as" | "invalid_speech_request" | "invalid_status" | "invalid_visibility" | "invalid_voice" | "invalid_webhook" | "invisible_characters" | "listener" | "livekit_not_configured" | "malformed_json" | "message_empty" | "message_too_long" | "method_not_allowed" | "model_not_configured" | "model_set_by_configuration" | "model_timeout" | "model_unavailable" | "no_display_name" | "not_a_reply" | "not_allowed" | "not_found" | "not_in_room" | "not_invited" | "not_ready" | "not_signed_in" | "password_contains_email" | "password_required" | "password_too_common" | "password_too_long" | "password_too_short" | "payload_too_large" | "plan_item_too_long" | "plan_too_many_items" | "rate_limited" | "reason_empty" | "reason_too_long" | "recording_too_long" | "recording_too_short" | "removed_from_room" | "request_timeout" | "retry_content_differs" | "retry_needs_session" | "retry_not_a_message" | "room_closed" | "room_full" | "room_gone" | "session_expired" | "sfu_not_in_use" | "speech_failed" | "speech_not_configured" | "speech_timeout" | "speech_unavailable" | "temporarily_unavailable" | "title_empty" | "title_too_long" | "topic_too_long" | "transcription_not_configured" | "transcription_unavailable" | "unknown_model" | "unknown_queue" | "unknown_voice" | "unsupported_media_type" | "uri_too_long";
         EventInput: {
             /**
              * @description Lower-case letters, digits, `_` or `.`, starting with a letter; at most 64.
@@ -1499,7 +1614,19 @@ export interface components {
         };
         ModelInfo: {
             configured: boolean;
+            download: components["schemas"]["Download"] | null;
             name: string | null;
+        };
+        ModelSetup: {
+            choices: components["schemas"]["Choice"][];
+            /**
+             * @description Whether the model is set by the server's configuration (`LLM_BASE_URL` or
+             *     `LLM_GGUF_PATH`), which the setup page does not change.
+             */
+            configured_by_operator: boolean;
+            download: components["schemas"]["Download"] | null;
+            /** @description The model answering now (`local:…` or `openai:…`), if any. */
+            model: string | null;
         };
         /** @description A new token after a password change. */
         NewCsrfToken: {
@@ -1812,6 +1939,13 @@ export interface components {
         };
         SessionList: {
             sessions: components["schemas"]["ChatSession"][];
+        };
+        SetupStatus: {
+            /**
+             * @description Whether the server still waits for its first administrator (the setup link
+             *     printed at start-up makes one).
+             */
+            needs_admin: boolean;
         };
         /**
          * @description How urgent the danger is, after the Columbia screener (C-SSRS): a wish to be dead or
@@ -2155,6 +2289,60 @@ export interface operations {
             401: components["responses"]["Unauthorized"];
             403: components["responses"]["Forbidden"];
             404: components["responses"]["NotFound"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    setup_model: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The model setup. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelSetup"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+        };
+    };
+    setup_download: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["DownloadInput"];
+            };
+        };
+        responses: {
+            /** @description Downloading; follow it with GET /api/admin/model. */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelSetup"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             422: components["responses"]["Unprocessable"];
         };
     };
@@ -4101,6 +4289,56 @@ export interface operations {
             422: components["responses"]["Unprocessable"];
             502: components["responses"]["BadGateway"];
             504: components["responses"]["GatewayTimeout"];
+        };
+    };
+    setup_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Whether a first administrator is still needed. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SetupStatus"];
+                };
+            };
+        };
+    };
+    setup_claim: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ClaimInput"];
+            };
+        };
+        responses: {
+            /** @description You are the administrator now. */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
         };
     };
     health_healthz: {

@@ -654,3 +654,37 @@ export async function listAudit(): Promise<AuditEntry[]> {
   const body = await apiFetch<Schemas["AuditLog"]>("/admin/audit?limit=100");
   return body.entries;
 }
+
+// --- First run: the first administrator and the language model ---------------------
+
+export type ModelSetup = Schemas["ModelSetup"];
+export type ModelChoice = Schemas["Choice"];
+export type ModelDownload = Schemas["Download"];
+
+/** Whether the server still waits for its first administrator. */
+export async function getSetupStatus(fetchImpl: Fetch = fetch): Promise<boolean> {
+  const body = await apiFetch<Schemas["SetupStatus"]>("/setup", {}, fetchImpl);
+  return body.needs_admin;
+}
+
+/** Makes the signed-in account the first administrator, with the setup link's token. */
+export function claimSetup(token: string, fetchImpl: Fetch = fetch): Promise<void> {
+  return apiFetch<void>(
+    "/setup/claim",
+    { method: "POST", body: JSON.stringify({ token }) },
+    fetchImpl,
+  );
+}
+
+export function getModelSetup(fetchImpl: Fetch = fetch): Promise<ModelSetup> {
+  return apiFetch<ModelSetup>("/admin/model", {}, fetchImpl);
+}
+
+/** Starts downloading one of the offered models; it answers once it is installed. */
+export function downloadModel(choice: string, fetchImpl: Fetch = fetch): Promise<ModelSetup> {
+  return apiFetch<ModelSetup>(
+    "/admin/model/download",
+    { method: "POST", body: JSON.stringify({ choice }) },
+    fetchImpl,
+  );
+}

@@ -145,7 +145,7 @@ test("the console is for administrators only", async ({ page, baseURL }) => {
   await page.getByLabel("Password").fill("river kettle lantern");
   await page.getByRole("button", { name: "Create account" }).click();
   await page.waitForURL((url) => url.pathname === "/");
-  await expect(page.getByRole("link", { name: /Your account/ })).toBeVisible();
+  await expect(page.getByRole("link", { name: /your account/i })).toBeVisible();
   await expect(page.getByRole("link", { name: "Admin" })).toHaveCount(0);
   await page.goto("/admin/");
   await expect(page.getByText("Only administrators can open the admin console.")).toBeVisible();

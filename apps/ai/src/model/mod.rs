@@ -148,6 +148,59 @@ pub trait ChatModel: Send + Sync + 'static {
     fn name(&self) -> String;
 }
 
+/// Where the running server keeps its language model: empty until one is configured,
+/// and replaced while it runs when a model is installed from the setup page. Clones
+/// share the slot, so the supporter, the judge and the memory summaries all see the
+/// new model at once; a reply already streaming keeps the model it started with.
+#[derive(Clone, Default)]
+pub struct ModelSlot(std::sync::Arc<std::sync::RwLock<Option<std::sync::Arc<dyn ChatModel>>>>);
+
+impl ModelSlot {
+    pub fn new(model: Option<std::sync::Arc<dyn ChatModel>>) -> Self {
+        Self(std::sync::Arc::new(std::sync::RwLock::new(model)))
+    }
+
+    /// The model now in the slot.
+    pub fn get(&self) -> Option<std::sync::Arc<dyn ChatModel>> {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Puts `model` in the slot; later turns use it.
+    pub fn set(&self, model: std::sync::Arc<dyn ChatModel>) {
+        *self
+            .0
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(model);
+    }
+
+    pub fn is_some(&self) -> bool {
+        self.0
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+}
+
+/// The slot answers as its model does; empty, it refuses as an unreachable model would.
+#[async_trait]
+impl ChatModel for ModelSlot {
+    async fn stream(&self, request: ChatRequest) -> Result<TokenStream, ModelError> {
+        match self.get() {
+            Some(model) => model.stream(request).await,
+            None => Err(ModelError::Unreachable(
+                "no language model is configured".to_owned(),
+            )),
+        }
+    }
+
+    fn name(&self) -> String {
+        self.get().map_or_else(|| "none".to_owned(), |m| m.name())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ModelError;

@@ -102,7 +102,7 @@ struct AuditEntry {
     actor: Option<String>,
     /// What was done, e.g. `user.banned`, `report.removed`, `job.retried`, `room.closed`.
     action: String,
-    /// `user`, `report`, `room` or `job`.
+    /// `user`, `report`, `room`, `job` or `model`.
     target_kind: String,
     #[schema(required = true)]
     target_id: Option<String>,

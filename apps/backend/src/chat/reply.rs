@@ -84,6 +84,9 @@ struct ModelInfo {
     configured: bool,
     #[schema(required = true)]
     name: Option<String>,
+    /// A model being downloaded from the setup page, so the chat can say so meanwhile.
+    #[schema(required = true)]
+    download: Option<crate::setup::Download>,
 }
 
 /// How the UI must present the supporter on this server.
@@ -99,7 +102,8 @@ async fn info(State(state): State<AppState>) -> Json<Info> {
         label,
         model: ModelInfo {
             configured: state.model.is_some(),
-            name: state.model.as_ref().map(|m| m.name()),
+            name: state.model.get().map(|m| m.name()),
+            download: state.setup.download(),
         },
         max_message_chars: state.config.chat.max_message_chars,
         speech: crate::speech::info(&state),

@@ -40,6 +40,7 @@ pub const SECRET_KEYS: &[&str] = &[
     "POSTHOG_KEY",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_SESSION_TOKEN",
+    "HF_TOKEN",
 ];
 
 /// The settings as given, trimmed, without empty values.

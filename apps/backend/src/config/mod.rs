@@ -431,6 +431,10 @@ pub struct Config {
     pub client_ip_header: Option<axum::http::HeaderName>,
     pub llm: Option<LlmUpstream>,
     pub llm_gguf_path: Option<PathBuf>,
+    /// Whether `LLM_GGUF_PATH` was set (rather than a model found in the models folder).
+    pub llm_gguf_explicit: bool,
+    /// Where models are downloaded from (`solace model pull`, the setup page).
+    pub hub: HubSettings,
     pub llm_settings: LlmSettings,
     pub chat: ChatSettings,
     pub memory: MemorySettings,
@@ -614,6 +618,7 @@ impl Config {
             .path("MODELS_DIR")
             .unwrap_or_else(|| data_dir.join("models"));
         let llm = LlmUpstream::read(&env)?;
+        let llm_gguf_explicit = env.path("LLM_GGUF_PATH").is_some();
         let llm_gguf_path = match env.path("LLM_GGUF_PATH") {
             Some(_) if llm.is_some() => {
                 return Err(invalid(
@@ -721,6 +726,11 @@ impl Config {
             http_redirect_port,
             llm,
             llm_gguf_path,
+            llm_gguf_explicit,
+            hub: HubSettings {
+                endpoint: env.http_url_or("HF_ENDPOINT", "https://huggingface.co")?,
+                token: env.secret("HF_TOKEN"),
+            },
             llm_settings: LlmSettings::read(&env)?,
             chat: ChatSettings::read(&env)?,
             limits: AbuseLimits::read(&env)?,
@@ -812,15 +822,32 @@ fn sentry_browser_dsn(env: &Env) -> Result<Option<Url>, ConfigError> {
     Ok(Some(url))
 }
 
-/// The first `.gguf` file in `dir` by name, if there is one.
+/// The newest `.gguf` file in `dir` (the one downloaded last; the first by name among
+/// equally new ones), if there is one.
 fn find_gguf(dir: &std::path::Path) -> Option<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .ok()?
-        .filter_map(|entry| entry.ok().map(|e| e.path()))
-        .filter(|path| path.extension().is_some_and(|ext| ext == "gguf") && path.is_file())
-        .collect();
+    let mut files: Vec<(std::cmp::Reverse<std::time::SystemTime>, PathBuf)> =
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(|entry| entry.ok().map(|e| e.path()))
+            .filter(|path| path.extension().is_some_and(|ext| ext == "gguf") && path.is_file())
+            .map(|path| {
+                let modified = std::fs::metadata(&path)
+                    .and_then(|m| m.modified())
+                    .unwrap_or(std::time::UNIX_EPOCH);
+                (std::cmp::Reverse(modified), path)
+            })
+            .collect();
     files.sort();
-    files.into_iter().next()
+    files.into_iter().next().map(|(_, path)| path)
+}
+
+/// Where models are downloaded from.
+#[derive(Debug, Clone)]
+pub struct HubSettings {
+    /// `https://huggingface.co`, or a mirror (`HF_ENDPOINT`).
+    pub endpoint: Url,
+    /// For gated or private repositories (`HF_TOKEN`).
+    pub token: Option<SecretString>,
 }
 
 /// What an OpenAI-compatible server's `*_MODEL` names.

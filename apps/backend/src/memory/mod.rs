@@ -26,7 +26,7 @@ use std::time::Duration;
 use serde::Serialize;
 use solace_ai::memory::knowledge::{Library, Note};
 use solace_ai::memory::{chunks, summarise, Embedder, LocalEmbedder, OpenAiEmbedder, Recalled};
-use solace_ai::model::{ChatMessage, ChatModel, ChatRole};
+use solace_ai::model::{ChatMessage, ChatRole};
 use solace_ai::safety::Detector;
 use tokio::sync::Notify;
 
@@ -86,7 +86,7 @@ pub struct Memory {
     recall_items: usize,
     min_similarity: f32,
     /// Writes conversation summaries, when a model is configured.
-    model: Option<Arc<dyn ChatModel>>,
+    model: solace_ai::model::ModelSlot,
     /// How many messages of a conversation the model sees (`CHAT_HISTORY_TURNS`).
     window: usize,
     /// Solace's library of notes, embedded at start-up (`with_library`).
@@ -102,7 +102,7 @@ impl Memory {
         db: &Db,
         jobs: Arc<dyn JobQueue>,
         detector: &Arc<Detector>,
-        model: Option<Arc<dyn ChatModel>>,
+        model: solace_ai::model::ModelSlot,
     ) -> Result<Self> {
         let settings = &config.memory;
         let (embedder, reason): (Option<Arc<dyn Embedder>>, Option<String>) =
@@ -349,7 +349,7 @@ impl Memory {
         count: usize,
         covers: usize,
     ) {
-        if self.model.is_none() || !self.summary_due(count, covers) {
+        if !self.model.is_some() || !self.summary_due(count, covers) {
             return;
         }
         let queued = self
@@ -396,7 +396,7 @@ impl Memory {
         ) else {
             return Err(JobError::fatal("the job names no conversation"));
         };
-        let Some(model) = &self.model else {
+        let Some(model) = self.model.get() else {
             return Err(JobError::retry("no language model on this worker"));
         };
         let database = |e: Error| JobError::retry(format!("database: {e}"));

@@ -37,6 +37,7 @@ mod replicas;
 mod rooms;
 mod safety;
 mod safety_plan;
+mod setup;
 mod sfu;
 mod slow_clients;
 mod smoke;

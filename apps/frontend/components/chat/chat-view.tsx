@@ -15,7 +15,8 @@ import { Alert } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { useChat } from "@/hooks/use-chat";
 import { useVoice } from "@/hooks/use-voice";
-import { getAiInfo, speakMessage } from "@/lib/api";
+import { useUser } from "@/hooks/use-user";
+import { getAiInfo, speakMessage, type ModelDownload } from "@/lib/api";
 
 const FALLBACK_LABEL = "AI therapist";
 
@@ -24,7 +25,16 @@ export function ChatView() {
   const router = useRouter();
   const params = useSearchParams();
   const sessionId = params.get("session");
-  const info = useQuery({ queryKey: ["ai-info"], queryFn: () => getAiInfo(), staleTime: 60_000 });
+  const info = useQuery({
+    queryKey: ["ai-info"],
+    queryFn: () => getAiInfo(),
+    staleTime: 60_000,
+    // While a model is being installed, the chat follows it and starts using it once ready.
+    refetchInterval: (query) => {
+      const state = query.state.data?.model.download?.state;
+      return state === "downloading" || state === "loading" ? 3000 : false;
+    },
+  });
   const label = info.data?.label ?? FALLBACK_LABEL;
 
   const select = useCallback(
@@ -121,10 +131,7 @@ export function ChatView() {
                 delete it at any time.
               </p>
               {info.data && !info.data.model.configured && (
-                <p className="mt-4 text-sm" data-testid="no-model">
-                  No language model is set up on this server yet, so the {label} cannot answer
-                  ordinary messages. Crisis resources still work.
-                </p>
+                <NoModelYet download={info.data.model.download} label={label} />
               )}
             </div>
           )}
@@ -251,5 +258,27 @@ export function ChatView() {
         </p>
       </section>
     </div>
+  );
+}
+
+/** What the chat says while the server has no model: being installed, or not yet chosen. */
+function NoModelYet({ download, label }: { download: ModelDownload | null; label: string }) {
+  const { user } = useUser();
+  const installing = download?.state === "downloading" || download?.state === "loading";
+  const percent =
+    download?.total_bytes && download.total_bytes > 0
+      ? Math.min(100, Math.floor((download.done_bytes / download.total_bytes) * 100))
+      : null;
+  return (
+    <p className="mt-4 text-sm" data-testid="no-model">
+      {installing
+        ? `The ${label}'s language model is being installed${percent === null ? "" : ` (${percent}%)`}; it answers as soon as it is ready. Crisis resources work now.`
+        : `No language model is set up on this server yet, so the ${label} cannot answer ordinary messages. Crisis resources still work.`}{" "}
+      {!installing && user?.role === "admin" && (
+        <Link className="underline" href="/setup/">
+          Choose a model
+        </Link>
+      )}
+    </p>
   );
 }

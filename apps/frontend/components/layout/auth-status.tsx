@@ -53,9 +53,14 @@ export function AuthStatus() {
       {/* On phones the account and log-out buttons are icons, so the crisis link keeps
           its words and nothing is pushed off a 320 px screen. */}
       <Button asChild variant="ghost" size="sm" className="px-2 sm:px-4">
-        <Link href="/account/" aria-label={`Your account (${shownName(user)})`}>
+        {/* The accessible name is the words shown (and, for the icon, words only a
+            screen reader hears): an aria-label that differs from the visible name breaks
+            voice control ("click Serene Heron"). */}
+        <Link href="/account/">
           <UserRound aria-hidden className="sm:hidden" />
+          <span className="sr-only sm:hidden">Your account ({shownName(user)})</span>
           <span className="hidden max-w-48 truncate sm:inline">{shownName(user)}</span>
+          <span className="sr-only hidden sm:inline">: your account</span>
         </Link>
       </Button>
       <Button
