@@ -67,13 +67,15 @@ pub(super) async fn search(
     ApiQuery(query): ApiQuery<SearchQuery>,
 ) -> Result<Json<People>> {
     let page = Page::new(query.limit, query.offset)?;
-    let q = query.q.unwrap_or_default().trim().to_lowercase();
-    if q.chars().count() > 200 {
+    let raw = query.q.unwrap_or_default();
+    // Counted as given (as the contract's maxLength does), before trimming.
+    if raw.chars().count() > 200 {
         return Err(Error::validation(
             ErrorCode::InvalidQuery,
             "q can be at most 200 characters.",
         ));
     }
+    let q = raw.trim().to_lowercase();
     // The search text is matched literally: LIKE's wildcards in it are escaped.
     let pattern = format!(
         "%{}%",

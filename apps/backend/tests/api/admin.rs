@@ -191,6 +191,10 @@ async fn a_banned_account_is_signed_out_and_refused_until_unbanned() {
         .any(|p| p["id"] == id.as_str()));
     let (_, wildcard) = admin.get("/api/admin/users?q=%25").await;
     assert_eq!(wildcard["people"].as_array().unwrap().len(), 0);
+    // The length is counted as sent (the contract's maxLength), spaces and all.
+    let padded = format!("{}%20%20", "a".repeat(199));
+    let (too_long, body) = admin.get(&format!("/api/admin/users?q={padded}")).await;
+    assert_eq!(too_long, 422, "{body}");
 
     let (status, empty) = admin
         .post(
