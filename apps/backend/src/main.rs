@@ -619,28 +619,6 @@ async fn admin(config: Config, action: AdminAction) -> Result<(), String> {
     Ok(())
 }
 
-fn hub_request(
-    config: &Config,
-    repo: &str,
-    file: &str,
-    revision: &str,
-    sha256: Option<String>,
-) -> hub::PullRequest {
-    hub::PullRequest {
-        endpoint: config.hub.endpoint.clone(),
-        repo: repo.to_owned(),
-        file: file.to_owned(),
-        revision: revision.to_owned(),
-        token: config
-            .hub
-            .token
-            .as_ref()
-            .map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
-        sha256,
-        url: None,
-    }
-}
-
 async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
     match action {
         ModelAction::Pull {
@@ -649,7 +627,7 @@ async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
             revision,
             sha256,
         } => {
-            let request = hub_request(config, &repo, &file, &revision, sha256);
+            let request = config.hub.request(&repo, &file, &revision, sha256);
             pull_one(&request, &config.models_dir).await
         }
         ModelAction::PullWhisper {
@@ -671,12 +649,12 @@ async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
                 "tokenizer_config.json",
             ];
             for file in configs {
-                pull_one(&hub_request(config, &repo, file, &revision, None), &folder).await?;
+                pull_one(&config.hub.request(&repo, file, &revision, None), &folder).await?;
             }
             for file in ["encoder_model", "decoder_model_merged"] {
                 let name = format!("onnx/{file}{suffix}.onnx");
                 pull_one(
-                    &hub_request(config, &repo, &name, &revision, None),
+                    &config.hub.request(&repo, &name, &revision, None),
                     &folder.join("onnx"),
                 )
                 .await?;
@@ -695,7 +673,7 @@ async fn model(config: &Config, action: ModelAction) -> Result<(), String> {
             pull_multilingual(&config.safety.multilingual_dir).await?;
             if bert {
                 for file in solace_ai::safety::learned::MODEL_FILES {
-                    let request = hub_request(config, &repo, file, &revision, None);
+                    let request = config.hub.request(&repo, file, &revision, None);
                     pull_one(&request, &config.safety.model_dir).await?;
                 }
             }

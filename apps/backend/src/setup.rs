@@ -383,19 +383,7 @@ async fn download(
 /// Downloads the choice into the models folder, loads it and puts it in the model slot.
 async fn install(state: AppState, choice: Choice) {
     let config = &state.config;
-    let request = hub::PullRequest {
-        endpoint: config.hub.endpoint.clone(),
-        repo: choice.repo.to_owned(),
-        file: choice.file.to_owned(),
-        revision: "main".to_owned(),
-        token: config
-            .hub
-            .token
-            .as_ref()
-            .map(|t| secrecy::ExposeSecret::expose_secret(t).to_owned()),
-        sha256: None,
-        url: None,
-    };
+    let request = config.hub.request(choice.repo, choice.file, "main", None);
     let setup = state.setup.clone();
     let pulled = hub::pull(&request, &config.models_dir, |done, total| {
         setup.update(|d| {

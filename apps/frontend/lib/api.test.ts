@@ -3,14 +3,17 @@ import { describe, expect, it } from "vitest";
 import {
   ApiError,
   apiFetch,
+  downloadPercent,
   forgetAllMemory,
   forgetMemoryItem,
   getCrisisResources,
   getHealth,
   getMe,
   getMemory,
+  installing,
   setMemoryChoices,
   trackEvent,
+  type ModelDownload,
 } from "./api";
 
 type Call = { url: string; init: RequestInit };
@@ -168,3 +171,23 @@ describe("sessions and CSRF", () => {
 async function getMeWith(fetchImpl: ReturnType<typeof fakeFetch>) {
   return getMe(fetchImpl);
 }
+
+describe("model downloads", () => {
+  const download = (done: number, total: number | null, state: ModelDownload["state"]) =>
+    ({ choice: "llama-3.2-1b", state, done_bytes: done, total_bytes: total }) as ModelDownload;
+
+  it("says how far a download has come, and nothing when its size is unknown", () => {
+    expect(downloadPercent(download(0, 800, "downloading"))).toBe(0);
+    expect(downloadPercent(download(399, 800, "downloading"))).toBe(49);
+    expect(downloadPercent(download(900, 800, "loading"))).toBe(100);
+    expect(downloadPercent(download(10, null, "downloading"))).toBeNull();
+  });
+
+  it("counts downloading and loading as installing, nothing else", () => {
+    expect(installing(download(1, 2, "downloading"))).toBe(true);
+    expect(installing(download(2, 2, "loading"))).toBe(true);
+    expect(installing(download(2, 2, "ready"))).toBe(false);
+    expect(installing(download(1, 2, "failed"))).toBe(false);
+    expect(installing(null)).toBe(false);
+  });
+});

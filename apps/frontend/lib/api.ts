@@ -661,6 +661,17 @@ export type ModelSetup = Schemas["ModelSetup"];
 export type ModelChoice = Schemas["Choice"];
 export type ModelDownload = Schemas["Download"];
 
+/** How far a model download has come, 0–100; `null` when its size is unknown. */
+export function downloadPercent(download: ModelDownload): number | null {
+  const total = download.total_bytes ?? 0;
+  return total > 0 ? Math.min(100, Math.floor((download.done_bytes / total) * 100)) : null;
+}
+
+/** Whether a model is being downloaded or loaded. */
+export function installing(download: ModelDownload | null | undefined): boolean {
+  return download?.state === "downloading" || download?.state === "loading";
+}
+
 /** Whether the server still waits for its first administrator. */
 export async function getSetupStatus(fetchImpl: Fetch = fetch): Promise<boolean> {
   const body = await apiFetch<Schemas["SetupStatus"]>("/setup", {}, fetchImpl);

@@ -850,6 +850,27 @@ pub struct HubSettings {
     pub token: Option<SecretString>,
 }
 
+impl HubSettings {
+    /// A download of `file` from `repo` at `revision` on this hub.
+    pub fn request(
+        &self,
+        repo: &str,
+        file: &str,
+        revision: &str,
+        sha256: Option<String>,
+    ) -> solace_ai::hub::PullRequest {
+        solace_ai::hub::PullRequest {
+            endpoint: self.endpoint.clone(),
+            repo: repo.to_owned(),
+            file: file.to_owned(),
+            revision: revision.to_owned(),
+            token: self.token.as_ref().map(|t| t.expose_secret().to_owned()),
+            sha256,
+            url: None,
+        }
+    }
+}
+
 /// What an OpenAI-compatible server's `*_MODEL` names.
 const MODEL_ID: &str = "the model id the server expects";
 

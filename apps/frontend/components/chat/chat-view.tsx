@@ -16,7 +16,13 @@ import { Button } from "@/components/ui/button";
 import { useChat } from "@/hooks/use-chat";
 import { useVoice } from "@/hooks/use-voice";
 import { useUser } from "@/hooks/use-user";
-import { getAiInfo, speakMessage, type ModelDownload } from "@/lib/api";
+import {
+  downloadPercent,
+  getAiInfo,
+  installing,
+  speakMessage,
+  type ModelDownload,
+} from "@/lib/api";
 
 const FALLBACK_LABEL = "AI therapist";
 
@@ -30,10 +36,7 @@ export function ChatView() {
     queryFn: () => getAiInfo(),
     staleTime: 60_000,
     // While a model is being installed, the chat follows it and starts using it once ready.
-    refetchInterval: (query) => {
-      const state = query.state.data?.model.download?.state;
-      return state === "downloading" || state === "loading" ? 3000 : false;
-    },
+    refetchInterval: (query) => (installing(query.state.data?.model.download) ? 3000 : false),
   });
   const label = info.data?.label ?? FALLBACK_LABEL;
 
@@ -264,17 +267,14 @@ export function ChatView() {
 /** What the chat says while the server has no model: being installed, or not yet chosen. */
 function NoModelYet({ download, label }: { download: ModelDownload | null; label: string }) {
   const { user } = useUser();
-  const installing = download?.state === "downloading" || download?.state === "loading";
-  const percent =
-    download?.total_bytes && download.total_bytes > 0
-      ? Math.min(100, Math.floor((download.done_bytes / download.total_bytes) * 100))
-      : null;
+  const busy = installing(download);
+  const percent = download ? downloadPercent(download) : null;
   return (
     <p className="mt-4 text-sm" data-testid="no-model">
-      {installing
+      {busy
         ? `The ${label}'s language model is being installed${percent === null ? "" : ` (${percent}%)`}; it answers as soon as it is ready. Crisis resources work now.`
         : `No language model is set up on this server yet, so the ${label} cannot answer ordinary messages. Crisis resources still work.`}{" "}
-      {!installing && user?.role === "admin" && (
+      {!busy && user?.role === "admin" && (
         <Link className="underline" href="/setup/">
           Choose a model
         </Link>

@@ -12,8 +12,10 @@ import {
   ApiError,
   claimSetup,
   downloadModel,
+  downloadPercent,
   getModelSetup,
   getSetupStatus,
+  installing,
   type ModelChoice,
   type ModelDownload,
 } from "@/lib/api";
@@ -139,10 +141,7 @@ function ModelStep() {
     queryKey: ["admin", "model"],
     queryFn: () => getModelSetup(),
     // Follow a download while it runs.
-    refetchInterval: (query) => {
-      const state = query.state.data?.download?.state;
-      return state === "downloading" || state === "loading" ? 1000 : false;
-    },
+    refetchInterval: (query) => (installing(query.state.data?.download) ? 1000 : false),
   });
 
   async function start(choice: string) {
@@ -164,7 +163,7 @@ function ModelStep() {
   }
   if (setup.isError) return <Alert>{problem(setup.error)}</Alert>;
   const { model, configured_by_operator, choices, download } = setup.data;
-  const running = download?.state === "downloading" || download?.state === "loading";
+  const running = installing(download);
   return (
     <section aria-labelledby="model-heading" className="flex flex-col gap-4">
       <h2 id="model-heading" className="text-lg font-semibold">
@@ -224,7 +223,7 @@ function ModelStep() {
 function Progress({ download, choices }: { download: ModelDownload; choices: ModelChoice[] }) {
   const name = choices.find((c) => c.id === download.choice)?.name ?? download.choice;
   const total = download.total_bytes ?? 0;
-  const percent = total > 0 ? Math.min(100, Math.floor((download.done_bytes / total) * 100)) : 0;
+  const percent = downloadPercent(download) ?? 0;
   const words = {
     downloading: `Downloading ${name}: ${bytes(download.done_bytes)} of ${bytes(total)}`,
     loading: `Checking ${name} and putting it to work…`,
@@ -234,7 +233,7 @@ function Progress({ download, choices }: { download: ModelDownload; choices: Mod
   return (
     <div className="flex flex-col gap-2" data-testid="model-download" aria-live="polite">
       <p className="text-sm">{words}</p>
-      {(download.state === "downloading" || download.state === "loading") && (
+      {installing(download) && (
         <div
           role="progressbar"
           aria-label={`Downloading ${name}`}
