@@ -15,7 +15,7 @@ const port = Number(process.env.E2E_PORT ?? 18080);
 const externalBaseUrl = process.env.E2E_BASE_URL;
 const baseURL = externalBaseUrl ?? `http://127.0.0.1:${port}`;
 // The fake OpenAI-compatible model server the app talks to in these tests.
-const llmPort = Number(process.env.E2E_LLM_PORT ?? 18091);
+export const llmPort = Number(process.env.E2E_LLM_PORT ?? 18091);
 // The fake Sentry / PostHog / Plausible the app reports to (fake-collector.mjs).
 export const collectorPort = Number(process.env.E2E_COLLECTOR_PORT ?? 18093);
 const collector = `http://127.0.0.1:${collectorPort}`;

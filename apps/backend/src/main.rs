@@ -298,11 +298,15 @@ async fn memory_service(
     };
     // Summaries need the model; a worker loads it only from a model server, never a
     // GGUF file (gigabytes in every worker): `serve`'s worker writes those summaries.
-    let model = match &config.llm {
-        Some(_) => solace_backend::state::build_model(config)
+    let from_a_server = config.llm.is_some()
+        || (!config.llm_gguf_explicit
+            && solace_backend::setup::saved_server(&config.data_dir).is_some());
+    let model = if from_a_server {
+        solace_backend::state::build_model(config)
             .await
-            .map_err(|e| e.to_string())?,
-        None => None,
+            .map_err(|e| e.to_string())?
+    } else {
+        None
     };
     let model = solace_ai::model::ModelSlot::new(model);
     solace_backend::memory::Memory::build(config, db, jobs, &std::sync::Arc::new(detector), model)

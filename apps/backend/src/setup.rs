@@ -25,6 +25,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::{Admin, RegisteredUser};
+use crate::config::LlmUpstream;
 use crate::db::Db;
 use crate::error::{Error, ErrorCode, Result};
 use crate::extract::ApiJson;
@@ -187,6 +188,46 @@ impl Setup {
     }
 }
 
+/// The file in `DATA_DIR` that keeps the model server connected from the setup page
+/// (its address, model and key; readable by the server's user only), read at start-up
+/// when neither `LLM_BASE_URL` nor `LLM_GGUF_PATH` is set. Installing a GGUF model from
+/// the setup page removes it: the latest choice wins.
+pub const SERVER_FILE: &str = "model-server.json";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct SavedServer {
+    base_url: String,
+    model: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    api_key: Option<String>,
+}
+
+/// The model server connected from the setup page, if one was.
+pub fn saved_server(data_dir: &std::path::Path) -> Option<LlmUpstream> {
+    let file = data_dir.join(SERVER_FILE);
+    let text = std::fs::read_to_string(&file).ok()?;
+    let saved: SavedServer = match serde_json::from_str(&text) {
+        Ok(saved) => saved,
+        Err(error) => {
+            tracing::warn!(%error, path = %file.display(), "ignoring an unreadable model server file");
+            return None;
+        }
+    };
+    let base_url = match url::Url::parse(&saved.base_url) {
+        Ok(url) => url,
+        Err(error) => {
+            tracing::warn!(%error, path = %file.display(), "ignoring a model server file with a bad address");
+            return None;
+        }
+    };
+    Some(LlmUpstream {
+        base_url,
+        api_key: saved.api_key.map(secrecy::SecretString::from),
+        model: saved.model,
+        max_retries: 2,
+    })
+}
+
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -205,6 +246,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(claim))
         .routes(routes!(model))
         .routes(routes!(download))
+        .routes(routes!(connect))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -312,6 +354,28 @@ fn operator_set_model(state: &AppState) -> bool {
     state.config.llm.is_some() || state.config.llm_gguf_explicit
 }
 
+fn installing(download: &Download) -> bool {
+    matches!(
+        download.state,
+        DownloadState::Downloading | DownloadState::Loading
+    )
+}
+
+fn set_by_configuration() -> Error {
+    Error::Conflict {
+        code: ErrorCode::ModelSetByConfiguration,
+        message: "This server's model is set by LLM_BASE_URL or LLM_GGUF_PATH; change it there."
+            .to_owned(),
+    }
+}
+
+fn download_in_progress() -> Error {
+    Error::Conflict {
+        code: ErrorCode::DownloadInProgress,
+        message: "A model is downloading already; wait for it to finish.".to_owned(),
+    }
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct DownloadInput {
@@ -341,23 +405,12 @@ async fn download(
             )
         })?;
     if operator_set_model(&state) {
-        return Err(Error::Conflict {
-            code: ErrorCode::ModelSetByConfiguration,
-            message: "This server's model is set by LLM_BASE_URL or LLM_GGUF_PATH; change it \
-                      there."
-                .to_owned(),
-        });
+        return Err(set_by_configuration());
     }
     {
         let mut current = lock(&state.setup.download);
-        if current
-            .as_ref()
-            .is_some_and(|d| matches!(d.state, DownloadState::Downloading | DownloadState::Loading))
-        {
-            return Err(Error::Conflict {
-                code: ErrorCode::DownloadInProgress,
-                message: "A model is downloading already; wait for it to finish.".to_owned(),
-            });
+        if current.as_ref().is_some_and(installing) {
+            return Err(download_in_progress());
         }
         *current = Some(Download {
             choice: choice.id,
@@ -429,5 +482,114 @@ async fn load(state: &AppState, path: PathBuf) -> std::result::Result<String, St
         .map_err(|e| e.to_string())?;
     let name = solace_ai::model::ChatModel::name(&model);
     state.model.set(Arc::new(model));
+    // The file just installed is the newest: after a restart it is the one used.
+    let _ = std::fs::remove_file(state.config.data_dir.join(SERVER_FILE));
     Ok(name)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ServerInput {
+    /// The server's API root up to and including `/v1`, e.g.
+    /// `http://127.0.0.1:11434/v1` (Ollama) or `https://router.huggingface.co/v1`.
+    base_url: String,
+    /// The model id the server expects.
+    model: String,
+    /// Sent as a bearer token, when the server needs one.
+    #[serde(default)]
+    api_key: Option<String>,
+}
+
+/// Connects an OpenAI-compatible model server instead of downloading a model: it is
+/// asked for a one-word reply first, and used (and kept for restarts) only if it gives
+/// one.
+#[utoipa::path(post, path = "/admin/model/server", tag = "setup", request_body = ServerInput,
+    security(("session_cookie" = []), ("bearer" = [])),
+    responses((status = 200, description = "Connected: the next turn uses it.", body = ModelSetup),
+        crate::openapi::SignedIn, crate::openapi::Conflicting, crate::openapi::JsonBody))]
+async fn connect(
+    State(state): State<AppState>,
+    Admin(admin): Admin,
+    ApiJson(input): ApiJson<ServerInput>,
+) -> Result<Json<ModelSetup>> {
+    use solace_ai::model::{ChatMessage, ChatRequest, ChatRole, Sampling};
+    if operator_set_model(&state) {
+        return Err(set_by_configuration());
+    }
+    if state.setup.download().is_some_and(|d| installing(&d)) {
+        return Err(download_in_progress());
+    }
+    let invalid = |message: &str| Error::validation(ErrorCode::InvalidModelServer, message);
+    let base_url = url::Url::parse(input.base_url.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        .filter(|_| input.base_url.len() <= 2048)
+        .ok_or_else(|| {
+            invalid("Give the server's http(s) address, e.g. http://127.0.0.1:11434/v1.")
+        })?;
+    let model_id = input.model.trim();
+    if model_id.is_empty()
+        || model_id.chars().count() > 200
+        || model_id.chars().any(char::is_control)
+    {
+        return Err(invalid(
+            "Give the model's id as the server knows it (at most 200 characters).",
+        ));
+    }
+    let api_key = input
+        .api_key
+        .map(|k| k.trim().to_owned())
+        .filter(|k| !k.is_empty());
+    let upstream = LlmUpstream {
+        base_url,
+        api_key: api_key.clone().map(secrecy::SecretString::from),
+        model: model_id.to_owned(),
+        max_retries: 0,
+    };
+    let model = crate::state::upstream_model(&upstream, &state.config.llm_settings)
+        .map_err(|e| invalid(&e.to_string()))?;
+    // A one-token answer proves the address, the model id and the key.
+    let probe = ChatRequest {
+        messages: vec![ChatMessage {
+            role: ChatRole::User,
+            content: "Say OK.".to_owned(),
+        }],
+        sampling: Sampling {
+            max_tokens: 1,
+            ..state.config.llm_settings.sampling
+        },
+    };
+    let answered = match model.stream(probe).await {
+        Ok(mut tokens) => match futures_util::StreamExt::next(&mut tokens).await {
+            Some(Err(error)) => Err(error),
+            _ => Ok(()),
+        },
+        Err(error) => Err(error),
+    };
+    if let Err(error) = answered {
+        return Err(Error::validation(
+            ErrorCode::ModelServerUnusable,
+            format!("The model server did not answer: {error}. Check the address, the model id and the key."),
+        ));
+    }
+    let saved = SavedServer {
+        base_url: upstream.base_url.to_string(),
+        model: upstream.model.clone(),
+        api_key,
+    };
+    let json = serde_json::to_string(&saved).map_err(|e| Error::Startup(e.to_string()))?;
+    write_private(&state.config.data_dir.join(SERVER_FILE), &json)?;
+    state.model.set(model);
+    *lock(&state.setup.download) = None;
+    crate::admin::audit(
+        &state.db,
+        &admin.user.id,
+        "model.server",
+        "model",
+        Some(&upstream.model),
+        Some(upstream.base_url.as_str()),
+    )
+    .await?;
+    tracing::info!(model = %upstream.model, "model server connected from the setup page");
+    Ok(Json(model_setup(&state)))
 }

@@ -265,6 +265,19 @@ fn build_judge(config: &Config, model: &ModelSlot) -> Option<Arc<solace_ai::safe
     )))
 }
 
+/// A client for an OpenAI-compatible model server, asked as `settings` say.
+pub fn upstream_model(
+    upstream: &crate::config::LlmUpstream,
+    settings: &crate::config::LlmSettings,
+) -> std::result::Result<Arc<dyn ChatModel>, solace_ai::model::ModelError> {
+    let mut client = UpstreamConfig::new(upstream.base_url.clone(), upstream.model.clone());
+    client.api_key = upstream.api_key.clone();
+    client.token_timeout = settings.timeout;
+    client.max_retries = upstream.max_retries;
+    client.fold_system_prompt = settings.template.is_some_and(|t| !t.has_system_role());
+    Ok(Arc::new(OpenAiCompatible::new(client)?))
+}
+
 /// The built-in crisis lines, or the deployment's own from `CRISIS_LINES_FILE`.
 fn crisis_directory(config: &Config) -> Result<CrisisDirectory> {
     let Some(path) = &config.crisis_lines_file else {
@@ -280,18 +293,22 @@ fn crisis_directory(config: &Config) -> Result<CrisisDirectory> {
 }
 
 /// The language model chosen by configuration: an OpenAI-compatible upstream when
-/// `LLM_BASE_URL` is set, a GGUF file run in this process when there is one, else none.
+/// `LLM_BASE_URL` is set; else the file `LLM_GGUF_PATH` names; else the model server
+/// connected from the setup page; else the newest GGUF file in the models folder; else
+/// none.
 pub async fn build_model(config: &Config) -> Result<Option<Arc<dyn ChatModel>>> {
     let settings = &config.llm_settings;
     if let Some(upstream) = &config.llm {
-        let mut client = UpstreamConfig::new(upstream.base_url.clone(), upstream.model.clone());
-        client.api_key = upstream.api_key.clone();
-        client.token_timeout = settings.timeout;
-        client.max_retries = upstream.max_retries;
-        client.fold_system_prompt = settings.template.is_some_and(|t| !t.has_system_role());
-        let model = OpenAiCompatible::new(client)
-            .map_err(|e| Error::Startup(format!("LLM_BASE_URL: {e}")))?;
-        return Ok(Some(Arc::new(model)));
+        return upstream_model(upstream, settings)
+            .map(Some)
+            .map_err(|e| Error::Startup(format!("LLM_BASE_URL: {e}")));
+    }
+    if !config.llm_gguf_explicit {
+        if let Some(saved) = crate::setup::saved_server(&config.data_dir) {
+            return upstream_model(&saved, settings)
+                .map(Some)
+                .map_err(|e| Error::Startup(format!("{}: {e}", crate::setup::SERVER_FILE)));
+        }
     }
     if let Some(path) = &config.llm_gguf_path {
         let (path, template, timeout) = (path.clone(), settings.template, settings.timeout);

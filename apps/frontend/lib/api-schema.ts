@@ -92,6 +92,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/admin/model/server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Connects an OpenAI-compatible model server instead of downloading a model: it is
+         *     asked for a one-word reply first, and used (and kept for restarts) only if it gives
+         *     one.
+         */
+        post: operations["setup_connect"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/admin/overview": {
         parameters: {
             query?: never;
@@ -1453,7 +1474,7 @@ export interface components {
          *     `message` beside it is for people). The OpenAPI contract lists them all.
          * @enum {string}
          */
-        ErrorCode: "account_banned" | "account_required" | "admin_only" | "already_answered" | "already_resolved" | "already_set_up" | "already_speaking" | "audio_server_unavailable" | "bad_request" | "cannot_act_on_admin" | "cannot_act_on_self" | "cannot_block_yourself" | "cannot_report_yourself" | "cannot_step_down" | "confirmation_required" | "cross_origin_request" | "csrf_token_invalid" | "download_in_progress" | "email_taken" | "embedding_failed" | "embedding_timeout" | "identity_linked" | "internal_error" | "invalid_audio" | "invalid_body" | "invalid_capacity" | "invalid_credentials" | "invalid_days" | "invalid_display_name" | "invalid_email" | "invalid_event_name" | "invalid_event_path" | "invalid_event_properties" | "invalid_event_visit" | "invalid_language" | "invalid_limit" | "invalid_offset" | "invalid_query" | "invalid_reason" | "invalid_region" | "invalid_role" | "invalid_room_token" | "invalid_setup_token" | "invalid_show_as" | "invalid_speech_request" | "invalid_status" | "invalid_visibility" | "invalid_voice" | "invalid_webhook" | "invisible_characters" | "listener" | "livekit_not_configured" | "malformed_json" | "message_empty" | "message_too_long" | "method_not_allowed" | "model_not_configured" | "model_set_by_configuration" | "model_timeout" | "model_unavailable" | "no_display_name" | "not_a_reply" | "not_allowed" | "not_found" | "not_in_room" | "not_invited" | "not_ready" | "not_signed_in" | "password_contains_email" | "password_required" | "password_too_common" | "password_too_long" | "password_too_short" | "payload_too_large" | "plan_item_too_long" | "plan_too_many_items" | "rate_limited" | "reason_empty" | "reason_too_long" | "recording_too_long" | "recording_too_short" | "removed_from_room" | "request_timeout" | "retry_content_differs" | "retry_needs_session" | "retry_not_a_message" | "room_closed" | "room_full" | "room_gone" | "session_expired" | "sfu_not_in_use" | "speech_failed" | "speech_not_configured" | "speech_timeout" | "speech_unavailable" | "temporarily_unavailable" | "title_empty" | "title_too_long" | "topic_too_long" | "transcription_not_configured" | "transcription_unavailable" | "unknown_model" | "unknown_queue" | "unknown_voice" | "unsupported_media_type" | "uri_too_long";
+        ErrorCode: "account_banned" | "account_required" | "admin_only" | "already_answered" | "already_resolved" | "already_set_up" | "already_speaking" | "audio_server_unavailable" | "bad_request" | "cannot_act_on_admin" | "cannot_act_on_self" | "cannot_block_yourself" | "cannot_report_yourself" | "cannot_step_down" | "confirmation_required" | "cross_origin_request" | "csrf_token_invalid" | "download_in_progress" | "email_taken" | "embedding_failed" | "embedding_timeout" | "identity_linked" | "internal_error" | "invalid_audio" | "invalid_body" | "invalid_capacity" | "invalid_credentials" | "invalid_days" | "invalid_display_name" | "invalid_email" | "invalid_event_name" | "invalid_event_path" | "invalid_event_properties" | "invalid_event_visit" | "invalid_language" | "invalid_limit" | "invalid_model_server" | "invalid_offset" | "invalid_query" | "invalid_reason" | "invalid_region" | "invalid_role" | "invalid_room_token" | "invalid_setup_token" | "invalid_show_as" | "invalid_speech_request" | "invalid_status" | "invalid_visibility" | "invalid_voice" | "invalid_webhook" | "invisible_characters" | "listener" | "livekit_not_configured" | "malformed_json" | "message_empty" | "message_too_long" | "method_not_allowed" | "model_not_configured" | "model_server_unusable" | "model_set_by_configuration" | "model_timeout" | "model_unavailable" | "no_display_name" | "not_a_reply" | "not_allowed" | "not_found" | "not_in_room" | "not_invited" | "not_ready" | "not_signed_in" | "password_contains_email" | "password_required" | "password_too_common" | "password_too_long" | "password_too_short" | "payload_too_large" | "plan_item_too_long" | "plan_too_many_items" | "rate_limited" | "reason_empty" | "reason_too_long" | "recording_too_long" | "recording_too_short" | "removed_from_room" | "request_timeout" | "retry_content_differs" | "retry_needs_session" | "retry_not_a_message" | "room_closed" | "room_full" | "room_gone" | "session_expired" | "sfu_not_in_use" | "speech_failed" | "speech_not_configured" | "speech_timeout" | "speech_unavailable" | "temporarily_unavailable" | "title_empty" | "title_too_long" | "topic_too_long" | "transcription_not_configured" | "transcription_unavailable" | "unknown_model" | "unknown_queue" | "unknown_voice" | "unsupported_media_type" | "uri_too_long";
         EventInput: {
             /**
              * @description Lower-case letters, digits, `_` or `.`, starting with a letter; at most 64.
@@ -1928,6 +1949,17 @@ export interface components {
             /** @description The voice to speak it in (the provider's default when absent). */
             voice?: string | null;
         };
+        ServerInput: {
+            /** @description Sent as a bearer token, when the server needs one. */
+            api_key?: string | null;
+            /**
+             * @description The server's API root up to and including `/v1`, e.g.
+             *     `http://127.0.0.1:11434/v1` (Ollama) or `https://router.huggingface.co/v1`.
+             */
+            base_url: string;
+            /** @description The model id the server expects. */
+            model: string;
+        };
         /**
          * @description What the web app learns about the signed-in person: their own details and the
          *     CSRF token to send with state-changing requests.
@@ -2329,6 +2361,38 @@ export interface operations {
         responses: {
             /** @description Downloading; follow it with GET /api/admin/model. */
             202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ModelSetup"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            408: components["responses"]["RequestTimeout"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+        };
+    };
+    setup_connect: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ServerInput"];
+            };
+        };
+        responses: {
+            /** @description Connected: the next turn uses it. */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };

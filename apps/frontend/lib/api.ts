@@ -699,3 +699,15 @@ export function downloadModel(choice: string, fetchImpl: Fetch = fetch): Promise
     fetchImpl,
   );
 }
+
+/** Connects an OpenAI-compatible model server instead of downloading a model. */
+export function connectModelServer(
+  input: { base_url: string; model: string; api_key?: string },
+  fetchImpl: Fetch = fetch,
+): Promise<ModelSetup> {
+  return apiFetch<ModelSetup>(
+    "/admin/model/server",
+    { method: "POST", body: JSON.stringify(input) },
+    fetchImpl,
+  );
+}

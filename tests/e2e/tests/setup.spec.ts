@@ -4,7 +4,7 @@ import path from "node:path";
 import AxeBuilder from "@axe-core/playwright";
 import { expect, test } from "@playwright/test";
 
-import { firstRunBaseURL, firstRunDataDir } from "../playwright.config";
+import { firstRunBaseURL, firstRunDataDir, llmPort } from "../playwright.config";
 import { snapshot } from "./helpers";
 
 /*
@@ -70,6 +70,27 @@ test("the setup link makes the first administrator, who installs a model the cha
   await expect(page.getByRole("button", { name: "Send" })).toBeVisible({ timeout: 30_000 });
   // No error banner (the route announcer outside the page is an alert too).
   await expect(page.locator("main").getByRole("alert")).toHaveCount(0);
+
+  // A model server someone already runs replaces it, from the same page: a wrong
+  // address is refused with a reason, the right one answers the next message.
+  await page.goto(`${firstRunBaseURL}/setup/`);
+  await page.getByLabel("Server address").fill("http://127.0.0.1:9/v1");
+  await page.getByLabel("Model", { exact: true }).fill("fake-mellogpt");
+  await page.getByRole("button", { name: "Connect" }).click();
+  await expect(page.locator("main").getByRole("alert")).toContainText(
+    "The model server did not answer",
+  );
+  await page.getByLabel("Server address").fill(`http://127.0.0.1:${llmPort}/v1`);
+  await page.getByRole("button", { name: "Connect" }).click();
+  await expect(page.getByTestId("current-model")).toContainText("openai:fake-mellogpt");
+  await page.getByRole("link", { name: "Start a conversation" }).click();
+  const second = page.getByLabel("Your message");
+  await second.fill("Thanks for listening");
+  await second.press("Enter");
+  await expect(page.getByTestId("ai-message").last()).toContainText(
+    'I hear that you said: "Thanks for listening"',
+    { timeout: 30_000 },
+  );
 
   // The link is spent: nobody else can use it.
   expect(() => readFileSync(path.join(firstRunDataDir, "setup-token"))).toThrow();

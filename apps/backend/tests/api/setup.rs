@@ -334,3 +334,73 @@ async fn a_model_chosen_on_the_setup_page_downloads_resumes_and_answers_without_
         streamed_text(&events).as_str()
     );
 }
+
+#[tokio::test]
+async fn a_model_server_connected_on_the_setup_page_answers_and_is_kept_for_restarts() {
+    let upstream = solace_ai::testing::FakeUpstream::start().await.unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let nowhere = format!("http://{}/v1", closed.local_addr().unwrap());
+    drop(closed);
+    let app = spawn_app().await;
+    let mut admin = app.administrator("admin@example.com").await;
+    let mut person = app.browser();
+    person.guest().await;
+
+    let (bad_url, bad_url_body) = admin
+        .post(
+            "/api/admin/model/server",
+            json!({ "base_url": "ftp://example.com/v1", "model": "m" }),
+        )
+        .await;
+    let (unreachable, unreachable_body) = admin
+        .post(
+            "/api/admin/model/server",
+            json!({ "base_url": nowhere, "model": "fake-mellogpt" }),
+        )
+        .await;
+    let (connected, setup) = admin
+        .post(
+            "/api/admin/model/server",
+            json!({ "base_url": upstream.base_url(), "model": "fake-mellogpt", "api_key": "sk-test" }),
+        )
+        .await;
+    let (status, events) = say(&mut person, json!({ "content": "I feel alone today" })).await;
+    let restarted = solace_backend::state::build_model(&app.state.config)
+        .await
+        .unwrap();
+    let saved = std::fs::read_to_string(
+        app.state
+            .config
+            .data_dir
+            .join(solace_backend::setup::SERVER_FILE),
+    )
+    .unwrap();
+
+    assert_eq!(bad_url, 422, "{bad_url_body}");
+    assert_eq!(bad_url_body["error"], "invalid_model_server");
+    assert_eq!(unreachable, 422, "{unreachable_body}");
+    assert_eq!(unreachable_body["error"], "model_server_unusable");
+    assert_eq!(connected, 200, "{setup}");
+    assert_eq!(setup["model"], "openai:fake-mellogpt");
+    assert_eq!(status, 200);
+    assert!(!named(&events, "token").is_empty());
+    assert_eq!(named(&events, "done").len(), 1);
+    // The probe and the chat turn both reached the server, the key with them.
+    assert!(upstream.requests().len() >= 2);
+    assert_eq!(
+        restarted.map(|m| m.name()).as_deref(),
+        Some("openai:fake-mellogpt")
+    );
+    assert!(saved.contains("sk-test"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let file = app
+            .state
+            .config
+            .data_dir
+            .join(solace_backend::setup::SERVER_FILE);
+        let mode = std::fs::metadata(file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only the server's user may read the key");
+    }
+}

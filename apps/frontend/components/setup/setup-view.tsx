@@ -2,15 +2,17 @@
 
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
-import { useEffect, useState } from "react";
+import { useEffect, useState, type FormEvent } from "react";
 
 import { Alert } from "@/components/ui/alert";
 import { Button } from "@/components/ui/button";
 import { Card, CardDescription, CardTitle } from "@/components/ui/card";
+import { Field } from "@/components/ui/field";
 import { useUser } from "@/hooks/use-user";
 import {
   ApiError,
   claimSetup,
+  connectModelServer,
   downloadModel,
   downloadPercent,
   getModelSetup,
@@ -18,6 +20,7 @@ import {
   installing,
   type ModelChoice,
   type ModelDownload,
+  type ModelSetup,
 } from "@/lib/api";
 
 /** Where the setup link's token waits while its holder signs in or creates an account. */
@@ -210,10 +213,7 @@ function ModelStep() {
               </li>
             ))}
           </ul>
-          <p className="text-sm text-muted-foreground">
-            Already run a model server (llama.cpp, Ollama, vLLM)? Set LLM_BASE_URL and LLM_MODEL and
-            restart instead.
-          </p>
+          <ServerForm onConnected={(next) => queryClient.setQueryData(["admin", "model"], next)} />
         </>
       )}
     </section>
@@ -246,5 +246,64 @@ function Progress({ download, choices }: { download: ModelDownload; choices: Mod
         </div>
       )}
     </div>
+  );
+}
+
+/** Connects a model server someone already runs (llama.cpp, Ollama, vLLM, a hosted API). */
+function ServerForm({ onConnected }: { onConnected: (setup: ModelSetup) => void }) {
+  const [error, setError] = useState<string | null>(null);
+  const [busy, setBusy] = useState(false);
+
+  async function submit(event: FormEvent<HTMLFormElement>) {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const apiKey = String(form.get("api_key") ?? "");
+    setBusy(true);
+    setError(null);
+    try {
+      onConnected(
+        await connectModelServer({
+          base_url: String(form.get("base_url") ?? ""),
+          model: String(form.get("model") ?? ""),
+          ...(apiKey ? { api_key: apiKey } : {}),
+        }),
+      );
+    } catch (caught) {
+      setError(problem(caught));
+    } finally {
+      setBusy(false);
+    }
+  }
+
+  return (
+    <Card>
+      <form className="flex flex-col gap-4" onSubmit={(event) => void submit(event)}>
+        <CardTitle>Or use a model server you already run</CardTitle>
+        <CardDescription>
+          Any OpenAI-compatible server: llama.cpp, Ollama, vLLM or a hosted API. Solace asks it for
+          a one-word reply first and keeps it only if it answers.
+        </CardDescription>
+        <Field
+          label="Server address"
+          name="base_url"
+          type="url"
+          required
+          placeholder="http://127.0.0.1:11434/v1"
+        />
+        <Field label="Model" name="model" required placeholder="mellogpt" />
+        <Field
+          label="API key (if the server needs one)"
+          name="api_key"
+          type="password"
+          autoComplete="off"
+        />
+        {error && <Alert>{error}</Alert>}
+        <div>
+          <Button type="submit" disabled={busy}>
+            {busy ? "Connecting…" : "Connect"}
+          </Button>
+        </div>
+      </form>
+    </Card>
   );
 }
